@@ -1,0 +1,153 @@
+#include "control/api.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+
+#include "control/protocol.h"
+
+namespace inception {
+
+namespace {
+
+using nlohmann::json;
+
+json port_json(const PortStatus& s) {
+  json j = s.config;
+  j["link"] = s.link_up ? "up" : "down";
+  j["active_queues"] = s.active_queues;
+  return j;
+}
+
+json totals_json(const PortTotals& t) {
+  json drops = json::object();
+  for (size_t r = 0; r < kDropReasonCount; ++r) drops[std::string(kDropReasonNames[r])] = t.drops[r];
+  return {{"rx_packets", t.rx_packets}, {"rx_bytes", t.rx_bytes},       {"tx_packets", t.tx_packets},
+          {"tx_bytes", t.tx_bytes},     {"flood_packets", t.flood_packets}, {"drops", drops}};
+}
+
+const std::string& arg_string(const json& args, const char* key) {
+  if (!args.contains(key) || !args[key].is_string())
+    throw std::invalid_argument(fmt::format("missing argument '{}'", key));
+  return args[key].get_ref<const std::string&>();
+}
+
+using Handler = std::function<json(Controller&, const json&)>;
+
+const std::map<std::string, Handler>& handlers() {
+  static const std::map<std::string, Handler> table = {
+      {"network.add",
+       [](Controller& c, const json& a) {
+         c.add_network(a.get<NetworkConfig>());
+         return json();
+       }},
+      {"network.del",
+       [](Controller& c, const json& a) {
+         c.del_network(arg_string(a, "name"));
+         return json();
+       }},
+      {"network.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const NetworkStatus& n : c.networks()) {
+           json j = n.config;
+           j["ports"] = n.ports;
+           j["fdb_dynamic"] = n.fdb_dynamic;
+           j["fdb_static"] = n.fdb_static;
+           j["fdb_limit_hits"] = n.fdb_limit_hits;
+           j["fdb_moves"] = n.fdb_moves;
+           out.push_back(j);
+         }
+         return out;
+       }},
+      {"port.add",
+       [](Controller& c, const json& a) {
+         c.add_port(a.get<PortConfig>());
+         return json();
+       }},
+      {"port.del",
+       [](Controller& c, const json& a) {
+         c.del_port(arg_string(a, "name"));
+         return json();
+       }},
+      {"port.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const PortStatus& p : c.ports()) out.push_back(port_json(p));
+         return out;
+       }},
+      {"fdb.show",
+       [](Controller& c, const json& a) {
+         std::optional<std::string> network;
+         if (a.contains("network")) network = arg_string(a, "network");
+         json out = json::array();
+         for (const FdbRow& r : c.fdb(network))
+           out.push_back({{"network", r.network},
+                          {"mac", r.mac.to_string()},
+                          {"port", r.port},
+                          {"type", r.is_static ? "static" : "dynamic"},
+                          {"age_s", r.age_s}});
+         return out;
+       }},
+      {"fdb.add",
+       [](Controller& c, const json& a) {
+         c.add_static_mac(arg_string(a, "network"), arg_string(a, "mac"), arg_string(a, "port"));
+         return json();
+       }},
+      {"fdb.del",
+       [](Controller& c, const json& a) {
+         c.del_mac(arg_string(a, "network"), arg_string(a, "mac"));
+         return json();
+       }},
+      {"stats",
+       [](Controller& c, const json&) {
+         const Stats s = c.stats();
+         json ports = json::array();
+         for (const PortStatus& p : s.ports) {
+           json j = totals_json(p.totals);
+           j["name"] = p.config.name;
+           j["network"] = p.config.network;
+           j["link"] = p.link_up ? "up" : "down";
+           ports.push_back(j);
+         }
+         json workers = json::array();
+         for (const WorkerStatus& w : s.workers) {
+           workers.push_back({{"worker", w.index},
+                              {"lcore", w.lcore},
+                              {"busy_cycles", w.busy_cycles},
+                              {"idle_cycles", w.idle_cycles},
+                              {"packets", w.busy_packets},
+                              {"cycles_per_packet", w.busy_packets ? double(w.busy_cycles) / double(w.busy_packets) : 0.0},
+                              {"learn_requests", w.learn_requests},
+                              {"learn_ring_full", w.learn_ring_full}});
+         }
+         return json{{"tsc_hz", s.tsc_hz}, {"ports", ports}, {"workers", workers}};
+       }},
+      {"config.show", [](Controller& c, const json&) { return json{{"toml", to_toml(c.running_config())}}; }},
+  };
+  return table;
+}
+
+}  // namespace
+
+json handle_request(Controller& controller, const json& request) noexcept {
+  try {
+    if (!request.is_object()) return make_error("request must be a JSON object");
+    if (request.value("version", 0) != kProtocolVersion)
+      return make_error(fmt::format("unsupported protocol version (this inceptiond speaks {})", kProtocolVersion));
+    const std::string command = request.value("command", "");
+    const auto it = handlers().find(command);
+    if (it == handlers().end()) return make_error(fmt::format("unknown command '{}'", command));
+    const json args = request.contains("args") ? request["args"] : json::object();
+    return make_ok(it->second(controller, args));
+  } catch (const ControlError& e) {
+    return make_error(e.what());
+  } catch (const json::exception& e) {
+    return make_error(fmt::format("malformed request: {}", e.what()));
+  } catch (const std::exception& e) {
+    return make_error(e.what());
+  }
+}
+
+}  // namespace inception

@@ -1,0 +1,411 @@
+#include "control/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "inception/log.h"
+#include "inception/types.h"
+
+namespace inception {
+
+namespace {
+
+std::string where(const toml::source_region& source, const std::string& file) {
+  return fmt::format("{}:{}:{}", file, source.begin.line, source.begin.column);
+}
+
+// Reads one TOML table strictly: every key must be consumed by a get(), and
+// every value must have the expected type and range. Errors point at the
+// offending key or value.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string context, const std::string& file)
+      : table_(table), context_(std::move(context)), file_(file) {}
+
+  [[noreturn]] void fail_at(const toml::node& node, const std::string& message) const {
+    throw ConfigError(where(node.source(), file_) + ": " + message);
+  }
+  [[noreturn]] void fail(const std::string& message) const {
+    throw ConfigError(where(table_.source(), file_) + ": " + context_ + ": " + message);
+  }
+
+  const toml::node* node(const std::string& key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+
+  std::optional<std::string> string(const std::string& key) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) fail_at(*n, fmt::format("{}.{}: expected a string", context_, key));
+    return n->as_string()->get();
+  }
+
+  std::optional<bool> boolean(const std::string& key) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) fail_at(*n, fmt::format("{}.{}: expected true or false", context_, key));
+    return n->as_boolean()->get();
+  }
+
+  std::optional<uint32_t> integer(const std::string& key, int64_t min, int64_t max) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_integer()) fail_at(*n, fmt::format("{}.{}: expected an integer", context_, key));
+    const int64_t v = n->as_integer()->get();
+    if (v < min || v > max)
+      fail_at(*n, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+    return static_cast<uint32_t>(v);
+  }
+
+  std::optional<std::vector<std::string>> strings(const std::string& key) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_array()) fail_at(*n, fmt::format("{}.{}: expected an array of strings", context_, key));
+    std::vector<std::string> out;
+    for (const toml::node& item : *n->as_array()) {
+      if (!item.is_string()) fail_at(item, fmt::format("{}.{}: expected an array of strings", context_, key));
+      out.push_back(item.as_string()->get());
+    }
+    return out;
+  }
+
+  std::optional<std::vector<unsigned>> integers(const std::string& key, int64_t min, int64_t max) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_array()) fail_at(*n, fmt::format("{}.{}: expected an array of integers", context_, key));
+    std::vector<unsigned> out;
+    for (const toml::node& item : *n->as_array()) {
+      if (!item.is_integer()) fail_at(item, fmt::format("{}.{}: expected an array of integers", context_, key));
+      const int64_t v = item.as_integer()->get();
+      if (v < min || v > max)
+        fail_at(item, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+      out.push_back(static_cast<unsigned>(v));
+    }
+    return out;
+  }
+
+  std::string required_string(const std::string& key) {
+    auto v = string(key);
+    if (!v) fail(fmt::format("missing required key '{}'", key));
+    return *v;
+  }
+
+  // Rejects keys nobody asked for: a typo must not silently fall back to a
+  // default.
+  void finish() const {
+    for (auto&& [key, value] : table_) {
+      if (!seen_.contains(std::string(key.str())))
+        throw ConfigError(fmt::format("{}: unknown key '{}' in {}", where(key.source(), file_), key.str(), context_));
+    }
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  const toml::table& table_;
+  std::string context_;
+  const std::string& file_;
+  std::set<std::string> seen_;
+};
+
+const toml::table* sub_table(TableReader& reader, const std::string& key) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) reader.fail_at(*n, fmt::format("'{}' must be a table ([{}])", key, key));
+  return n->as_table();
+}
+
+template <typename Fn>
+void each_array_table(TableReader& reader, const std::string& key, Fn&& fn) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return;
+  if (!n->is_array_of_tables()) reader.fail_at(*n, fmt::format("'{}' must be an array of tables ([[{}]])", key, key));
+  size_t index = 0;
+  for (const toml::node& item : *n->as_array()) fn(*item.as_table(), index++);
+}
+
+// Re-throws a validation error with the position of the table it came from.
+template <typename Fn>
+void at_table(const toml::table& table, const std::string& file, Fn&& fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    throw ConfigError(where(table.source(), file) + ": " + e.what());
+  }
+}
+
+void parse_dpdk(const toml::table& table, const std::string& file, Config::Dpdk& dpdk) {
+  TableReader r(table, "[dpdk]", file);
+  if (auto v = r.integer("main_core", 0, 127)) dpdk.main_core = *v;
+  if (auto v = r.integers("worker_cores", 0, 127)) dpdk.worker_cores = *v;
+  if (auto v = r.integer("memory_mb", 64, 1 << 20)) dpdk.memory_mb = *v;
+  if (auto v = r.boolean("hugepages")) dpdk.hugepages = *v;
+  if (auto v = r.string("file_prefix")) dpdk.file_prefix = *v;
+  if (auto v = r.integer("mbufs", 1024, 1 << 24)) dpdk.mbufs = *v;
+  if (auto v = r.strings("pci_allow")) dpdk.pci_allow = *v;
+  if (auto v = r.strings("extra_args")) dpdk.extra_args = *v;
+  r.finish();
+  if (dpdk.worker_cores.empty()) r.fail("worker_cores must list at least one core");
+  if (dpdk.worker_cores.size() > kMaxWorkers) r.fail(fmt::format("at most {} worker cores", kMaxWorkers));
+  std::set<unsigned> cores(dpdk.worker_cores.begin(), dpdk.worker_cores.end());
+  if (cores.size() != dpdk.worker_cores.size()) r.fail("worker_cores lists a core twice");
+  if (cores.contains(dpdk.main_core))
+    r.fail(fmt::format("core {} is both main_core and a worker core", dpdk.main_core));
+  if (dpdk.file_prefix.empty() || dpdk.file_prefix.find('/') != std::string::npos)
+    r.fail("file_prefix must be a non-empty name without '/'");
+}
+
+void parse_switch(const toml::table& table, const std::string& file, Config::Switch& sw) {
+  TableReader r(table, "[switch]", file);
+  if (auto v = r.integer("mac_aging_s", 1, 1000000)) sw.mac_aging_s = *v;
+  if (auto v = r.string("idle_policy")) sw.idle_policy = *v;
+  if (auto v = r.integer("idle_sleep_max_us", 1, 100000)) sw.idle_sleep_max_us = *v;
+  if (auto v = r.string("log_level")) sw.log_level = *v;
+  r.finish();
+  if (sw.idle_policy != "adaptive" && sw.idle_policy != "poll")
+    r.fail(fmt::format("idle_policy '{}' is not one of: adaptive, poll", sw.idle_policy));
+  if (!log::parse_level(sw.log_level))
+    r.fail(fmt::format("log_level '{}' is not one of: error, warning, info, debug", sw.log_level));
+}
+
+NetworkConfig parse_network(const toml::table& table, const std::string& file, size_t index) {
+  TableReader r(table, fmt::format("[[network]] #{}", index + 1), file);
+  NetworkConfig n;
+  n.name = r.required_string("name");
+  const auto vni = r.integer("vni", 1, kMaxVni);
+  if (!vni) r.fail("missing required key 'vni'");
+  n.vni = *vni;
+  if (auto v = r.integer("fdb_limit", 1, kMaxFdbLimit)) n.fdb_limit = *v;
+  r.finish();
+  at_table(table, file, [&] { validate_network(n); });
+  return n;
+}
+
+PortConfig parse_port(const toml::table& table, const std::string& file, size_t index) {
+  TableReader r(table, fmt::format("[[port]] #{}", index + 1), file);
+  PortConfig p;
+  p.name = r.required_string("name");
+  const std::string type = r.required_string("type");
+  const auto parsed = parse_port_type(type);
+  if (!parsed) r.fail_at(*table.get("type"), fmt::format("port {}: type '{}' is not one of: vhost-user, kernel", p.name, type));
+  p.type = *parsed;
+  p.network = r.required_string("network");
+  if (auto v = r.string("socket")) p.socket = *v;
+  if (auto v = r.string("mode")) {
+    if (*v != "client" && *v != "server")
+      r.fail_at(*table.get("mode"), fmt::format("port {}: mode '{}' is not one of: client, server", p.name, *v));
+    p.server = *v == "server";
+  }
+  if (auto v = r.integer("queues", 1, kMaxVhostQueuePairs)) p.queues = static_cast<uint16_t>(*v);
+  r.finish();
+  if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
+    r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
+  at_table(table, file, [&] { validate_port(p); });
+  return p;
+}
+
+StaticMacConfig parse_static_mac(const toml::table& table, const std::string& file, size_t index) {
+  TableReader r(table, fmt::format("[[fdb]] #{}", index + 1), file);
+  StaticMacConfig s;
+  s.network = r.required_string("network");
+  const std::string mac = r.required_string("mac");
+  s.port = r.required_string("port");
+  r.finish();
+  const auto parsed = MacAddress::parse(mac);
+  if (!parsed) r.fail_at(*table.get("mac"), fmt::format("'{}' is not a MAC address (aa:bb:cc:dd:ee:ff)", mac));
+  if (parsed->is_multicast()) r.fail_at(*table.get("mac"), fmt::format("{} is a multicast MAC address", mac));
+  s.mac = *parsed;
+  return s;
+}
+
+}  // namespace
+
+std::string_view port_type_name(PortType type) noexcept {
+  return type == PortType::kVhostUser ? "vhost-user" : "kernel";
+}
+
+std::optional<PortType> parse_port_type(std::string_view name) noexcept {
+  if (name == "vhost-user") return PortType::kVhostUser;
+  if (name == "kernel") return PortType::kKernel;
+  return std::nullopt;
+}
+
+bool valid_object_name(std::string_view name, size_t max_length) noexcept {
+  if (name.empty() || name.size() > max_length) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
+
+void validate_network(const NetworkConfig& n) {
+  if (!valid_object_name(n.name, kMaxNetworkNameLength))
+    throw ConfigError(fmt::format("network '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", n.name,
+                                  kMaxNetworkNameLength));
+  if (n.vni < 1 || n.vni > kMaxVni)
+    throw ConfigError(fmt::format("network {}: VNI {} is out of range (1..{})", n.name, n.vni, kMaxVni));
+  if (n.fdb_limit < 1 || n.fdb_limit > kMaxFdbLimit)
+    throw ConfigError(fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit,
+                                  kMaxFdbLimit));
+}
+
+void validate_port(const PortConfig& p) {
+  if (!valid_object_name(p.name, kMaxPortNameLength))
+    throw ConfigError(
+        fmt::format("port '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", p.name, kMaxPortNameLength));
+  if (p.network.empty()) throw ConfigError(fmt::format("port {}: no network given", p.name));
+  if (p.type == PortType::kVhostUser) {
+    if (p.socket.empty()) throw ConfigError(fmt::format("port {}: a vhost-user port needs a socket path", p.name));
+    if (p.socket[0] != '/')
+      throw ConfigError(fmt::format("port {}: socket path '{}' must be absolute", p.name, p.socket));
+    if (p.socket.size() > 107)
+      throw ConfigError(fmt::format("port {}: socket path '{}' is longer than 107 bytes", p.name, p.socket));
+    if (p.queues < 1 || p.queues > kMaxVhostQueuePairs)
+      throw ConfigError(fmt::format("port {}: queues {} is out of range (1..{})", p.name, p.queues,
+                                    kMaxVhostQueuePairs));
+  } else if (!p.socket.empty() || p.server) {
+    throw ConfigError(fmt::format("port {}: socket and server mode apply to vhost-user ports only", p.name));
+  }
+}
+
+Config parse_config(std::string_view text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}: {}", where(e.source(), source_name), e.description()));
+  }
+  Config config;
+  TableReader r(root, "the top level", source_name);
+  if (const toml::table* t = sub_table(r, "dpdk")) parse_dpdk(*t, source_name, config.dpdk);
+  if (const toml::table* t = sub_table(r, "switch")) parse_switch(*t, source_name, config.sw);
+  if (const toml::table* t = sub_table(r, "control")) {
+    TableReader c(*t, "[control]", source_name);
+    if (auto v = c.string("socket")) config.control.socket = *v;
+    c.finish();
+    if (config.control.socket.empty() || config.control.socket[0] != '/' || config.control.socket.size() > 107)
+      c.fail("socket must be an absolute path of at most 107 bytes");
+  }
+  if (const toml::table* t = sub_table(r, "metrics")) {
+    TableReader m(*t, "[metrics]", source_name);
+    if (auto v = m.boolean("enabled")) config.metrics.enabled = *v;
+    if (auto v = m.string("listen")) config.metrics.listen = *v;
+    m.finish();
+    const auto colon = config.metrics.listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == config.metrics.listen.size())
+      m.fail(fmt::format("listen '{}' must be ADDRESS:PORT", config.metrics.listen));
+  }
+  each_array_table(r, "network", [&](const toml::table& t, size_t i) {
+    config.networks.push_back(parse_network(t, source_name, i));
+  });
+  each_array_table(r, "port", [&](const toml::table& t, size_t i) {
+    config.ports.push_back(parse_port(t, source_name, i));
+  });
+  each_array_table(r, "fdb", [&](const toml::table& t, size_t i) {
+    config.static_macs.push_back(parse_static_mac(t, source_name, i));
+  });
+  r.finish();
+
+  // Cross-references: checked here so that a bad file fails before DPDK starts.
+  std::set<std::string> networks;
+  std::set<uint32_t> vnis;
+  for (const NetworkConfig& n : config.networks) {
+    if (!networks.insert(n.name).second)
+      throw ConfigError(fmt::format("{}: network {} is defined twice", source_name, n.name));
+    if (!vnis.insert(n.vni).second)
+      throw ConfigError(fmt::format("{}: network {}: VNI {} is already used by another network", source_name,
+                                    n.name, n.vni));
+  }
+  std::set<std::string> ports;
+  std::set<std::string> sockets;
+  for (const PortConfig& p : config.ports) {
+    if (!ports.insert(p.name).second)
+      throw ConfigError(fmt::format("{}: port {} is defined twice", source_name, p.name));
+    if (!networks.contains(p.network))
+      throw ConfigError(fmt::format("{}: port {}: network {} is not defined", source_name, p.name, p.network));
+    if (!p.socket.empty() && !sockets.insert(p.socket).second)
+      throw ConfigError(fmt::format("{}: port {}: socket {} is used by another port", source_name, p.name, p.socket));
+  }
+  for (const StaticMacConfig& s : config.static_macs) {
+    if (!networks.contains(s.network))
+      throw ConfigError(fmt::format("{}: fdb entry {}: network {} is not defined", source_name, s.mac.to_string(),
+                                    s.network));
+    const auto port = std::find_if(config.ports.begin(), config.ports.end(),
+                                   [&](const PortConfig& p) { return p.name == s.port; });
+    if (port == config.ports.end())
+      throw ConfigError(fmt::format("{}: fdb entry {}: port {} is not defined", source_name, s.mac.to_string(),
+                                    s.port));
+    if (port->network != s.network)
+      throw ConfigError(fmt::format("{}: fdb entry {}: port {} is on network {}, not {}", source_name,
+                                    s.mac.to_string(), s.port, port->network, s.network));
+  }
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_config(buffer.str(), path);
+}
+
+std::string to_toml(const Config& c) {
+  auto int_array = [](const std::vector<unsigned>& v) {
+    toml::array a;
+    for (unsigned x : v) a.push_back(static_cast<int64_t>(x));
+    return a;
+  };
+  auto string_array = [](const std::vector<std::string>& v) {
+    toml::array a;
+    for (const auto& x : v) a.push_back(x);
+    return a;
+  };
+  toml::table root;
+  root.insert("dpdk", toml::table{{"main_core", static_cast<int64_t>(c.dpdk.main_core)},
+                                  {"worker_cores", int_array(c.dpdk.worker_cores)},
+                                  {"memory_mb", static_cast<int64_t>(c.dpdk.memory_mb)},
+                                  {"hugepages", c.dpdk.hugepages},
+                                  {"file_prefix", c.dpdk.file_prefix},
+                                  {"mbufs", static_cast<int64_t>(c.dpdk.mbufs)},
+                                  {"pci_allow", string_array(c.dpdk.pci_allow)},
+                                  {"extra_args", string_array(c.dpdk.extra_args)}});
+  root.insert("switch", toml::table{{"mac_aging_s", static_cast<int64_t>(c.sw.mac_aging_s)},
+                                    {"idle_policy", c.sw.idle_policy},
+                                    {"idle_sleep_max_us", static_cast<int64_t>(c.sw.idle_sleep_max_us)},
+                                    {"log_level", c.sw.log_level}});
+  root.insert("control", toml::table{{"socket", c.control.socket}});
+  root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
+  toml::array networks;
+  for (const NetworkConfig& n : c.networks)
+    networks.push_back(toml::table{{"name", n.name}, {"vni", static_cast<int64_t>(n.vni)},
+                                   {"fdb_limit", static_cast<int64_t>(n.fdb_limit)}});
+  if (!networks.empty()) root.insert("network", std::move(networks));
+  toml::array ports;
+  for (const PortConfig& p : c.ports) {
+    toml::table t{{"name", p.name}, {"type", std::string(port_type_name(p.type))}, {"network", p.network}};
+    if (p.type == PortType::kVhostUser) {
+      t.insert("socket", p.socket);
+      t.insert("mode", p.server ? "server" : "client");
+      t.insert("queues", static_cast<int64_t>(p.queues));
+    }
+    ports.push_back(std::move(t));
+  }
+  if (!ports.empty()) root.insert("port", std::move(ports));
+  toml::array macs;
+  for (const StaticMacConfig& s : c.static_macs)
+    macs.push_back(toml::table{{"network", s.network}, {"mac", s.mac.to_string()}, {"port", s.port}});
+  if (!macs.empty()) root.insert("fdb", std::move(macs));
+  std::ostringstream out;
+  out << "# running configuration of inceptiond " INCEPTION_VERSION "\n" << root << "\n";
+  return out.str();
+}
+
+}  // namespace inception

@@ -1,0 +1,97 @@
+// inceptiond's configuration: the TOML file, as plain structs.
+//
+// Flow: TOML text -> parse_config (syntax, types, unknown keys, ranges; every
+// error carries file:line:column) -> Config -> Controller applies it through
+// the same functions inceptionctl uses. to_toml turns a Config back into a
+// file that parse_config accepts (`inceptionctl config show`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inception/mac_address.h"
+
+namespace inception {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class PortType { kVhostUser, kKernel };
+std::string_view port_type_name(PortType type) noexcept;
+std::optional<PortType> parse_port_type(std::string_view name) noexcept;
+
+struct NetworkConfig {
+  std::string name;
+  uint32_t vni = 0;
+  uint32_t fdb_limit = 8192;  // dynamic MAC entries; static entries have their own reserve
+};
+
+struct PortConfig {
+  std::string name;
+  PortType type = PortType::kVhostUser;
+  std::string network;
+  std::string socket;    // vhost-user only
+  bool server = false;   // vhost-user only: true = the switch creates the socket
+  uint16_t queues = 4;   // vhost-user only: queue pairs a guest may enable
+};
+
+struct StaticMacConfig {
+  std::string network;
+  MacAddress mac;
+  std::string port;
+};
+
+struct Config {
+  struct Dpdk {
+    unsigned main_core = 0;
+    std::vector<unsigned> worker_cores{1};
+    uint32_t memory_mb = 512;
+    bool hugepages = true;
+    std::string file_prefix = "inceptiond";
+    uint32_t mbufs = 16384;
+    std::vector<std::string> pci_allow;  // empty: no PCI device is probed
+    std::vector<std::string> extra_args;
+  } dpdk;
+  struct Switch {
+    uint32_t mac_aging_s = 300;
+    std::string idle_policy = "adaptive";  // "adaptive" or "poll"
+    uint32_t idle_sleep_max_us = 250;
+    std::string log_level = "info";
+  } sw;
+  struct Control {
+    std::string socket = "/run/inception/inceptiond.sock";
+  } control;
+  struct Metrics {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:9417";
+  } metrics;
+  std::vector<NetworkConfig> networks;
+  std::vector<PortConfig> ports;
+  std::vector<StaticMacConfig> static_macs;
+};
+
+// The example configuration shipped as config/inceptiond.toml, compiled in:
+// what inceptiond runs without --config.
+std::string_view default_config_text() noexcept;
+
+// Parses and validates. Throws ConfigError("SOURCE:LINE:COLUMN: message").
+Config parse_config(std::string_view text, const std::string& source_name);
+Config load_config_file(const std::string& path);
+std::string to_toml(const Config& config);
+
+// Validation shared by the TOML loader and inceptionctl requests. Each throws
+// ConfigError with a message naming the object and the problem.
+void validate_network(const NetworkConfig& network);
+void validate_port(const PortConfig& port);
+bool valid_object_name(std::string_view name, size_t max_length) noexcept;
+inline constexpr size_t kMaxNetworkNameLength = 32;
+inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name
+inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
+
+}  // namespace inception

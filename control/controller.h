@@ -1,0 +1,140 @@
+// The controller: the one door through which the switch is changed.
+//
+// Every change (from the TOML file at start-up, from inceptionctl through the
+// control socket) is one call here that validates, updates the model and
+// publishes a new dataplane snapshot. Reads for inceptionctl and for the
+// metrics scrape also come here.
+//
+// Threads: any thread may call any method; one mutex serialises them. Only
+// control-side threads call in (the main loop, the control-socket thread,
+// the metrics HTTP threads); workers never do.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "control/config.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/kernel_port.h"
+#include "inception/counters.h"
+#include "vhost/vhost_port.h"
+
+namespace inception {
+
+// A request that cannot be carried out; the message names the object and
+// the cause ("port ivm1: network 'blue' does not exist").
+class ControlError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PortTotals {
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, flood_packets = 0;
+  std::array<uint64_t, kDropReasonCount> drops{};
+};
+
+struct PortStatus {
+  PortConfig config;
+  bool link_up = false;
+  uint16_t active_queues = 0;
+  PortTotals totals;
+};
+
+struct NetworkStatus {
+  NetworkConfig config;
+  std::vector<std::string> ports;
+  uint32_t fdb_dynamic = 0;
+  uint32_t fdb_static = 0;
+  uint64_t fdb_limit_hits = 0;
+  uint64_t fdb_moves = 0;
+};
+
+struct FdbRow {
+  std::string network;
+  MacAddress mac;
+  std::string port;
+  bool is_static = false;
+  uint32_t age_s = 0;
+};
+
+struct WorkerStatus {
+  unsigned index = 0;
+  unsigned lcore = 0;
+  uint64_t busy_cycles = 0, idle_cycles = 0, busy_packets = 0, learn_requests = 0, learn_ring_full = 0;
+};
+
+struct Stats {
+  uint64_t tsc_hz = 0;
+  std::vector<PortStatus> ports;
+  std::vector<WorkerStatus> workers;
+};
+
+class Controller {
+ public:
+  Controller(const Config& startup, Dataplane& dataplane);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Applies the networks, ports and static MACs of a start-up config.
+  void apply(const Config& config);
+
+  void add_network(const NetworkConfig& network);
+  void del_network(const std::string& name);
+  void add_port(const PortConfig& port);
+  void del_port(const std::string& name);
+  void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
+  void del_mac(const std::string& network, const std::string& mac);
+  // Removes every port (before shutdown).
+  void remove_all_ports();
+
+  std::vector<NetworkStatus> networks();
+  std::vector<PortStatus> ports();
+  std::vector<FdbRow> fdb(const std::optional<std::string>& network);
+  Stats stats();
+  Config running_config();
+
+  // Periodic work of the main loop.
+  size_t process_learn_requests();
+  size_t age_fdb();
+
+ private:
+  struct Network {
+    NetworkConfig config;
+    NetworkIndex index = kInvalidNetwork;
+    std::unique_ptr<Fdb> fdb;
+    std::vector<std::string> ports;
+    uint64_t moves = 0;
+  };
+  struct Port {
+    PortConfig config;
+    PortIndex index = kInvalidPort;
+    NetworkIndex network = kInvalidNetwork;
+    std::unique_ptr<vhost::VhostPort> vhost;
+    std::unique_ptr<KernelPort> kernel;
+    PortTotals baseline;  // counters of this index before the port existed
+  };
+
+  Network& network_or_throw(const std::string& name, const std::string& context);
+  void publish();
+  void handle_learn(const LearnRequest& request);
+  PortTotals port_totals(PortIndex index) const;
+  PortStatus port_status(const Port& port) const;
+  void remove_port(Port& port);
+
+  std::mutex mutex_;
+  Config startup_;
+  Dataplane& dataplane_;
+  std::map<std::string, std::unique_ptr<Network>> networks_;
+  std::map<std::string, std::unique_ptr<Port>> ports_;
+  std::array<Network*, kMaxNetworks> network_at_{};
+  std::array<Port*, kMaxPorts> port_at_{};
+};
+
+}  // namespace inception

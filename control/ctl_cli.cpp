@@ -1,0 +1,230 @@
+#include "control/ctl_cli.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <sstream>
+
+#include "control/config.h"
+#include "control/protocol.h"
+#include "inception/mac_address.h"
+#include "inception/types.h"
+
+namespace inception {
+
+namespace {
+
+using nlohmann::json;
+
+// CLI11 validator for MAC address arguments.
+const CLI::Validator kMacValidator(
+    [](std::string& value) -> std::string {
+      const auto mac = MacAddress::parse(value);
+      if (!mac) return "'" + value + "' is not a MAC address (expected aa:bb:cc:dd:ee:ff)";
+      value = mac->to_string();
+      return {};
+    },
+    "MAC");
+
+std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (size_t c = 0; c < cells.size(); ++c) l += fmt::format("{:<{}}", cells[c], c + 1 < cells.size() ? width[c] + 2 : 0);
+    while (!l.empty() && l.back() == ' ') l.pop_back();
+    out += l + "\n";
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+  return out;
+}
+
+std::string str(const json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_null()) return "-";
+  return j.dump();
+}
+
+std::string join(const json& array) {
+  std::string out;
+  for (const auto& item : array) out += (out.empty() ? "" : ",") + str(item);
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+CtlParse parse_ctl_args(const std::vector<std::string>& args) {
+  CtlParse parse;
+  CLI::App app{"inceptionctl: configure and inspect a running inceptiond", "inceptionctl"};
+  app.require_subcommand(1);
+  CtlInvocation& inv = parse.invocation;
+  app.add_option("-s,--socket", inv.socket, "inceptiond control socket")->capture_default_str();
+  app.add_flag("-j,--json", inv.json_output, "print the daemon's JSON result instead of a table");
+  app.set_version_flag("-V,--version", std::string("inceptionctl ") + INCEPTION_VERSION);
+
+  // network
+  auto* network = app.add_subcommand("network", "manage networks (isolated L2 domains, one VNI each)");
+  network->require_subcommand(1);
+  NetworkConfig net;
+  auto* net_add = network->add_subcommand("add", "add a network");
+  net_add->add_option("name", net.name, "network name")->required();
+  net_add->add_option("--vni", net.vni, "VXLAN network identifier")->required()->check(CLI::Range(1u, kMaxVni));
+  net_add->add_option("--fdb-limit", net.fdb_limit, "dynamic MAC entries the network may learn")
+      ->check(CLI::Range(1u, kMaxFdbLimit))
+      ->capture_default_str();
+  std::string name;
+  auto* net_del = network->add_subcommand("del", "delete a network (it must have no ports)");
+  net_del->add_option("name", name, "network name")->required();
+  auto* net_list = network->add_subcommand("list", "list networks");
+
+  // port
+  auto* port = app.add_subcommand("port", "manage ports (vhost-user guests, kernel interfaces)");
+  port->require_subcommand(1);
+  PortConfig pc;
+  std::string type;
+  auto* port_add = port->add_subcommand("add", "add a port to a network");
+  port_add->add_option("name", pc.name, "port name (for kernel ports, the interface name)")->required();
+  port_add->add_option("--type", type, "vhost-user or kernel")->required()->check(CLI::IsMember({"vhost-user", "kernel"}));
+  port_add->add_option("--network", pc.network, "network to attach the port to")->required();
+  auto* socket_opt = port_add->add_option("--socket", pc.socket, "vhost-user socket path");
+  port_add->add_flag("--server", pc.server, "vhost-user: the switch creates the socket (default: QEMU does)");
+  port_add->add_option("--queues", pc.queues, "vhost-user: queue pairs a guest may enable")
+      ->check(CLI::Range(1, static_cast<int>(kMaxVhostQueuePairs)))
+      ->capture_default_str();
+  auto* port_del = port->add_subcommand("del", "delete a port");
+  port_del->add_option("name", name, "port name")->required();
+  auto* port_list = port->add_subcommand("list", "list ports");
+
+  // fdb
+  auto* fdb = app.add_subcommand("fdb", "inspect and edit MAC tables");
+  fdb->require_subcommand(1);
+  std::string fdb_network, fdb_mac, fdb_port;
+  auto* fdb_show = fdb->add_subcommand("show", "show MAC tables");
+  fdb_show->add_option("network", fdb_network, "only this network");
+  auto* fdb_add = fdb->add_subcommand("add", "add a static MAC entry");
+  fdb_add->add_option("network", fdb_network, "network")->required();
+  fdb_add->add_option("mac", fdb_mac, "MAC address")->required()->check(kMacValidator);
+  fdb_add->add_option("port", fdb_port, "port")->required();
+  auto* fdb_del = fdb->add_subcommand("del", "delete a MAC entry (static or learned)");
+  fdb_del->add_option("network", fdb_network, "network")->required();
+  fdb_del->add_option("mac", fdb_mac, "MAC address")->required()->check(kMacValidator);
+
+  auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
+  auto* config = app.add_subcommand("config", "running configuration");
+  config->require_subcommand(1);
+  auto* config_show = config->add_subcommand("show", "print the running configuration as TOML");
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed, without argv[0]
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out, err;
+    parse.exit_code = app.exit(e, out, err);
+    parse.output = out.str() + err.str();
+    return parse;
+  }
+
+  auto request = [&](const std::string& command, json a = json::object()) {
+    inv.command = command;
+    inv.request = make_request(command, std::move(a));
+  };
+  if (*net_add) {
+    request("network.add", net);
+  } else if (*net_del) {
+    request("network.del", {{"name", name}});
+  } else if (*net_list) {
+    request("network.list");
+  } else if (*port_add) {
+    pc.type = *parse_port_type(type);
+    if (pc.type == PortType::kVhostUser && socket_opt->count() == 0) {
+      parse.exit_code = 2;
+      parse.output = "port add: a vhost-user port needs --socket PATH\n";
+      return parse;
+    }
+    if (pc.type == PortType::kKernel && (socket_opt->count() > 0 || pc.server)) {
+      parse.exit_code = 2;
+      parse.output = "port add: --socket and --server apply to vhost-user ports only\n";
+      return parse;
+    }
+    request("port.add", pc);
+  } else if (*port_del) {
+    request("port.del", {{"name", name}});
+  } else if (*port_list) {
+    request("port.list");
+  } else if (*fdb_show) {
+    request("fdb.show", fdb_network.empty() ? json::object() : json{{"network", fdb_network}});
+  } else if (*fdb_add) {
+    request("fdb.add", {{"network", fdb_network}, {"mac", fdb_mac}, {"port", fdb_port}});
+  } else if (*fdb_del) {
+    request("fdb.del", {{"network", fdb_network}, {"mac", fdb_mac}});
+  } else if (*stats) {
+    request("stats");
+  } else if (*config_show) {
+    request("config.show");
+  }
+  parse.ok = true;
+  return parse;
+}
+
+std::string render_result(const std::string& command, const json& result) {
+  if (command == "network.list") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& n : result)
+      rows.push_back({str(n["name"]), std::to_string(n["vni"].get<uint32_t>()), join(n["ports"]),
+                      fmt::format("{}+{}/{}", n["fdb_dynamic"].get<uint32_t>(), n["fdb_static"].get<uint32_t>(),
+                                  n["fdb_limit"].get<uint32_t>())});
+    return table({"NETWORK", "VNI", "PORTS", "FDB(dyn+static/limit)"}, rows);
+  }
+  if (command == "port.list") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : result) {
+      const bool vhost = p["type"] == "vhost-user";
+      rows.push_back({str(p["name"]), str(p["type"]), str(p["network"]), str(p["link"]),
+                      std::to_string(p["active_queues"].get<unsigned>()),
+                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-"});
+    }
+    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET"}, rows);
+  }
+  if (command == "fdb.show") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : result)
+      rows.push_back({str(e["network"]), str(e["mac"]), str(e["port"]), str(e["type"]),
+                      e["type"] == "static" ? "-" : std::to_string(e["age_s"].get<uint32_t>())});
+    return table({"NETWORK", "MAC", "PORT", "TYPE", "AGE(s)"}, rows);
+  }
+  if (command == "stats") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : result["ports"]) {
+      std::string drops;
+      for (const auto& [reason, count] : p["drops"].items())
+        if (count.get<uint64_t>() != 0) drops += (drops.empty() ? "" : " ") + fmt::format("{}={}", reason, count.get<uint64_t>());
+      rows.push_back({str(p["name"]), str(p["network"]), str(p["link"]), std::to_string(p["rx_packets"].get<uint64_t>()),
+                      std::to_string(p["rx_bytes"].get<uint64_t>()), std::to_string(p["tx_packets"].get<uint64_t>()),
+                      std::to_string(p["tx_bytes"].get<uint64_t>()), drops.empty() ? "-" : drops});
+    }
+    std::string out = table({"PORT", "NETWORK", "LINK", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS"}, rows);
+    rows.clear();
+    const double hz = result["tsc_hz"].get<double>();
+    for (const auto& w : result["workers"]) {
+      const double busy = w["busy_cycles"].get<double>();
+      const double idle = w["idle_cycles"].get<double>();
+      const double total = busy + idle;
+      rows.push_back({std::to_string(w["worker"].get<unsigned>()), std::to_string(w["lcore"].get<unsigned>()),
+                      std::to_string(w["packets"].get<uint64_t>()),
+                      fmt::format("{:.1f}", w["cycles_per_packet"].get<double>()),
+                      fmt::format("{:.1f}%", total > 0 ? 100.0 * busy / total : 0.0),
+                      fmt::format("{:.1f}", hz > 0 ? total / hz : 0.0)});
+    }
+    out += "\n" + table({"WORKER", "LCORE", "PACKETS", "CYCLES/PKT", "BUSY", "UPTIME(s)"}, rows);
+    return out;
+  }
+  if (command == "config.show") return result["toml"].get<std::string>();
+  return result.is_null() ? std::string() : result.dump(2) + "\n";
+}
+
+}  // namespace inception

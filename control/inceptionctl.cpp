@@ -1,0 +1,32 @@
+// inceptionctl: configure and inspect a running inceptiond.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "control/ctl_cli.h"
+#include "control/protocol.h"
+
+int main(int argc, char** argv) {
+  using namespace inception;
+  const CtlParse parse = parse_ctl_args(std::vector<std::string>(argv, argv + argc));
+  if (!parse.ok) {
+    std::fputs(parse.output.c_str(), parse.exit_code == 0 ? stdout : stderr);
+    return parse.exit_code;
+  }
+  const CtlInvocation& inv = parse.invocation;
+  nlohmann::json response;
+  try {
+    response = call_daemon(inv.socket, inv.request);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inceptionctl: %s\n", e.what());
+    return 1;
+  }
+  if (!response.value("ok", false)) {
+    std::fprintf(stderr, "inceptionctl: %s\n", response.value("error", std::string("unknown error")).c_str());
+    return 1;
+  }
+  const nlohmann::json& result = response["result"];
+  const std::string text = inv.json_output ? result.dump(2) + "\n" : render_result(inv.command, result);
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}

@@ -1,0 +1,181 @@
+// inceptiond: the Inception dataplane daemon.
+//
+// Start-up order: parse and validate the whole config (nothing starts on a
+// bad file) -> EAL -> dataplane and workers -> networks, ports and static
+// MACs from the config -> control socket -> metrics. Then the main thread
+// runs the control loop: MAC learning requests, FDB aging, signals.
+// SIGINT/SIGTERM stop it in the reverse order and exit 0.
+
+#include <rte_log.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "control/api.h"
+#include "control/config.h"
+#include "control/control_server.h"
+#include "control/controller.h"
+#include "control/metrics.h"
+#include "control/protocol.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/eal.h"
+#include "inception/log.h"
+
+namespace inception {
+namespace {
+
+int dpdk_log_level(log::Level level) {
+  switch (level) {
+    case log::Level::kError: return RTE_LOG_ERR;
+    case log::Level::kWarning: return RTE_LOG_WARNING;
+    case log::Level::kInfo: return RTE_LOG_NOTICE;
+    case log::Level::kDebug: return RTE_LOG_DEBUG;
+  }
+  return RTE_LOG_NOTICE;
+}
+
+// Signals are taken synchronously by the control loop through a signalfd;
+// blocking them before the EAL starts makes every DPDK thread inherit the
+// mask, so no thread is interrupted by them.
+int block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+void control_loop(Controller& controller, int signal_fd) {
+  using Clock = std::chrono::steady_clock;
+  auto next_aging = Clock::now() + std::chrono::seconds(1);
+  bool learning = false;
+  for (;;) {
+    pollfd fd{signal_fd, POLLIN, 0};
+    // While learn requests flow, drain every millisecond; otherwise wake
+    // 100 times a second.
+    if (poll(&fd, 1, learning ? 1 : 10) > 0) {
+      signalfd_siginfo info{};
+      if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+        log::info("received {}, stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        return;
+      }
+    }
+    learning = controller.process_learn_requests() > 0;
+    if (Clock::now() >= next_aging) {
+      if (const size_t aged = controller.age_fdb(); aged > 0) log::debug("aged out {} MAC address(es)", aged);
+      next_aging += std::chrono::seconds(1);
+    }
+  }
+}
+
+int run(const Config& config) {
+  log::set_level(*log::parse_level(config.sw.log_level));
+  const int signal_fd = block_signals();
+
+  EalOptions eal;
+  eal.main_core = config.dpdk.main_core;
+  eal.worker_cores = config.dpdk.worker_cores;
+  eal.memory_mb = config.dpdk.memory_mb;
+  eal.hugepages = config.dpdk.hugepages;
+  eal.file_prefix = config.dpdk.file_prefix;
+  eal.pci_allow = config.dpdk.pci_allow;
+  eal.extra_args = config.dpdk.extra_args;
+  eal.dpdk_log_level = dpdk_log_level(log::level());
+  try {
+    eal_init(eal);
+  } catch (const std::exception& e) {
+    log::error("{}", e.what());
+    return 1;
+  }
+
+  int status = 0;
+  {
+    DataplaneOptions options;
+    options.worker_lcores = config.dpdk.worker_cores;
+    options.idle.adaptive = config.sw.idle_policy == "adaptive";
+    options.idle.max_sleep_us = config.sw.idle_sleep_max_us;
+    options.mbufs = config.dpdk.mbufs;
+    std::unique_ptr<Dataplane> dataplane;
+    std::unique_ptr<Controller> controller;
+    std::unique_ptr<ControlServer> server;
+    std::unique_ptr<MetricsExporter> metrics;
+    try {
+      dataplane = std::make_unique<Dataplane>(options);
+      dataplane->start();
+      controller = std::make_unique<Controller>(config, *dataplane);
+      controller->apply(config);
+      server = std::make_unique<ControlServer>(config.control.socket, [&controller](const std::string& line) {
+        nlohmann::json request;
+        try {
+          request = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::exception& e) {
+          return make_error(std::string("malformed request: ") + e.what()).dump();
+        }
+        return handle_request(*controller, request).dump();
+      });
+      if (config.metrics.enabled) metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
+      log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
+                config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
+                metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));
+      control_loop(*controller, signal_fd);
+    } catch (const std::exception& e) {
+      log::error("{}", e.what());
+      status = 1;
+    }
+    // Reverse order: no new requests, no scrapes, then ports, then workers.
+    metrics.reset();
+    server.reset();
+    if (controller) controller->remove_all_ports();
+    if (dataplane) dataplane->stop();
+    controller.reset();
+    dataplane.reset();
+  }
+  eal_cleanup();
+  close(signal_fd);
+  if (status == 0) log::info("stopped");
+  return status;
+}
+
+}  // namespace
+}  // namespace inception
+
+int main(int argc, char** argv) {
+  using namespace inception;
+  CLI::App app{"inceptiond: DPDK virtual switch for nested clouds (VXLAN overlays, vhost-user guests, floating IPs)",
+               "inceptiond"};
+  std::string config_path;
+  bool check_only = false;
+  bool print_default = false;
+  app.add_option("-c,--config", config_path, "TOML configuration file (default: the built-in example config)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--check", check_only, "validate the configuration and exit");
+  app.add_flag("--print-default-config", print_default, "print the built-in configuration and exit");
+  app.set_version_flag("-V,--version", std::string("inceptiond ") + INCEPTION_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  if (print_default) {
+    std::fwrite(default_config_text().data(), 1, default_config_text().size(), stdout);
+    return 0;
+  }
+  Config config;
+  try {
+    config = config_path.empty() ? parse_config(default_config_text(), "<built-in config>")
+                                 : load_config_file(config_path);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "inceptiond: invalid configuration: %s\n", e.what());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("%s: configuration OK\n", config_path.empty() ? "<built-in config>" : config_path.c_str());
+    return 0;
+  }
+  return run(config);
+}

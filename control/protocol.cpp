@@ -1,0 +1,104 @@
+#include "control/protocol.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace inception {
+
+void to_json(nlohmann::json& j, const NetworkConfig& n) {
+  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit}};
+}
+
+void from_json(const nlohmann::json& j, NetworkConfig& n) {
+  n.name = j.at("name").get<std::string>();
+  n.vni = j.at("vni").get<uint32_t>();
+  if (j.contains("fdb_limit")) n.fdb_limit = j.at("fdb_limit").get<uint32_t>();
+}
+
+void to_json(nlohmann::json& j, const PortConfig& p) {
+  j = {{"name", p.name}, {"type", port_type_name(p.type)}, {"network", p.network}};
+  if (p.type == PortType::kVhostUser) {
+    j["socket"] = p.socket;
+    j["mode"] = p.server ? "server" : "client";
+    j["queues"] = p.queues;
+  }
+}
+
+void from_json(const nlohmann::json& j, PortConfig& p) {
+  p.name = j.at("name").get<std::string>();
+  const std::string type = j.at("type").get<std::string>();
+  const auto parsed = parse_port_type(type);
+  if (!parsed) throw std::invalid_argument("port " + p.name + ": type '" + type + "' is not one of: vhost-user, kernel");
+  p.type = *parsed;
+  p.network = j.at("network").get<std::string>();
+  if (j.contains("socket")) p.socket = j.at("socket").get<std::string>();
+  if (j.contains("mode")) {
+    const std::string mode = j.at("mode").get<std::string>();
+    if (mode != "client" && mode != "server")
+      throw std::invalid_argument("port " + p.name + ": mode '" + mode + "' is not one of: client, server");
+    p.server = mode == "server";
+  }
+  if (j.contains("queues")) p.queues = j.at("queues").get<uint16_t>();
+}
+
+nlohmann::json make_request(const std::string& command, nlohmann::json args) {
+  return {{"version", kProtocolVersion}, {"command", command}, {"args", std::move(args)}};
+}
+
+nlohmann::json make_ok(nlohmann::json result) { return {{"ok", true}, {"result", std::move(result)}}; }
+
+nlohmann::json make_error(const std::string& message) { return {{"ok", false}, {"error", message}}; }
+
+nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json& request, int timeout_s) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path))
+    throw std::runtime_error("control socket path " + socket_path + " is too long");
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int err = errno;
+    std::string hint = (err == ENOENT || err == ECONNREFUSED) ? " (is inceptiond running?)" : "";
+    throw std::runtime_error("cannot reach inceptiond at " + socket_path + ": " + std::strerror(err) + hint);
+  }
+  timeval tv{timeout_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  const std::string line = request.dump() + "\n";
+  for (size_t off = 0; off < line.size();) {
+    const ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error(std::string("sending to inceptiond: ") + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  std::string response;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("reading from inceptiond: ") +
+                               (errno == EAGAIN ? "timed out" : std::strerror(errno)));
+    }
+    if (n == 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  if (response.empty()) throw std::runtime_error("inceptiond closed the connection without answering");
+  try {
+    return nlohmann::json::parse(response);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("inceptiond sent a malformed response: ") + e.what());
+  }
+}
+
+}  // namespace inception

@@ -1,0 +1,128 @@
+#include "dataplane/bridge.h"
+
+#include <rte_ether.h>
+#include <rte_prefetch.h>
+
+namespace inception {
+
+namespace {
+
+// Flood copies share the mbuf: raise the reference count once for all of
+// them, then hand the same pointer to each port's TX buffer.
+void flood(WorkerContext& ctx, const NetworkView& network, PortIndex in_port, rte_mbuf* m) noexcept {
+  const unsigned copies = static_cast<unsigned>(network.ports.size()) - 1;  // all but the ingress port
+  if (copies == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (copies > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
+  for (const PortIndex out : network.ports) {
+    if (out == in_port) continue;
+    ctx.tx.push(out, m);
+    counter_add(ctx.counters->ports[out].flood_packets, 1);
+  }
+}
+
+void request_learn(WorkerContext& ctx, uint64_t mac_key, NetworkIndex network, PortIndex port) noexcept {
+  const LearnRequest request{mac_key, network, port, 0};
+  if (!ctx.learn_filter.should_send(request, ctx.now_cycles, ctx.learn_window_cycles)) return;
+  if (ctx.learn_count < kBurstSize) ctx.learn_batch[ctx.learn_count++] = request;
+}
+
+}  // namespace
+
+void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf** pkts,
+                  uint16_t n) noexcept {
+  const PortView& in = snapshot.ports[in_port];
+  const NetworkView& network = snapshot.networks[in.network];
+  const Fdb& fdb = *network.fdb;
+  PortCounters& in_counters = ctx.counters->ports[in_port];
+
+  uint64_t rx_bytes = 0;
+  uint64_t dst_keys[kBurstSize];
+  const uint64_t* dst_key_ptrs[kBurstSize];
+  rte_mbuf* unicast[kBurstSize];  // frames whose destination needs a lookup
+  uint16_t n_unicast = 0;
+
+  // Source lookups are cached across a run of frames from one MAC: a burst
+  // from one guest usually carries a single source.
+  uint64_t last_src_key = ~0ULL;
+  bool last_src_ok = false;
+
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
+    rte_mbuf* m = pkts[i];
+    rx_bytes += m->pkt_len;
+    if (unlikely(m->data_len < sizeof(rte_ether_hdr))) {
+      counter_add(in_counters.drops[static_cast<size_t>(DropReason::kMalformed)], 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    const uint64_t src_key = MacAddress::key_of(eth->src_addr.addr_bytes);
+    if (src_key != last_src_key) {
+      last_src_key = src_key;
+      last_src_ok = true;
+      if (unlikely((eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0)) {
+        last_src_ok = false;
+      } else {
+        uint64_t value = 0;
+        if (likely(fdb.lookup(src_key, &value))) {
+          const FdbValue entry = FdbValue::unpack(value);
+          if (likely(entry.port == in_port))
+            fdb.touch(ctx.index, entry.slot, ctx.now_s);
+          else if (!entry.is_static)
+            request_learn(ctx, src_key, in.network, in_port);
+        } else if (fdb.full()) {
+          last_src_ok = false;
+        } else {
+          request_learn(ctx, src_key, in.network, in_port);
+        }
+      }
+    }
+    if (unlikely(!last_src_ok)) {
+      const bool multicast_src = (eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0;
+      counter_add(in_counters.drops[static_cast<size_t>(multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit)], 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast included
+      flood(ctx, network, in_port, m);
+      continue;
+    }
+    dst_keys[n_unicast] = MacAddress::key_of(eth->dst_addr.addr_bytes);
+    dst_key_ptrs[n_unicast] = &dst_keys[n_unicast];
+    unicast[n_unicast++] = m;
+  }
+  counter_add(in_counters.rx_packets, n);
+  counter_add(in_counters.rx_bytes, rx_bytes);
+  if (n_unicast == 0) return;
+
+  uint64_t values[kBurstSize];
+  const uint64_t hits = fdb.lookup_bulk(dst_key_ptrs, n_unicast, values);
+  for (uint16_t i = 0; i < n_unicast; ++i) {
+    rte_mbuf* m = unicast[i];
+    if (!(hits & (1ULL << i))) {
+      flood(ctx, network, in_port, m);
+      continue;
+    }
+    const PortIndex out = FdbValue::unpack(values[i]).port;
+    if (unlikely(out == in_port || !snapshot.ports[out].present)) {
+      counter_add(in_counters.drops[static_cast<size_t>(out == in_port ? DropReason::kSamePort : DropReason::kPortDown)], 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    ctx.tx.push(out, m);
+  }
+}
+
+void flush_learn_requests(WorkerContext& ctx) noexcept {
+  if (ctx.learn_count == 0) return;
+  const unsigned queued = rte_ring_mp_enqueue_burst_elem(ctx.learn_ring, ctx.learn_batch, sizeof(LearnRequest),
+                                                         ctx.learn_count, nullptr);
+  counter_add(ctx.counters->learn_requests, queued);
+  if (queued < ctx.learn_count) counter_add(ctx.counters->learn_ring_full, ctx.learn_count - queued);
+  ctx.learn_count = 0;
+}
+
+}  // namespace inception

@@ -1,0 +1,112 @@
+#include "dataplane/dataplane.h"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "dataplane/worker_state.h"
+
+namespace inception {
+
+int worker_main(void* arg);
+
+namespace {
+
+[[noreturn]] void dpdk_failure(const std::string& what) {
+  throw std::runtime_error(what + ": " + rte_strerror(rte_errno));
+}
+
+}  // namespace
+
+Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
+  if (options_.worker_lcores.empty() || options_.worker_lcores.size() > kMaxWorkers)
+    throw std::runtime_error("between 1 and " + std::to_string(kMaxWorkers) + " worker cores are needed");
+  tsc_hz_ = rte_get_tsc_hz();
+  start_tsc_ = rte_rdtsc();
+  const int socket = static_cast<int>(rte_socket_id());
+
+  mempool_ = rte_pktmbuf_pool_create("inception_mbufs", options_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (mempool_ == nullptr)
+    dpdk_failure("cannot allocate " + std::to_string(options_.mbufs) + " packet buffers (raise dpdk.memory_mb?)");
+
+  const size_t rcu_size = rte_rcu_qsbr_get_memsize(kMaxWorkers);
+  rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("inception_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+  if (rcu_ == nullptr || rte_rcu_qsbr_init(rcu_, kMaxWorkers) != 0) dpdk_failure("cannot set up RCU");
+
+  learn_ring_ = rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket,
+                                     RING_F_SC_DEQ);
+  if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
+
+  for (unsigned w = 0; w < worker_count(); ++w) {
+    auto* counters = static_cast<WorkerCounters*>(
+        rte_zmalloc_socket("inception_counters", sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE, socket));
+    if (counters == nullptr) dpdk_failure("cannot allocate worker counters");
+    counters_.push_back(counters);
+    auto worker = std::make_unique<Worker>();
+    worker->dataplane = this;
+    worker->lcore = options_.worker_lcores[w];
+    worker->ctx.index = w;
+    worker->ctx.counters = counters;
+    worker->ctx.pool = mempool_;
+    worker->ctx.learn_ring = learn_ring_;
+    worker->ctx.learn_window_cycles = tsc_hz_ / 100;  // repeat a learn request at most every 10 ms
+    workers_.push_back(std::move(worker));
+  }
+  snapshot_.store(new Snapshot(), std::memory_order_release);
+}
+
+Dataplane::~Dataplane() {
+  stop();
+  delete snapshot_.load();
+  rte_ring_free(learn_ring_);
+  rte_free(rcu_);
+  for (WorkerCounters* counters : counters_) rte_free(counters);
+  // The mempool is left to rte_eal_cleanup: ports closed after us may still
+  // return mbufs to it.
+}
+
+void Dataplane::start() {
+  if (running_) return;
+  stop_.store(false);
+  for (auto& worker : workers_) {
+    const int rc = rte_eal_remote_launch(worker_main, worker.get(), worker->lcore);
+    if (rc != 0)
+      throw std::runtime_error("cannot start worker on lcore " + std::to_string(worker->lcore) + ": " +
+                               rte_strerror(-rc));
+  }
+  running_ = true;
+}
+
+void Dataplane::stop() {
+  if (!running_) return;
+  stop_.store(true);
+  for (auto& worker : workers_) rte_eal_wait_lcore(worker->lcore);
+  running_ = false;
+}
+
+void Dataplane::publish(std::unique_ptr<Snapshot> next) {
+  Snapshot* previous = snapshot_.exchange(next.release(), std::memory_order_acq_rel);
+  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+  delete previous;
+}
+
+size_t Dataplane::drain_learn_requests(const std::function<void(const LearnRequest&)>& handle, size_t max) {
+  LearnRequest batch[64];
+  size_t total = 0;
+  while (total < max) {
+    const unsigned n = rte_ring_sc_dequeue_burst_elem(learn_ring_, batch, sizeof(LearnRequest), 64, nullptr);
+    for (unsigned i = 0; i < n; ++i) handle(batch[i]);
+    total += n;
+    if (n < 64) break;
+  }
+  return total;
+}
+
+uint32_t Dataplane::now_s() const noexcept { return static_cast<uint32_t>((rte_rdtsc() - start_tsc_) / tsc_hz_); }
+
+}  // namespace inception

@@ -1,0 +1,93 @@
+// The dataplane: workers, their shared tables and the snapshot they run on.
+//
+// Threads:
+//  * Workers: one per worker lcore, running worker_loop (worker.cpp). Each is
+//    an RCU QSBR reader with thread id = worker index; it reports a quiescent
+//    state once per loop iteration and goes offline while it sleeps.
+//  * Control thread: the only caller of every non-const method here, except
+//    counters()/now_s()/tsc_hz() which any thread may call.
+// Memory discipline: the control thread never frees or reuses anything a
+// worker may hold (snapshot, FDB slot, port) before rte_rcu_qsbr_synchronize
+// returns on rcu().
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "dataplane/learn_ring.h"
+#include "dataplane/snapshot.h"
+#include "inception/counters.h"
+
+namespace inception {
+
+struct IdlePolicy {
+  // false: poll continuously (lowest latency, one full core per worker).
+  // true: after `spin_polls` empty iterations sleep, doubling from 1 us up
+  // to `max_sleep_us`; the first packet resets it.
+  bool adaptive = true;
+  uint32_t spin_polls = 200;
+  uint32_t max_sleep_us = 250;
+};
+
+struct DataplaneOptions {
+  std::vector<unsigned> worker_lcores;
+  IdlePolicy idle;
+  uint32_t mbufs = 16384;
+  uint32_t learn_ring_size = 4096;
+};
+
+class Dataplane {
+ public:
+  // Needs an initialised EAL. Throws std::runtime_error on allocation failure.
+  explicit Dataplane(const DataplaneOptions& options);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  void start();
+  void stop();
+
+  unsigned worker_count() const noexcept { return static_cast<unsigned>(options_.worker_lcores.size()); }
+  const DataplaneOptions& options() const noexcept { return options_; }
+  rte_mempool* mempool() const noexcept { return mempool_; }
+  rte_rcu_qsbr* rcu() const noexcept { return rcu_; }
+
+  // The snapshot workers currently run on (control thread).
+  const Snapshot& snapshot() const noexcept { return *snapshot_.load(std::memory_order_relaxed); }
+  // Makes `next` current and frees the previous snapshot once no worker can
+  // hold it any more.
+  void publish(std::unique_ptr<Snapshot> next);
+
+  // Hands up to `max` pending learn requests to `handle`. Returns how many.
+  size_t drain_learn_requests(const std::function<void(const LearnRequest&)>& handle, size_t max = 4096);
+
+  const WorkerCounters& counters(unsigned worker) const noexcept { return *counters_[worker]; }
+  // Seconds since the dataplane started, on the clock workers use for FDB ages.
+  uint32_t now_s() const noexcept;
+  uint64_t tsc_hz() const noexcept { return tsc_hz_; }
+
+ private:
+  friend int worker_main(void* arg);
+  struct Worker;
+
+  DataplaneOptions options_;
+  rte_mempool* mempool_ = nullptr;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  rte_ring* learn_ring_ = nullptr;
+  std::vector<WorkerCounters*> counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<Snapshot*> snapshot_{nullptr};
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  uint64_t tsc_hz_ = 0;
+  uint64_t start_tsc_ = 0;
+};
+
+}  // namespace inception

@@ -1,0 +1,204 @@
+#include "dataplane/fdb.h"
+
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace inception {
+
+namespace {
+
+std::string unique_hash_name() {
+  // rte_hash names are global to the process and limited to 32 bytes.
+  static std::atomic<uint32_t> counter{0};
+  return "fdb_" + std::to_string(counter.fetch_add(1));
+}
+
+}  // namespace
+
+Fdb::Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rte_rcu_qsbr* rcu)
+    : rcu_(rcu), dynamic_limit_(dynamic_limit), capacity_(dynamic_limit + kStaticReserve), n_workers_(n_workers) {
+  const std::string hash_name = unique_hash_name();
+  rte_hash_parameters params{};
+  params.name = hash_name.c_str();
+  params.entries = capacity_;
+  params.key_len = sizeof(uint64_t);
+  params.hash_func = rte_hash_crc;
+  params.hash_func_init_val = 0;
+  params.socket_id = static_cast<int>(rte_socket_id());
+  // EXT_TABLE: inserts never fail below `entries` because of cuckoo cycles,
+  // so the limit the user sets is the limit they get.
+  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  hash_ = rte_hash_create(&params);
+  if (hash_ == nullptr)
+    throw std::runtime_error("network " + name + ": cannot allocate an FDB of " + std::to_string(capacity_) +
+                             " entries (" + rte_strerror(rte_errno) + ")");
+  slots_.resize(capacity_);
+  free_slots_.reserve(capacity_);
+  for (uint32_t s = capacity_; s > 0; --s) free_slots_.push_back(s - 1);
+  const size_t bytes = (size_t{capacity_} * sizeof(uint32_t) + 63) / 64 * 64;
+  for (unsigned w = 0; w < std::max(1u, n_workers_); ++w) {
+    auto* seen = static_cast<uint32_t*>(std::aligned_alloc(64, bytes));
+    if (seen == nullptr) throw std::bad_alloc();
+    std::fill(seen, seen + capacity_, 0u);
+    last_seen_.push_back(seen);
+  }
+}
+
+Fdb::~Fdb() {
+  rte_hash_free(hash_);
+  for (uint32_t* seen : last_seen_) std::free(seen);
+}
+
+uint32_t Fdb::last_seen_s(uint32_t slot) const noexcept {
+  uint32_t last = slots_[slot].learned_s;
+  for (uint32_t* seen : last_seen_) last = std::max(last, __atomic_load_n(&seen[slot], __ATOMIC_RELAXED));
+  return last;
+}
+
+uint32_t Fdb::allocate_slot() {
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  // No worker can reference a free slot (it was released after a grace
+  // period), so resetting the workers' last-seen values here is race-free.
+  for (uint32_t* seen : last_seen_) __atomic_store_n(&seen[slot], 0u, __ATOMIC_RELAXED);
+  return slot;
+}
+
+LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
+  const uint64_t key = mac.key();
+  uint64_t data = 0;
+  if (lookup(key, &data)) {
+    FdbValue value = FdbValue::unpack(data);
+    if (value.is_static) return value.port == port ? LearnResult::kUnchanged : LearnResult::kStaticKept;
+    if (value.port == port) return LearnResult::kUnchanged;
+    // A MAC seen behind another port (a guest that moved or migrated): the
+    // atomic data update makes workers forward to the new port at once.
+    value.port = port;
+    slots_[value.slot].port = port;
+    slots_[value.slot].learned_s = now_s;
+    rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack()));
+    return LearnResult::kMoved;
+  }
+  if (dynamic_count_ >= dynamic_limit_) {
+    ++limit_hits_;
+    return LearnResult::kLimitReached;
+  }
+  const uint32_t slot = allocate_slot();
+  slots_[slot] = {key, port, true, false, now_s};
+  const FdbValue value{port, false, slot};
+  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack())) != 0) {
+    slots_[slot].in_use = false;
+    free_slots_.push_back(slot);
+    ++limit_hits_;
+    return LearnResult::kLimitReached;
+  }
+  ++dynamic_count_;
+  update_full();
+  return LearnResult::kLearned;
+}
+
+void Fdb::add_static(const MacAddress& mac, PortIndex port) {
+  const uint64_t key = mac.key();
+  uint64_t data = 0;
+  if (lookup(key, &data)) {
+    FdbValue value = FdbValue::unpack(data);
+    if (!value.is_static) {
+      if (static_count_ >= kStaticReserve)
+        throw std::runtime_error("static entry limit (" + std::to_string(kStaticReserve) + ") reached");
+      --dynamic_count_;
+      ++static_count_;
+      update_full();
+    }
+    value.port = port;
+    value.is_static = true;
+    slots_[value.slot].port = port;
+    slots_[value.slot].is_static = true;
+    rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack()));
+    return;
+  }
+  if (static_count_ >= kStaticReserve)
+    throw std::runtime_error("static entry limit (" + std::to_string(kStaticReserve) + ") reached");
+  const uint32_t slot = allocate_slot();
+  slots_[slot] = {key, port, true, true, 0};
+  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(FdbValue{port, true, slot}.pack())) != 0) {
+    slots_[slot].in_use = false;
+    free_slots_.push_back(slot);
+    throw std::runtime_error("FDB hash refused the entry");
+  }
+  ++static_count_;
+}
+
+void Fdb::erase_keys(const std::vector<uint32_t>& slots) {
+  if (slots.empty()) return;
+  std::vector<int32_t> positions;
+  positions.reserve(slots.size());
+  for (uint32_t slot : slots) {
+    const int32_t pos = rte_hash_del_key(hash_, &slots_[slot].key);
+    if (pos >= 0) positions.push_back(pos);
+    if (slots_[slot].is_static)
+      --static_count_;
+    else
+      --dynamic_count_;
+  }
+  update_full();
+  // Workers may still hold a position or slot they looked up before the
+  // delete; wait until all have passed a quiescent state before reuse.
+  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+  for (int32_t pos : positions) rte_hash_free_key_with_position(hash_, pos);
+  for (uint32_t slot : slots) {
+    slots_[slot].in_use = false;
+    free_slots_.push_back(slot);
+  }
+}
+
+bool Fdb::remove(const MacAddress& mac) {
+  uint64_t data = 0;
+  if (!lookup(mac.key(), &data)) return false;
+  erase_keys({FdbValue::unpack(data).slot});
+  return true;
+}
+
+size_t Fdb::age(uint32_t now_s, uint32_t aging_s) {
+  std::vector<uint32_t> expired;
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    const SlotInfo& info = slots_[slot];
+    if (!info.in_use || info.is_static) continue;
+    if (now_s - std::min(now_s, last_seen_s(slot)) >= aging_s) expired.push_back(slot);
+  }
+  erase_keys(expired);
+  return expired.size();
+}
+
+size_t Fdb::flush_port(PortIndex port) {
+  std::vector<uint32_t> doomed;
+  for (uint32_t slot = 0; slot < capacity_; ++slot)
+    if (slots_[slot].in_use && slots_[slot].port == port) doomed.push_back(slot);
+  erase_keys(doomed);
+  return doomed.size();
+}
+
+std::optional<FdbEntry> Fdb::find(const MacAddress& mac, uint32_t now_s) const {
+  uint64_t data = 0;
+  if (!lookup(mac.key(), &data)) return std::nullopt;
+  const FdbValue value = FdbValue::unpack(data);
+  return FdbEntry{mac, value.port, value.is_static,
+                  value.is_static ? 0 : now_s - std::min(now_s, last_seen_s(value.slot))};
+}
+
+std::vector<FdbEntry> Fdb::entries(uint32_t now_s) const {
+  std::vector<FdbEntry> out;
+  out.reserve(dynamic_count_ + static_count_);
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    const SlotInfo& info = slots_[slot];
+    if (!info.in_use) continue;
+    out.push_back({MacAddress::from_key(info.key), info.port, info.is_static,
+                   info.is_static ? 0 : now_s - std::min(now_s, last_seen_s(slot))});
+  }
+  return out;
+}
+
+}  // namespace inception

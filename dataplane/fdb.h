@@ -1,0 +1,142 @@
+// The forwarding database of one network: MAC address -> port.
+//
+// Theory of operation
+//  * Storage is an rte_hash in lock-free read/write-concurrency mode
+//    (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF): workers look up without locks
+//    while the control thread writes. The control thread is the only writer;
+//    workers ask it to learn through the learn ring (learn_ring.h).
+//  * The hash data is a packed 64-bit value: port index, static flag and a
+//    slot number. The slot indexes per-worker "last seen" arrays: a worker
+//    that forwards a frame from a known source writes the current second
+//    into its own array (only when the second changed), so refreshing an
+//    entry never writes a cache line another worker reads.
+//  * Aging, deletion and moves are control-thread operations. A deleted key's
+//    hash position and slot are reused only after an RCU grace period
+//    (rte_rcu_qsbr_synchronize on the workers' QSBR variable), so a worker
+//    never reads a slot that now describes another MAC.
+//  * Dynamic entries are bounded by a per-network limit; static entries have
+//    their own reserve, so a guest spraying random source MACs can neither
+//    grow memory nor evict a static entry. Once the limit is reached,
+//    `full()` turns true and workers drop frames from unknown sources.
+#pragma once
+
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inception/mac_address.h"
+#include "inception/types.h"
+
+namespace inception {
+
+// Hash data of one FDB entry, packed as 64 bits.
+struct FdbValue {
+  PortIndex port;
+  bool is_static;
+  uint32_t slot;
+
+  static FdbValue unpack(uint64_t data) noexcept {
+    return {static_cast<PortIndex>(data & 0xffff), ((data >> 16) & 1) != 0, static_cast<uint32_t>(data >> 32)};
+  }
+  uint64_t pack() const noexcept {
+    return (uint64_t{slot} << 32) | (uint64_t{is_static} << 16) | port;
+  }
+};
+
+struct FdbEntry {
+  MacAddress mac;
+  PortIndex port;
+  bool is_static;
+  uint32_t age_s;  // seconds since last seen (0 for static entries)
+};
+
+enum class LearnResult { kLearned, kMoved, kUnchanged, kLimitReached, kStaticKept };
+
+class Fdb {
+ public:
+  static constexpr uint32_t kStaticReserve = 1024;
+
+  // Throws std::runtime_error if DPDK cannot allocate the table.
+  Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rte_rcu_qsbr* rcu);
+  ~Fdb();
+  Fdb(const Fdb&) = delete;
+  Fdb& operator=(const Fdb&) = delete;
+
+  // ---- worker side (any worker, concurrently with the control thread) ----
+
+  // Looks up `n` keys (MacAddress::key form); on return bit i of the result
+  // is set iff keys[i] was found, and values[i] holds its packed FdbValue.
+  uint64_t lookup_bulk(const uint64_t* const* keys, unsigned n, uint64_t* values) const noexcept {
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, &hits,
+                              reinterpret_cast<void**>(values));
+    return hits;
+  }
+  bool lookup(uint64_t key, uint64_t* value) const noexcept {
+    void* data = nullptr;
+    if (rte_hash_lookup_data(hash_, &key, &data) < 0) return false;
+    *value = reinterpret_cast<uintptr_t>(data);
+    return true;
+  }
+  // Records that `slot` was seen by `worker` at second `now_s`.
+  void touch(unsigned worker, uint32_t slot, uint32_t now_s) const noexcept {
+    uint32_t& seen = last_seen_[worker][slot];
+    if (__atomic_load_n(&seen, __ATOMIC_RELAXED) != now_s) __atomic_store_n(&seen, now_s, __ATOMIC_RELAXED);
+  }
+  bool full() const noexcept { return full_.load(std::memory_order_relaxed); }
+
+  // ---- control thread only ----
+
+  LearnResult learn(const MacAddress& mac, PortIndex port, uint32_t now_s);
+  // Adds or replaces a static entry. Throws std::runtime_error when the
+  // static reserve is exhausted.
+  void add_static(const MacAddress& mac, PortIndex port);
+  // Removes an entry (static or dynamic). Returns false if absent.
+  bool remove(const MacAddress& mac);
+  // Removes dynamic entries not seen for `aging_s` seconds. Returns how many.
+  size_t age(uint32_t now_s, uint32_t aging_s);
+  // Removes every entry that points at `port`. Returns how many.
+  size_t flush_port(PortIndex port);
+  std::optional<FdbEntry> find(const MacAddress& mac, uint32_t now_s) const;
+  std::vector<FdbEntry> entries(uint32_t now_s) const;
+  uint32_t dynamic_count() const noexcept { return dynamic_count_; }
+  uint32_t static_count() const noexcept { return static_count_; }
+  uint32_t dynamic_limit() const noexcept { return dynamic_limit_; }
+  uint64_t limit_hits() const noexcept { return limit_hits_; }
+
+ private:
+  struct SlotInfo {
+    uint64_t key = 0;
+    PortIndex port = kInvalidPort;
+    bool in_use = false;
+    bool is_static = false;
+    uint32_t learned_s = 0;
+  };
+
+  uint32_t last_seen_s(uint32_t slot) const noexcept;
+  uint32_t allocate_slot();
+  // Deletes keys, waits one grace period, then frees their positions/slots.
+  void erase_keys(const std::vector<uint32_t>& slots);
+  void update_full() noexcept { full_.store(dynamic_count_ >= dynamic_limit_, std::memory_order_relaxed); }
+
+  rte_hash* hash_ = nullptr;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  uint32_t dynamic_limit_;
+  uint32_t capacity_;
+  unsigned n_workers_;
+  std::vector<SlotInfo> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t*> last_seen_;  // [worker][slot], each array its own allocation
+  uint32_t dynamic_count_ = 0;
+  uint32_t static_count_ = 0;
+  uint64_t limit_hits_ = 0;
+  std::atomic<bool> full_{false};
+};
+
+}  // namespace inception

@@ -1,0 +1,35 @@
+// Everything one worker owns. A stage gets the context of the worker that
+// runs it and touches nothing that another worker writes.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <cstdint>
+
+#include "dataplane/learn_ring.h"
+#include "dataplane/tx_buffers.h"
+#include "inception/counters.h"
+
+namespace inception {
+
+struct WorkerContext {
+  unsigned index = 0;
+  WorkerCounters* counters = nullptr;
+  rte_mempool* pool = nullptr;
+
+  // Clock, refreshed once per loop iteration.
+  uint64_t now_cycles = 0;
+  uint32_t now_s = 0;
+
+  // Learning requests to the control thread, batched per burst.
+  rte_ring* learn_ring = nullptr;
+  LearnFilter learn_filter;
+  uint64_t learn_window_cycles = 0;
+  LearnRequest learn_batch[kBurstSize];
+  unsigned learn_count = 0;
+
+  TxBuffers tx;
+};
+
+}  // namespace inception

@@ -1,0 +1,64 @@
+// Per-worker counters: written by exactly one worker, summed on read.
+//
+// Workers never share a counter cache line, never use atomic read-modify-
+// write and never reset a counter. Readers (the metrics scrape, `stats`) load
+// each field with a relaxed atomic load and sum over workers; a port index
+// that is reused gets a baseline subtracted by the control side, so counters
+// are monotonic for the lifetime of a port as Prometheus expects.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "inception/types.h"
+
+namespace inception {
+
+// Why a frame was dropped. Each reason is its own counter so that an operator
+// can tell a guest that does not read its ring (tx_full) from a spoofer
+// (invalid_source) or an overflowing MAC table (fdb_limit).
+enum class DropReason : uint8_t {
+  kMalformed,      // shorter than an Ethernet header
+  kInvalidSource,  // multicast or all-zero source MAC
+  kFdbLimit,       // unknown source MAC while the network's FDB is full
+  kSamePort,       // unicast whose destination is behind the ingress port
+  kPortDown,       // egress port has no guest / link
+  kTxFull,         // egress queue full (guest not reading fast enough)
+  kCount
+};
+
+inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
+    kDropReasonNames = {"malformed", "invalid_source", "fdb_limit", "same_port", "port_down", "tx_full"};
+
+inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+
+struct alignas(64) PortCounters {
+  uint64_t rx_packets;
+  uint64_t rx_bytes;
+  uint64_t tx_packets;
+  uint64_t tx_bytes;
+  uint64_t flood_packets;  // copies sent by flooding (part of tx_packets)
+  std::array<uint64_t, kDropReasonCount> drops;
+};
+
+struct alignas(64) WorkerCounters {
+  uint64_t busy_cycles;   // TSC cycles of loop iterations that moved a packet
+  uint64_t idle_cycles;   // TSC cycles of empty iterations, sleeps included
+  uint64_t busy_packets;  // packets received in busy iterations
+  uint64_t learn_requests;
+  uint64_t learn_ring_full;  // learn requests lost because control lagged
+  std::array<PortCounters, kMaxPorts> ports;
+};
+
+// Single-writer increment: a plain add the compiler keeps as one instruction,
+// made visible to concurrent relaxed readers without a locked op.
+inline void counter_add(uint64_t& counter, uint64_t delta) noexcept {
+  __atomic_store_n(&counter, __atomic_load_n(&counter, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+}
+
+inline uint64_t counter_read(const uint64_t& counter) noexcept {
+  return __atomic_load_n(&counter, __ATOMIC_RELAXED);
+}
+
+}  // namespace inception
