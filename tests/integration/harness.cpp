@@ -1,0 +1,415 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace inception::test {
+
+namespace fs = std::filesystem;
+
+std::string binary(const char* env_name) {
+  const char* value = std::getenv(env_name);
+  if (value == nullptr || *value == '\0') throw std::runtime_error(std::string("environment variable ") + env_name + " is not set (run through meson test)");
+  return value;
+}
+
+namespace {
+
+std::vector<char*> c_argv(std::vector<std::string>& args) {
+  std::vector<char*> out;
+  for (auto& a : args) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+void read_all(int fd, std::string& out) {
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+CommandResult run(const std::vector<std::string>& argv_in, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = argv_in;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  auto args = c_argv(argv);
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CommandResult result;
+  if (rc != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = std::string("cannot run ") + argv[0] + ": " + std::strerror(rc);
+    return result;
+  }
+  std::thread err_reader([&] { read_all(err_pipe[0], result.err); });
+  std::thread out_reader([&] { read_all(out_pipe[0], result.out); });
+  const auto deadline = Clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      result.err += "\n[harness: killed after timeout]";
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  out_reader.join();
+  err_reader.join();
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  result.exit_code = decode_status(status);
+  return result;
+}
+
+CommandResult sh(const std::string& command, std::chrono::milliseconds timeout) {
+  return run({"/bin/sh", "-c", command}, timeout);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds period) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(period);
+  }
+}
+
+TempDir::TempDir(const std::string& tag) {
+  std::string pattern = "/tmp/inception-" + tag + "-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  chmod(path_.c_str(), 0755);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (std::getenv("INCEPTION_KEEP_TMP") == nullptr) fs::remove_all(path_, ec);
+}
+
+Process::Process(const std::vector<std::string>& argv_in, const std::string& stderr_path, bool capture_stdout) {
+  std::vector<std::string> argv = argv_in;
+  int in_pipe[2], out_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  if (capture_stdout)
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  else
+    posix_spawn_file_actions_addopen(&actions, 1, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  // Own process group: a test's Ctrl-C does not reach the daemon mid-test,
+  // and the harness stops it in order.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  auto args = c_argv(argv);
+  const int rc = posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  if (rc != 0) {
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    throw std::runtime_error(std::string("cannot start ") + argv[0] + ": " + std::strerror(rc));
+  }
+  stdin_fd_ = in_pipe[1];
+  stdout_fd_ = out_pipe[0];
+  reader_thread_ = std::thread([this] { reader(); });
+}
+
+Process::~Process() {
+  stop();
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  if (reader_thread_.joinable()) reader_thread_.join();
+  close(stdout_fd_);
+}
+
+void Process::reader() {
+  std::string partial;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    partial.append(buffer, static_cast<size_t>(n));
+    std::lock_guard lock(mutex_);
+    for (size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+      lines_.push_back(partial.substr(0, nl));
+      partial.erase(0, nl + 1);
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard lock(mutex_);
+  eof_ = true;
+  cv_.notify_all();
+}
+
+bool Process::running() {
+  if (exit_status_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    exit_status_ = decode_status(status);
+    return false;
+  }
+  return true;
+}
+
+void Process::write_line(const std::string& line) {
+  const std::string data = line + "\n";
+  if (stdin_fd_ < 0) return;
+  // The child may have died; never let SIGPIPE kill the test.
+  signal(SIGPIPE, SIG_IGN);
+  if (write(stdin_fd_, data.data(), data.size()) < 0) return;
+}
+
+std::optional<std::string> Process::read_line(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !lines_.empty() || eof_; })) return std::nullopt;
+  if (lines_.empty()) return std::nullopt;
+  std::string line = std::move(lines_.front());
+  lines_.pop_front();
+  return line;
+}
+
+std::vector<std::string> Process::drain_lines() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out(lines_.begin(), lines_.end());
+  lines_.clear();
+  return out;
+}
+
+int Process::stop(int signal_number, std::chrono::milliseconds timeout) {
+  if (!running()) return *exit_status_;
+  kill(pid_, signal_number);
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (!running()) return *exit_status_;
+    std::this_thread::sleep_for(10ms);
+  }
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  exit_status_ = -1;
+  return -1;
+}
+
+int free_tcp_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string http_get(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()))
+      read_all(fd, response);
+  }
+  close(fd);
+  const auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name)
+    : name_(name),
+      config_path_(dir.file(name + ".toml")),
+      socket_(dir.file(name + ".sock")),
+      log_path_(dir.file(name + ".log")),
+      metrics_port_(free_tcp_port()) {
+  std::ofstream config(config_path_);
+  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = false\n"
+         << "file_prefix = \"" << fs::path(dir.path()).filename().string() << "-" << name << "\"\n"
+         << "[switch]\nlog_level = \"debug\"\n"
+         << "[control]\nsocket = \"" << socket_ << "\"\n"
+         << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n"
+         << body << "\n";
+  config.close();
+  restart();
+}
+
+void Daemon::restart() {
+  process_ = std::make_unique<Process>(std::vector<std::string>{binary("INCEPTIOND"), "--config", config_path_},
+                                       log_path_, /*capture_stdout=*/false);
+}
+
+Daemon::~Daemon() { stop(); }
+
+bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
+  return eventually([&] { return !process_->running() || ctl({"network", "list"}).exit_code == 0; }, timeout, 100ms) &&
+         process_->running();
+}
+
+CommandResult Daemon::ctl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{binary("INCEPTIONCTL"), "--socket", socket_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+nlohmann::json Daemon::ctl_json(const std::vector<std::string>& args) {
+  std::vector<std::string> with_json{"--json"};
+  with_json.insert(with_json.end(), args.begin(), args.end());
+  const CommandResult r = ctl(with_json);
+  if (r.exit_code != 0) throw std::runtime_error("inceptionctl failed: " + r.err);
+  return nlohmann::json::parse(r.out);
+}
+
+int Daemon::stop() { return process_ ? process_->stop() : 0; }
+
+std::string Daemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+VportPeer::VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server)
+    : process_(
+          [&] {
+            std::vector<std::string> argv{binary("VPORT_PEER"), "--socket", socket, "--file-prefix",
+                                          fs::path(dir.path()).filename().string() + "-" + name};
+            if (server) argv.push_back("--server");
+            return argv;
+          }(),
+          dir.file(name + ".log")) {}
+
+void VportPeer::pump(std::chrono::milliseconds timeout) {
+  while (auto line = process_.read_line(timeout)) {
+    std::istringstream in(*line);
+    std::string kind;
+    in >> kind;
+    if (kind == "rx") {
+      Frame f;
+      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag;
+      frames_.push_back(f);
+    }
+    timeout = 0ms;
+  }
+}
+
+bool VportPeer::wait_ready(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto line = process_.read_line(100ms);
+    if (line && *line == "ready") return true;
+    if (!line && !process_.running()) return false;
+  }
+  return false;
+}
+
+unsigned VportPeer::send(const std::string& dst, const std::string& src, const std::string& tag, unsigned count,
+                         const std::string& ether_type, unsigned bytes) {
+  process_.write_line("send " + dst + " " + src + " " + ether_type + " " + tag + " " + std::to_string(count) + " " +
+                      std::to_string(bytes));
+  const auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    auto line = process_.read_line(100ms);
+    if (!line) {
+      if (!process_.running()) return 0;
+      continue;
+    }
+    if (line->rfind("sent ", 0) == 0) return static_cast<unsigned>(std::stoul(line->substr(5)));
+    std::istringstream in(*line);
+    std::string kind;
+    in >> kind;
+    if (kind == "rx") {
+      Frame f;
+      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag;
+      frames_.push_back(f);
+    }
+  }
+  return 0;
+}
+
+std::vector<Frame> VportPeer::received(const std::string& tag, std::chrono::milliseconds window) {
+  const auto deadline = Clock::now() + window;
+  while (Clock::now() < deadline) pump(50ms);
+  std::vector<Frame> out;
+  for (const Frame& f : frames_)
+    if (f.tag == tag) out.push_back(f);
+  return out;
+}
+
+size_t VportPeer::count(const std::string& tag) {
+  pump(0ms);
+  size_t n = 0;
+  for (const Frame& f : frames_) n += f.tag == tag;
+  return n;
+}
+
+bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::milliseconds timeout) {
+  return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
+}
+
+Netns::Netns(const std::string& name) : name_(name) {
+  sh("ip netns del " + name_ + " 2>/dev/null");
+  const CommandResult r = sh("ip netns add " + name_);
+  if (r.exit_code != 0) throw std::runtime_error("ip netns add " + name_ + ": " + r.err);
+  sh("ip netns exec " + name_ + " ip link set lo up");
+}
+
+Netns::~Netns() { sh("ip netns del " + name_); }
+
+CommandResult Netns::exec(const std::string& command, std::chrono::milliseconds timeout) const {
+  return run({"ip", "netns", "exec", name_, "/bin/sh", "-c", command}, timeout);
+}
+
+}  // namespace inception::test

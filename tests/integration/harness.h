@@ -1,0 +1,162 @@
+// Test harness for integration tests: real processes (inceptiond, its CLI,
+// virtio-user peers, QEMU), temporary directories, network namespaces.
+//
+// Every process a test starts is stopped by PID when its owner object goes
+// out of scope (SIGTERM, then SIGKILL after a grace period); every namespace
+// is deleted the same way, so a failing assertion leaves nothing behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace inception::test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Paths of the binaries under test, passed by meson in the environment.
+std::string binary(const char* env_name);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion (killing it after `timeout`).
+CommandResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s);
+// Runs a shell command line; for ip/ping/ethtool plumbing.
+CommandResult sh(const std::string& command, std::chrono::milliseconds timeout = 60s);
+
+// Polls `condition` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
+                std::chrono::milliseconds period = 50ms);
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag);
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with a line-oriented stdout and (optionally) a stdin pipe.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& stderr_path, bool capture_stdout = true);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void write_line(const std::string& line);
+  // Next stdout line, or nullopt after `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  // Every line read so far that has not been consumed by read_line.
+  std::vector<std::string> drain_lines();
+  // Sends `signal` and waits for exit; returns the exit status (128+signal if
+  // killed), or -1 if it had to be SIGKILLed after `timeout`.
+  int stop(int signal = 15, std::chrono::milliseconds timeout = 15s);
+
+ private:
+  void reader();
+  pid_t pid_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  std::optional<int> exit_status_;
+  std::thread reader_thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::string> lines_;
+  bool eof_ = false;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released; good enough for tests
+// that run one at a time).
+int free_tcp_port();
+
+// GET http://127.0.0.1:port/path; returns the body, empty on failure.
+std::string http_get(int port, const std::string& path);
+
+// inceptiond under test, with its own socket, file prefix and metrics port.
+class Daemon {
+ public:
+  // `body` is appended to a [dpdk]/[control]/[metrics] preamble written by
+  // the harness (no hugepages, worker on core 1).
+  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond");
+  ~Daemon();
+  bool wait_ready(std::chrono::milliseconds timeout = 30s);
+  CommandResult ctl(const std::vector<std::string>& args);
+  nlohmann::json ctl_json(const std::vector<std::string>& args);
+  int stop();
+  // Starts it again on the same config (after stop()).
+  void restart();
+  const std::string& socket() const { return socket_; }
+  const std::string& config_path() const { return config_path_; }
+  int metrics_port() const { return metrics_port_; }
+  std::string log() const;
+  Process& process() { return *process_; }
+
+ private:
+  std::string name_;
+  std::string config_path_;
+  std::string socket_;
+  std::string log_path_;
+  int metrics_port_;
+  std::unique_ptr<Process> process_;
+};
+
+struct Frame {
+  std::string dst, src, ether_type;
+  unsigned bytes = 0;
+  std::string tag;
+};
+
+// inception-vport-peer: a virtio-user NIC on one vhost-user socket.
+class VportPeer {
+ public:
+  VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server = false);
+  bool wait_ready(std::chrono::milliseconds timeout = 30s);
+  // Sends `count` frames; returns how many the switch took.
+  unsigned send(const std::string& dst, const std::string& src, const std::string& tag, unsigned count = 1,
+                const std::string& ether_type = "88b5", unsigned bytes = 60);
+  // Frames received with `tag`, collected for `window`.
+  std::vector<Frame> received(const std::string& tag, std::chrono::milliseconds window = 500ms);
+  // Waits for at least `count` frames with `tag` (all frames read are kept).
+  bool wait_for(const std::string& tag, unsigned count = 1, std::chrono::milliseconds timeout = 10s);
+  size_t count(const std::string& tag);
+  Process& process() { return process_; }
+
+ private:
+  void pump(std::chrono::milliseconds timeout);
+  Process process_;
+  std::vector<Frame> frames_;
+};
+
+// A network namespace, deleted on destruction.
+class Netns {
+ public:
+  explicit Netns(const std::string& name);
+  ~Netns();
+  const std::string& name() const { return name_; }
+  CommandResult exec(const std::string& command, std::chrono::milliseconds timeout = 60s) const;
+
+ private:
+  std::string name_;
+};
+
+}  // namespace inception::test

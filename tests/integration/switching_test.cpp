@@ -1,0 +1,253 @@
+// inceptiond switching frames between vhost-user ports, each driven by its
+// own virtio-user peer process: learning, unicast, flooding, isolation,
+// runtime port changes, CLI and metrics, all on the real daemon.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "harness.h"
+
+namespace inception::test {
+namespace {
+
+constexpr const char* kMac1 = "02:00:00:00:01:01";
+constexpr const char* kMac2 = "02:00:00:00:01:02";
+constexpr const char* kMac3 = "02:00:00:00:01:03";
+constexpr const char* kMacPublic = "02:00:00:00:02:01";
+constexpr const char* kBroadcast = "ff:ff:ff:ff:ff:ff";
+
+std::string port_toml(const std::string& name, const std::string& socket, const std::string& network) {
+  return "[[port]]\nname = \"" + name + "\"\ntype = \"vhost-user\"\nsocket = \"" + socket +
+         "\"\nmode = \"server\"\nnetwork = \"" + network + "\"\nqueues = 1\n";
+}
+
+bool fdb_has(Daemon& daemon, const std::string& network, const std::string& mac, const std::string& port) {
+  for (const auto& e : daemon.ctl_json({"fdb", "show", network}))
+    if (e["mac"] == mac && e["port"] == port) return true;
+  return false;
+}
+
+uint64_t metric(const std::string& body, const std::string& name, const std::string& labels) {
+  const std::string needle = name + "{" + labels + "} ";
+  const auto at = body.find(needle);
+  if (at == std::string::npos) return ~0ULL;
+  return std::stoull(body.substr(at + needle.size()));
+}
+
+class SwitchingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::make_unique<TempDir>("switching");
+    const std::string body = "[[network]]\nname = \"private\"\nvni = 1001\n"
+                             "[[network]]\nname = \"public\"\nvni = 1002\n" +
+                             port_toml("p1", dir->file("p1.sock"), "private") +
+                             port_toml("p2", dir->file("p2.sock"), "private") +
+                             port_toml("p3", dir->file("p3.sock"), "private") +
+                             port_toml("q1", dir->file("q1.sock"), "public");
+    daemon = std::make_unique<Daemon>(*dir, body);
+    ASSERT_TRUE(daemon->wait_ready()) << daemon->log();
+    for (const char* name : {"p1", "p2", "p3", "q1"}) {
+      peers[name] = std::make_unique<VportPeer>(*dir, dir->file(std::string(name) + ".sock"), name);
+    }
+    for (auto& [name, peer] : peers) ASSERT_TRUE(peer->wait_ready()) << name << "\n" << daemon->log();
+    // The switch sees a guest once rte_vhost finished negotiating.
+    ASSERT_TRUE(eventually([&] {
+      for (const auto& p : daemon->ctl_json({"port", "list"}))
+        if (p["link"] != "up") return false;
+      return true;
+    })) << daemon->log();
+  }
+
+  void TearDown() override {
+    peers.clear();
+    if (daemon) {
+      EXPECT_EQ(daemon->stop(), 0) << daemon->log();
+    }
+  }
+
+  VportPeer& peer(const std::string& name) { return *peers.at(name); }
+
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<Daemon> daemon;
+  std::map<std::string, std::unique_ptr<VportPeer>> peers;
+};
+
+TEST_F(SwitchingTest, LearnsFloodsAndDeliversUnicastOnlyToTheRightPort) {
+  // Broadcast from p1 reaches every other port of `private`, not p1 itself
+  // and not the `public` network.
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "bcast1"), 1u);
+  EXPECT_TRUE(peer("p2").wait_for("bcast1"));
+  EXPECT_TRUE(peer("p3").wait_for("bcast1"));
+  EXPECT_EQ(peer("p1").received("bcast1", 300ms).size(), 0u);
+  EXPECT_EQ(peer("q1").received("bcast1", 300ms).size(), 0u);
+
+  // The switch learned kMac1 behind p1.
+  ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac1, "p1"); })) << daemon->log();
+
+  // Unicast to kMac1 goes to p1 only.
+  ASSERT_EQ(peer("p2").send(kMac1, kMac2, "uni21", 5), 5u);
+  EXPECT_TRUE(peer("p1").wait_for("uni21", 5));
+  EXPECT_EQ(peer("p3").received("uni21", 300ms).size(), 0u);
+  EXPECT_EQ(peer("q1").received("uni21", 300ms).size(), 0u);
+  const auto frames = peer("p1").received("uni21", 0ms);
+  ASSERT_EQ(frames.size(), 5u);
+  EXPECT_EQ(frames[0].dst, kMac1);
+  EXPECT_EQ(frames[0].src, kMac2);
+
+  // Unknown unicast is flooded within the network.
+  ASSERT_EQ(peer("p2").send("02:00:00:00:09:09", kMac2, "unknown"), 1u);
+  EXPECT_TRUE(peer("p1").wait_for("unknown"));
+  EXPECT_TRUE(peer("p3").wait_for("unknown"));
+  EXPECT_EQ(peer("q1").received("unknown", 300ms).size(), 0u);
+
+  // Multicast is flooded too.
+  ASSERT_EQ(peer("p3").send("01:00:5e:00:00:01", kMac3, "mcast"), 1u);
+  EXPECT_TRUE(peer("p1").wait_for("mcast"));
+  EXPECT_TRUE(peer("p2").wait_for("mcast"));
+}
+
+TEST_F(SwitchingTest, NetworksAreIsolatedEvenForTheSameMac) {
+  // The same MAC on both networks: each network learns it on its own port.
+  ASSERT_EQ(peer("q1").send(kBroadcast, kMacPublic, "from-public"), 1u);
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMacPublic, "from-private"), 1u);
+  ASSERT_TRUE(eventually([&] {
+    return fdb_has(*daemon, "public", kMacPublic, "q1") && fdb_has(*daemon, "private", kMacPublic, "p1");
+  })) << daemon->log();
+  EXPECT_EQ(peer("p2").received("from-public", 300ms).size(), 0u);
+  EXPECT_EQ(peer("q1").received("from-private", 300ms).size(), 0u);
+
+  // Unicast on private to that MAC never leaves private.
+  ASSERT_EQ(peer("p2").send(kMacPublic, kMac2, "to-dup"), 1u);
+  EXPECT_TRUE(peer("p1").wait_for("to-dup"));
+  EXPECT_EQ(peer("q1").received("to-dup", 300ms).size(), 0u);
+}
+
+TEST_F(SwitchingTest, MacMoveIsRelearnedOnFirstFrame) {
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "hello"), 1u);
+  ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac1, "p1"); }));
+  // The guest "migrates": the same MAC now speaks from p3.
+  ASSERT_EQ(peer("p3").send(kBroadcast, kMac1, "moved"), 1u);
+  ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac1, "p3"); })) << daemon->log();
+  ASSERT_EQ(peer("p2").send(kMac1, kMac2, "after-move"), 1u);
+  EXPECT_TRUE(peer("p3").wait_for("after-move"));
+  EXPECT_EQ(peer("p1").received("after-move", 300ms).size(), 0u);
+  const auto networks = daemon->ctl_json({"network", "list"});
+  for (const auto& n : networks)
+    if (n["name"] == "private") {
+      EXPECT_GE(n["fdb_moves"].get<int>(), 1);
+    }
+}
+
+TEST_F(SwitchingTest, StaticEntriesAndFdbCommands) {
+  ASSERT_EQ(daemon->ctl({"fdb", "add", "private", kMac3, "p3"}).exit_code, 0);
+  const auto fdb = daemon->ctl_json({"fdb", "show", "private"});
+  ASSERT_EQ(fdb.size(), 1u);
+  EXPECT_EQ(fdb[0]["type"], "static");
+  // No learning needed: unicast to the static MAC goes to p3 at once.
+  ASSERT_EQ(peer("p1").send(kMac3, kMac1, "to-static"), 1u);
+  EXPECT_TRUE(peer("p3").wait_for("to-static"));
+  EXPECT_EQ(peer("p2").received("to-static", 300ms).size(), 0u);
+  // A frame from the static MAC on another port does not move it.
+  ASSERT_EQ(peer("p2").send(kBroadcast, kMac3, "spoof"), 1u);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(fdb_has(*daemon, "private", kMac3, "p3"));
+  // Deleting it.
+  EXPECT_EQ(daemon->ctl({"fdb", "del", "private", kMac3}).exit_code, 0);
+  EXPECT_FALSE(fdb_has(*daemon, "private", kMac3, "p3"));
+  const auto missing = daemon->ctl({"fdb", "del", "private", kMac3});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no FDB entry for 02:00:00:00:01:03"), std::string::npos) << missing.err;
+}
+
+TEST_F(SwitchingTest, PortsAddedAndRemovedAtRuntime) {
+  // Add p4 while traffic flows between p1 and p2.
+  ASSERT_EQ(daemon->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
+                         "--network", "private"})
+                .exit_code,
+            0);
+  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
+  ASSERT_TRUE(p4.wait_ready());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : daemon->ctl_json({"port", "list"}))
+      if (p["name"] == "p4") return p["link"] == "up";
+    return false;
+  }));
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "after-add"), 1u);
+  EXPECT_TRUE(p4.wait_for("after-add"));
+  EXPECT_TRUE(peer("p2").wait_for("after-add"));
+
+  // Remove p3: p3 gets nothing more; the others keep working.
+  ASSERT_EQ(daemon->ctl({"port", "del", "p3"}).exit_code, 0);
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "after-del"), 1u);
+  EXPECT_TRUE(peer("p2").wait_for("after-del"));
+  EXPECT_TRUE(p4.wait_for("after-del"));
+  EXPECT_EQ(peer("p3").received("after-del", 300ms).size(), 0u);
+  const auto ports = daemon->ctl_json({"port", "list"});
+  EXPECT_EQ(ports.size(), 4u);  // p1 p2 p4 q1
+  // The socket of a server-mode port goes with it.
+  EXPECT_FALSE(std::filesystem::exists(dir->file("p3.sock")));
+}
+
+TEST_F(SwitchingTest, CountersInStatsAndMetrics) {
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "count", 10, "88b5", 100), 10u);
+  ASSERT_TRUE(peer("p2").wait_for("count", 10));
+  ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac1, "p1"); }));
+  // Frames from a multicast source are invalid and dropped.
+  ASSERT_EQ(peer("p2").send(kBroadcast, "03:00:00:00:00:01", "badsrc", 3), 3u);
+  EXPECT_EQ(peer("p1").received("badsrc", 300ms).size(), 0u);
+
+  const auto stats = daemon->ctl_json({"stats"});
+  bool seen_p1 = false, seen_p2 = false;
+  for (const auto& p : stats["ports"]) {
+    if (p["name"] == "p1") {
+      seen_p1 = true;
+      EXPECT_EQ(p["rx_packets"], 10);
+      EXPECT_EQ(p["rx_bytes"], 1000);
+    }
+    if (p["name"] == "p2") {
+      seen_p2 = true;
+      EXPECT_GE(p["tx_packets"].get<int>(), 10);
+      EXPECT_EQ(p["drops"]["invalid_source"], 3);
+    }
+  }
+  EXPECT_TRUE(seen_p1 && seen_p2);
+  ASSERT_EQ(stats["workers"].size(), 1u);
+  EXPECT_GE(stats["workers"][0]["packets"].get<int>(), 13);
+  EXPECT_GT(stats["workers"][0]["busy_cycles"].get<uint64_t>(), 0u);
+
+  const std::string body = http_get(daemon->metrics_port(), "/metrics");
+  ASSERT_FALSE(body.empty()) << "metrics endpoint did not answer";
+  EXPECT_EQ(metric(body, "inception_port_rx_packets_total", "port=\"p1\",network=\"private\""), 10u);
+  EXPECT_EQ(metric(body, "inception_port_rx_bytes_total", "port=\"p1\",network=\"private\""), 1000u);
+  EXPECT_GE(metric(body, "inception_port_tx_packets_total", "port=\"p3\",network=\"private\""), 10u);
+  EXPECT_EQ(metric(body, "inception_port_drops_total", "port=\"p2\",network=\"private\",reason=\"invalid_source\""), 3u);
+  EXPECT_EQ(metric(body, "inception_fdb_entries", "network=\"private\",type=\"dynamic\""), 1u);
+  EXPECT_NE(body.find("inception_worker_busy_cycles_total{worker=\"0\",lcore=\"1\"}"), std::string::npos);
+  EXPECT_NE(body.find("# TYPE inception_port_rx_packets_total counter"), std::string::npos);
+}
+
+TEST_F(SwitchingTest, GuestReconnectsWithoutRestartingTheSwitch) {
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "before"), 1u);
+  ASSERT_TRUE(peer("p2").wait_for("before"));
+  // The guest behind p2 goes away and comes back.
+  peers.erase("p2");
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : daemon->ctl_json({"port", "list"}))
+      if (p["name"] == "p2") return p["link"] == "down";
+    return false;
+  })) << daemon->log();
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "while-away"), 1u);
+  EXPECT_TRUE(peer("p3").wait_for("while-away"));
+  peers["p2"] = std::make_unique<VportPeer>(*dir, dir->file("p2.sock"), "p2-again");
+  ASSERT_TRUE(peer("p2").wait_ready());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : daemon->ctl_json({"port", "list"}))
+      if (p["name"] == "p2") return p["link"] == "up";
+    return false;
+  })) << daemon->log();
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "after-return"), 1u);
+  EXPECT_TRUE(peer("p2").wait_for("after-return"));
+}
+
+}  // namespace
+}  // namespace inception::test

@@ -1,0 +1,196 @@
+// inception-vport-peer: plays a nested guest's NIC for integration tests.
+//
+// A DPDK virtio-user port connected to one vhost-user socket of inceptiond,
+// driven by line commands on stdin and reporting on stdout:
+//   stdin:  send DST_MAC SRC_MAC ETHERTYPE TAG [COUNT [FRAME_BYTES]]
+//           stats | quit
+//   stdout: ready                              link up (vhost-user connected)
+//           sent N
+//           rx DST_MAC SRC_MAC ETHERTYPE BYTES TAG
+//           stats rx=N tx=N
+// TAG is an ASCII word carried at the start of the payload, so a test can
+// tell which of its frames arrived where.
+#include <poll.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "inception/mac_address.h"
+
+namespace {
+
+constexpr uint16_t kBurst = 32;
+
+bool parse_mac(const std::string& text, rte_ether_addr& out) {
+  const auto mac = inception::MacAddress::parse(text);
+  if (!mac) return false;
+  std::memcpy(out.addr_bytes, mac->bytes().data(), 6);
+  return true;
+}
+
+std::string mac_text(const rte_ether_addr& a) {
+  std::array<uint8_t, 6> bytes;
+  std::memcpy(bytes.data(), a.addr_bytes, 6);
+  return inception::MacAddress(bytes).to_string();
+}
+
+struct Peer {
+  uint16_t port = 0;
+  rte_mempool* pool = nullptr;
+  uint64_t rx = 0, tx = 0;
+
+  void send(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd, dst, src, type_text, tag;
+    unsigned count = 1, frame_bytes = 60;
+    in >> cmd >> dst >> src >> type_text >> tag;
+    if (in >> count) in >> frame_bytes;
+    rte_ether_addr dst_mac{}, src_mac{};
+    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || tag.empty() || frame_bytes < 60 ||
+        frame_bytes > 1514) {
+      std::printf("error bad send command: %s\n", line.c_str());
+      return;
+    }
+    const uint16_t ether_type = static_cast<uint16_t>(std::stoul(type_text, nullptr, 16));
+    unsigned sent = 0;
+    while (sent < count) {
+      rte_mbuf* pkts[kBurst];
+      const unsigned n = std::min<unsigned>(kBurst, count - sent);
+      if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) break;
+      for (unsigned i = 0; i < n; ++i) {
+        char* data = rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frame_bytes));
+        if (data == nullptr) {  // cannot happen: frame_bytes <= 1514 fits one mbuf
+          rte_pktmbuf_free_bulk(pkts, n);
+          std::printf("error frame does not fit an mbuf\n");
+          return;
+        }
+        std::memset(data, 0, frame_bytes);
+        auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+        eth->dst_addr = dst_mac;
+        eth->src_addr = src_mac;
+        eth->ether_type = rte_cpu_to_be_16(ether_type);
+        std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
+      }
+      unsigned done = 0;
+      for (int attempt = 0; done < n && attempt < 1000; ++attempt) {
+        done += rte_eth_tx_burst(port, 0, pkts + done, static_cast<uint16_t>(n - done));
+        if (done < n) std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      if (done < n) rte_pktmbuf_free_bulk(pkts + done, n - done);
+      sent += done;
+      if (done < n) break;
+    }
+    tx += sent;
+    std::printf("sent %u\n", sent);
+  }
+
+  unsigned receive() {
+    rte_mbuf* pkts[kBurst];
+    const uint16_t n = rte_eth_rx_burst(port, 0, pkts, kBurst);
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      if (m->data_len >= sizeof(rte_ether_hdr)) {
+        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+        const char* payload = rte_pktmbuf_mtod_offset(m, const char*, sizeof(rte_ether_hdr));
+        std::string tag;
+        for (size_t k = 0; k < 32 && sizeof(rte_ether_hdr) + k < m->data_len; ++k) {
+          const char c = payload[k];
+          if (c <= ' ' || c > '~') break;
+          tag += c;
+        }
+        std::printf("rx %s %s %04x %u %s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
+                    rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str());
+      }
+      rte_pktmbuf_free(m);
+    }
+    rx += n;
+    return n;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"virtio-user peer for inceptiond integration tests", "inception-vport-peer"};
+  std::string socket, prefix = "vport-peer";
+  bool server = false;
+  app.add_option("--socket", socket, "vhost-user socket of the switch port")->required();
+  app.add_flag("--server", server, "create the socket (the switch port is in client mode)");
+  app.add_option("--file-prefix", prefix, "DPDK file prefix, unique per process");
+  CLI11_PARSE(app, argc, argv);
+
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const std::string vdev = "net_virtio_user0,path=" + socket + ",queues=1" + (server ? ",server=1" : "");
+  std::vector<std::string> eal = {"inception-vport-peer", "-l", "0", "--no-huge", "-m", "64", "--no-pci",
+                                  "--no-telemetry", "--file-prefix", prefix,
+                                  "--log-level", "*:error", "--vdev", vdev};
+  std::vector<char*> eal_argv;
+  for (auto& a : eal) eal_argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    std::fprintf(stderr, "inception-vport-peer: EAL init failed for %s\n", socket.c_str());
+    return 1;
+  }
+  Peer peer;
+  peer.pool = rte_pktmbuf_pool_create("peer_pool", 4095, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  rte_eth_conf conf{};
+  if (peer.pool == nullptr || rte_eth_dev_configure(peer.port, 1, 1, &conf) != 0 ||
+      rte_eth_rx_queue_setup(peer.port, 0, 256, 0, nullptr, peer.pool) != 0 ||
+      rte_eth_tx_queue_setup(peer.port, 0, 256, 0, nullptr) != 0 || rte_eth_dev_start(peer.port) != 0) {
+    std::fprintf(stderr, "inception-vport-peer: cannot start virtio-user port on %s\n", socket.c_str());
+    return 1;
+  }
+
+  bool ready = false;
+  std::string input;
+  int idle = 0;
+  for (;;) {
+    if (!ready) {
+      rte_eth_link link{};
+      rte_eth_link_get_nowait(peer.port, &link);
+      if (link.link_status == RTE_ETH_LINK_UP) {
+        ready = true;
+        std::printf("ready\n");
+      }
+    }
+    pollfd fd{STDIN_FILENO, POLLIN, 0};
+    if (poll(&fd, 1, 0) > 0) {
+      char buffer[4096];
+      const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+      if (n <= 0) break;  // stdin closed: the test is done with us
+      input.append(buffer, static_cast<size_t>(n));
+      bool quit = false;
+      for (size_t nl; (nl = input.find('\n')) != std::string::npos;) {
+        const std::string line = input.substr(0, nl);
+        input.erase(0, nl + 1);
+        if (line.rfind("send ", 0) == 0)
+          peer.send(line);
+        else if (line == "stats")
+          std::printf("stats rx=%lu tx=%lu\n", peer.rx, peer.tx);
+        else if (line == "quit")
+          quit = true;
+        else if (!line.empty())
+          std::printf("error unknown command: %s\n", line.c_str());
+      }
+      if (quit) break;
+    }
+    // Back off when idle: several of these share two cores with the switch.
+    if (peer.receive() == 0) {
+      if (++idle > 10) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    } else {
+      idle = 0;
+    }
+  }
+  rte_eth_dev_stop(peer.port);
+  rte_eth_dev_close(peer.port);
+  rte_eal_cleanup();
+  return 0;
+}
