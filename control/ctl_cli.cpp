@@ -108,11 +108,11 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   fdb_show->add_option("network", fdb_network, "only this network");
   auto* fdb_add = fdb->add_subcommand("add", "add a static MAC entry");
   fdb_add->add_option("network", fdb_network, "network")->required();
-  fdb_add->add_option("mac", fdb_mac, "MAC address")->required()->check(kMacValidator);
+  fdb_add->add_option("mac", fdb_mac, "MAC address")->required()->transform(kMacValidator);
   fdb_add->add_option("port", fdb_port, "port")->required();
   auto* fdb_del = fdb->add_subcommand("del", "delete a MAC entry (static or learned)");
   fdb_del->add_option("network", fdb_network, "network")->required();
-  fdb_del->add_option("mac", fdb_mac, "MAC address")->required()->check(kMacValidator);
+  fdb_del->add_option("mac", fdb_mac, "MAC address")->required()->transform(kMacValidator);
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");

@@ -1,0 +1,179 @@
+#include "control/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace inception {
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "test.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, EmbeddedDefaultIsTheShippedExampleFile) {
+  std::ifstream in(INCEPTION_SOURCE_ROOT "/config/inceptiond.toml");
+  std::stringstream file;
+  file << in.rdbuf();
+  EXPECT_EQ(file.str(), std::string(default_config_text()));
+  const Config c = parse_config(default_config_text(), "default");
+  ASSERT_EQ(c.networks.size(), 2u);
+  EXPECT_EQ(c.networks[0].name, "private");
+  EXPECT_EQ(c.networks[0].vni, 1001u);
+  EXPECT_EQ(c.networks[1].vni, 1002u);
+  EXPECT_TRUE(c.ports.empty());
+  EXPECT_EQ(c.metrics.listen, "127.0.0.1:9417");
+  EXPECT_EQ(c.control.socket, "/run/inception/inceptiond.sock");
+}
+
+TEST(Config, ParsesEveryField) {
+  const Config c = parse_config(R"(
+[dpdk]
+main_core = 2
+worker_cores = [3, 4]
+memory_mb = 1024
+hugepages = false
+file_prefix = "sw1"
+mbufs = 32768
+pci_allow = ["0000:00:05.0"]
+extra_args = ["--no-hpet"]
+[switch]
+mac_aging_s = 60
+idle_policy = "poll"
+idle_sleep_max_us = 500
+log_level = "debug"
+[control]
+socket = "/tmp/x.sock"
+[metrics]
+enabled = false
+listen = "0.0.0.0:9000"
+[[network]]
+name = "private"
+vni = 1001
+fdb_limit = 100
+[[port]]
+name = "ivm1"
+type = "vhost-user"
+socket = "/tmp/ivm1.sock"
+mode = "server"
+queues = 2
+network = "private"
+[[port]]
+name = "eth1"
+type = "kernel"
+network = "private"
+[[fdb]]
+network = "private"
+mac = "02:00:00:00:00:01"
+port = "ivm1"
+)",
+                                "t");
+  EXPECT_EQ(c.dpdk.main_core, 2u);
+  EXPECT_EQ(c.dpdk.worker_cores, (std::vector<unsigned>{3, 4}));
+  EXPECT_FALSE(c.dpdk.hugepages);
+  EXPECT_EQ(c.dpdk.mbufs, 32768u);
+  EXPECT_EQ(c.dpdk.pci_allow.size(), 1u);
+  EXPECT_EQ(c.sw.mac_aging_s, 60u);
+  EXPECT_EQ(c.sw.idle_policy, "poll");
+  EXPECT_FALSE(c.metrics.enabled);
+  EXPECT_EQ(c.networks[0].fdb_limit, 100u);
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_EQ(c.ports[0].type, PortType::kVhostUser);
+  EXPECT_TRUE(c.ports[0].server);
+  EXPECT_EQ(c.ports[0].queues, 2);
+  EXPECT_EQ(c.ports[1].type, PortType::kKernel);
+  ASSERT_EQ(c.static_macs.size(), 1u);
+  EXPECT_EQ(c.static_macs[0].mac.to_string(), "02:00:00:00:00:01");
+}
+
+TEST(Config, RoundTripsThroughToToml) {
+  Config c = parse_config(default_config_text(), "default");
+  PortConfig p;
+  p.name = "ivm1";
+  p.network = "private";
+  p.socket = "/tmp/ivm1.sock";
+  p.server = true;
+  p.queues = 3;
+  c.ports.push_back(p);
+  c.static_macs.push_back({"private", *MacAddress::parse("02:00:00:00:00:01"), "ivm1"});
+  c.sw.mac_aging_s = 42;
+  const Config again = parse_config(to_toml(c), "round-trip");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_EQ(again.sw.mac_aging_s, 42u);
+  ASSERT_EQ(again.ports.size(), 1u);
+  EXPECT_EQ(again.ports[0].queues, 3);
+  EXPECT_TRUE(again.ports[0].server);
+  EXPECT_EQ(again.static_macs.size(), 1u);
+}
+
+TEST(Config, RejectsUnknownKeysWithTheirPosition) {
+  EXPECT_EQ(error_of("[dpdk]\nmain_core = 0\nworker_core = [1]\n"), "test.toml:3:1: unknown key 'worker_core' in [dpdk]");
+  EXPECT_EQ(error_of("[bogus]\n"), "test.toml:1:2: unknown key 'bogus' in the top level");
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\ncolour = \"red\"\n"),
+            "test.toml:4:1: unknown key 'colour' in [[network]] #1");
+}
+
+TEST(Config, RejectsBadValuesWithTheirPosition) {
+  EXPECT_EQ(error_of("[dpdk]\nmemory_mb = \"lots\"\n"), "test.toml:2:13: [dpdk].memory_mb: expected an integer");
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 16777216\n"),
+            "test.toml:3:7: [[network]] #1.vni: 16777216 is out of range (1..16777215)");
+  EXPECT_EQ(error_of("[switch]\nidle_policy = \"sometimes\"\n"),
+            "test.toml:1:1: [switch]: idle_policy 'sometimes' is not one of: adaptive, poll");
+  EXPECT_EQ(error_of("[dpdk]\nmain_core = 1\nworker_cores = [1]\n"),
+            "test.toml:1:1: [dpdk]: core 1 is both main_core and a worker core");
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\n[[port]]\nname = \"p\"\ntype = \"tap\"\nnetwork = \"a\"\n"),
+            "test.toml:6:8: port p: type 'tap' is not one of: vhost-user, kernel");
+  EXPECT_NE(error_of("[metrics]\nlisten = \"9417\"\n").find("must be ADDRESS:PORT"), std::string::npos);
+}
+
+TEST(Config, RejectsSyntaxErrorsWithLineAndColumn) {
+  const std::string e = error_of("[dpdk]\nmain_core = = 1\n");
+  EXPECT_EQ(e.rfind("test.toml:2:", 0), 0u) << e;
+}
+
+TEST(Config, RejectsBrokenReferencesAndDuplicates) {
+  const std::string net = "[[network]]\nname = \"a\"\nvni = 5\n";
+  EXPECT_EQ(error_of(net + net), "test.toml: network a is defined twice");
+  EXPECT_EQ(error_of(net + "[[network]]\nname = \"b\"\nvni = 5\n"),
+            "test.toml: network b: VNI 5 is already used by another network");
+  EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"zz\"\n"),
+            "test.toml: port p: network zz is not defined");
+  EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"vhost-user\"\nnetwork = \"a\"\n"),
+            "test.toml:4:1: port p: a vhost-user port needs a socket path");
+  EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"a\"\nsocket = \"/x\"\n"),
+            "test.toml:4:1: [[port]] #1: port p: socket, mode and queues apply to vhost-user ports only");
+  EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:0g\"\nport = \"p\"\n"),
+            "test.toml:6:7: '02:00:00:00:00:0g' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+  EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:01\"\nport = \"p\"\n"),
+            "test.toml: fdb entry 02:00:00:00:00:01: port p is not defined");
+  EXPECT_EQ(error_of("[[network]]\nname = \"bad name\"\nvni = 5\n"),
+            "test.toml:1:1: network 'bad name': a name is 1-32 characters of A-Z a-z 0-9 . _ -");
+}
+
+TEST(Config, ReportsAMissingFile) {
+  try {
+    load_config_file("/nonexistent/inceptiond.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "/nonexistent/inceptiond.toml: cannot open: No such file or directory");
+  }
+}
+
+TEST(MacAddress, ParsesAndPrints) {
+  EXPECT_EQ(MacAddress::parse("AA-bb-CC-00-11-22")->to_string(), "aa:bb:cc:00:11:22");
+  EXPECT_FALSE(MacAddress::parse("aa:bb:cc:00:11"));
+  EXPECT_FALSE(MacAddress::parse("aa:bb:cc:00:11:2g"));
+  EXPECT_FALSE(MacAddress::parse("aa:bb-cc:00:11:22"));
+  EXPECT_TRUE(MacAddress::parse("01:00:5e:00:00:01")->is_multicast());
+  const MacAddress m = *MacAddress::parse("02:11:22:33:44:55");
+  EXPECT_EQ(MacAddress::from_key(m.key()), m);
+}
+
+}  // namespace
+}  // namespace inception

@@ -1,0 +1,119 @@
+// inceptionctl's argument parsing: what request each command line becomes,
+// and which command lines are refused before anything is sent.
+#include "control/ctl_cli.h"
+
+#include <gtest/gtest.h>
+
+namespace inception {
+namespace {
+
+CtlParse parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "inceptionctl");
+  return parse_ctl_args(args);
+}
+
+TEST(CtlCli, NetworkCommands) {
+  auto p = parse({"network", "add", "private", "--vni", "1001"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.command, "network.add");
+  EXPECT_EQ(p.invocation.request["args"]["name"], "private");
+  EXPECT_EQ(p.invocation.request["args"]["vni"], 1001);
+  EXPECT_EQ(p.invocation.request["version"], 1);
+  p = parse({"network", "del", "private"});
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.invocation.request["args"], nlohmann::json({{"name", "private"}}));
+  EXPECT_EQ(parse({"network", "list"}).invocation.command, "network.list");
+}
+
+TEST(CtlCli, PortAddVhostUserAndKernel) {
+  auto p = parse({"--socket", "/tmp/s.sock", "port", "add", "ivm1", "--type", "vhost-user", "--socket",
+                  "/run/ivm1.sock", "--server", "--network", "private", "--queues", "2"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.socket, "/tmp/s.sock");
+  const auto& a = p.invocation.request["args"];
+  EXPECT_EQ(a["name"], "ivm1");
+  EXPECT_EQ(a["type"], "vhost-user");
+  EXPECT_EQ(a["socket"], "/run/ivm1.sock");
+  EXPECT_EQ(a["mode"], "server");
+  EXPECT_EQ(a["queues"], 2);
+  EXPECT_EQ(a["network"], "private");
+
+  p = parse({"port", "add", "eth1", "--type", "kernel", "--network", "public"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["type"], "kernel");
+  EXPECT_FALSE(p.invocation.request["args"].contains("socket"));
+  EXPECT_EQ(p.invocation.socket, kDefaultControlSocket);
+}
+
+TEST(CtlCli, FdbStatsAndConfigCommands) {
+  auto p = parse({"fdb", "add", "private", "02:AA:00:00:00:01", "ivm1"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["mac"], "02:aa:00:00:00:01");  // normalised
+  EXPECT_EQ(parse({"fdb", "show"}).invocation.request["args"], nlohmann::json::object());
+  EXPECT_EQ(parse({"fdb", "show", "public"}).invocation.request["args"]["network"], "public");
+  EXPECT_EQ(parse({"fdb", "del", "private", "02:aa:00:00:00:01"}).invocation.command, "fdb.del");
+  p = parse({"--json", "stats"});
+  EXPECT_TRUE(p.invocation.json_output);
+  EXPECT_EQ(p.invocation.command, "stats");
+  EXPECT_EQ(parse({"config", "show"}).invocation.command, "config.show");
+}
+
+TEST(CtlCli, RefusesBadArgumentsWithAReason) {
+  auto p = parse({"network", "add", "private"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.exit_code, 0);
+  EXPECT_NE(p.output.find("--vni is required"), std::string::npos) << p.output;
+
+  p = parse({"network", "add", "private", "--vni", "16777216"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.output.find("16777216"), std::string::npos) << p.output;
+
+  p = parse({"fdb", "add", "private", "02:00:00:00:00", "ivm1"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.output.find("'02:00:00:00:00' is not a MAC address"), std::string::npos) << p.output;
+
+  p = parse({"port", "add", "x", "--type", "tap", "--network", "n"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.output.find("tap"), std::string::npos) << p.output;
+
+  p = parse({"port", "add", "x", "--type", "vhost-user", "--network", "n"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.output, "port add: a vhost-user port needs --socket PATH\n");
+
+  p = parse({"port", "add", "x", "--type", "kernel", "--network", "n", "--server"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.output, "port add: --socket and --server apply to vhost-user ports only\n");
+
+  p = parse({"frobnicate"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.exit_code, 0);
+  p = parse({});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.exit_code, 0);
+}
+
+TEST(CtlCli, HelpAndVersionExitZero) {
+  auto p = parse({"--help"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.exit_code, 0);
+  EXPECT_NE(p.output.find("network"), std::string::npos);
+  p = parse({"--version"});
+  EXPECT_EQ(p.exit_code, 0);
+  EXPECT_NE(p.output.find("inceptionctl " INCEPTION_VERSION), std::string::npos);
+}
+
+TEST(CtlCli, RendersTables) {
+  const nlohmann::json networks = nlohmann::json::parse(
+      R"([{"name":"private","vni":1001,"fdb_limit":8192,"ports":["ivm1","ivm2"],"fdb_dynamic":2,"fdb_static":1,"fdb_limit_hits":0,"fdb_moves":0}])");
+  EXPECT_EQ(render_result("network.list", networks),
+            "NETWORK  VNI   PORTS      FDB(dyn+static/limit)\n"
+            "private  1001  ivm1,ivm2  2+1/8192\n");
+  const nlohmann::json fdb = nlohmann::json::parse(
+      R"([{"network":"private","mac":"02:00:00:00:00:01","port":"ivm1","type":"dynamic","age_s":3}])");
+  EXPECT_EQ(render_result("fdb.show", fdb),
+            "NETWORK  MAC                PORT  TYPE     AGE(s)\n"
+            "private  02:00:00:00:00:01  ivm1  dynamic  3\n");
+}
+
+}  // namespace
+}  // namespace inception

@@ -1,0 +1,159 @@
+// Forwarding and flooding decisions of the bridge stage, on hand-built
+// frames, with the TX buffers inspected instead of transmitted.
+#include "dataplane/bridge.h"
+
+#include <gtest/gtest.h>
+#include <rte_malloc.h>
+
+#include <memory>
+
+#include "test_frames.h"
+
+namespace inception::test {
+namespace {
+
+constexpr NetworkIndex kBlue = 0;
+constexpr NetworkIndex kRed = 1;
+
+class BridgeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    counters = static_cast<WorkerCounters*>(rte_zmalloc(nullptr, sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE));
+    ring = rte_ring_create_elem("unit_learn", sizeof(LearnRequest), 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    ctx = std::make_unique<WorkerContext>();
+    ctx->counters = counters;
+    ctx->learn_ring = ring;
+    ctx->learn_window_cycles = 1000;
+    blue_fdb = std::make_unique<Fdb>("blue", 16, 1, test_rcu());
+    red_fdb = std::make_unique<Fdb>("red", 16, 1, test_rcu());
+    // Ports 0, 1, 2 on blue; port 3 on red.
+    for (PortIndex p = 0; p < 4; ++p) {
+      snapshot.ports[p].present = true;
+      snapshot.ports[p].network = p < 3 ? kBlue : kRed;
+    }
+    snapshot.networks[kBlue] = {blue_fdb.get(), 1001, {0, 1, 2}};
+    snapshot.networks[kRed] = {red_fdb.get(), 1002, {3}};
+  }
+
+  void TearDown() override {
+    for (auto& q : ctx->tx.queues) {
+      rte_pktmbuf_free_bulk(q.pkts, q.count);
+      q.count = 0;
+    }
+    rte_ring_free(ring);
+    rte_free(counters);
+  }
+
+  void run(PortIndex in, std::vector<rte_mbuf*> pkts) {
+    bridge_burst(*ctx, snapshot, in, pkts.data(), static_cast<uint16_t>(pkts.size()));
+  }
+  uint16_t queued(PortIndex p) const { return ctx->tx.queues[p].count; }
+  uint64_t drops(PortIndex p, DropReason r) const { return counters->ports[p].drops[static_cast<size_t>(r)]; }
+
+  Snapshot snapshot;
+  std::unique_ptr<Fdb> blue_fdb, red_fdb;
+  WorkerCounters* counters = nullptr;
+  rte_ring* ring = nullptr;
+  std::unique_ptr<WorkerContext> ctx;
+};
+
+TEST_F(BridgeTest, BroadcastFloodsToEveryOtherPortOfTheNetworkSharingOneMbuf) {
+  rte_mbuf* m = frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01");
+  run(0, {m});
+  EXPECT_EQ(queued(0), 0);
+  EXPECT_EQ(queued(1), 1);
+  EXPECT_EQ(queued(2), 1);
+  EXPECT_EQ(queued(3), 0);  // the red network never sees blue's frames
+  EXPECT_EQ(ctx->tx.queues[1].pkts[0], m);
+  EXPECT_EQ(ctx->tx.queues[2].pkts[0], m);
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 2);  // one reference per copy, no copy made
+  EXPECT_EQ(counters->ports[0].rx_packets, 1u);
+  EXPECT_EQ(counters->ports[1].flood_packets, 1u);
+}
+
+TEST_F(BridgeTest, UnknownUnicastAndMulticastAreFlooded) {
+  run(1, {frame("02:00:00:00:00:99", "02:00:00:00:00:02"), frame("01:00:5e:00:00:01", "02:00:00:00:00:02")});
+  EXPECT_EQ(queued(0), 2);
+  EXPECT_EQ(queued(2), 2);
+  EXPECT_EQ(queued(1), 0);
+}
+
+TEST_F(BridgeTest, KnownUnicastGoesToItsPortOnly) {
+  blue_fdb->learn(mac("02:00:00:00:00:03"), 2, 0);
+  rte_mbuf* m = frame("02:00:00:00:00:03", "02:00:00:00:00:01");
+  run(0, {m});
+  EXPECT_EQ(queued(1), 0);
+  ASSERT_EQ(queued(2), 1);
+  EXPECT_EQ(ctx->tx.queues[2].pkts[0], m);
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 1);
+}
+
+TEST_F(BridgeTest, AMacLearnedOnAnotherNetworkIsUnknownHere) {
+  red_fdb->learn(mac("02:00:00:00:00:03"), 3, 0);
+  run(0, {frame("02:00:00:00:00:03", "02:00:00:00:00:01")});
+  EXPECT_EQ(queued(3), 0);
+  EXPECT_EQ(queued(1), 1);  // flooded within blue instead
+  EXPECT_EQ(queued(2), 1);
+}
+
+TEST_F(BridgeTest, UnicastBackToTheIngressPortIsDropped) {
+  blue_fdb->learn(mac("02:00:00:00:00:05"), 0, 0);
+  run(0, {frame("02:00:00:00:00:05", "02:00:00:00:00:01")});
+  EXPECT_EQ(queued(1) + queued(2), 0);
+  EXPECT_EQ(drops(0, DropReason::kSamePort), 1u);
+}
+
+TEST_F(BridgeTest, DestinationBehindARemovedPortIsDropped) {
+  blue_fdb->learn(mac("02:00:00:00:00:06"), 2, 0);
+  snapshot.ports[2].present = false;
+  run(0, {frame("02:00:00:00:00:06", "02:00:00:00:00:01")});
+  EXPECT_EQ(queued(2), 0);
+  EXPECT_EQ(drops(0, DropReason::kPortDown), 1u);
+}
+
+TEST_F(BridgeTest, MalformedAndInvalidSourceFramesAreDroppedAndCounted) {
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 10),        // runt
+          frame("ff:ff:ff:ff:ff:ff", "01:00:00:00:00:01"),            // multicast source
+          frame("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"),            // zero source
+          frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")});          // fine
+  EXPECT_EQ(drops(0, DropReason::kMalformed), 1u);
+  EXPECT_EQ(drops(0, DropReason::kInvalidSource), 2u);
+  EXPECT_EQ(queued(1), 1);
+  EXPECT_EQ(counters->ports[0].rx_packets, 4u);
+}
+
+TEST_F(BridgeTest, UnknownSourcesAreRequestedForLearningOnceAndDroppedWhenTheFdbIsFull) {
+  std::vector<rte_mbuf*> burst;
+  for (int i = 0; i < 8; ++i) burst.push_back(frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01"));
+  run(0, burst);
+  ASSERT_EQ(ctx->learn_count, 1u);  // one request for a run of frames from one MAC
+  EXPECT_EQ(ctx->learn_batch[0].mac_key, mac("02:00:00:00:00:01").key());
+  EXPECT_EQ(ctx->learn_batch[0].port, 0);
+  EXPECT_EQ(ctx->learn_batch[0].network, kBlue);
+  flush_learn_requests(*ctx);
+  EXPECT_EQ(rte_ring_count(ring), 1u);
+  EXPECT_EQ(counters->learn_requests, 1u);
+
+  // Fill blue's FDB, then a new source is dropped (fdb_limit).
+  for (uint64_t i = 0; i < 16; ++i) blue_fdb->learn(MacAddress::from_key(0x10000000002ULL + (i << 8)), 1, 0);
+  ASSERT_TRUE(blue_fdb->full());
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:77")});
+  EXPECT_EQ(drops(0, DropReason::kFdbLimit), 1u);
+  EXPECT_EQ(queued(1), 8);  // only the earlier 8
+}
+
+TEST_F(BridgeTest, KnownSourceOnAnotherPortIsRelearned) {
+  blue_fdb->learn(mac("02:00:00:00:00:01"), 2, 0);
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")});
+  ASSERT_EQ(ctx->learn_count, 1u);
+  EXPECT_EQ(ctx->learn_batch[0].port, 0);
+  // A static entry is never moved by traffic.
+  ctx->learn_count = 0;
+  blue_fdb->add_static(mac("02:00:00:00:00:02"), 2);
+  ctx->now_cycles += 10000;
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")});
+  EXPECT_EQ(ctx->learn_count, 0u);
+}
+
+}  // namespace
+}  // namespace inception::test
