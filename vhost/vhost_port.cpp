@@ -198,8 +198,7 @@ std::unique_ptr<VhostPort> VhostPort::create(const std::string& name, const std:
   if (rte_vhost_driver_start(socket_path.c_str()) != 0)
     unregister_on_error(mode == Mode::kServer ? "could not listen (see the log above)" : "could not start");
 
-  log::info("port {}: vhost-user {} on {}", name, mode == Mode::kClient ? "client, connecting to" : "server, listening",
-            socket_path);
+  log::info("port {}: vhost-user {} {}", name, mode == Mode::kClient ? "client of" : "server on", socket_path);
   return std::unique_ptr<VhostPort>(new VhostPort(std::move(state)));
 }
 
