@@ -23,7 +23,7 @@ json port_json(const PortStatus& s) {
 json totals_json(const PortTotals& t) {
   json drops = json::object();
   for (size_t r = 0; r < kDropReasonCount; ++r) drops[std::string(kDropReasonNames[r])] = t.drops[r];
-  return {{"rx_packets", t.rx_packets}, {"rx_bytes", t.rx_bytes},       {"tx_packets", t.tx_packets},
+  return {{"rx_packets", t.rx_packets}, {"rx_bytes", t.rx_bytes},           {"tx_packets", t.tx_packets},
           {"tx_bytes", t.tx_bytes},     {"flood_packets", t.flood_packets}, {"drops", drops}};
 }
 
@@ -113,18 +113,22 @@ const std::map<std::string, Handler>& handlers() {
          }
          json workers = json::array();
          for (const WorkerStatus& w : s.workers) {
-           workers.push_back({{"worker", w.index},
-                              {"lcore", w.lcore},
-                              {"busy_cycles", w.busy_cycles},
-                              {"idle_cycles", w.idle_cycles},
-                              {"packets", w.busy_packets},
-                              {"cycles_per_packet", w.busy_packets ? double(w.busy_cycles) / double(w.busy_packets) : 0.0},
-                              {"learn_requests", w.learn_requests},
-                              {"learn_ring_full", w.learn_ring_full}});
+           workers.push_back(
+               {{"worker", w.index},
+                {"lcore", w.lcore},
+                {"busy_cycles", w.busy_cycles},
+                {"idle_cycles", w.idle_cycles},
+                {"packets", w.busy_packets},
+                {"cycles_per_packet", w.busy_packets ? double(w.busy_cycles) / double(w.busy_packets) : 0.0},
+                {"learn_requests", w.learn_requests},
+                {"learn_ring_full", w.learn_ring_full}});
          }
          return json{{"tsc_hz", s.tsc_hz}, {"ports", ports}, {"workers", workers}};
        }},
-      {"config.show", [](Controller& c, const json&) { return json{{"toml", to_toml(c.running_config())}}; }},
+      {"config.show",
+       [](Controller& c, const json&) {
+         return json{{"toml", to_toml(c.running_config())}};
+       }},
   };
   return table;
 }

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "inception/errors.h"
 #include "inception/log.h"
 #include "inception/types.h"
 
@@ -57,8 +58,7 @@ class TableReader {
     if (n == nullptr) return std::nullopt;
     if (!n->is_integer()) fail_at(*n, fmt::format("{}.{}: expected an integer", context_, key));
     const int64_t v = n->as_integer()->get();
-    if (v < min || v > max)
-      fail_at(*n, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+    if (v < min || v > max) fail_at(*n, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
     return static_cast<uint32_t>(v);
   }
 
@@ -192,7 +192,8 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   p.name = r.required_string("name");
   const std::string type = r.required_string("type");
   const auto parsed = parse_port_type(type);
-  if (!parsed) r.fail_at(*table.get("type"), fmt::format("port {}: type '{}' is not one of: vhost-user, kernel", p.name, type));
+  if (!parsed)
+    r.fail_at(*table.get("type"), fmt::format("port {}: type '{}' is not one of: vhost-user, kernel", p.name, type));
   p.type = *parsed;
   p.network = r.required_string("network");
   if (auto v = r.string("socket")) p.socket = *v;
@@ -238,8 +239,8 @@ std::optional<PortType> parse_port_type(std::string_view name) noexcept {
 bool valid_object_name(std::string_view name, size_t max_length) noexcept {
   if (name.empty() || name.size() > max_length) return false;
   for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return name != "." && name != "..";
@@ -247,13 +248,13 @@ bool valid_object_name(std::string_view name, size_t max_length) noexcept {
 
 void validate_network(const NetworkConfig& n) {
   if (!valid_object_name(n.name, kMaxNetworkNameLength))
-    throw ConfigError(fmt::format("network '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", n.name,
-                                  kMaxNetworkNameLength));
+    throw ConfigError(
+        fmt::format("network '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", n.name, kMaxNetworkNameLength));
   if (n.vni < 1 || n.vni > kMaxVni)
     throw ConfigError(fmt::format("network {}: VNI {} is out of range (1..{})", n.name, n.vni, kMaxVni));
   if (n.fdb_limit < 1 || n.fdb_limit > kMaxFdbLimit)
-    throw ConfigError(fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit,
-                                  kMaxFdbLimit));
+    throw ConfigError(
+        fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit, kMaxFdbLimit));
 }
 
 void validate_port(const PortConfig& p) {
@@ -268,8 +269,8 @@ void validate_port(const PortConfig& p) {
     if (p.socket.size() > 107)
       throw ConfigError(fmt::format("port {}: socket path '{}' is longer than 107 bytes", p.name, p.socket));
     if (p.queues < 1 || p.queues > kMaxVhostQueuePairs)
-      throw ConfigError(fmt::format("port {}: queues {} is out of range (1..{})", p.name, p.queues,
-                                    kMaxVhostQueuePairs));
+      throw ConfigError(
+          fmt::format("port {}: queues {} is out of range (1..{})", p.name, p.queues, kMaxVhostQueuePairs));
   } else if (!p.socket.empty() || p.server) {
     throw ConfigError(fmt::format("port {}: socket and server mode apply to vhost-user ports only", p.name));
   }
@@ -305,9 +306,8 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   each_array_table(r, "network", [&](const toml::table& t, size_t i) {
     config.networks.push_back(parse_network(t, source_name, i));
   });
-  each_array_table(r, "port", [&](const toml::table& t, size_t i) {
-    config.ports.push_back(parse_port(t, source_name, i));
-  });
+  each_array_table(r, "port",
+                   [&](const toml::table& t, size_t i) { config.ports.push_back(parse_port(t, source_name, i)); });
   each_array_table(r, "fdb", [&](const toml::table& t, size_t i) {
     config.static_macs.push_back(parse_static_mac(t, source_name, i));
   });
@@ -320,8 +320,8 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (!networks.insert(n.name).second)
       throw ConfigError(fmt::format("{}: network {} is defined twice", source_name, n.name));
     if (!vnis.insert(n.vni).second)
-      throw ConfigError(fmt::format("{}: network {}: VNI {} is already used by another network", source_name,
-                                    n.name, n.vni));
+      throw ConfigError(
+          fmt::format("{}: network {}: VNI {} is already used by another network", source_name, n.name, n.vni));
   }
   std::set<std::string> ports;
   std::set<std::string> sockets;
@@ -335,13 +335,13 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   }
   for (const StaticMacConfig& s : config.static_macs) {
     if (!networks.contains(s.network))
-      throw ConfigError(fmt::format("{}: fdb entry {}: network {} is not defined", source_name, s.mac.to_string(),
-                                    s.network));
-    const auto port = std::find_if(config.ports.begin(), config.ports.end(),
-                                   [&](const PortConfig& p) { return p.name == s.port; });
+      throw ConfigError(
+          fmt::format("{}: fdb entry {}: network {} is not defined", source_name, s.mac.to_string(), s.network));
+    const auto port =
+        std::find_if(config.ports.begin(), config.ports.end(), [&](const PortConfig& p) { return p.name == s.port; });
     if (port == config.ports.end())
-      throw ConfigError(fmt::format("{}: fdb entry {}: port {} is not defined", source_name, s.mac.to_string(),
-                                    s.port));
+      throw ConfigError(
+          fmt::format("{}: fdb entry {}: port {} is not defined", source_name, s.mac.to_string(), s.port));
     if (port->network != s.network)
       throw ConfigError(fmt::format("{}: fdb entry {}: port {} is on network {}, not {}", source_name,
                                     s.mac.to_string(), s.port, port->network, s.network));
@@ -351,7 +351,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
 
 Config load_config_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (!in) throw ConfigError(fmt::format("{}: cannot open: {}", path, errno_text(errno)));
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parse_config(buffer.str(), path);
@@ -385,8 +385,8 @@ std::string to_toml(const Config& c) {
   root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
   toml::array networks;
   for (const NetworkConfig& n : c.networks)
-    networks.push_back(toml::table{{"name", n.name}, {"vni", static_cast<int64_t>(n.vni)},
-                                   {"fdb_limit", static_cast<int64_t>(n.fdb_limit)}});
+    networks.push_back(toml::table{
+        {"name", n.name}, {"vni", static_cast<int64_t>(n.vni)}, {"fdb_limit", static_cast<int64_t>(n.fdb_limit)}});
   if (!networks.empty()) root.insert("network", std::move(networks));
   toml::array ports;
   for (const PortConfig& p : c.ports) {

@@ -36,9 +36,9 @@ struct PortConfig {
   std::string name;
   PortType type = PortType::kVhostUser;
   std::string network;
-  std::string socket;    // vhost-user only
-  bool server = false;   // vhost-user only: true = the switch creates the socket
-  uint16_t queues = 4;   // vhost-user only: queue pairs a guest may enable
+  std::string socket;   // vhost-user only
+  bool server = false;  // vhost-user only: true = the switch creates the socket
+  uint16_t queues = 4;  // vhost-user only: queue pairs a guest may enable
 };
 
 struct StaticMacConfig {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "inception/errors.h"
 #include "inception/log.h"
 
 namespace inception {
@@ -55,18 +56,18 @@ ControlServer::ControlServer(std::string path, Handler handler) : path_(std::mov
     unlink(path_.c_str());
   }
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) fail(path_, std::strerror(errno));
+  if (listen_fd_ < 0) fail(path_, errno_text(errno));
   if (bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     close(listen_fd_);
-    fail(path_, std::string("bind: ") + std::strerror(err));
+    fail(path_, std::string("bind: ") + errno_text(err));
   }
   chmod(path_.c_str(), 0660);
   if (listen(listen_fd_, 16) != 0) {
     const int err = errno;
     close(listen_fd_);
     unlink(path_.c_str());
-    fail(path_, std::string("listen: ") + std::strerror(err));
+    fail(path_, std::string("listen: ") + errno_text(err));
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   thread_ = std::thread([this] { serve(); });
@@ -86,7 +87,7 @@ void ControlServer::serve() {
   for (;;) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      log::error("control socket {}: poll: {}", path_, std::strerror(errno));
+      log::error("control socket {}: poll: {}", path_, errno_text(errno));
       return;
     }
     if (fds[1].revents != 0) return;

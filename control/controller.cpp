@@ -21,7 +21,9 @@ std::optional<uint16_t> free_index(const std::array<T*, N>& slots) {
 
 Controller::Controller(const Config& startup, Dataplane& dataplane) : startup_(startup), dataplane_(dataplane) {}
 
-Controller::~Controller() { remove_all_ports(); }
+Controller::~Controller() {
+  remove_all_ports();
+}
 
 void Controller::apply(const Config& config) {
   for (const NetworkConfig& n : config.networks) add_network(n);
@@ -75,9 +77,11 @@ void Controller::add_network(const NetworkConfig& config) {
   if (networks_.contains(config.name)) throw ControlError(fmt::format("network {} already exists", config.name));
   for (const auto& [name, other] : networks_)
     if (other->config.vni == config.vni)
-      throw ControlError(fmt::format("network {}: VNI {} is already used by network {}", config.name, config.vni, name));
+      throw ControlError(
+          fmt::format("network {}: VNI {} is already used by network {}", config.name, config.vni, name));
   const auto index = free_index(network_at_);
-  if (!index) throw ControlError(fmt::format("network {}: the switch has {} networks already", config.name, kMaxNetworks));
+  if (!index)
+    throw ControlError(fmt::format("network {}: the switch has {} networks already", config.name, kMaxNetworks));
   auto network = std::make_unique<Network>();
   network->config = config;
   network->index = *index;
@@ -98,8 +102,8 @@ void Controller::del_network(const std::string& name) {
   if (!network.ports.empty()) {
     std::string list;
     for (const auto& p : network.ports) list += (list.empty() ? "" : ", ") + p;
-    throw ControlError(fmt::format("network {}: {} port(s) still attached ({}); delete them first", name,
-                                   network.ports.size(), list));
+    throw ControlError(
+        fmt::format("network {}: {} port(s) still attached ({}); delete them first", name, network.ports.size(), list));
   }
   auto owned = std::move(networks_.at(name));
   networks_.erase(name);
@@ -120,7 +124,8 @@ void Controller::add_port(const PortConfig& config) {
   if (config.type == PortType::kVhostUser) {
     for (const auto& [name, other] : ports_)
       if (other->config.socket == config.socket)
-        throw ControlError(fmt::format("port {}: socket {} is already used by port {}", config.name, config.socket, name));
+        throw ControlError(
+            fmt::format("port {}: socket {} is already used by port {}", config.name, config.socket, name));
   }
   const auto index = free_index(port_at_);
   if (!index) throw ControlError(fmt::format("port {}: the switch has {} ports already", config.name, kMaxPorts));
@@ -132,11 +137,11 @@ void Controller::add_port(const PortConfig& config) {
   try {
     if (config.type == PortType::kVhostUser) {
       port->vhost = vhost::VhostPort::create(config.name, config.socket,
-                                             config.server ? vhost::Mode::kServer : vhost::Mode::kClient,
-                                             config.queues, dataplane_.worker_count(), dataplane_.rcu());
+                                             config.server ? vhost::Mode::kServer : vhost::Mode::kClient, config.queues,
+                                             dataplane_.worker_count(), dataplane_.rcu());
     } else {
-      port->kernel = KernelPort::create(config.name, static_cast<uint16_t>(dataplane_.worker_count()),
-                                        dataplane_.mempool());
+      port->kernel =
+          KernelPort::create(config.name, static_cast<uint16_t>(dataplane_.worker_count()), dataplane_.mempool());
     }
   } catch (const std::runtime_error& e) {
     throw ControlError(e.what());
@@ -211,8 +216,8 @@ std::vector<NetworkStatus> Controller::networks() {
   std::lock_guard lock(mutex_);
   std::vector<NetworkStatus> out;
   for (const auto& [name, n] : networks_)
-    out.push_back({n->config, n->ports, n->fdb->dynamic_count(), n->fdb->static_count(), n->fdb->limit_hits(),
-                   n->moves});
+    out.push_back(
+        {n->config, n->ports, n->fdb->dynamic_count(), n->fdb->static_count(), n->fdb->limit_hits(), n->moves});
   return out;
 }
 

@@ -35,7 +35,8 @@ std::string table(const std::vector<std::string>& header, const std::vector<std:
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
     std::string l;
-    for (size_t c = 0; c < cells.size(); ++c) l += fmt::format("{:<{}}", cells[c], c + 1 < cells.size() ? width[c] + 2 : 0);
+    for (size_t c = 0; c < cells.size(); ++c)
+      l += fmt::format("{:<{}}", cells[c], c + 1 < cells.size() ? width[c] + 2 : 0);
     while (!l.empty() && l.back() == ' ') l.pop_back();
     out += l + "\n";
   };
@@ -89,7 +90,9 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   std::string type;
   auto* port_add = port->add_subcommand("add", "add a port to a network");
   port_add->add_option("name", pc.name, "port name (for kernel ports, the interface name)")->required();
-  port_add->add_option("--type", type, "vhost-user or kernel")->required()->check(CLI::IsMember({"vhost-user", "kernel"}));
+  port_add->add_option("--type", type, "vhost-user or kernel")
+      ->required()
+      ->check(CLI::IsMember({"vhost-user", "kernel"}));
   port_add->add_option("--network", pc.network, "network to attach the port to")->required();
   auto* socket_opt = port_add->add_option("--socket", pc.socket, "vhost-user socket path");
   port_add->add_flag("--server", pc.server, "vhost-user: the switch creates the socket (default: QEMU does)");
@@ -202,10 +205,12 @@ std::string render_result(const std::string& command, const json& result) {
     for (const auto& p : result["ports"]) {
       std::string drops;
       for (const auto& [reason, count] : p["drops"].items())
-        if (count.get<uint64_t>() != 0) drops += (drops.empty() ? "" : " ") + fmt::format("{}={}", reason, count.get<uint64_t>());
-      rows.push_back({str(p["name"]), str(p["network"]), str(p["link"]), std::to_string(p["rx_packets"].get<uint64_t>()),
-                      std::to_string(p["rx_bytes"].get<uint64_t>()), std::to_string(p["tx_packets"].get<uint64_t>()),
-                      std::to_string(p["tx_bytes"].get<uint64_t>()), drops.empty() ? "-" : drops});
+        if (count.get<uint64_t>() != 0)
+          drops += (drops.empty() ? "" : " ") + fmt::format("{}={}", reason, count.get<uint64_t>());
+      rows.push_back({str(p["name"]), str(p["network"]), str(p["link"]),
+                      std::to_string(p["rx_packets"].get<uint64_t>()), std::to_string(p["rx_bytes"].get<uint64_t>()),
+                      std::to_string(p["tx_packets"].get<uint64_t>()), std::to_string(p["tx_bytes"].get<uint64_t>()),
+                      drops.empty() ? "-" : drops});
     }
     std::string out = table({"PORT", "NETWORK", "LINK", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS"}, rows);
     rows.clear();

@@ -6,7 +6,9 @@
 #include "control/ctl_cli.h"
 #include "control/protocol.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   using namespace inception;
   const CtlParse parse = parse_ctl_args(std::vector<std::string>(argv, argv + argc));
   if (!parse.ok) {
@@ -29,4 +31,15 @@ int main(int argc, char** argv) {
   const std::string text = inv.json_output ? result.dump(2) + "\n" : render_result(inv.command, result);
   std::fputs(text.c_str(), stdout);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inceptionctl: %s\n", e.what());
+    return 1;
+  }
 }

@@ -6,10 +6,10 @@
 // runs the control loop: MAC learning requests, FDB aging, signals.
 // SIGINT/SIGTERM stop it in the reverse order and exit 0.
 
+#include <poll.h>
 #include <rte_log.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -32,10 +32,14 @@ namespace {
 
 int dpdk_log_level(log::Level level) {
   switch (level) {
-    case log::Level::kError: return RTE_LOG_ERR;
-    case log::Level::kWarning: return RTE_LOG_WARNING;
-    case log::Level::kInfo: return RTE_LOG_NOTICE;
-    case log::Level::kDebug: return RTE_LOG_DEBUG;
+    case log::Level::kError:
+      return RTE_LOG_ERR;
+    case log::Level::kWarning:
+      return RTE_LOG_WARNING;
+    case log::Level::kInfo:
+      return RTE_LOG_NOTICE;
+    case log::Level::kDebug:
+      return RTE_LOG_DEBUG;
   }
   return RTE_LOG_NOTICE;
 }
@@ -147,7 +151,9 @@ int run(const Config& config) {
 }  // namespace
 }  // namespace inception
 
-int main(int argc, char** argv) {
+namespace {
+
+int daemon_main(int argc, char** argv) {
   using namespace inception;
   CLI::App app{"inceptiond: DPDK virtual switch for nested clouds (VXLAN overlays, vhost-user guests, floating IPs)",
                "inceptiond"};
@@ -167,8 +173,8 @@ int main(int argc, char** argv) {
   }
   Config config;
   try {
-    config = config_path.empty() ? parse_config(default_config_text(), "<built-in config>")
-                                 : load_config_file(config_path);
+    config =
+        config_path.empty() ? parse_config(default_config_text(), "<built-in config>") : load_config_file(config_path);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "inceptiond: invalid configuration: %s\n", e.what());
     return 2;
@@ -178,4 +184,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   return run(config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return daemon_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inceptiond: %s\n", e.what());
+    return 1;
+  }
 }

@@ -68,8 +68,8 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     auto fdb_limit = family("inception_fdb_limit", "Dynamic FDB entries a network may hold.", MetricType::Gauge);
     auto fdb_refused = family("inception_fdb_learn_refused_total",
                               "MAC addresses not learned because the network's FDB was full.", MetricType::Counter);
-    auto fdb_moves = family("inception_fdb_moves_total", "MAC addresses relearned on another port.",
-                            MetricType::Counter);
+    auto fdb_moves =
+        family("inception_fdb_moves_total", "MAC addresses relearned on another port.", MetricType::Counter);
     for (const NetworkStatus& n : controller_.networks()) {
       const std::string& name = n.config.name;
       add(fdb_entries, {{"network", name}, {"type", "dynamic"}}, n.fdb_dynamic);
@@ -79,8 +79,8 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add(fdb_moves, {{"network", name}}, static_cast<double>(n.fdb_moves));
     }
 
-    auto busy = family("inception_worker_busy_cycles_total", "TSC cycles a worker spent on iterations that moved frames.",
-                       MetricType::Counter);
+    auto busy = family("inception_worker_busy_cycles_total",
+                       "TSC cycles a worker spent on iterations that moved frames.", MetricType::Counter);
     auto idle = family("inception_worker_idle_cycles_total",
                        "TSC cycles a worker spent polling empty queues or sleeping.", MetricType::Counter);
     auto packets = family("inception_worker_packets_total", "Frames a worker received.", MetricType::Counter);
@@ -103,8 +103,8 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     auto info = family("inception_build_info", "inceptiond version.", MetricType::Gauge);
     add(info, {{"version", INCEPTION_VERSION}}, 1);
 
-    return {rx_packets, rx_bytes, tx_packets, tx_bytes, flood,   drops, link,       fdb_entries, fdb_limit,
-            fdb_refused, fdb_moves, busy,     idle,       packets, learn, learn_lost, hz,          info};
+    return {rx_packets,  rx_bytes,  tx_packets, tx_bytes, flood,   drops, link,       fdb_entries, fdb_limit,
+            fdb_refused, fdb_moves, busy,       idle,     packets, learn, learn_lost, hz,          info};
   }
 
  private:

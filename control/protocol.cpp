@@ -1,5 +1,7 @@
 #include "control/protocol.h"
 
+#include "inception/errors.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,7 +36,8 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   p.name = j.at("name").get<std::string>();
   const std::string type = j.at("type").get<std::string>();
   const auto parsed = parse_port_type(type);
-  if (!parsed) throw std::invalid_argument("port " + p.name + ": type '" + type + "' is not one of: vhost-user, kernel");
+  if (!parsed)
+    throw std::invalid_argument("port " + p.name + ": type '" + type + "' is not one of: vhost-user, kernel");
   p.type = *parsed;
   p.network = j.at("network").get<std::string>();
   if (j.contains("socket")) p.socket = j.at("socket").get<std::string>();
@@ -51,13 +54,17 @@ nlohmann::json make_request(const std::string& command, nlohmann::json args) {
   return {{"version", kProtocolVersion}, {"command", command}, {"args", std::move(args)}};
 }
 
-nlohmann::json make_ok(nlohmann::json result) { return {{"ok", true}, {"result", std::move(result)}}; }
+nlohmann::json make_ok(nlohmann::json result) {
+  return {{"ok", true}, {"result", std::move(result)}};
+}
 
-nlohmann::json make_error(const std::string& message) { return {{"ok", false}, {"error", message}}; }
+nlohmann::json make_error(const std::string& message) {
+  return {{"ok", false}, {"error", message}};
+}
 
 nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json& request, int timeout_s) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + errno_text(errno));
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
@@ -70,7 +77,7 @@ nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json&
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     std::string hint = (err == ENOENT || err == ECONNREFUSED) ? " (is inceptiond running?)" : "";
-    throw std::runtime_error("cannot reach inceptiond at " + socket_path + ": " + std::strerror(err) + hint);
+    throw std::runtime_error("cannot reach inceptiond at " + socket_path + ": " + errno_text(err) + hint);
   }
   timeval tv{timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -78,7 +85,7 @@ nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json&
   const std::string line = request.dump() + "\n";
   for (size_t off = 0; off < line.size();) {
     const ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error(std::string("sending to inceptiond: ") + std::strerror(errno));
+    if (n <= 0) throw std::runtime_error(std::string("sending to inceptiond: ") + errno_text(errno));
     off += static_cast<size_t>(n);
   }
   std::string response;
@@ -88,7 +95,7 @@ nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json&
     if (n < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(std::string("reading from inceptiond: ") +
-                               (errno == EAGAIN ? "timed out" : std::strerror(errno)));
+                               (errno == EAGAIN ? "timed out" : errno_text(errno)));
     }
     if (n == 0) break;
     response.append(buffer, static_cast<size_t>(n));

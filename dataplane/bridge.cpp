@@ -82,7 +82,9 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     }
     if (unlikely(!last_src_ok)) {
       const bool multicast_src = (eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0;
-      counter_add(in_counters.drops[static_cast<size_t>(multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit)], 1);
+      counter_add(
+          in_counters.drops[static_cast<size_t>(multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit)],
+          1);
       rte_pktmbuf_free(m);
       continue;
     }
@@ -108,7 +110,8 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     }
     const PortIndex out = FdbValue::unpack(values[i]).port;
     if (unlikely(out == in_port || !snapshot.ports[out].present)) {
-      counter_add(in_counters.drops[static_cast<size_t>(out == in_port ? DropReason::kSamePort : DropReason::kPortDown)], 1);
+      counter_add(
+          in_counters.drops[static_cast<size_t>(out == in_port ? DropReason::kSamePort : DropReason::kPortDown)], 1);
       rte_pktmbuf_free(m);
       continue;
     }
@@ -118,8 +121,8 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
 
 void flush_learn_requests(WorkerContext& ctx) noexcept {
   if (ctx.learn_count == 0) return;
-  const unsigned queued = rte_ring_mp_enqueue_burst_elem(ctx.learn_ring, ctx.learn_batch, sizeof(LearnRequest),
-                                                         ctx.learn_count, nullptr);
+  const unsigned queued =
+      rte_ring_mp_enqueue_burst_elem(ctx.learn_ring, ctx.learn_batch, sizeof(LearnRequest), ctx.learn_count, nullptr);
   counter_add(ctx.counters->learn_requests, queued);
   if (queued < ctx.learn_count) counter_add(ctx.counters->learn_ring_full, ctx.learn_count - queued);
   ctx.learn_count = 0;

@@ -38,8 +38,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("inception_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
   if (rcu_ == nullptr || rte_rcu_qsbr_init(rcu_, kMaxWorkers) != 0) dpdk_failure("cannot set up RCU");
 
-  learn_ring_ = rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket,
-                                     RING_F_SC_DEQ);
+  learn_ring_ =
+      rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket, RING_F_SC_DEQ);
   if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
 
   for (unsigned w = 0; w < worker_count(); ++w) {
@@ -107,6 +107,8 @@ size_t Dataplane::drain_learn_requests(const std::function<void(const LearnReque
   return total;
 }
 
-uint32_t Dataplane::now_s() const noexcept { return static_cast<uint32_t>((rte_rdtsc() - start_tsc_) / tsc_hz_); }
+uint32_t Dataplane::now_s() const noexcept {
+  return static_cast<uint32_t>((rte_rdtsc() - start_tsc_) / tsc_hz_);
+}
 
 }  // namespace inception

@@ -15,9 +15,9 @@ std::vector<std::string> eal_arguments(const EalOptions& o) {
   std::vector<std::string> args{o.program};
   std::string lcores = std::to_string(o.main_core);
   for (unsigned core : o.worker_cores) lcores += "," + std::to_string(core);
-  args.insert(args.end(), {"-l", lcores, "--main-lcore", std::to_string(o.main_core), "--file-prefix", o.file_prefix,
-                           "-m", std::to_string(o.memory_mb), "--no-telemetry",
-                           "--log-level", "*:" + std::to_string(o.dpdk_log_level)});
+  args.insert(args.end(),
+              {"-l", lcores, "--main-lcore", std::to_string(o.main_core), "--file-prefix", o.file_prefix, "-m",
+               std::to_string(o.memory_mb), "--no-telemetry", "--log-level", "*:" + std::to_string(o.dpdk_log_level)});
   if (o.hugepages) {
     // Hugepage files are unlinked once mapped: nothing is left in
     // /dev/hugepages when the switch exits, however it exits.
@@ -41,6 +41,7 @@ void eal_init(const EalOptions& options) {
   for (const auto& a : args) joined += (joined.empty() ? "" : " ") + a;
   log::debug("EAL arguments: {}", joined);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0)
@@ -48,6 +49,8 @@ void eal_init(const EalOptions& options) {
                              " (EAL arguments: " + joined + ")");
 }
 
-void eal_cleanup() noexcept { rte_eal_cleanup(); }
+void eal_cleanup() noexcept {
+  rte_eal_cleanup();
+}
 
 }  // namespace inception

@@ -44,9 +44,7 @@ struct FdbValue {
   static FdbValue unpack(uint64_t data) noexcept {
     return {static_cast<PortIndex>(data & 0xffff), ((data >> 16) & 1) != 0, static_cast<uint32_t>(data >> 32)};
   }
-  uint64_t pack() const noexcept {
-    return (uint64_t{slot} << 32) | (uint64_t{is_static} << 16) | port;
-  }
+  uint64_t pack() const noexcept { return (uint64_t{slot} << 32) | (uint64_t{is_static} << 16) | port; }
 };
 
 struct FdbEntry {

@@ -25,7 +25,8 @@ constexpr uint16_t kRingSize = 1024;
 bool valid_ifname(const std::string& name) noexcept {
   if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
   for (const char c : name)
-    if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) || !std::isprint(static_cast<unsigned char>(c)))
+    if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) ||
+        !std::isprint(static_cast<unsigned char>(c)))
       return false;
   return true;
 }

@@ -10,8 +10,7 @@
 
 namespace inception {
 
-inline uint16_t port_rx(const PortView& port, uint16_t queue, rte_mempool* pool, rte_mbuf** pkts,
-                        uint16_t n) noexcept {
+inline uint16_t port_rx(const PortView& port, uint16_t queue, rte_mempool* pool, rte_mbuf** pkts, uint16_t n) noexcept {
   if (port.kind == PortKind::kVhost) return vhost::rx_burst(*port.vhost, queue, pool, pkts, n);
   return rte_eth_rx_burst(port.ethdev_id, queue, pkts, n);
 }

@@ -24,8 +24,8 @@ enum class PortKind : uint8_t { kEthdev, kVhost };
 struct PortView {
   bool present = false;
   PortKind kind = PortKind::kEthdev;
-  uint16_t ethdev_id = 0;                // kEthdev: DPDK port id; TX queue = worker index
-  vhost::VhostDevice* vhost = nullptr;   // kVhost
+  uint16_t ethdev_id = 0;               // kEthdev: DPDK port id; TX queue = worker index
+  vhost::VhostDevice* vhost = nullptr;  // kVhost
   NetworkIndex network = kInvalidNetwork;
 };
 

@@ -11,8 +11,12 @@ namespace inception::vhost {
 
 // virtio-net vring numbering: queue pair q = guest RX vring 2q (we enqueue
 // into it) + guest TX vring 2q+1 (we dequeue from it).
-inline uint16_t guest_rx_vring(uint16_t queue_pair) { return static_cast<uint16_t>(2 * queue_pair); }
-inline uint16_t guest_tx_vring(uint16_t queue_pair) { return static_cast<uint16_t>(2 * queue_pair + 1); }
+inline uint16_t guest_rx_vring(uint16_t queue_pair) {
+  return static_cast<uint16_t>(2 * queue_pair);
+}
+inline uint16_t guest_tx_vring(uint16_t queue_pair) {
+  return static_cast<uint16_t>(2 * queue_pair + 1);
+}
 
 // Receives up to `n` frames the guest sent on `queue_pair`.
 inline uint16_t rx_burst(VhostDevice& dev, uint16_t queue_pair, rte_mempool* pool, rte_mbuf** pkts,
@@ -35,6 +39,8 @@ inline uint16_t tx_burst(VhostDevice& dev, unsigned worker, rte_mbuf** pkts, uin
   return rte_vhost_enqueue_burst(vid, guest_rx_vring(queue_pair), pkts, n);
 }
 
-inline bool link_up(const VhostDevice& dev) noexcept { return dev.vid.load(std::memory_order_relaxed) >= 0; }
+inline bool link_up(const VhostDevice& dev) noexcept {
+  return dev.vid.load(std::memory_order_relaxed) >= 0;
+}
 
 }  // namespace inception::vhost

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "inception/errors.h"
 #include "inception/log.h"
 
 namespace inception::vhost {
@@ -55,8 +56,7 @@ void assign_tx_queues(VhostPortState& port) {
   for (unsigned q = 0; q < 32; ++q)
     if (mask & (1u << q)) enabled[n++] = static_cast<uint8_t>(q);
   for (unsigned w = 0; w < kMaxWorkers; ++w)
-    port.device.tx_queue_of_worker[w].store(n == 0 ? VhostDevice::kNoQueue : enabled[w % n],
-                                            std::memory_order_relaxed);
+    port.device.tx_queue_of_worker[w].store(n == 0 ? VhostDevice::kNoQueue : enabled[w % n], std::memory_order_relaxed);
 }
 
 int on_new_device(int vid) {
@@ -86,8 +86,9 @@ int on_vring_state_changed(int vid, uint16_t vring, int enable) {
   if (!port) return 0;
   const uint16_t queue_pair = vring / 2;
   if (queue_pair >= kMaxVhostQueuePairs) {
-    if (enable) log::warning("port {}: guest enabled queue pair {}, beyond the {} this switch polls",
-                             port->name, queue_pair, kMaxVhostQueuePairs);
+    if (enable)
+      log::warning("port {}: guest enabled queue pair {}, beyond the {} this switch polls", port->name, queue_pair,
+                   kMaxVhostQueuePairs);
     return 0;
   }
   auto& mask = (vring % 2 == 1) ? port->device.rx_queue_mask : port->device.tx_queue_mask;
@@ -121,9 +122,9 @@ constexpr unsigned kFeatureCsum = 0, kFeatureGuestCsum = 1, kFeatureGuestTso4 = 
 // frames with complete checksums, and must not expect them from us, because
 // a frame may leave through a kernel port or a VXLAN tunnel.
 constexpr uint64_t kDisabledFeatures =
-    (1ULL << kFeatureCsum) | (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureGuestTso4) |
-    (1ULL << kFeatureGuestTso6) | (1ULL << kFeatureGuestEcn) | (1ULL << kFeatureGuestUfo) |
-    (1ULL << kFeatureHostTso4) | (1ULL << kFeatureHostTso6) | (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo);
+    (1ULL << kFeatureCsum) | (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureGuestTso4) | (1ULL << kFeatureGuestTso6) |
+    (1ULL << kFeatureGuestEcn) | (1ULL << kFeatureGuestUfo) | (1ULL << kFeatureHostTso4) | (1ULL << kFeatureHostTso6) |
+    (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo);
 
 [[noreturn]] void fail(const std::string& name, const std::string& path, const std::string& cause) {
   throw std::runtime_error("port " + name + ": vhost-user socket " + path + ": " + cause);
@@ -138,19 +139,19 @@ void prepare_server_path(const std::string& name, const std::string& path) {
   if (!parent.empty() && !fs::is_directory(parent, ec))
     fail(name, path, "directory " + parent.string() + " does not exist");
   if (!parent.empty() && access(parent.c_str(), W_OK | X_OK) != 0)
-    fail(name, path, "directory " + parent.string() + ": " + std::strerror(errno));
+    fail(name, path, "directory " + parent.string() + ": " + errno_text(errno));
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return;
   if (!S_ISSOCK(st.st_mode)) fail(name, path, "exists and is not a socket");
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail(name, path, std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) fail(name, path, std::string("socket: ") + errno_text(errno));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   const bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   if (live) fail(name, path, "in use by another process");
-  if (unlink(path.c_str()) != 0) fail(name, path, std::string("removing stale socket: ") + std::strerror(errno));
+  if (unlink(path.c_str()) != 0) fail(name, path, std::string("removing stale socket: ") + errno_text(errno));
   log::info("port {}: removed stale socket {}", name, path);
 }
 
@@ -214,12 +215,18 @@ VhostPort::~VhostPort() {
   registry().erase(state_->path);
 }
 
-VhostDevice& VhostPort::device() noexcept { return state_->device; }
-bool VhostPort::connected() const noexcept { return state_->device.vid.load() >= 0; }
+VhostDevice& VhostPort::device() noexcept {
+  return state_->device;
+}
+bool VhostPort::connected() const noexcept {
+  return state_->device.vid.load() >= 0;
+}
 uint16_t VhostPort::rx_queue_pairs() const noexcept {
   return static_cast<uint16_t>(std::popcount(state_->device.rx_queue_mask.load()));
 }
-const std::string& VhostPort::socket_path() const noexcept { return state_->path; }
+const std::string& VhostPort::socket_path() const noexcept {
+  return state_->path;
+}
 uint16_t VhostPort::guest_mtu() const noexcept {
   const int vid = state_->device.vid.load();
   uint16_t mtu = 0;

@@ -51,9 +51,8 @@ class VhostPort {
   // Registers the socket and starts connecting (client) or listening
   // (server). Throws std::runtime_error naming the port, the socket and the
   // cause. `max_queue_pairs` > 1 lets a guest negotiate virtio-net MQ.
-  static std::unique_ptr<VhostPort> create(const std::string& name, const std::string& socket_path,
-                                           Mode mode, uint16_t max_queue_pairs, unsigned n_workers,
-                                           rte_rcu_qsbr* rcu);
+  static std::unique_ptr<VhostPort> create(const std::string& name, const std::string& socket_path, Mode mode,
+                                           uint16_t max_queue_pairs, unsigned n_workers, rte_rcu_qsbr* rcu);
   ~VhostPort();
   VhostPort(const VhostPort&) = delete;
   VhostPort& operator=(const VhostPort&) = delete;

@@ -28,8 +28,8 @@ enum class DropReason : uint8_t {
   kCount
 };
 
-inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
-    kDropReasonNames = {"malformed", "invalid_source", "fdb_limit", "same_port", "port_down", "tx_full"};
+inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)> kDropReasonNames = {
+    "malformed", "invalid_source", "fdb_limit", "same_port", "port_down", "tx_full"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 

@@ -22,9 +22,15 @@ inline constexpr std::array<std::string_view, 4> kLevelNames = {"error", "warnin
 
 inline std::atomic<Level> current_level{Level::kInfo};
 
-inline void set_level(Level level) noexcept { current_level.store(level, std::memory_order_relaxed); }
-inline Level level() noexcept { return current_level.load(std::memory_order_relaxed); }
-inline std::string_view level_name(Level level) noexcept { return kLevelNames[static_cast<size_t>(level)]; }
+inline void set_level(Level level) noexcept {
+  current_level.store(level, std::memory_order_relaxed);
+}
+inline Level level() noexcept {
+  return current_level.load(std::memory_order_relaxed);
+}
+inline std::string_view level_name(Level level) noexcept {
+  return kLevelNames[static_cast<size_t>(level)];
+}
 inline std::optional<Level> parse_level(std::string_view name) noexcept {
   for (size_t i = 0; i < kLevelNames.size(); ++i)
     if (kLevelNames[i] == name) return static_cast<Level>(i);

@@ -11,13 +11,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kNetworks = "[[network]]\nname = \"private\"\nvni = 1001\n[[network]]\nname = \"public\"\nvni = 1002\n";
+const std::string kNetworks =
+    "[[network]]\nname = \"private\"\nvni = 1001\n[[network]]\nname = \"public\"\nvni = 1002\n";
 
 TEST(Daemon, StopsCleanlyOnSigtermAndSigint) {
   TempDir dir("daemon");
   for (int signal_number : {15, 2}) {
-    Daemon daemon(dir, kNetworks + "[[port]]\nname = \"v1\"\ntype = \"vhost-user\"\nsocket = \"" +
-                           dir.file("v1.sock") + "\"\nmode = \"server\"\nnetwork = \"private\"\n");
+    Daemon daemon(dir, kNetworks + "[[port]]\nname = \"v1\"\ntype = \"vhost-user\"\nsocket = \"" + dir.file("v1.sock") +
+                           "\"\nmode = \"server\"\nnetwork = \"private\"\n");
     ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
     EXPECT_TRUE(fs::exists(daemon.socket()));
     EXPECT_TRUE(fs::exists(dir.file("v1.sock")));
@@ -101,9 +102,9 @@ TEST_F(CtlErrors, EveryErrorNamesTheObjectAndTheCause) {
   const std::string sock = dir->file("v.sock");
   expect_error({"port", "add", "v1", "--type", "vhost-user", "--socket", sock, "--network", "blue"},
                "port v1: network blue does not exist");
-  ASSERT_EQ(daemon->ctl({"port", "add", "v1", "--type", "vhost-user", "--socket", sock, "--network", "private"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      daemon->ctl({"port", "add", "v1", "--type", "vhost-user", "--socket", sock, "--network", "private"}).exit_code,
+      0);
   expect_error({"port", "add", "v1", "--type", "vhost-user", "--socket", dir->file("w.sock"), "--network", "private"},
                "port v1 already exists");
   expect_error({"port", "add", "v2", "--type", "vhost-user", "--socket", sock, "--network", "private"},
@@ -117,13 +118,15 @@ TEST_F(CtlErrors, EveryErrorNamesTheObjectAndTheCause) {
                "port lo: kernel interface: an interface with this name already exists");
   expect_error({"port", "del", "nope"}, "port nope does not exist");
   expect_error({"network", "add", "private", "--vni", "7"}, "network private already exists");
-  expect_error({"network", "add", "other", "--vni", "1001"}, "network other: VNI 1001 is already used by network private");
+  expect_error({"network", "add", "other", "--vni", "1001"},
+               "network other: VNI 1001 is already used by network private");
   expect_error({"network", "del", "private"}, "network private: 1 port(s) still attached (v1); delete them first");
   expect_error({"network", "del", "nope"}, "network nope does not exist");
   expect_error({"fdb", "show", "nope"}, "network nope does not exist");
   expect_error({"fdb", "add", "public", "02:00:00:00:00:01", "v1"},
                "fdb entry 02:00:00:00:00:01: port v1 is on network private, not public");
-  expect_error({"fdb", "add", "private", "02:00:00:00:00:01", "v9"}, "fdb entry 02:00:00:00:00:01: port v9 does not exist");
+  expect_error({"fdb", "add", "private", "02:00:00:00:00:01", "v9"},
+               "fdb entry 02:00:00:00:00:01: port v9 does not exist");
   expect_error({"fdb", "add", "private", "01:00:5e:00:00:01", "v1"},
                "fdb entry 01:00:5e:00:00:01: a static entry needs a unicast MAC address");
   // Nothing above changed the switch.
@@ -141,8 +144,9 @@ TEST_F(CtlErrors, DaemonNotRunning) {
 
 TEST_F(CtlErrors, ChangesAreLiveAndConfigShowRoundTrips) {
   ASSERT_EQ(daemon->ctl({"network", "add", "lab", "--vni", "77", "--fdb-limit", "100"}).exit_code, 0);
-  ASSERT_EQ(daemon->ctl({"port", "add", "v1", "--type", "vhost-user", "--socket", dir->file("v1.sock"), "--server",
-                         "--network", "lab", "--queues", "2"})
+  ASSERT_EQ(daemon
+                ->ctl({"port", "add", "v1", "--type", "vhost-user", "--socket", dir->file("v1.sock"), "--server",
+                       "--network", "lab", "--queues", "2"})
                 .exit_code,
             0);
   ASSERT_EQ(daemon->ctl({"fdb", "add", "lab", "02:00:00:00:00:07", "v1"}).exit_code, 0);

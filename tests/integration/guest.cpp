@@ -16,18 +16,15 @@ namespace {
 std::vector<std::string> qemu_argv(const std::string& name, const std::string& socket, const std::string& mac,
                                    const std::string& ip) {
   const std::string image = guest_image_dir();
-  return {"qemu-system-x86_64",
-          "-name", name,
-          "-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "1", "-m", "256M",
+  return {"qemu-system-x86_64", "-name", name, "-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "1", "-m", "256M",
           // vhost-user needs guest memory the switch can map: a shared memfd.
-          "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
-          "-chardev", "socket,id=c0,path=" + socket + ",server=on,wait=off",
-          "-netdev", "vhost-user,id=n0,chardev=c0",
+          "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem", "-chardev",
+          "socket,id=c0,path=" + socket + ",server=on,wait=off", "-netdev", "vhost-user,id=n0,chardev=c0",
           // vectors=0: QEMU 7.2 under TCG crashes starting a vhost-user NIC with MSI-X.
-          "-device", "virtio-net-pci,netdev=n0,mac=" + mac + ",romfile=,vectors=0",
-          "-kernel", image + "/vmlinuz", "-initrd", image + "/initrd.gz",
-          "-append", "console=ttyS0 panic=-1 quiet loglevel=3 inc_ip=" + ip + " inc_name=" + name,
-          "-display", "none", "-no-reboot", "-nodefaults", "-serial", "stdio"};
+          "-device", "virtio-net-pci,netdev=n0,mac=" + mac + ",romfile=,vectors=0", "-kernel", image + "/vmlinuz",
+          "-initrd", image + "/initrd.gz", "-append",
+          "console=ttyS0 panic=-1 quiet loglevel=3 inc_ip=" + ip + " inc_name=" + name, "-display", "none",
+          "-no-reboot", "-nodefaults", "-serial", "stdio"};
 }
 
 }  // namespace

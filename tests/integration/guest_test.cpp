@@ -35,11 +35,14 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
 
   ASSERT_TRUE(g1.wait_ready()) << "g1 did not boot";
   ASSERT_TRUE(g2.wait_ready()) << "g2 did not boot";
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon.ctl_json({"port", "list"}))
-      if (p["type"] == "vhost-user" && p["link"] != "up") return false;
-    return true;
-  }, 60s)) << daemon.log();
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& p : daemon.ctl_json({"port", "list"}))
+          if (p["type"] == "vhost-user" && p["link"] != "up") return false;
+        return true;
+      },
+      60s))
+      << daemon.log();
 
   // Guest to guest, both ways, and guest to the kernel port.
   CommandResult r = g1.run("ping -c 3 -W 10 192.0.2.12");
@@ -66,21 +69,26 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
   const auto stopped_at = Clock::now();
   daemon.restart();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon.ctl_json({"port", "list"}))
-      if (p["type"] == "vhost-user" && p["link"] != "up") return false;
-    return true;
-  }, 60s)) << daemon.log();
-  const auto reconnect_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped_at).count();
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& p : daemon.ctl_json({"port", "list"}))
+          if (p["type"] == "vhost-user" && p["link"] != "up") return false;
+        return true;
+      },
+      60s))
+      << daemon.log();
+  const auto reconnect_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped_at).count();
   std::string log;
-  ASSERT_TRUE(eventually([&] {
-    log = g1.run("cat /tmp/ping.log").out;
-    return log.find("finished") != std::string::npos;
-  }, 120s, 1s)) << log << "\n--- g1 console ---\n" << g1.transcript();
+  ASSERT_TRUE(eventually(
+      [&] {
+        log = g1.run("cat /tmp/ping.log").out;
+        return log.find("finished") != std::string::npos;
+      },
+      120s, 1s))
+      << log << "\n--- g1 console ---\n"
+      << g1.transcript();
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(log, m, std::regex("([0-9]+) packets transmitted, ([0-9]+) packets received")))
-      << log;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("([0-9]+) packets transmitted, ([0-9]+) packets received"))) << log;
   const int sent = std::stoi(m[1]);
   const int received = std::stoi(m[2]);
   std::cout << "switch restart under 0.1 s pings: " << sent - received << " of " << sent

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 
 std::string binary(const char* env_name) {
   const char* value = std::getenv(env_name);
-  if (value == nullptr || *value == '\0') throw std::runtime_error(std::string("environment variable ") + env_name + " is not set (run through meson test)");
+  if (value == nullptr || *value == '\0')
+    throw std::runtime_error(std::string("environment variable ") + env_name + " is not set (run through meson test)");
   return value;
 }
 
@@ -291,10 +292,16 @@ void Daemon::restart() {
                                        log_path_, /*capture_stdout=*/false);
 }
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
-  return eventually([&] { return !process_->running() || ctl({"network", "list"}).exit_code == 0; }, timeout, 100ms) &&
+  return eventually(
+             [&] {
+               return !process_->running() || ctl({"network", "list"}).exit_code == 0;
+             },
+             timeout, 100ms) &&
          process_->running();
 }
 
@@ -312,7 +319,9 @@ nlohmann::json Daemon::ctl_json(const std::vector<std::string>& args) {
   return nlohmann::json::parse(r.out);
 }
 
-int Daemon::stop() { return process_ ? process_->stop() : 0; }
+int Daemon::stop() {
+  return process_ ? process_->stop() : 0;
+}
 
 std::string Daemon::log() const {
   std::ifstream in(log_path_);
@@ -406,7 +415,9 @@ Netns::Netns(const std::string& name) : name_(name) {
   sh("ip netns exec " + name_ + " ip link set lo up");
 }
 
-Netns::~Netns() { sh("ip netns del " + name_); }
+Netns::~Netns() {
+  sh("ip netns del " + name_);
+}
 
 CommandResult Netns::exec(const std::string& command, std::chrono::milliseconds timeout) const {
   return run({"ip", "netns", "exec", name_, "/bin/sh", "-c", command}, timeout);

@@ -16,9 +16,11 @@ TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
                 "[[port]]\nname = \"inc-k2\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   Netns ns1("inc-kp1"), ns2("inc-kp2");
-  for (auto [ns, dev, addr] : {std::tuple{&ns1, "inc-k1", "192.0.2.1/24"}, std::tuple{&ns2, "inc-k2", "192.0.2.2/24"}}) {
+  for (auto [ns, dev, addr] :
+       {std::tuple{&ns1, "inc-k1", "192.0.2.1/24"}, std::tuple{&ns2, "inc-k2", "192.0.2.2/24"}}) {
     ASSERT_EQ(sh(std::string("ip link set ") + dev + " netns " + ns->name()).exit_code, 0);
-    ASSERT_EQ(ns->exec(std::string("ip addr add ") + addr + " dev " + dev + " && ip link set " + dev + " up").exit_code, 0);
+    ASSERT_EQ(ns->exec(std::string("ip addr add ") + addr + " dev " + dev + " && ip link set " + dev + " up").exit_code,
+              0);
   }
   const CommandResult there = ns1.exec("ping -c 3 -i 0.2 -W 2 192.0.2.2");
   EXPECT_EQ(there.exit_code, 0) << there.out << there.err << daemon.log();
@@ -38,14 +40,15 @@ TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
   EXPECT_TRUE(found1 && found2) << fdb.dump();
 
   // A TCP stream through the switch arrives intact (checksums and all).
-  const CommandResult server_started = ns2.exec("(timeout 20 socat -u TCP-LISTEN:5001,reuseaddr OPEN:" +
-                                                dir.file("received") + ",creat,trunc > /dev/null 2>&1 &) ; sleep 0.5");
+  const CommandResult server_started =
+      ns2.exec("(timeout 20 socat -u TCP-LISTEN:5001,reuseaddr OPEN:" + dir.file("received") +
+               ",creat,trunc > /dev/null 2>&1 &) ; sleep 0.5");
   ASSERT_EQ(server_started.exit_code, 0);
-  const CommandResult sent = ns1.exec("head -c 2000000 /dev/urandom > " + dir.file("sent") + " && socat -u OPEN:" +
-                                      dir.file("sent") + " TCP:192.0.2.2:5001");
+  const CommandResult sent = ns1.exec("head -c 2000000 /dev/urandom > " + dir.file("sent") +
+                                      " && socat -u OPEN:" + dir.file("sent") + " TCP:192.0.2.2:5001");
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  EXPECT_TRUE(eventually([&] { return sh("cmp -s " + dir.file("sent") + " " + dir.file("received")).exit_code == 0; },
-                         10s))
+  EXPECT_TRUE(
+      eventually([&] { return sh("cmp -s " + dir.file("sent") + " " + dir.file("received")).exit_code == 0; }, 10s))
       << "TCP transfer through kernel ports was corrupted or incomplete";
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();
 }

@@ -38,12 +38,11 @@ class SwitchingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir = std::make_unique<TempDir>("switching");
-    const std::string body = "[[network]]\nname = \"private\"\nvni = 1001\n"
-                             "[[network]]\nname = \"public\"\nvni = 1002\n" +
-                             port_toml("p1", dir->file("p1.sock"), "private") +
-                             port_toml("p2", dir->file("p2.sock"), "private") +
-                             port_toml("p3", dir->file("p3.sock"), "private") +
-                             port_toml("q1", dir->file("q1.sock"), "public");
+    const std::string body =
+        "[[network]]\nname = \"private\"\nvni = 1001\n"
+        "[[network]]\nname = \"public\"\nvni = 1002\n" +
+        port_toml("p1", dir->file("p1.sock"), "private") + port_toml("p2", dir->file("p2.sock"), "private") +
+        port_toml("p3", dir->file("p3.sock"), "private") + port_toml("q1", dir->file("q1.sock"), "public");
     daemon = std::make_unique<Daemon>(*dir, body);
     ASSERT_TRUE(daemon->wait_ready()) << daemon->log();
     for (const char* name : {"p1", "p2", "p3", "q1"}) {
@@ -161,8 +160,9 @@ TEST_F(SwitchingTest, StaticEntriesAndFdbCommands) {
 
 TEST_F(SwitchingTest, PortsAddedAndRemovedAtRuntime) {
   // Add p4 while traffic flows between p1 and p2.
-  ASSERT_EQ(daemon->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
-                         "--network", "private"})
+  ASSERT_EQ(daemon
+                ->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
+                       "--network", "private"})
                 .exit_code,
             0);
   VportPeer p4(*dir, dir->file("p4.sock"), "p4");
@@ -220,7 +220,8 @@ TEST_F(SwitchingTest, CountersInStatsAndMetrics) {
   EXPECT_EQ(metric(body, "inception_port_rx_packets_total", "port=\"p1\",network=\"private\""), 10u);
   EXPECT_EQ(metric(body, "inception_port_rx_bytes_total", "port=\"p1\",network=\"private\""), 1000u);
   EXPECT_GE(metric(body, "inception_port_tx_packets_total", "port=\"p3\",network=\"private\""), 10u);
-  EXPECT_EQ(metric(body, "inception_port_drops_total", "port=\"p2\",network=\"private\",reason=\"invalid_source\""), 3u);
+  EXPECT_EQ(metric(body, "inception_port_drops_total", "port=\"p2\",network=\"private\",reason=\"invalid_source\""),
+            3u);
   EXPECT_EQ(metric(body, "inception_fdb_entries", "network=\"private\",type=\"dynamic\""), 1u);
   EXPECT_NE(body.find("inception_worker_busy_cycles_total{worker=\"0\",lcore=\"1\"}"), std::string::npos);
   EXPECT_NE(body.find("# TYPE inception_port_rx_packets_total counter"), std::string::npos);

@@ -55,8 +55,7 @@ struct Peer {
     in >> cmd >> dst >> src >> type_text >> tag;
     if (in >> count) in >> frame_bytes;
     rte_ether_addr dst_mac{}, src_mac{};
-    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || tag.empty() || frame_bytes < 60 ||
-        frame_bytes > 1514) {
+    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || tag.empty() || frame_bytes < 60 || frame_bytes > 1514) {
       std::printf("error bad send command: %s\n", line.c_str());
       return;
     }
@@ -130,9 +129,9 @@ int main(int argc, char** argv) {
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string vdev = "net_virtio_user0,path=" + socket + ",queues=1" + (server ? ",server=1" : "");
-  std::vector<std::string> eal = {"inception-vport-peer", "-l", "0", "--no-huge", "-m", "64", "--no-pci",
-                                  "--no-telemetry", "--file-prefix", prefix,
-                                  "--log-level", "*:error", "--vdev", vdev};
+  std::vector<std::string> eal = {
+      "inception-vport-peer", "-l",   "0",           "--no-huge", "-m",     "64", "--no-pci", "--no-telemetry",
+      "--file-prefix",        prefix, "--log-level", "*:error",   "--vdev", vdev};
   std::vector<char*> eal_argv;
   for (auto& a : eal) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {

@@ -113,7 +113,8 @@ TEST(Config, RoundTripsThroughToToml) {
 }
 
 TEST(Config, RejectsUnknownKeysWithTheirPosition) {
-  EXPECT_EQ(error_of("[dpdk]\nmain_core = 0\nworker_core = [1]\n"), "test.toml:3:1: unknown key 'worker_core' in [dpdk]");
+  EXPECT_EQ(error_of("[dpdk]\nmain_core = 0\nworker_core = [1]\n"),
+            "test.toml:3:1: unknown key 'worker_core' in [dpdk]");
   EXPECT_EQ(error_of("[bogus]\n"), "test.toml:1:2: unknown key 'bogus' in the top level");
   EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\ncolour = \"red\"\n"),
             "test.toml:4:1: unknown key 'colour' in [[network]] #1");

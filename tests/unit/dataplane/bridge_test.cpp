@@ -112,10 +112,10 @@ TEST_F(BridgeTest, DestinationBehindARemovedPortIsDropped) {
 }
 
 TEST_F(BridgeTest, MalformedAndInvalidSourceFramesAreDroppedAndCounted) {
-  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 10),        // runt
-          frame("ff:ff:ff:ff:ff:ff", "01:00:00:00:00:01"),            // multicast source
-          frame("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"),            // zero source
-          frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")});          // fine
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 10),  // runt
+          frame("ff:ff:ff:ff:ff:ff", "01:00:00:00:00:01"),      // multicast source
+          frame("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"),      // zero source
+          frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")});    // fine
   EXPECT_EQ(drops(0, DropReason::kMalformed), 1u);
   EXPECT_EQ(drops(0, DropReason::kInvalidSource), 2u);
   EXPECT_EQ(queued(1), 1);

@@ -14,7 +14,9 @@
 
 namespace inception::test {
 
-inline MacAddress mac(const char* text) { return *MacAddress::parse(text); }
+inline MacAddress mac(const char* text) {
+  return *MacAddress::parse(text);
+}
 
 inline rte_mempool* test_pool() {
   static rte_mempool* pool = rte_pktmbuf_pool_create("unit_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine for inceptiond: packages, hugepages. Needs root.
+# Idempotent; skips apt when everything is already installed.
+#
+#   scripts/setup.sh            build and run dependencies
+#   scripts/setup.sh --tests    plus what the tests use (QEMU, ping, socat, ...)
+set -euo pipefail
+
+build_packages=(
+  meson ninja-build pkg-config g++
+  libdpdk-dev dpdk
+  libtbb-dev libtomlplusplus-dev prometheus-cpp-dev libvirt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libgtest-dev libgmock-dev
+)
+test_packages=(
+  iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps
+  qemu-system-x86 busybox-static cpio
+  clang-tidy cppcheck clang-format
+)
+
+packages=("${build_packages[@]}")
+[ "${1:-}" = "--tests" ] && packages+=("${test_packages[@]}")
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (it installs packages and mounts hugepages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Hugepages: 1 GiB of 2 MiB pages for the switch (and perf runs).
+mkdir -p /dev/hugepages
+mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
+if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 512 ]; then
+  echo 1024 > /proc/sys/vm/nr_hugepages
+fi
+echo "setup: done ($(grep HugePages_Free /proc/meminfo | awk '{print $2}') free hugepages)"
