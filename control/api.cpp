@@ -20,6 +20,26 @@ json port_json(const PortStatus& s) {
   return j;
 }
 
+json peer_json(const PeerStatus& p) {
+  return {{"network", p.network},
+          {"peer", p.ip.to_string()},
+          {"next_hop", p.next_hop.to_string()},
+          {"resolved", p.resolved}};
+}
+
+json network_json(const NetworkStatus& n) {
+  json j = n.config;
+  j["ports"] = n.ports;
+  j["fdb_dynamic"] = n.fdb_dynamic;
+  j["fdb_static"] = n.fdb_static;
+  j["fdb_limit_hits"] = n.fdb_limit_hits;
+  j["fdb_moves"] = n.fdb_moves;
+  json peers = json::array();
+  for (const PeerStatus& p : n.peers) peers.push_back(peer_json(p));
+  j["peers"] = peers;
+  return j;
+}
+
 json totals_json(const PortTotals& t) {
   json drops = json::object();
   for (size_t r = 0; r < kDropReasonCount; ++r) drops[std::string(kDropReasonNames[r])] = t.drops[r];
@@ -50,16 +70,38 @@ const std::map<std::string, Handler>& handlers() {
       {"network.list",
        [](Controller& c, const json&) {
          json out = json::array();
-         for (const NetworkStatus& n : c.networks()) {
-           json j = n.config;
-           j["ports"] = n.ports;
-           j["fdb_dynamic"] = n.fdb_dynamic;
-           j["fdb_static"] = n.fdb_static;
-           j["fdb_limit_hits"] = n.fdb_limit_hits;
-           j["fdb_moves"] = n.fdb_moves;
-           out.push_back(j);
-         }
+         for (const NetworkStatus& n : c.networks()) out.push_back(network_json(n));
          return out;
+       }},
+      {"network.show", [](Controller& c, const json& a) { return network_json(c.network(arg_string(a, "name"))); }},
+      {"peer.add",
+       [](Controller& c, const json& a) {
+         c.add_peer(arg_string(a, "network"), arg_string(a, "ip"));
+         return json();
+       }},
+      {"peer.del",
+       [](Controller& c, const json& a) {
+         c.del_peer(arg_string(a, "network"), arg_string(a, "ip"));
+         return json();
+       }},
+      {"neigh.show",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const NeighborEntry& n : c.neighbors())
+           out.push_back({{"ip", n.ip.to_string()},
+                          {"mac", n.mac ? json(n.mac->to_string()) : json()},
+                          {"state", n.is_static ? "static" : (n.mac ? "reachable" : "incomplete")}});
+         return out;
+       }},
+      {"neigh.add",
+       [](Controller& c, const json& a) {
+         c.add_neighbor(arg_string(a, "ip"), arg_string(a, "mac"));
+         return json();
+       }},
+      {"neigh.del",
+       [](Controller& c, const json& a) {
+         c.del_neighbor(arg_string(a, "ip"));
+         return json();
        }},
       {"port.add",
        [](Controller& c, const json& a) {
@@ -86,6 +128,7 @@ const std::map<std::string, Handler>& handlers() {
            out.push_back({{"network", r.network},
                           {"mac", r.mac.to_string()},
                           {"port", r.port},
+                          {"peer", r.peer ? json(r.peer->to_string()) : json()},
                           {"type", r.is_static ? "static" : "dynamic"},
                           {"age_s", r.age_s}});
          return out;
@@ -111,6 +154,19 @@ const std::map<std::string, Handler>& handlers() {
            j["link"] = p.link_up ? "up" : "down";
            ports.push_back(j);
          }
+         json peers = json::array();
+         for (const PeerStatus& p : s.peers) {
+           json j = totals_json(p.totals);
+           j.update(peer_json(p));
+           peers.push_back(j);
+         }
+         json underlay;
+         if (s.underlay) {
+           underlay = {{"device", s.underlay->device},
+                       {"host_interface", s.underlay->host_interface},
+                       {"nic", totals_json(s.underlay->nic)},
+                       {"host", totals_json(s.underlay->host)}};
+         }
          json workers = json::array();
          for (const WorkerStatus& w : s.workers) {
            workers.push_back(
@@ -123,7 +179,8 @@ const std::map<std::string, Handler>& handlers() {
                 {"learn_requests", w.learn_requests},
                 {"learn_ring_full", w.learn_ring_full}});
          }
-         return json{{"tsc_hz", s.tsc_hz}, {"ports", ports}, {"workers", workers}};
+         return json{
+             {"tsc_hz", s.tsc_hz}, {"ports", ports}, {"peers", peers}, {"underlay", underlay}, {"workers", workers}};
        }},
       {"config.show",
        [](Controller& c, const json&) {

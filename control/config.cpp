@@ -181,6 +181,15 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
   if (!vni) r.fail("missing required key 'vni'");
   n.vni = *vni;
   if (auto v = r.integer("fdb_limit", 1, kMaxFdbLimit)) n.fdb_limit = *v;
+  if (auto v = r.strings("peers")) {
+    for (const std::string& text : *v) {
+      const auto ip = Ipv4Address::parse(text);
+      if (!ip)
+        r.fail_at(*table.get("peers"), fmt::format("network {}: peer '{}' is not an IPv4 address", n.name, text));
+      n.peers.push_back(*ip);
+    }
+  }
+  if (auto v = r.boolean("hub")) n.hub = *v;
   r.finish();
   at_table(table, file, [&] { validate_network(n); });
   return n;
@@ -224,7 +233,57 @@ StaticMacConfig parse_static_mac(const toml::table& table, const std::string& fi
   return s;
 }
 
+UnderlayConfig parse_underlay(const toml::table& table, const std::string& file) {
+  TableReader r(table, "[underlay]", file);
+  UnderlayConfig u;
+  u.enabled = true;
+  u.device = r.required_string("device");
+  const std::string address = r.required_string("address");
+  const auto prefix = Ipv4Prefix::parse(address);
+  if (!prefix || prefix->address.is_unspecified())
+    r.fail_at(*table.get("address"),
+              fmt::format("[underlay].address: '{}' is not ADDRESS/PREFIX (e.g. 10.0.0.11/16)", address));
+  u.address = *prefix;
+  if (auto v = r.string("gateway")) {
+    const auto gw = Ipv4Address::parse(*v);
+    if (!gw) r.fail_at(*table.get("gateway"), fmt::format("[underlay].gateway: '{}' is not an IPv4 address", *v));
+    u.gateway = *gw;
+  }
+  if (auto v = r.integer("mtu", 576, 9216)) u.mtu = static_cast<uint16_t>(*v);
+  if (auto v = r.integer("vxlan_port", 1, 65535)) u.vxlan_port = static_cast<uint16_t>(*v);
+  if (auto v = r.string("host_interface")) u.host_interface = *v;
+  if (auto v = r.integer("neighbor_timeout_s", 1, 86400)) u.neighbor_timeout_s = *v;
+  r.finish();
+  at_table(table, file, [&] { validate_underlay(u); });
+  return u;
+}
+
+NeighborConfig parse_neighbor(const toml::table& table, const std::string& file, size_t index) {
+  TableReader r(table, fmt::format("[[neighbor]] #{}", index + 1), file);
+  const std::string ip = r.required_string("ip");
+  const std::string mac = r.required_string("mac");
+  r.finish();
+  NeighborConfig n;
+  const auto parsed_ip = Ipv4Address::parse(ip);
+  if (!parsed_ip) r.fail_at(*table.get("ip"), fmt::format("'{}' is not an IPv4 address", ip));
+  const auto parsed_mac = MacAddress::parse(mac);
+  if (!parsed_mac || parsed_mac->is_multicast())
+    r.fail_at(*table.get("mac"), fmt::format("'{}' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)", mac));
+  n.ip = *parsed_ip;
+  n.mac = *parsed_mac;
+  return n;
+}
+
 }  // namespace
+
+void validate_underlay(const UnderlayConfig& u) {
+  if (u.device.empty()) throw ConfigError("underlay: no device given");
+  if (u.gateway && !u.address.contains(*u.gateway))
+    throw ConfigError(
+        fmt::format("underlay: gateway {} is not inside {}", u.gateway->to_string(), u.address.to_string()));
+  if (!u.host_interface.empty() && !valid_object_name(u.host_interface, kMaxPortNameLength))
+    throw ConfigError(fmt::format("underlay: host_interface '{}' is not a valid interface name", u.host_interface));
+}
 
 std::string_view port_type_name(PortType type) noexcept {
   return type == PortType::kVhostUser ? "vhost-user" : "kernel";
@@ -303,6 +362,10 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (colon == std::string::npos || colon == 0 || colon + 1 == config.metrics.listen.size())
       m.fail(fmt::format("listen '{}' must be ADDRESS:PORT", config.metrics.listen));
   }
+  if (const toml::table* t = sub_table(r, "underlay")) config.underlay = parse_underlay(*t, source_name);
+  each_array_table(r, "neighbor", [&](const toml::table& t, size_t i) {
+    config.neighbors.push_back(parse_neighbor(t, source_name, i));
+  });
   each_array_table(r, "network", [&](const toml::table& t, size_t i) {
     config.networks.push_back(parse_network(t, source_name, i));
   });
@@ -325,6 +388,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   }
   std::set<std::string> ports;
   std::set<std::string> sockets;
+  if (config.underlay.enabled && !config.underlay.host_interface.empty()) ports.insert(config.underlay.host_interface);
   for (const PortConfig& p : config.ports) {
     if (!ports.insert(p.name).second)
       throw ConfigError(fmt::format("{}: port {} is defined twice", source_name, p.name));

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "inception/ipv4_address.h"
 #include "inception/mac_address.h"
 
 namespace inception {
@@ -30,6 +31,31 @@ struct NetworkConfig {
   std::string name;
   uint32_t vni = 0;
   uint32_t fdb_limit = 8192;  // dynamic MAC entries; static entries have their own reserve
+  // VTEPs (other rVMs' underlay addresses) this network reaches over VXLAN.
+  std::vector<Ipv4Address> peers;
+  // A hub relays flooded frames from one peer to the others (the paper's
+  // star, hub = gateway rVM); elsewhere split horizon keeps frames from a
+  // peer away from the other peers.
+  bool hub = false;
+};
+
+// The rVM's NIC as a DPDK port: the VXLAN underlay.
+struct UnderlayConfig {
+  bool enabled = false;
+  std::string device;                  // DPDK devargs ("net_af_packet0,iface=eth0") or a PCI address
+  Ipv4Prefix address;                  // local VTEP address and on-link prefix
+  std::optional<Ipv4Address> gateway;  // next hop for peers off-link
+  uint16_t mtu = 1500;                 // overlay MTU = mtu - 50
+  uint16_t vxlan_port = 4789;
+  // Kernel interface that carries the rVM's own traffic (everything on the
+  // underlay that is not VXLAN or ARP for the switch); empty for none.
+  std::string host_interface = "inc-host";
+  uint32_t neighbor_timeout_s = 300;
+};
+
+struct NeighborConfig {
+  Ipv4Address ip;
+  MacAddress mac;
 };
 
 struct PortConfig {
@@ -71,6 +97,8 @@ struct Config {
     bool enabled = true;
     std::string listen = "127.0.0.1:9417";
   } metrics;
+  UnderlayConfig underlay;
+  std::vector<NeighborConfig> neighbors;
   std::vector<NetworkConfig> networks;
   std::vector<PortConfig> ports;
   std::vector<StaticMacConfig> static_macs;
@@ -89,9 +117,12 @@ std::string to_toml(const Config& config);
 // ConfigError with a message naming the object and the problem.
 void validate_network(const NetworkConfig& network);
 void validate_port(const PortConfig& port);
+void validate_underlay(const UnderlayConfig& underlay);
 bool valid_object_name(std::string_view name, size_t max_length) noexcept;
 inline constexpr size_t kMaxNetworkNameLength = 32;
 inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name
 inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
+// Outer Ethernet + IPv4 + UDP + VXLAN headers (RFC 7348, no outer VLAN).
+inline constexpr uint16_t kVxlanOverhead = 50;
 
 }  // namespace inception

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "dataplane/arp.h"
+#include "dataplane/vxlan.h"
 #include "inception/log.h"
 
 namespace inception {
@@ -17,15 +20,61 @@ std::optional<uint16_t> free_index(const std::array<T*, N>& slots) {
   return std::nullopt;
 }
 
+uint64_t steady_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+PortTotals operator-(const PortTotals& a, const PortTotals& b) {
+  PortTotals d;
+  d.rx_packets = a.rx_packets - b.rx_packets;
+  d.rx_bytes = a.rx_bytes - b.rx_bytes;
+  d.tx_packets = a.tx_packets - b.tx_packets;
+  d.tx_bytes = a.tx_bytes - b.tx_bytes;
+  d.flood_packets = a.flood_packets - b.flood_packets;
+  for (size_t r = 0; r < kDropReasonCount; ++r) d.drops[r] = a.drops[r] - b.drops[r];
+  return d;
+}
+
 }  // namespace
 
-Controller::Controller(const Config& startup, Dataplane& dataplane) : startup_(startup), dataplane_(dataplane) {}
+Controller::Controller(const Config& startup, Dataplane& dataplane)
+    : startup_(startup),
+      dataplane_(dataplane),
+      neighbors_(startup.underlay.neighbor_timeout_s),
+      start_ms_(steady_ms()) {}
+
+uint32_t Controller::now_ms() const {
+  return static_cast<uint32_t>(steady_ms() - start_ms_);
+}
+
+std::optional<PortIndex> Controller::free_port_index() const {
+  for (PortIndex i = 0; i < kMaxPorts; ++i)
+    if (port_at_[i] == nullptr && peer_at_[i] == nullptr && i != underlay_index_ && i != host_index_) return i;
+  return std::nullopt;
+}
 
 Controller::~Controller() {
   remove_all_ports();
 }
 
 void Controller::apply(const Config& config) {
+  if (config.underlay.enabled) {
+    std::lock_guard lock(mutex_);
+    const UnderlayConfig& u = config.underlay;
+    underlay_ =
+        UnderlayPort::create(u.device, u.host_interface, u.mtu, dataplane_.worker_count(), dataplane_.mempool());
+    underlay_index_ = 0;
+    underlay_baseline_ = port_totals(underlay_index_);
+    if (underlay_->host() != nullptr) {
+      host_index_ = 1;
+      host_baseline_ = port_totals(host_index_);
+    }
+    for (const NeighborConfig& n : config.neighbors) neighbors_.add_static(n.ip, n.mac);
+    publish();
+    log::info("underlay: VTEP {} on {}, overlay MTU {}", u.address.to_string(), u.device, u.mtu - kVxlanOverhead);
+  }
   for (const NetworkConfig& n : config.networks) add_network(n);
   for (const PortConfig& p : config.ports) add_port(p);
   for (const StaticMacConfig& s : config.static_macs) add_static_mac(s.network, s.mac.to_string(), s.port);
@@ -41,11 +90,56 @@ Controller::Network& Controller::network_or_throw(const std::string& name, const
 void Controller::publish() {
   auto snapshot = std::make_unique<Snapshot>();
   const unsigned workers = dataplane_.worker_count();
+  UnderlayView& u = snapshot->underlay;
+  if (underlay_) {
+    const UnderlayConfig& config = startup_.underlay;
+    u.enabled = true;
+    u.port = underlay_index_;
+    u.host = host_index_;
+    u.local_ip = config.address.address.network_order();
+    u.vxlan_port = rte_cpu_to_be_16(config.vxlan_port);
+    u.mac = underlay_->mac();
+    u.overlay_mtu = static_cast<uint16_t>(config.mtu - kVxlanOverhead);
+    PortView& nic = snapshot->ports[underlay_index_];
+    nic.present = true;
+    nic.role = PortRole::kUnderlay;
+    nic.kind = PortKind::kEthdev;
+    nic.ethdev_id = underlay_->ethdev_id();
+    for (uint16_t q = 0; q < underlay_->rx_queues(); ++q) snapshot->poll[q % workers].push_back({underlay_index_, q});
+    if (const KernelPort* host = underlay_->host()) {
+      PortView& view = snapshot->ports[host_index_];
+      view.present = true;
+      view.role = PortRole::kHost;
+      view.kind = PortKind::kEthdev;
+      view.ethdev_id = host->ethdev_id();
+      for (uint16_t q = 0; q < host->queues(); ++q) snapshot->poll[q % workers].push_back({host_index_, q});
+    }
+  }
   for (const auto& [name, network] : networks_) {
     NetworkView& view = snapshot->networks[network->index];
     view.fdb = network->fdb.get();
     view.vni = network->config.vni;
-    for (const std::string& port_name : network->ports) view.ports.push_back(ports_.at(port_name)->index);
+    view.hub = network->config.hub;
+    for (const std::string& port_name : network->ports) view.local_ports.push_back(ports_.at(port_name)->index);
+    if (!underlay_) continue;
+    u.network_of_vni.insert(network->config.vni, network->index);
+    for (const auto& [ip, peer] : network->peers) {
+      view.peer_ports.push_back(peer->index);
+      u.peer_of.insert(UnderlayView::peer_key(network->config.vni, ip.value()), peer->index);
+      PortView& pv = snapshot->ports[peer->index];
+      pv.present = true;
+      pv.kind = PortKind::kVxlanPeer;
+      pv.role = PortRole::kSwitch;
+      pv.is_peer = true;
+      pv.network = network->index;
+      pv.ethdev_id = underlay_->ethdev_id();
+      const auto hop = next_hop(ip);
+      const auto mac = hop ? neighbors_.lookup(*hop) : std::nullopt;
+      pv.resolved = mac.has_value();
+      if (mac)
+        pv.tunnel = make_vxlan_template(underlay_->mac(), mac->bytes(), startup_.underlay.address.address.value(),
+                                        ip.value(), startup_.underlay.vxlan_port, network->config.vni);
+    }
   }
   for (const auto& [name, port] : ports_) {
     PortView& view = snapshot->ports[port->index];
@@ -65,6 +159,121 @@ void Controller::publish() {
     }
   }
   dataplane_.publish(std::move(snapshot));
+}
+
+std::optional<Ipv4Address> Controller::next_hop(Ipv4Address peer) const {
+  if (startup_.underlay.address.contains(peer)) return peer;
+  return startup_.underlay.gateway;
+}
+
+void Controller::update_wanted_neighbors() {
+  std::set<Ipv4Address> hops;
+  for (const auto& [name, network] : networks_)
+    for (const auto& [ip, peer] : network->peers)
+      if (const auto hop = next_hop(ip)) hops.insert(*hop);
+  neighbors_.set_wanted(hops, now_ms());
+}
+
+void Controller::add_peer_locked(Network& network, Ipv4Address ip) {
+  const std::string context = fmt::format("network {}: peer {}", network.config.name, ip.to_string());
+  if (!underlay_) throw ControlError(context + ": no [underlay] is configured");
+  if (ip == startup_.underlay.address.address) throw ControlError(context + ": that is this rVM's own VTEP address");
+  if (network.peers.contains(ip)) throw ControlError(context + " already exists");
+  if (!next_hop(ip))
+    throw ControlError(
+        fmt::format("{}: not inside {} and no gateway is configured", context, startup_.underlay.address.to_string()));
+  const auto index = free_port_index();
+  if (!index) throw ControlError(fmt::format("{}: the switch has {} ports already", context, kMaxPorts));
+  auto peer = std::make_unique<Peer>();
+  peer->network = network.index;
+  peer->ip = ip;
+  peer->index = *index;
+  peer->baseline = port_totals(*index);
+  peer_at_[*index] = peer.get();
+  network.peers.emplace(ip, std::move(peer));
+  network.config.peers.push_back(ip);
+  update_wanted_neighbors();
+}
+
+void Controller::remove_peer(Network& network, Ipv4Address ip) {
+  auto owned = std::move(network.peers.at(ip));
+  network.peers.erase(ip);
+  std::erase(network.config.peers, ip);
+  peer_at_[owned->index] = nullptr;
+  publish();
+  dataplane_.drain_learn_requests([this](const LearnRequest& r) { handle_learn(r); });
+  network.fdb->flush_port(owned->index);
+  update_wanted_neighbors();
+}
+
+void Controller::add_peer(const std::string& network_name, const std::string& ip_text) {
+  std::lock_guard lock(mutex_);
+  Network& network = network_or_throw(network_name, "");
+  const auto ip = Ipv4Address::parse(ip_text);
+  if (!ip) throw ControlError(fmt::format("network {}: peer '{}' is not an IPv4 address", network_name, ip_text));
+  add_peer_locked(network, *ip);
+  publish();
+  log::info("network {}: peer {} added", network_name, ip->to_string());
+}
+
+void Controller::del_peer(const std::string& network_name, const std::string& ip_text) {
+  std::lock_guard lock(mutex_);
+  Network& network = network_or_throw(network_name, "");
+  const auto ip = Ipv4Address::parse(ip_text);
+  if (!ip || !network.peers.contains(*ip))
+    throw ControlError(fmt::format("network {}: no peer {}", network_name, ip_text));
+  remove_peer(network, *ip);
+  log::info("network {}: peer {} deleted", network_name, ip->to_string());
+}
+
+void Controller::add_neighbor(const std::string& ip_text, const std::string& mac_text) {
+  std::lock_guard lock(mutex_);
+  const auto ip = Ipv4Address::parse(ip_text);
+  if (!ip) throw ControlError(fmt::format("neighbor '{}' is not an IPv4 address", ip_text));
+  const auto mac = MacAddress::parse(mac_text);
+  if (!mac || mac->is_multicast() || mac->is_zero())
+    throw ControlError(fmt::format("neighbor {}: '{}' is not a unicast MAC address", ip_text, mac_text));
+  if (!underlay_) throw ControlError(fmt::format("neighbor {}: no [underlay] is configured", ip_text));
+  neighbors_.add_static(*ip, *mac);
+  publish();
+}
+
+void Controller::del_neighbor(const std::string& ip_text) {
+  std::lock_guard lock(mutex_);
+  const auto ip = Ipv4Address::parse(ip_text);
+  if (!ip || !neighbors_.remove_static(*ip)) throw ControlError(fmt::format("neighbor {}: no static entry", ip_text));
+  update_wanted_neighbors();
+  publish();
+}
+
+std::vector<NeighborEntry> Controller::neighbors() {
+  std::lock_guard lock(mutex_);
+  return neighbors_.entries();
+}
+
+void Controller::tick_underlay() {
+  std::lock_guard lock(mutex_);
+  if (!underlay_) return;
+  const uint32_t now = now_ms();
+  bool changed = false;
+  dataplane_.drain_punted([&](const rte_mbuf* m) {
+    if (const auto arp = parse_arp(m)) {
+      const MacAddress mac(arp->sender_mac);
+      if (!mac.is_multicast() && !mac.is_zero()) changed |= neighbors_.learn(Ipv4Address(arp->sender_ip), mac, now);
+    }
+  });
+  changed |= neighbors_.expire(now);
+  for (const Ipv4Address& ip : neighbors_.due_requests(now)) {
+    rte_mbuf* request =
+        make_arp_request(dataplane_.mempool(), underlay_->mac(), startup_.underlay.address.address.value(), ip.value());
+    if (request == nullptr || !underlay_->control_tx(request))
+      log::warning("underlay: could not send an ARP request for {}", ip.to_string());
+  }
+  if (changed) {
+    publish();
+    for (const NeighborEntry& e : neighbors_.entries())
+      log::debug("neighbor {} is {}", e.ip.to_string(), e.mac ? e.mac->to_string() : "unresolved");
+  }
 }
 
 void Controller::add_network(const NetworkConfig& config) {
@@ -90,8 +299,19 @@ void Controller::add_network(const NetworkConfig& config) {
   } catch (const std::exception& e) {
     throw ControlError(e.what());
   }
+  network->config.peers.clear();  // refilled by add_peer_locked
+  Network& added = *network;
   network_at_[*index] = network.get();
   networks_.emplace(config.name, std::move(network));
+  try {
+    for (const Ipv4Address& peer : config.peers) add_peer_locked(added, peer);
+  } catch (...) {
+    for (auto& [ip, peer] : added.peers) peer_at_[peer->index] = nullptr;
+    network_at_[*index] = nullptr;
+    networks_.erase(config.name);
+    update_wanted_neighbors();
+    throw;
+  }
   publish();
   log::info("network {}: added (VNI {}, FDB limit {})", config.name, config.vni, config.fdb_limit);
 }
@@ -108,6 +328,8 @@ void Controller::del_network(const std::string& name) {
   auto owned = std::move(networks_.at(name));
   networks_.erase(name);
   network_at_[owned->index] = nullptr;
+  for (auto& [ip, peer] : owned->peers) peer_at_[peer->index] = nullptr;
+  update_wanted_neighbors();
   publish();  // after this, no worker can reach the FDB freed with `owned`
   log::info("network {}: deleted", name);
 }
@@ -127,7 +349,7 @@ void Controller::add_port(const PortConfig& config) {
         throw ControlError(
             fmt::format("port {}: socket {} is already used by port {}", config.name, config.socket, name));
   }
-  const auto index = free_index(port_at_);
+  const auto index = free_port_index();
   if (!index) throw ControlError(fmt::format("port {}: the switch has {} ports already", config.name, kMaxPorts));
 
   auto port = std::make_unique<Port>();
@@ -212,13 +434,39 @@ void Controller::del_mac(const std::string& network_name, const std::string& mac
     throw ControlError(fmt::format("network {}: no FDB entry for {}", network_name, mac->to_string()));
 }
 
+std::string Controller::port_name(PortIndex index) const {
+  if (port_at_[index] != nullptr) return port_at_[index]->config.name;
+  if (peer_at_[index] != nullptr) return "peer:" + peer_at_[index]->ip.to_string();
+  return "?";
+}
+
+PeerStatus Controller::peer_status(const Network& network, const Peer& peer) const {
+  PeerStatus s;
+  s.network = network.config.name;
+  s.ip = peer.ip;
+  const auto hop = next_hop(peer.ip);
+  if (hop) s.next_hop = *hop;
+  s.resolved = hop && neighbors_.lookup(*hop).has_value();
+  s.totals = port_totals(peer.index) - peer.baseline;
+  return s;
+}
+
+NetworkStatus Controller::network_status(const Network& n) const {
+  NetworkStatus s{n.config, n.ports, {}, n.fdb->dynamic_count(), n.fdb->static_count(), n.fdb->limit_hits(), n.moves};
+  for (const auto& [ip, peer] : n.peers) s.peers.push_back(peer_status(n, *peer));
+  return s;
+}
+
 std::vector<NetworkStatus> Controller::networks() {
   std::lock_guard lock(mutex_);
   std::vector<NetworkStatus> out;
-  for (const auto& [name, n] : networks_)
-    out.push_back(
-        {n->config, n->ports, n->fdb->dynamic_count(), n->fdb->static_count(), n->fdb->limit_hits(), n->moves});
+  for (const auto& [name, n] : networks_) out.push_back(network_status(*n));
   return out;
+}
+
+NetworkStatus Controller::network(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  return network_status(network_or_throw(name, ""));
 }
 
 PortTotals Controller::port_totals(PortIndex index) const {
@@ -245,14 +493,7 @@ PortStatus Controller::port_status(const Port& port) const {
     s.link_up = true;
     s.active_queues = port.kernel->queues();
   }
-  const PortTotals now = port_totals(port.index);
-  const PortTotals& base = port.baseline;
-  s.totals.rx_packets = now.rx_packets - base.rx_packets;
-  s.totals.rx_bytes = now.rx_bytes - base.rx_bytes;
-  s.totals.tx_packets = now.tx_packets - base.tx_packets;
-  s.totals.tx_bytes = now.tx_bytes - base.tx_bytes;
-  s.totals.flood_packets = now.flood_packets - base.flood_packets;
-  for (size_t r = 0; r < kDropReasonCount; ++r) s.totals.drops[r] = now.drops[r] - base.drops[r];
+  s.totals = port_totals(port.index) - port.baseline;
   return s;
 }
 
@@ -269,8 +510,9 @@ std::vector<FdbRow> Controller::fdb(const std::optional<std::string>& network_na
   const uint32_t now = dataplane_.now_s();
   auto add = [&](const Network& network) {
     for (const FdbEntry& e : network.fdb->entries(now)) {
-      const Port* port = port_at_[e.port];
-      out.push_back({network.config.name, e.mac, port ? port->config.name : "?", e.is_static, e.age_s});
+      std::optional<Ipv4Address> peer;
+      if (peer_at_[e.port] != nullptr) peer = peer_at_[e.port]->ip;
+      out.push_back({network.config.name, e.mac, port_name(e.port), peer, e.is_static, e.age_s});
     }
   };
   if (network_name) {
@@ -289,6 +531,16 @@ Stats Controller::stats() {
   Stats s;
   s.tsc_hz = dataplane_.tsc_hz();
   for (const auto& [name, port] : ports_) s.ports.push_back(port_status(*port));
+  for (const auto& [name, network] : networks_)
+    for (const auto& [ip, peer] : network->peers) s.peers.push_back(peer_status(*network, *peer));
+  if (underlay_) {
+    UnderlayStatus u;
+    u.device = startup_.underlay.device;
+    u.host_interface = underlay_->host() ? startup_.underlay.host_interface : "";
+    u.nic = port_totals(underlay_index_) - underlay_baseline_;
+    if (underlay_->host()) u.host = port_totals(host_index_) - host_baseline_;
+    s.underlay = u;
+  }
   for (unsigned w = 0; w < dataplane_.worker_count(); ++w) {
     const WorkerCounters& c = dataplane_.counters(w);
     s.workers.push_back({w, dataplane_.options().worker_lcores[w], counter_read(c.busy_cycles),
@@ -304,6 +556,9 @@ Config Controller::running_config() {
   c.networks.clear();
   c.ports.clear();
   c.static_macs.clear();
+  c.neighbors.clear();
+  for (const NeighborEntry& n : neighbors_.entries())
+    if (n.is_static && n.mac) c.neighbors.push_back({n.ip, *n.mac});
   for (const auto& [name, network] : networks_) {
     c.networks.push_back(network->config);
     for (const FdbEntry& e : network->fdb->entries(0))
@@ -315,18 +570,21 @@ Config Controller::running_config() {
 
 void Controller::handle_learn(const LearnRequest& request) {
   Network* network = network_at_[request.network];
-  Port* port = port_at_[request.port];
-  // The port or network may have gone since the worker asked.
-  if (network == nullptr || port == nullptr || port->network != request.network) return;
+  const Port* port = port_at_[request.port];
+  const Peer* peer = peer_at_[request.port];
+  // The port, peer or network may have gone since the worker asked.
+  if (network == nullptr) return;
+  if ((port == nullptr || port->network != request.network) && (peer == nullptr || peer->network != request.network))
+    return;
   const MacAddress mac = MacAddress::from_key(request.mac_key);
   switch (network->fdb->learn(mac, request.port, dataplane_.now_s())) {
     case LearnResult::kMoved:
       ++network->moves;
-      log::debug("network {}: {} moved to port {}", network->config.name, mac.to_string(), port->config.name);
+      log::debug("network {}: {} moved to {}", network->config.name, mac.to_string(), port_name(request.port));
       break;
     case LearnResult::kLimitReached:
-      log::debug("network {}: FDB full, {} on port {} not learned", network->config.name, mac.to_string(),
-                 port->config.name);
+      log::debug("network {}: FDB full, {} on {} not learned", network->config.name, mac.to_string(),
+                 port_name(request.port));
       break;
     default:
       break;

@@ -22,6 +22,8 @@
 #include "control/config.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/kernel_port.h"
+#include "dataplane/neighbor_table.h"
+#include "dataplane/underlay_port.h"
 #include "inception/counters.h"
 #include "vhost/vhost_port.h"
 
@@ -46,9 +48,18 @@ struct PortStatus {
   PortTotals totals;
 };
 
+struct PeerStatus {
+  std::string network;
+  Ipv4Address ip;
+  Ipv4Address next_hop;   // the peer, or the gateway when it is off-link
+  bool resolved = false;  // next-hop MAC known: frames can be sent
+  PortTotals totals;
+};
+
 struct NetworkStatus {
   NetworkConfig config;
   std::vector<std::string> ports;
+  std::vector<PeerStatus> peers;
   uint32_t fdb_dynamic = 0;
   uint32_t fdb_static = 0;
   uint64_t fdb_limit_hits = 0;
@@ -58,7 +69,8 @@ struct NetworkStatus {
 struct FdbRow {
   std::string network;
   MacAddress mac;
-  std::string port;
+  std::string port;  // a local port's name, or "peer:<VTEP address>"
+  std::optional<Ipv4Address> peer;
   bool is_static = false;
   uint32_t age_s = 0;
 };
@@ -69,9 +81,19 @@ struct WorkerStatus {
   uint64_t busy_cycles = 0, idle_cycles = 0, busy_packets = 0, learn_requests = 0, learn_ring_full = 0;
 };
 
+// Counters of the underlay NIC and of the host interface.
+struct UnderlayStatus {
+  std::string device;
+  std::string host_interface;
+  PortTotals nic;
+  PortTotals host;
+};
+
 struct Stats {
   uint64_t tsc_hz = 0;
   std::vector<PortStatus> ports;
+  std::vector<PeerStatus> peers;
+  std::optional<UnderlayStatus> underlay;
   std::vector<WorkerStatus> workers;
 };
 
@@ -91,10 +113,16 @@ class Controller {
   void del_port(const std::string& name);
   void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
   void del_mac(const std::string& network, const std::string& mac);
+  void add_peer(const std::string& network, const std::string& ip);
+  void del_peer(const std::string& network, const std::string& ip);
+  void add_neighbor(const std::string& ip, const std::string& mac);
+  void del_neighbor(const std::string& ip);
   // Removes every port (before shutdown).
   void remove_all_ports();
 
   std::vector<NetworkStatus> networks();
+  NetworkStatus network(const std::string& name);
+  std::vector<NeighborEntry> neighbors();
   std::vector<PortStatus> ports();
   std::vector<FdbRow> fdb(const std::optional<std::string>& network);
   Stats stats();
@@ -103,13 +131,22 @@ class Controller {
   // Periodic work of the main loop.
   size_t process_learn_requests();
   size_t age_fdb();
+  // Neighbor resolution for the peers: punted ARP, requests, expiry.
+  void tick_underlay();
 
  private:
+  struct Peer {
+    NetworkIndex network = kInvalidNetwork;
+    Ipv4Address ip;
+    PortIndex index = kInvalidPort;
+    PortTotals baseline;
+  };
   struct Network {
-    NetworkConfig config;
+    NetworkConfig config;  // config.peers is kept in step with `peers`
     NetworkIndex index = kInvalidNetwork;
     std::unique_ptr<Fdb> fdb;
     std::vector<std::string> ports;
+    std::map<Ipv4Address, std::unique_ptr<Peer>> peers;
     uint64_t moves = 0;
   };
   struct Port {
@@ -122,6 +159,14 @@ class Controller {
   };
 
   Network& network_or_throw(const std::string& name, const std::string& context);
+  std::optional<PortIndex> free_port_index() const;
+  void add_peer_locked(Network& network, Ipv4Address ip);
+  void remove_peer(Network& network, Ipv4Address ip);
+  std::optional<Ipv4Address> next_hop(Ipv4Address peer) const;
+  void update_wanted_neighbors();
+  PeerStatus peer_status(const Network& network, const Peer& peer) const;
+  NetworkStatus network_status(const Network& network) const;
+  std::string port_name(PortIndex index) const;
   void publish();
   void handle_learn(const LearnRequest& request);
   PortTotals port_totals(PortIndex index) const;
@@ -135,6 +180,17 @@ class Controller {
   std::map<std::string, std::unique_ptr<Port>> ports_;
   std::array<Network*, kMaxNetworks> network_at_{};
   std::array<Port*, kMaxPorts> port_at_{};
+  std::array<Peer*, kMaxPorts> peer_at_{};
+
+  // The underlay, if configured: the NIC, its host interface and the
+  // neighbors its peers need. Its indices are taken before any port's.
+  std::unique_ptr<UnderlayPort> underlay_;
+  PortIndex underlay_index_ = kInvalidPort;
+  PortIndex host_index_ = kInvalidPort;
+  PortTotals underlay_baseline_, host_baseline_;
+  NeighborTable neighbors_;
+  uint64_t start_ms_ = 0;
+  uint32_t now_ms() const;
 };
 
 }  // namespace inception

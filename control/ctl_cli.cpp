@@ -8,6 +8,7 @@
 
 #include "control/config.h"
 #include "control/protocol.h"
+#include "inception/ipv4_address.h"
 #include "inception/mac_address.h"
 #include "inception/types.h"
 
@@ -78,7 +79,12 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   net_add->add_option("--fdb-limit", net.fdb_limit, "dynamic MAC entries the network may learn")
       ->check(CLI::Range(1u, kMaxFdbLimit))
       ->capture_default_str();
+  std::vector<std::string> net_peers;
+  net_add->add_option("--peer", net_peers, "VTEP address of another rVM reached over VXLAN (repeatable)");
+  net_add->add_flag("--hub", net.hub, "relay floods between peers (the hub of a star)");
   std::string name;
+  auto* net_show = network->add_subcommand("show", "show a network, its ports and peers");
+  net_show->add_option("name", name, "network name")->required();
   auto* net_del = network->add_subcommand("del", "delete a network (it must have no ports)");
   net_del->add_option("name", name, "network name")->required();
   auto* net_list = network->add_subcommand("list", "list networks");
@@ -117,6 +123,28 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   fdb_del->add_option("network", fdb_network, "network")->required();
   fdb_del->add_option("mac", fdb_mac, "MAC address")->required()->transform(kMacValidator);
 
+  // peer
+  auto* peer = app.add_subcommand("peer", "manage a network's VXLAN peers (other rVMs' VTEPs)");
+  peer->require_subcommand(1);
+  std::string peer_network, peer_ip;
+  auto* peer_add = peer->add_subcommand("add", "add a peer to a network");
+  peer_add->add_option("network", peer_network, "network")->required();
+  peer_add->add_option("ip", peer_ip, "the peer's underlay (VTEP) address")->required()->check(CLI::ValidIPV4);
+  auto* peer_del = peer->add_subcommand("del", "remove a peer from a network");
+  peer_del->add_option("network", peer_network, "network")->required();
+  peer_del->add_option("ip", peer_ip, "the peer's underlay (VTEP) address")->required()->check(CLI::ValidIPV4);
+
+  // neigh
+  auto* neigh = app.add_subcommand("neigh", "the switch's underlay ARP table");
+  neigh->require_subcommand(1);
+  std::string neigh_ip, neigh_mac;
+  auto* neigh_show = neigh->add_subcommand("show", "show underlay neighbors");
+  auto* neigh_add = neigh->add_subcommand("add", "add a static neighbor");
+  neigh_add->add_option("ip", neigh_ip, "IPv4 address")->required()->check(CLI::ValidIPV4);
+  neigh_add->add_option("mac", neigh_mac, "MAC address")->required()->transform(kMacValidator);
+  auto* neigh_del = neigh->add_subcommand("del", "delete a static neighbor");
+  neigh_del->add_option("ip", neigh_ip, "IPv4 address")->required()->check(CLI::ValidIPV4);
+
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");
   config->require_subcommand(1);
@@ -137,7 +165,28 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     inv.request = make_request(command, std::move(a));
   };
   if (*net_add) {
+    for (const std::string& text : net_peers) {
+      const auto ip = Ipv4Address::parse(text);
+      if (!ip) {
+        parse.exit_code = 2;
+        parse.output = "network add: --peer '" + text + "' is not an IPv4 address\n";
+        return parse;
+      }
+      net.peers.push_back(*ip);
+    }
     request("network.add", net);
+  } else if (*net_show) {
+    request("network.show", {{"name", name}});
+  } else if (*peer_add) {
+    request("peer.add", {{"network", peer_network}, {"ip", peer_ip}});
+  } else if (*peer_del) {
+    request("peer.del", {{"network", peer_network}, {"ip", peer_ip}});
+  } else if (*neigh_show) {
+    request("neigh.show");
+  } else if (*neigh_add) {
+    request("neigh.add", {{"ip", neigh_ip}, {"mac", neigh_mac}});
+  } else if (*neigh_del) {
+    request("neigh.del", {{"ip", neigh_ip}});
   } else if (*net_del) {
     request("network.del", {{"name", name}});
   } else if (*net_list) {
@@ -183,6 +232,23 @@ std::string render_result(const std::string& command, const json& result) {
                                   n["fdb_limit"].get<uint32_t>())});
     return table({"NETWORK", "VNI", "PORTS", "FDB(dyn+static/limit)"}, rows);
   }
+  if (command == "network.show") {
+    std::string out =
+        fmt::format("network {}  VNI {}{}\n  ports: {}\n  FDB: {} dynamic, {} static, limit {}\n", str(result["name"]),
+                    result["vni"].get<uint32_t>(), result["hub"].get<bool>() ? "  (hub)" : "", join(result["ports"]),
+                    result["fdb_dynamic"].get<uint32_t>(), result["fdb_static"].get<uint32_t>(),
+                    result["fdb_limit"].get<uint32_t>());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : result["peers"])
+      rows.push_back({str(p["peer"]), str(p["next_hop"]), p["resolved"].get<bool>() ? "resolved" : "unresolved"});
+    if (rows.empty()) return out + "  peers: -\n";
+    return out + "\n" + table({"PEER", "NEXT_HOP", "STATE"}, rows);
+  }
+  if (command == "neigh.show") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& n : result) rows.push_back({str(n["ip"]), str(n["mac"]), str(n["state"])});
+    return table({"IP", "MAC", "STATE"}, rows);
+  }
   if (command == "port.list") {
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : result) {
@@ -211,6 +277,28 @@ std::string render_result(const std::string& command, const json& result) {
                       std::to_string(p["rx_packets"].get<uint64_t>()), std::to_string(p["rx_bytes"].get<uint64_t>()),
                       std::to_string(p["tx_packets"].get<uint64_t>()), std::to_string(p["tx_bytes"].get<uint64_t>()),
                       drops.empty() ? "-" : drops});
+    }
+    auto drop_text = [](const json& drops) {
+      std::string text;
+      for (const auto& [reason, count] : drops.items())
+        if (count.get<uint64_t>() != 0)
+          text += (text.empty() ? "" : " ") + fmt::format("{}={}", reason, count.get<uint64_t>());
+      return text.empty() ? std::string("-") : text;
+    };
+    for (const auto& p : result["peers"])
+      rows.push_back({"peer:" + str(p["peer"]), str(p["network"]), p["resolved"].get<bool>() ? "up" : "unresolved",
+                      std::to_string(p["rx_packets"].get<uint64_t>()), std::to_string(p["rx_bytes"].get<uint64_t>()),
+                      std::to_string(p["tx_packets"].get<uint64_t>()), std::to_string(p["tx_bytes"].get<uint64_t>()),
+                      drop_text(p["drops"])});
+    if (!result["underlay"].is_null()) {
+      const json& u = result["underlay"];
+      for (const auto& [label, key] : {std::pair{"underlay", "nic"}, std::pair{"host", "host"}}) {
+        const json& t = u[key];
+        rows.push_back({std::string(label) + ":" + str(std::string(key) == "nic" ? u["device"] : u["host_interface"]),
+                        "-", "up", std::to_string(t["rx_packets"].get<uint64_t>()),
+                        std::to_string(t["rx_bytes"].get<uint64_t>()), std::to_string(t["tx_packets"].get<uint64_t>()),
+                        std::to_string(t["tx_bytes"].get<uint64_t>()), drop_text(t["drops"])});
+      }
     }
     std::string out = table({"PORT", "NETWORK", "LINK", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS"}, rows);
     rows.clear();

@@ -73,6 +73,7 @@ void control_loop(Controller& controller, int signal_fd) {
       }
     }
     learning = controller.process_learn_requests() > 0;
+    controller.tick_underlay();
     if (Clock::now() >= next_aging) {
       if (const size_t aged = controller.age_fdb(); aged > 0) log::debug("aged out {} MAC address(es)", aged);
       next_aging += std::chrono::seconds(1);

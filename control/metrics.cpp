@@ -64,6 +64,58 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       }
     }
 
+    auto peer_rx =
+        family("inception_peer_rx_packets_total", "Frames decapsulated from a VXLAN peer.", MetricType::Counter);
+    auto peer_rx_bytes =
+        family("inception_peer_rx_bytes_total", "Inner bytes decapsulated from a VXLAN peer.", MetricType::Counter);
+    auto peer_tx =
+        family("inception_peer_tx_packets_total", "Frames encapsulated to a VXLAN peer.", MetricType::Counter);
+    auto peer_tx_bytes =
+        family("inception_peer_tx_bytes_total", "Inner bytes encapsulated to a VXLAN peer.", MetricType::Counter);
+    auto peer_flood = family("inception_peer_flood_packets_total",
+                             "Head-end replicated copies (broadcast, multicast, unknown unicast) sent to a peer.",
+                             MetricType::Counter);
+    auto peer_drops =
+        family("inception_peer_drops_total", "Frames toward a peer dropped, by reason.", MetricType::Counter);
+    auto peer_resolved =
+        family("inception_peer_resolved", "1 when the peer's next-hop MAC is known.", MetricType::Gauge);
+    for (const PeerStatus& p : stats.peers) {
+      const std::vector<ClientMetric::Label> labels{{"network", p.network}, {"peer", p.ip.to_string()}};
+      add(peer_rx, labels, static_cast<double>(p.totals.rx_packets));
+      add(peer_rx_bytes, labels, static_cast<double>(p.totals.rx_bytes));
+      add(peer_tx, labels, static_cast<double>(p.totals.tx_packets));
+      add(peer_tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
+      add(peer_flood, labels, static_cast<double>(p.totals.flood_packets));
+      add(peer_resolved, labels, p.resolved ? 1.0 : 0.0);
+      for (const DropReason r : {DropReason::kNoNeighbor, DropReason::kTxFull, DropReason::kNoBuffer}) {
+        auto with_reason = labels;
+        with_reason.push_back({"reason", std::string(kDropReasonNames[static_cast<size_t>(r)])});
+        add(peer_drops, with_reason, static_cast<double>(p.totals.drops[static_cast<size_t>(r)]));
+      }
+    }
+    auto underlay_rx =
+        family("inception_underlay_rx_packets_total",
+               "Frames received on the underlay NIC (interface=nic) or from the rVM's stack (interface=host).",
+               MetricType::Counter);
+    auto underlay_tx = family("inception_underlay_tx_packets_total",
+                              "Frames sent on the underlay NIC (interface=nic) or to the rVM's stack (interface=host).",
+                              MetricType::Counter);
+    auto underlay_drops =
+        family("inception_underlay_drops_total", "Frames from the underlay dropped, by reason (VXLAN decap and ARP).",
+               MetricType::Counter);
+    if (stats.underlay) {
+      add(underlay_rx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.rx_packets));
+      add(underlay_rx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.rx_packets));
+      add(underlay_tx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.tx_packets));
+      add(underlay_tx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.tx_packets));
+      for (const DropReason r : {DropReason::kMalformed, DropReason::kBadHeader, DropReason::kFragment,
+                                 DropReason::kBadVxlanFlags, DropReason::kUnknownVni, DropReason::kUnknownPeer,
+                                 DropReason::kNoHost, DropReason::kPuntFull, DropReason::kNoBuffer}) {
+        add(underlay_drops, {{"reason", std::string(kDropReasonNames[static_cast<size_t>(r)])}},
+            static_cast<double>(stats.underlay->nic.drops[static_cast<size_t>(r)]));
+      }
+    }
+
     auto fdb_entries = family("inception_fdb_entries", "MAC addresses in a network's FDB.", MetricType::Gauge);
     auto fdb_limit = family("inception_fdb_limit", "Dynamic FDB entries a network may hold.", MetricType::Gauge);
     auto fdb_refused = family("inception_fdb_learn_refused_total",
@@ -103,8 +155,10 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     auto info = family("inception_build_info", "inceptiond version.", MetricType::Gauge);
     add(info, {{"version", INCEPTION_VERSION}}, 1);
 
-    return {rx_packets,  rx_bytes,  tx_packets, tx_bytes, flood,   drops, link,       fdb_entries, fdb_limit,
-            fdb_refused, fdb_moves, busy,       idle,     packets, learn, learn_lost, hz,          info};
+    return {rx_packets,  rx_bytes,      tx_packets,     tx_bytes,      flood,      drops,       link,
+            peer_rx,     peer_rx_bytes, peer_tx,        peer_tx_bytes, peer_flood, peer_drops,  peer_resolved,
+            underlay_rx, underlay_tx,   underlay_drops, fdb_entries,   fdb_limit,  fdb_refused, fdb_moves,
+            busy,        idle,          packets,        learn,         learn_lost, hz,          info};
   }
 
  private:

@@ -14,13 +14,24 @@
 namespace inception {
 
 void to_json(nlohmann::json& j, const NetworkConfig& n) {
-  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit}};
+  nlohmann::json peers = nlohmann::json::array();
+  for (const Ipv4Address& p : n.peers) peers.push_back(p.to_string());
+  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit}, {"peers", peers}, {"hub", n.hub}};
 }
 
 void from_json(const nlohmann::json& j, NetworkConfig& n) {
   n.name = j.at("name").get<std::string>();
   n.vni = j.at("vni").get<uint32_t>();
   if (j.contains("fdb_limit")) n.fdb_limit = j.at("fdb_limit").get<uint32_t>();
+  if (j.contains("hub")) n.hub = j.at("hub").get<bool>();
+  if (j.contains("peers")) {
+    for (const auto& p : j.at("peers")) {
+      const std::string text = p.get<std::string>();
+      const auto ip = Ipv4Address::parse(text);
+      if (!ip) throw std::invalid_argument("network " + n.name + ": peer '" + text + "' is not an IPv4 address");
+      n.peers.push_back(*ip);
+    }
+  }
 }
 
 void to_json(nlohmann::json& j, const PortConfig& p) {

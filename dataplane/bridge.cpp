@@ -3,24 +3,51 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/icmp_error.h"
+
 namespace inception {
 
 namespace {
 
+// Largest frame (Ethernet header included) a VXLAN peer may carry.
+uint32_t overlay_frame_limit(const Snapshot& snapshot) noexcept {
+  return uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr);
+}
+
 // Flood copies share the mbuf: raise the reference count once for all of
-// them, then hand the same pointer to each port's TX buffer.
-void flood(WorkerContext& ctx, const NetworkView& network, PortIndex in_port, rte_mbuf* m) noexcept {
-  const unsigned copies = static_cast<unsigned>(network.ports.size()) - 1;  // all but the ingress port
-  if (copies == 0) {
+// them, then hand the same pointer to each port's TX buffer. Peers whose
+// copy would need encapsulation get their own writable copy at flush time.
+void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, PortIndex in_port,
+           rte_mbuf* m) noexcept {
+  const bool to_peers = !network.peer_ports.empty() && (!snapshot.ports[in_port].is_peer || network.hub) &&
+                        m->pkt_len <= overlay_frame_limit(snapshot);
+  if (!network.peer_ports.empty() && m->pkt_len > overlay_frame_limit(snapshot))
+    count_drop(ctx.counters->ports[in_port], DropReason::kTooBig);
+  PortIndex targets[kMaxPorts];
+  unsigned n = 0;
+  for (const PortIndex out : network.local_ports)
+    if (out != in_port) targets[n++] = out;
+  if (to_peers)
+    for (const PortIndex out : network.peer_ports)
+      if (out != in_port) targets[n++] = out;
+  if (n == 0) {
     rte_pktmbuf_free(m);
     return;
   }
-  if (copies > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
-  for (const PortIndex out : network.ports) {
-    if (out == in_port) continue;
-    ctx.tx.push(out, m);
-    counter_add(ctx.counters->ports[out].flood_packets, 1);
+  if (n > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(n - 1));
+  for (unsigned i = 0; i < n; ++i) {
+    ctx.tx.push(targets[i], m);
+    counter_add(ctx.counters->ports[targets[i]].flood_packets, 1);
   }
+}
+
+// A unicast frame too big for the tunnel: drop it and, for IPv4 with DF,
+// tell the sender the overlay MTU.
+void too_big_for_peer(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf* m) noexcept {
+  count_drop(ctx.counters->ports[in_port], DropReason::kTooBig);
+  if (rte_mbuf* error = make_fragmentation_needed(ctx.pool, m, snapshot.underlay.overlay_mtu))
+    ctx.tx.push(in_port, error);
+  rte_pktmbuf_free(m);
 }
 
 void request_learn(WorkerContext& ctx, uint64_t mac_key, NetworkIndex network, PortIndex port) noexcept {
@@ -54,7 +81,7 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     rte_mbuf* m = pkts[i];
     rx_bytes += m->pkt_len;
     if (unlikely(m->data_len < sizeof(rte_ether_hdr))) {
-      counter_add(in_counters.drops[static_cast<size_t>(DropReason::kMalformed)], 1);
+      count_drop(in_counters, DropReason::kMalformed);
       rte_pktmbuf_free(m);
       continue;
     }
@@ -82,14 +109,12 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     }
     if (unlikely(!last_src_ok)) {
       const bool multicast_src = (eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0;
-      counter_add(
-          in_counters.drops[static_cast<size_t>(multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit)],
-          1);
+      count_drop(in_counters, multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit);
       rte_pktmbuf_free(m);
       continue;
     }
     if (rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast included
-      flood(ctx, network, in_port, m);
+      flood(ctx, snapshot, network, in_port, m);
       continue;
     }
     dst_keys[n_unicast] = MacAddress::key_of(eth->dst_addr.addr_bytes);
@@ -105,14 +130,18 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   for (uint16_t i = 0; i < n_unicast; ++i) {
     rte_mbuf* m = unicast[i];
     if (!(hits & (1ULL << i))) {
-      flood(ctx, network, in_port, m);
+      flood(ctx, snapshot, network, in_port, m);
       continue;
     }
     const PortIndex out = FdbValue::unpack(values[i]).port;
-    if (unlikely(out == in_port || !snapshot.ports[out].present)) {
-      counter_add(
-          in_counters.drops[static_cast<size_t>(out == in_port ? DropReason::kSamePort : DropReason::kPortDown)], 1);
+    const PortView& out_view = snapshot.ports[out];
+    if (unlikely(out == in_port || !out_view.present)) {
+      count_drop(in_counters, out == in_port ? DropReason::kSamePort : DropReason::kPortDown);
       rte_pktmbuf_free(m);
+      continue;
+    }
+    if (out_view.is_peer && unlikely(m->pkt_len > overlay_frame_limit(snapshot))) {
+      too_big_for_peer(ctx, snapshot, in_port, m);
       continue;
     }
     ctx.tx.push(out, m);

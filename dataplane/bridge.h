@@ -12,6 +12,12 @@
 //     broadcast, multicast and unknown unicast are flooded to every other
 //     port of the network: the mbuf's reference count is raised instead of
 //     copying, since every port copies out of it on transmit.
+//  4. VXLAN peers are ports too (pseudo-ports, one per network and VTEP).
+//     Flooding replicates to each peer (head-end replication) with split
+//     horizon: a frame that came from a peer goes to no other peer unless
+//     this rVM is the network's hub, so neither a full mesh nor a star
+//     loops. A frame larger than the overlay MTU is not sent to a peer;
+//     unicast IPv4 with DF gets an ICMP "fragmentation needed" back.
 // Frames never leave the network they arrived on: the only FDB and flood
 // list consulted are the ingress port's network's.
 #pragma once

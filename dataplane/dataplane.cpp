@@ -41,6 +41,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   learn_ring_ =
       rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket, RING_F_SC_DEQ);
   if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
+  punt_ring_ = rte_ring_create("inception_punt", 1024, socket, RING_F_SC_DEQ);
+  if (punt_ring_ == nullptr) dpdk_failure("cannot create the punt ring");
 
   for (unsigned w = 0; w < worker_count(); ++w) {
     auto* counters = static_cast<WorkerCounters*>(
@@ -54,6 +56,7 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     worker->ctx.counters = counters;
     worker->ctx.pool = mempool_;
     worker->ctx.learn_ring = learn_ring_;
+    worker->ctx.punt_ring = punt_ring_;
     worker->ctx.learn_window_cycles = tsc_hz_ / 100;  // repeat a learn request at most every 10 ms
     workers_.push_back(std::move(worker));
   }
@@ -64,6 +67,9 @@ Dataplane::~Dataplane() {
   stop();
   delete snapshot_.load();
   rte_ring_free(learn_ring_);
+  rte_mbuf* leftover = nullptr;
+  while (rte_ring_sc_dequeue(punt_ring_, reinterpret_cast<void**>(&leftover)) == 0) rte_pktmbuf_free(leftover);
+  rte_ring_free(punt_ring_);
   rte_free(rcu_);
   for (WorkerCounters* counters : counters_) rte_free(counters);
   // The mempool is left to rte_eal_cleanup: ports closed after us may still
@@ -103,6 +109,17 @@ size_t Dataplane::drain_learn_requests(const std::function<void(const LearnReque
     for (unsigned i = 0; i < n; ++i) handle(batch[i]);
     total += n;
     if (n < 64) break;
+  }
+  return total;
+}
+
+size_t Dataplane::drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max) {
+  size_t total = 0;
+  rte_mbuf* m = nullptr;
+  while (total < max && rte_ring_sc_dequeue(punt_ring_, reinterpret_cast<void**>(&m)) == 0) {
+    handle(m);
+    rte_pktmbuf_free(m);
+    ++total;
   }
   return total;
 }

@@ -11,6 +11,7 @@
 // returns on rcu().
 #pragma once
 
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -67,6 +68,9 @@ class Dataplane {
 
   // Hands up to `max` pending learn requests to `handle`. Returns how many.
   size_t drain_learn_requests(const std::function<void(const LearnRequest&)>& handle, size_t max = 4096);
+  // Hands frames workers punted (ARP for the neighbor table) to `handle`,
+  // then frees them.
+  size_t drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max = 256);
 
   const WorkerCounters& counters(unsigned worker) const noexcept { return *counters_[worker]; }
   // Seconds since the dataplane started, on the clock workers use for FDB ages.
@@ -81,6 +85,7 @@ class Dataplane {
   rte_mempool* mempool_ = nullptr;
   rte_rcu_qsbr* rcu_ = nullptr;
   rte_ring* learn_ring_ = nullptr;
+  rte_ring* punt_ring_ = nullptr;
   std::vector<WorkerCounters*> counters_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<Snapshot*> snapshot_{nullptr};

@@ -31,12 +31,13 @@ bool valid_ifname(const std::string& name) noexcept {
   return true;
 }
 
-std::unique_ptr<KernelPort> KernelPort::create(const std::string& ifname, uint16_t n_queues, rte_mempool* pool) {
+std::unique_ptr<KernelPort> KernelPort::create(const std::string& ifname, uint16_t n_queues, rte_mempool* pool,
+                                               const std::string& mac, uint16_t mtu) {
   if (!valid_ifname(ifname)) fail(ifname, "not a valid interface name (1-15 characters, no '/', ':' or spaces)");
   if (if_nametoindex(ifname.c_str()) != 0) fail(ifname, "an interface with this name already exists");
 
   const std::string vdev_name = "net_tap_" + ifname;
-  const std::string args = "iface=" + ifname;
+  const std::string args = "iface=" + ifname + (mac.empty() ? "" : ",mac=" + mac);
   if (rte_eal_hotplug_add("vdev", vdev_name.c_str(), args.c_str()) != 0)
     fail(ifname, "cannot create the TAP device (is /dev/net/tun available?)");
   uint16_t port_id = 0;
@@ -59,6 +60,7 @@ std::unique_ptr<KernelPort> KernelPort::create(const std::string& ifname, uint16
     rc = rte_eth_tx_queue_setup(port_id, q, kRingSize, static_cast<unsigned>(socket), nullptr);
     if (rc != 0) cleanup_and_fail("tx queue setup", rc);
   }
+  if (mtu != 0 && (rc = rte_eth_dev_set_mtu(port_id, mtu)) != 0) cleanup_and_fail("set MTU " + std::to_string(mtu), rc);
   rc = rte_eth_dev_start(port_id);
   if (rc != 0) cleanup_and_fail("start", rc);
   log::info("port {}: kernel interface {} (ethdev {}, {} queue pair(s))", ifname, ifname, port_id, n_queues);

@@ -21,7 +21,9 @@ class KernelPort {
  public:
   // Creates interface `ifname` and starts the ethdev. Throws
   // std::runtime_error naming the port and the cause.
-  static std::unique_ptr<KernelPort> create(const std::string& ifname, uint16_t n_queues, rte_mempool* pool);
+  // `mac` (empty: random) and `mtu` (0: default) set the interface's.
+  static std::unique_ptr<KernelPort> create(const std::string& ifname, uint16_t n_queues, rte_mempool* pool,
+                                            const std::string& mac = "", uint16_t mtu = 0);
   ~KernelPort();
   KernelPort(const KernelPort&) = delete;
   KernelPort& operator=(const KernelPort&) = delete;

@@ -19,20 +19,99 @@
 
 namespace inception {
 
-enum class PortKind : uint8_t { kEthdev, kVhost };
+// How frames leave through a port.
+enum class PortKind : uint8_t {
+  kEthdev,     // a DPDK ethdev: TX queue = worker index
+  kVhost,      // a vhost-user guest
+  kVxlanPeer,  // a VXLAN tunnel to one peer: encapsulate, then the underlay ethdev
+};
+
+// What a burst received on a port goes through.
+enum class PortRole : uint8_t {
+  kSwitch,    // a port of a network: the bridge stage
+  kUnderlay,  // the rVM's NIC: ARP, VXLAN decap, or up to the host interface
+  kHost,      // the rVM's own stack: straight out of the underlay
+};
+
+// Outer headers of one VXLAN tunnel, built by the control thread when the
+// next hop's MAC is known (RFC 7348: Ethernet, IPv4, UDP, VXLAN).
+struct VxlanTemplate {
+  static constexpr uint16_t kSize = 50;
+  alignas(64) uint8_t bytes[64] = {};
+  uint16_t ip_checksum_base = 0;  // raw one's-complement sum of the IPv4 header with total length 0
+};
 
 struct PortView {
   bool present = false;
   PortKind kind = PortKind::kEthdev;
-  uint16_t ethdev_id = 0;               // kEthdev: DPDK port id; TX queue = worker index
+  PortRole role = PortRole::kSwitch;
+  bool is_peer = false;                 // kVxlanPeer: subject to split horizon
+  bool resolved = false;                // kVxlanPeer: next-hop MAC known, template complete
+  uint16_t ethdev_id = 0;               // kEthdev; kVxlanPeer: the underlay's ethdev
   vhost::VhostDevice* vhost = nullptr;  // kVhost
   NetworkIndex network = kInvalidNetwork;
+  VxlanTemplate tunnel;  // kVxlanPeer
 };
 
 struct NetworkView {
   Fdb* fdb = nullptr;  // nullptr: no network at this index
   uint32_t vni = 0;
-  std::vector<PortIndex> ports;  // local member ports, the flooding targets
+  bool hub = false;                    // relay floods from one peer to the other peers
+  std::vector<PortIndex> local_ports;  // flooding targets on this rVM
+  std::vector<PortIndex> peer_ports;   // flooding targets over VXLAN (head-end replication)
+};
+
+// Small open-addressing map from a 64-bit key to a 16-bit value, built once
+// by the control thread and read by workers (VNI -> network, (VNI, VTEP) ->
+// peer port). At most half full, so probes stay short.
+template <size_t kSlots>
+class SmallMap {
+ public:
+  static_assert((kSlots & (kSlots - 1)) == 0, "power of two");
+  bool insert(uint64_t key, uint16_t value) {
+    if (2 * (used_ + 1) > kSlots) return false;
+    for (size_t at = slot(key);; at = (at + 1) & (kSlots - 1)) {
+      if (!slots_[at].used || slots_[at].key == key) {
+        used_ += slots_[at].used ? 0 : 1;
+        slots_[at] = {key, value, true};
+        return true;
+      }
+    }
+  }
+  // Returns `missing` if absent.
+  uint16_t find(uint64_t key, uint16_t missing) const noexcept {
+    for (size_t at = slot(key);; at = (at + 1) & (kSlots - 1)) {
+      if (!slots_[at].used) return missing;
+      if (slots_[at].key == key) return slots_[at].value;
+    }
+  }
+
+ private:
+  static size_t slot(uint64_t key) noexcept { return ((key * 0x9e3779b97f4a7c15ULL) >> 40) & (kSlots - 1); }
+  struct Slot {
+    uint64_t key = 0;
+    uint16_t value = 0;
+    bool used = false;
+  };
+  std::array<Slot, kSlots> slots_{};
+  size_t used_ = 0;
+};
+
+// The underlay as workers see it. local_ip and vxlan_port are in network
+// byte order, the order they are compared in.
+struct UnderlayView {
+  bool enabled = false;
+  PortIndex port = kInvalidPort;  // the rVM NIC
+  PortIndex host = kInvalidPort;  // the host interface, if any
+  uint32_t local_ip = 0;
+  uint16_t vxlan_port = 0;
+  std::array<uint8_t, 6> mac{};
+  uint16_t overlay_mtu = 0;      // IP MTU inside the overlay (underlay MTU - 50)
+  SmallMap<512> network_of_vni;  // VNI -> NetworkIndex
+  SmallMap<2048> peer_of;        // peer_key(VNI, remote IP) -> peer PortIndex
+  static uint64_t peer_key(uint32_t vni, uint32_t remote_ip_host_order) noexcept {
+    return (uint64_t{vni} << 32) | remote_ip_host_order;
+  }
 };
 
 // One receive queue a worker polls.
@@ -45,6 +124,7 @@ struct Snapshot {
   std::array<PortView, kMaxPorts> ports{};
   std::array<NetworkView, kMaxNetworks> networks{};
   std::array<std::vector<PollEntry>, kMaxWorkers> poll{};
+  UnderlayView underlay;
 };
 
 }  // namespace inception

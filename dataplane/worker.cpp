@@ -8,9 +8,52 @@
 #include "dataplane/bridge.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/port_io.h"
+#include "dataplane/underlay_input.h"
+#include "dataplane/vxlan.h"
 #include "dataplane/worker_state.h"
 
 namespace inception {
+
+namespace {
+
+// A VXLAN peer's frames: make each one writable (flood copies share their
+// mbuf with local ports), prepend the tunnel's outer headers, and send on
+// the underlay. Returns how many were handed to the NIC.
+uint16_t tunnel_tx(WorkerContext& ctx, const PortView& peer, PortCounters& counters, rte_mbuf** pkts,
+                   uint16_t n) noexcept {
+  if (unlikely(!peer.resolved)) {
+    count_drop(counters, DropReason::kNoNeighbor, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    return 0;
+  }
+  uint16_t ready = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || rte_pktmbuf_headroom(m) < VxlanTemplate::kSize) {
+      rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
+      rte_pktmbuf_free(m);
+      if (copy == nullptr) {
+        count_drop(counters, DropReason::kNoBuffer);
+        continue;
+      }
+      m = copy;
+    }
+    if (unlikely(!vxlan_encap(peer.tunnel, m))) {
+      count_drop(counters, DropReason::kNoBuffer);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    pkts[ready++] = m;
+  }
+  const uint16_t sent = rte_eth_tx_burst(peer.ethdev_id, static_cast<uint16_t>(ctx.index), pkts, ready);
+  if (sent < ready) {
+    count_drop(counters, DropReason::kTxFull, ready - sent);
+    rte_pktmbuf_free_bulk(pkts + sent, ready - sent);
+  }
+  return sent;
+}
+
+}  // namespace
 
 void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
   for (uint16_t d = 0; d < ctx.tx.n_dirty; ++d) {
@@ -18,19 +61,21 @@ void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
     TxBuffers::Queue& queue = ctx.tx.queues[out];
     const PortView& port = snapshot.ports[out];
     PortCounters& counters = ctx.counters->ports[out];
+    // Byte counters count the frame as the port's user sees it: inner
+    // frames for VXLAN peers.
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < queue.count; ++i) bytes += queue.pkts[i]->pkt_len;
-    const uint16_t sent = port_tx(port, ctx.index, queue.pkts, queue.count);
-    if (sent == queue.count) {
-      counter_add(counters.tx_packets, sent);
-      counter_add(counters.tx_bytes, bytes);
+    uint16_t sent;
+    if (port.kind == PortKind::kVxlanPeer) {
+      sent = tunnel_tx(ctx, port, counters, queue.pkts, queue.count);
     } else {
-      // Byte counts of partial sends are approximated by the average frame.
-      counter_add(counters.tx_packets, sent);
-      counter_add(counters.tx_bytes, bytes * sent / queue.count);
-      const DropReason reason = port_link_up(port) ? DropReason::kTxFull : DropReason::kPortDown;
-      counter_add(counters.drops[static_cast<size_t>(reason)], queue.count - sent);
+      sent = port_tx(port, ctx.index, queue.pkts, queue.count);
+      if (sent < queue.count)
+        count_drop(counters, port_link_up(port) ? DropReason::kTxFull : DropReason::kPortDown, queue.count - sent);
     }
+    counter_add(counters.tx_packets, sent);
+    // Partial sends: bytes approximated by the burst's average frame.
+    counter_add(counters.tx_bytes, sent == queue.count ? bytes : bytes * sent / queue.count);
     queue.count = 0;
   }
   ctx.tx.n_dirty = 0;
@@ -70,7 +115,17 @@ int worker_main(void* arg) {
       const uint16_t n = port_rx(snapshot.ports[entry.port], entry.queue, ctx.pool, pkts, kBurstSize);
       if (n == 0) continue;
       received += n;
-      bridge_burst(ctx, snapshot, entry.port, pkts, n);
+      switch (snapshot.ports[entry.port].role) {
+        case PortRole::kSwitch:
+          bridge_burst(ctx, snapshot, entry.port, pkts, n);
+          break;
+        case PortRole::kUnderlay:
+          underlay_input_burst(ctx, snapshot, entry.port, pkts, n);
+          break;
+        case PortRole::kHost:
+          host_input_burst(ctx, snapshot, entry.port, pkts, n);
+          break;
+      }
       flush_tx(ctx, snapshot);
       flush_learn_requests(ctx);
     }

@@ -29,6 +29,9 @@ struct WorkerContext {
   LearnRequest learn_batch[kBurstSize];
   unsigned learn_count = 0;
 
+  // ARP frames for the control thread's neighbor table (mbuf pointers).
+  rte_ring* punt_ring = nullptr;
+
   TxBuffers tx;
 };
 

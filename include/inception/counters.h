@@ -25,11 +25,25 @@ enum class DropReason : uint8_t {
   kSamePort,       // unicast whose destination is behind the ingress port
   kPortDown,       // egress port has no guest / link
   kTxFull,         // egress queue full (guest not reading fast enough)
+  kNoBuffer,       // a copy was needed and the mempool was empty
+  // Overlay (counted on the port the frame came from or was headed to).
+  kTooBig,      // larger than the overlay MTU toward a VXLAN peer
+  kNoNeighbor,  // the peer's next-hop MAC is not resolved yet
+  // Underlay input (counted on the underlay).
+  kBadHeader,      // outer IPv4/UDP header short or inconsistent
+  kFragment,       // fragmented VXLAN datagram (we never fragment; peers must not)
+  kBadVxlanFlags,  // VXLAN I flag clear (RFC 7348)
+  kUnknownVni,     // no network with this VNI
+  kUnknownPeer,    // the sending VTEP is not a peer of the network
+  kNoHost,         // rVM traffic but no host interface configured
+  kPuntFull,       // ARP for the control thread dropped: its ring was full
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)> kDropReasonNames = {
-    "malformed", "invalid_source", "fdb_limit", "same_port", "port_down", "tx_full"};
+    "malformed",   "invalid_source", "fdb_limit",         "same_port",  "port_down", "tx_full",
+    "no_buffer",   "too_big",        "no_neighbor",       "bad_header", "fragment",  "bad_vxlan_flags",
+    "unknown_vni", "unknown_peer",   "no_host_interface", "punt_full"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 
@@ -59,6 +73,10 @@ inline void counter_add(uint64_t& counter, uint64_t delta) noexcept {
 
 inline uint64_t counter_read(const uint64_t& counter) noexcept {
   return __atomic_load_n(&counter, __ATOMIC_RELAXED);
+}
+
+inline void count_drop(PortCounters& counters, DropReason reason, uint64_t n = 1) noexcept {
+  counter_add(counters.drops[static_cast<size_t>(reason)], n);
 }
 
 }  // namespace inception

@@ -6,6 +6,8 @@
 
 namespace inception {
 
-inline std::string errno_text(int err) { return std::generic_category().message(err); }
+inline std::string errno_text(int err) {
+  return std::generic_category().message(err);
+}
 
 }  // namespace inception

@@ -13,9 +13,11 @@ namespace inception {
 // per-port TX buffers below in a few cache lines.
 inline constexpr uint16_t kBurstSize = 32;
 
-// Index spaces. 256 ports (vhost-user + kernel) is far beyond what one rVM
-// hosts; flat arrays of this size cost a few hundred KiB per worker.
-inline constexpr uint16_t kMaxPorts = 256;
+// Index spaces. Ports include local ports (vhost-user, kernel), the underlay
+// and its host interface, and one pseudo-port per (network, VXLAN peer):
+// 1024 covers a few hundred rVMs; flat per-port arrays of this size cost a
+// few hundred KiB per worker.
+inline constexpr uint16_t kMaxPorts = 1024;
 inline constexpr uint16_t kMaxNetworks = 256;
 inline constexpr unsigned kMaxWorkers = 16;
 

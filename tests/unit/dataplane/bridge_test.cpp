@@ -23,6 +23,7 @@ class BridgeTest : public ::testing::Test {
     ctx = std::make_unique<WorkerContext>();
     ctx->counters = counters;
     ctx->learn_ring = ring;
+    ctx->pool = test_pool();
     ctx->learn_window_cycles = 1000;
     blue_fdb = std::make_unique<Fdb>("blue", 16, 1, test_rcu());
     red_fdb = std::make_unique<Fdb>("red", 16, 1, test_rcu());
@@ -31,8 +32,8 @@ class BridgeTest : public ::testing::Test {
       snapshot.ports[p].present = true;
       snapshot.ports[p].network = p < 3 ? kBlue : kRed;
     }
-    snapshot.networks[kBlue] = {blue_fdb.get(), 1001, {0, 1, 2}};
-    snapshot.networks[kRed] = {red_fdb.get(), 1002, {3}};
+    snapshot.networks[kBlue] = {blue_fdb.get(), 1001, false, {0, 1, 2}, {}};
+    snapshot.networks[kRed] = {red_fdb.get(), 1002, false, {3}, {}};
   }
 
   void TearDown() override {
@@ -153,6 +154,70 @@ TEST_F(BridgeTest, KnownSourceOnAnotherPortIsRelearned) {
   ctx->now_cycles += 10000;
   run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")});
   EXPECT_EQ(ctx->learn_count, 0u);
+}
+
+// Ports 4, 5 are VXLAN peers of the blue network.
+class BridgeOverlayTest : public BridgeTest {
+ protected:
+  void SetUp() override {
+    BridgeTest::SetUp();
+    for (PortIndex p : {4, 5}) {
+      snapshot.ports[p].present = true;
+      snapshot.ports[p].network = kBlue;
+      snapshot.ports[p].kind = PortKind::kVxlanPeer;
+      snapshot.ports[p].is_peer = true;
+    }
+    snapshot.networks[kBlue].peer_ports = {4, 5};
+    snapshot.underlay.overlay_mtu = 1450;
+  }
+};
+
+TEST_F(BridgeOverlayTest, LocalFloodsReachEveryPeerOnce) {
+  run(0, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")});
+  EXPECT_EQ(queued(1), 1);
+  EXPECT_EQ(queued(2), 1);
+  EXPECT_EQ(queued(4), 1);
+  EXPECT_EQ(queued(5), 1);
+  EXPECT_EQ(counters->ports[4].flood_packets, 1u);
+}
+
+TEST_F(BridgeOverlayTest, SplitHorizonKeepsPeerFloodsAwayFromOtherPeers) {
+  run(4, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:44")});
+  EXPECT_EQ(queued(0) + queued(1) + queued(2), 3);
+  EXPECT_EQ(queued(5), 0) << "a spoke's flood must not come back to another peer";
+  EXPECT_EQ(queued(4), 0);
+}
+
+TEST_F(BridgeOverlayTest, AHubRelaysPeerFloodsToTheOtherPeers) {
+  snapshot.networks[kBlue].hub = true;
+  run(4, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:44")});
+  EXPECT_EQ(queued(5), 1);
+  EXPECT_EQ(queued(4), 0) << "never back to where it came from";
+}
+
+TEST_F(BridgeOverlayTest, FramesBeyondTheOverlayMtuDoNotEnterTunnels) {
+  blue_fdb->learn(mac("02:00:00:00:00:44"), 4, 0);
+  // 1514-byte IPv4 frame with DF to a MAC behind peer 4.
+  rte_mbuf* big = frame("02:00:00:00:00:44", "02:00:00:00:00:01", 1514, RTE_ETHER_TYPE_IPV4);
+  auto* ip = rte_pktmbuf_mtod_offset(big, uint8_t*, 14);
+  ip[0] = 0x45;
+  ip[2] = 0x05;
+  ip[3] = 0xdc;  // total length 1500
+  ip[6] = 0x40;  // DF
+  ip[12] = 192, ip[13] = 0, ip[14] = 2, ip[15] = 1;
+  ip[16] = 192, ip[17] = 0, ip[18] = 2, ip[19] = 9;
+  run(0, {big});
+  EXPECT_EQ(queued(4), 0);
+  EXPECT_EQ(drops(0, DropReason::kTooBig), 1u);
+  ASSERT_EQ(queued(0), 1) << "an ICMP fragmentation-needed goes back to the sender";
+  const uint8_t* icmp = rte_pktmbuf_mtod_offset(ctx->tx.queues[0].pkts[0], const uint8_t*, 34);
+  EXPECT_EQ(icmp[0], 3);
+  EXPECT_EQ(icmp[1], 4);
+  EXPECT_EQ(icmp[6] << 8 | icmp[7], 1450);
+  // A broadcast that big still reaches local ports, but no peer.
+  run(1, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02", 1514)});
+  EXPECT_EQ(queued(2), 1);
+  EXPECT_EQ(queued(5), 0);
 }
 
 }  // namespace
