@@ -17,6 +17,7 @@ json port_json(const PortStatus& s) {
   json j = s.config;
   j["link"] = s.link_up ? "up" : "down";
   j["active_queues"] = s.active_queues;
+  if (s.config.type == PortType::kVhostUser) j["guest_mtu"] = s.guest_mtu;
   return j;
 }
 

@@ -385,6 +385,17 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (!vnis.insert(n.vni).second)
       throw ConfigError(
           fmt::format("{}: network {}: VNI {} is already used by another network", source_name, n.name, n.vni));
+    if (!n.peers.empty() && !config.underlay.enabled)
+      throw ConfigError(fmt::format("{}: network {}: peers need an [underlay]", source_name, n.name));
+    std::set<Ipv4Address> peers;
+    for (const Ipv4Address& peer : n.peers) {
+      if (!peers.insert(peer).second)
+        throw ConfigError(
+            fmt::format("{}: network {}: peer {} is listed twice", source_name, n.name, peer.to_string()));
+      if (peer == config.underlay.address.address)
+        throw ConfigError(fmt::format("{}: network {}: peer {} is this rVM's own underlay address", source_name, n.name,
+                                      peer.to_string()));
+    }
   }
   std::set<std::string> ports;
   std::set<std::string> sockets;

@@ -489,6 +489,7 @@ PortStatus Controller::port_status(const Port& port) const {
   if (port.vhost) {
     s.link_up = port.vhost->connected();
     s.active_queues = s.link_up ? port.vhost->rx_queue_pairs() : 0;
+    s.guest_mtu = port.vhost->guest_mtu();
   } else {
     s.link_up = true;
     s.active_queues = port.kernel->queues();

@@ -45,6 +45,7 @@ struct PortStatus {
   PortConfig config;
   bool link_up = false;
   uint16_t active_queues = 0;
+  uint16_t guest_mtu = 0;  // vhost-user: the MTU QEMU announced (host_mtu), 0 if none
   PortTotals totals;
 };
 

@@ -44,6 +44,8 @@ up() {
   done
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+  # Leftovers of an earlier run that was killed (same prefix) go first.
+  clean_namespaces
   echo "$prefix" > "$dir/prefix"
   ip netns add "$mgmt"
   ip -n "$mgmt" link add br0 type bridge
@@ -133,6 +135,20 @@ TOML
   echo "topology: $n rVMs ($mode) up in $dir"
 }
 
+# Stops every process still running inside this prefix's namespaces (they
+# can only be ours), then deletes the namespaces.
+clean_namespaces() {
+  local ns pid
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt)"); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
+  done
+  sleep 0.5
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt)"); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns"
+  done
+}
+
 down() {
   [ $# -ge 1 ] || die "usage: topology.sh down DIR"
   dir=$1
@@ -147,9 +163,7 @@ down() {
     fi
     rm -f "$pidfile"
   done
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt)"); do
-    ip netns del "$ns"
-  done
+  clean_namespaces
   echo "topology: down"
 }
 

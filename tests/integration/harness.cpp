@@ -408,6 +408,44 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
   return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
 }
 
+Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms) : dir_(dir.file("topology")) {
+  setenv("TOPO_PREFIX", kPrefix, 1);
+  std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
+  if (ivms) argv.push_back("--ivms");
+  const CommandResult r = run(argv, 180s);
+  output_ = r.out + r.err;
+  up_ = r.exit_code == 0;
+}
+
+Topology::~Topology() {
+  run({binary("TOPOLOGY"), "down", dir_}, 60s);
+}
+
+CommandResult Topology::ctl(int rvm, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{binary("INCEPTIONCTL"), "--socket", dir_ + "/rvm" + std::to_string(rvm) + ".sock"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+nlohmann::json Topology::ctl_json(int rvm, const std::vector<std::string>& args) const {
+  std::vector<std::string> with_json{"--json"};
+  with_json.insert(with_json.end(), args.begin(), args.end());
+  const CommandResult r = ctl(rvm, with_json);
+  if (r.exit_code != 0) throw std::runtime_error("inceptionctl failed: " + r.err);
+  return nlohmann::json::parse(r.out);
+}
+
+CommandResult Topology::in(const std::string& ns, const std::string& command, std::chrono::milliseconds timeout) const {
+  return run({"ip", "netns", "exec", ns, "/bin/sh", "-c", command}, timeout);
+}
+
+std::string Topology::log(int rvm) const {
+  std::ifstream in(dir_ + "/rvm" + std::to_string(rvm) + ".log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 Netns::Netns(const std::string& name) : name_(name) {
   sh("ip netns del " + name_ + " 2>/dev/null");
   const CommandResult r = sh("ip netns add " + name_);

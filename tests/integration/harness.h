@@ -147,6 +147,30 @@ class VportPeer {
   std::vector<Frame> frames_;
 };
 
+// scripts/topology.sh: N rVMs (network namespaces running inceptiond with a
+// VXLAN underlay on a shared management bridge), torn down on destruction.
+class Topology {
+ public:
+  static constexpr const char* kPrefix = "inct";
+  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true);
+  ~Topology();
+  bool up() const { return up_; }
+  const std::string& output() const { return output_; }
+  CommandResult ctl(int rvm, const std::vector<std::string>& args) const;
+  nlohmann::json ctl_json(int rvm, const std::vector<std::string>& args) const;
+  std::string rvm_ns(int rvm) const { return std::string(kPrefix) + "-rvm" + std::to_string(rvm); }
+  std::string ivm_ns(int rvm, const std::string& network) const {
+    return std::string(kPrefix) + "-ivm" + std::to_string(rvm) + "-" + network;
+  }
+  CommandResult in(const std::string& ns, const std::string& command, std::chrono::milliseconds timeout = 60s) const;
+  std::string log(int rvm) const;
+
+ private:
+  std::string dir_;
+  bool up_ = false;
+  std::string output_;
+};
+
 // A network namespace, deleted on destruction.
 class Netns {
  public:

@@ -157,6 +157,60 @@ TEST(Config, RejectsBrokenReferencesAndDuplicates) {
             "test.toml:1:1: network 'bad name': a name is 1-32 characters of A-Z a-z 0-9 . _ -");
 }
 
+TEST(Config, ParsesTheUnderlayNeighborsAndPeers) {
+  const Config c = parse_config(R"(
+[underlay]
+device = "net_af_packet0,iface=eth0"
+address = "10.0.0.11/16"
+gateway = "10.0.0.1"
+mtu = 9000
+vxlan_port = 8472
+host_interface = "rvm0"
+[[neighbor]]
+ip = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+[[network]]
+name = "public"
+vni = 1002
+peers = ["10.0.0.12", "10.1.0.13"]
+hub = true
+)",
+                                "t");
+  EXPECT_TRUE(c.underlay.enabled);
+  EXPECT_EQ(c.underlay.address.to_string(), "10.0.0.11/16");
+  EXPECT_EQ(c.underlay.gateway->to_string(), "10.0.0.1");
+  EXPECT_EQ(c.underlay.mtu, 9000);
+  EXPECT_EQ(c.underlay.vxlan_port, 8472);
+  EXPECT_EQ(c.underlay.host_interface, "rvm0");
+  ASSERT_EQ(c.neighbors.size(), 1u);
+  EXPECT_EQ(c.neighbors[0].mac.to_string(), "02:00:00:00:00:01");
+  ASSERT_EQ(c.networks[0].peers.size(), 2u);
+  EXPECT_EQ(c.networks[0].peers[1].to_string(), "10.1.0.13");
+  EXPECT_TRUE(c.networks[0].hub);
+  // And back.
+  const Config again = parse_config(to_toml(c), "again");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+}
+
+TEST(Config, RejectsBadOverlaySettings) {
+  const std::string underlay = "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\n";
+  EXPECT_EQ(error_of("[underlay]\ndevice = \"x\"\naddress = \"10.0.0.11\"\n"),
+            "test.toml:3:11: [underlay].address: '10.0.0.11' is not ADDRESS/PREFIX (e.g. 10.0.0.11/16)");
+  EXPECT_EQ(error_of(underlay + "gateway = \"192.0.2.1\"\n"),
+            "test.toml:1:1: underlay: gateway 192.0.2.1 is not inside 10.0.0.11/24");
+  EXPECT_EQ(error_of(underlay + "mtu = 100\n"), "test.toml:4:7: [underlay].mtu: 100 is out of range (576..9216)");
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.12\"]\n"),
+            "test.toml: network a: peers need an [underlay]");
+  EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.12\", \"10.0.0.12\"]\n"),
+            "test.toml: network a: peer 10.0.0.12 is listed twice");
+  EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.11\"]\n"),
+            "test.toml: network a: peer 10.0.0.11 is this rVM's own underlay address");
+  EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0\"]\n"),
+            "test.toml:7:9: network a: peer '10.0.0' is not an IPv4 address");
+  EXPECT_EQ(error_of("[[neighbor]]\nip = \"10.0.0.1\"\nmac = \"ff:ff:ff:ff:ff:ff\"\n"),
+            "test.toml:3:7: 'ff:ff:ff:ff:ff:ff' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)");
+}
+
 TEST(Config, ReportsAMissingFile) {
   try {
     load_config_file("/nonexistent/inceptiond.toml");

@@ -58,6 +58,26 @@ TEST(CtlCli, FdbStatsAndConfigCommands) {
   EXPECT_EQ(parse({"config", "show"}).invocation.command, "config.show");
 }
 
+TEST(CtlCli, OverlayCommands) {
+  auto p = parse({"network", "add", "public", "--vni", "1002", "--peer", "10.0.0.12", "--peer", "10.0.0.13", "--hub"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["peers"], nlohmann::json({"10.0.0.12", "10.0.0.13"}));
+  EXPECT_EQ(p.invocation.request["args"]["hub"], true);
+  p = parse({"peer", "add", "private", "10.0.0.14"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.command, "peer.add");
+  EXPECT_EQ(p.invocation.request["args"], nlohmann::json({{"network", "private"}, {"ip", "10.0.0.14"}}));
+  EXPECT_EQ(parse({"peer", "del", "private", "10.0.0.14"}).invocation.command, "peer.del");
+  EXPECT_EQ(parse({"network", "show", "private"}).invocation.command, "network.show");
+  EXPECT_EQ(parse({"neigh", "show"}).invocation.command, "neigh.show");
+  p = parse({"neigh", "add", "10.0.0.1", "02:00:00:00:00:AA"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["mac"], "02:00:00:00:00:aa");
+  EXPECT_FALSE(parse({"peer", "add", "private", "10.0.0"}).ok);
+  EXPECT_FALSE(parse({"network", "add", "x", "--vni", "5", "--peer", "banana"}).ok);
+  EXPECT_FALSE(parse({"neigh", "add", "10.0.0.1", "zz:00:00:00:00:00"}).ok);
+}
+
 TEST(CtlCli, RefusesBadArgumentsWithAReason) {
   auto p = parse({"network", "add", "private"});
   EXPECT_FALSE(p.ok);

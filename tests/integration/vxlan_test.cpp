@@ -1,0 +1,242 @@
+// The VXLAN overlay across rVMs, on the real daemons of scripts/topology.sh:
+// iVMs on different rVMs talk over `private` and `public`; floods reach
+// every iVM of a network exactly once in a mesh and in a star; MAC moves and
+// peer removal are followed; the rVM's own traffic keeps working; and a VTEP
+// no one here wrote (the Linux kernel's) interoperates.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+
+namespace inception::test {
+namespace {
+
+constexpr const char* kBroadcast = "ff:ff:ff:ff:ff:ff";
+
+// A vhost-user port on an rVM's switch, with a virtio-user peer behind it,
+// for counting frames exactly.
+class Vport {
+ public:
+  Vport(const Topology& topo, const TempDir& dir, int rvm, const std::string& name, const std::string& network)
+      : socket_(dir.file(name + ".sock")) {
+    const CommandResult r = topo.ctl(rvm, {"port", "add", name, "--type", "vhost-user", "--socket", socket_, "--server",
+                                           "--network", network, "--queues", "1"});
+    if (r.exit_code != 0) throw std::runtime_error("port add " + name + ": " + r.err);
+    peer_ = std::make_unique<VportPeer>(dir, socket_, name);
+    if (!peer_->wait_ready()) throw std::runtime_error("vport " + name + " did not come up");
+    // Wait for the switch to see the guest, so nothing sent is lost.
+    const bool up = eventually([&] {
+      for (const auto& p : topo.ctl_json(rvm, {"port", "list"}))
+        if (p["name"] == name) return p["link"] == "up";
+      return false;
+    });
+    if (!up) throw std::runtime_error("switch did not attach " + name);
+  }
+  VportPeer* operator->() const { return peer_.get(); }
+
+ private:
+  std::string socket_;
+  std::unique_ptr<VportPeer> peer_;
+};
+
+bool fdb_says(const Topology& topo, int rvm, const std::string& network, const std::string& mac,
+              const std::string& port) {
+  for (const auto& e : topo.ctl_json(rvm, {"fdb", "show", network}))
+    if (e["mac"] == mac && e["port"] == port) return true;
+  return false;
+}
+
+// Sends one tagged broadcast and checks that each receiver got it exactly once
+// (waiting a while for duplicates a loop would produce) and the others never.
+void expect_flood_exactly_once(Vport& from, const std::string& src_mac, const std::string& tag,
+                               const std::vector<Vport*>& receivers, const std::vector<Vport*>& outsiders) {
+  ASSERT_EQ(from->send(kBroadcast, src_mac, tag), 1u);
+  for (Vport* r : receivers) EXPECT_TRUE((*r)->wait_for(tag)) << tag;
+  std::this_thread::sleep_for(1s);
+  for (Vport* r : receivers) EXPECT_EQ((*r)->count(tag), 1u) << tag << ": duplicate delivery";
+  for (Vport* o : outsiders) EXPECT_EQ((*o)->count(tag), 0u) << tag << ": leaked";
+  EXPECT_EQ(from->count(tag), 0u) << tag << ": came back to its sender";
+}
+
+TEST(Vxlan, MeshOfThreeRvms) {
+  TempDir dir("vxlan-mesh");
+  Topology topo(dir, 3, "mesh");
+  ASSERT_TRUE(topo.up()) << topo.output();
+
+  // Every rVM resolved its peers' MACs by ARP on its own.
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 1; i <= 3; ++i) {
+      const auto network = topo.ctl_json(i, {"network", "show", "private"});
+      for (const auto& p : network["peers"])
+        if (!p["resolved"].get<bool>()) return false;
+    }
+    return true;
+  })) << topo.log(1);
+
+  // iVMs ping each other across rVMs, on both networks.
+  for (int from = 1; from <= 3; ++from) {
+    for (int to = 1; to <= 3; ++to) {
+      if (from == to) continue;
+      const CommandResult p = topo.in(topo.ivm_ns(from, "private"), "ping -c 2 -W 3 192.0.2." + std::to_string(to));
+      EXPECT_EQ(p.exit_code, 0) << "private " << from << "->" << to << "\n" << p.out << topo.log(from);
+    }
+  }
+  EXPECT_EQ(topo.in(topo.ivm_ns(2, "public"), "ping -c 2 -W 3 198.51.100.3").exit_code, 0);
+
+  // A TCP stream between iVMs on different rVMs arrives intact, while the
+  // rVMs' own traffic (TCP to rVM1's underlay address) flows beside it.
+  ASSERT_EQ(sh("head -c 4000000 /dev/urandom > " + dir.file("payload")).exit_code, 0);
+  topo.in(topo.ivm_ns(3, "private"), "(timeout 60 socat -u TCP-LISTEN:7001,reuseaddr OPEN:" + dir.file("ivm.rx") +
+                                         ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+  topo.in(topo.rvm_ns(1), "(timeout 60 socat -u TCP-LISTEN:7002,reuseaddr OPEN:" + dir.file("host.rx") +
+                              ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+  topo.in(topo.ivm_ns(1, "private"), "(socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.3:7001 &)");
+  const CommandResult host_tcp =
+      topo.in(topo.rvm_ns(2), "socat -u OPEN:" + dir.file("payload") + " TCP:10.0.0.11:7002");
+  EXPECT_EQ(host_tcp.exit_code, 0) << host_tcp.err;
+  EXPECT_TRUE(
+      eventually([&] { return sh("cmp -s " + dir.file("payload") + " " + dir.file("ivm.rx")).exit_code == 0; }, 30s))
+      << "iVM TCP stream across VXLAN incomplete or corrupted";
+  EXPECT_TRUE(
+      eventually([&] { return sh("cmp -s " + dir.file("payload") + " " + dir.file("host.rx")).exit_code == 0; }, 30s))
+      << "TCP to the rVM's own address failed while the switch owned the NIC";
+
+  // Exact flooding and isolation, counted with virtio-user guests: v<i> on
+  // private, w2 on public.
+  Vport v1(topo, dir, 1, "v1", "private"), v2(topo, dir, 2, "v2", "private"), v3(topo, dir, 3, "v3", "private");
+  Vport w2(topo, dir, 2, "w2", "public");
+  expect_flood_exactly_once(v1, "02:00:00:00:0a:01", "mesh-from-1", {&v2, &v3}, {&w2});
+  expect_flood_exactly_once(v3, "02:00:00:00:0a:03", "mesh-from-3", {&v1, &v2}, {&w2});
+  expect_flood_exactly_once(w2, "02:00:00:00:0b:02", "public-only", {}, {&v1, &v2, &v3});
+
+  // Learning across rVMs: rVM2 knows 0a:01 behind peer 10.0.0.11; unicast goes there only.
+  ASSERT_TRUE(eventually([&] { return fdb_says(topo, 2, "private", "02:00:00:00:0a:01", "peer:10.0.0.11"); }));
+  ASSERT_EQ(v2->send("02:00:00:00:0a:01", "02:00:00:00:0a:02", "uni-2-1"), 1u);
+  EXPECT_TRUE(v1->wait_for("uni-2-1"));
+  EXPECT_EQ(v3->received("uni-2-1", 500ms).size(), 0u);
+
+  // The guest with MAC 0a:01 migrates to rVM3: its first frame there moves it.
+  ASSERT_EQ(v3->send(kBroadcast, "02:00:00:00:0a:01", "garp-after-move"), 1u);
+  ASSERT_TRUE(eventually([&] { return fdb_says(topo, 2, "private", "02:00:00:00:0a:01", "peer:10.0.0.13"); }))
+      << topo.ctl(2, {"fdb", "show"}).out;
+  ASSERT_EQ(v2->send("02:00:00:00:0a:01", "02:00:00:00:0a:02", "uni-after-move"), 1u);
+  EXPECT_TRUE(v3->wait_for("uni-after-move"));
+  EXPECT_EQ(v1->received("uni-after-move", 500ms).size(), 0u);
+
+  // Per-peer counters.
+  const auto stats = topo.ctl_json(2, {"stats"});
+  uint64_t to_peers = 0, from_peers = 0;
+  for (const auto& p : stats["peers"]) {
+    to_peers += p["tx_packets"].get<uint64_t>();
+    from_peers += p["rx_packets"].get<uint64_t>();
+  }
+  EXPECT_GT(to_peers, 0u);
+  EXPECT_GT(from_peers, 0u);
+
+  // A peer removed at runtime gets nothing more from us.
+  ASSERT_EQ(topo.ctl(1, {"peer", "del", "private", "10.0.0.13"}).exit_code, 0);
+  ASSERT_EQ(v1->send(kBroadcast, "02:00:00:00:0a:11", "after-peer-del"), 1u);
+  EXPECT_TRUE(v2->wait_for("after-peer-del"));
+  EXPECT_EQ(v3->received("after-peer-del", 1s).size(), 0u);
+  const auto network = topo.ctl_json(1, {"network", "show", "private"});
+  EXPECT_EQ(network["peers"].size(), 1u);
+  EXPECT_EQ(topo.ctl(1, {"peer", "del", "private", "10.0.0.13"}).err,
+            "inceptionctl: network private: no peer 10.0.0.13\n");
+}
+
+TEST(Vxlan, StarWithAHubRelaysWithoutLoops) {
+  TempDir dir("vxlan-star");
+  Topology topo(dir, 3, "star");
+  ASSERT_TRUE(topo.up()) << topo.output();
+  // Spokes reach each other only through the hub.
+  EXPECT_EQ(topo.ctl_json(2, {"network", "show", "private"})["peers"].size(), 1u);
+  const CommandResult p = topo.in(topo.ivm_ns(2, "private"), "ping -c 3 -W 3 192.0.2.3");
+  EXPECT_EQ(p.exit_code, 0) << p.out << topo.log(1);
+
+  Vport v1(topo, dir, 1, "v1", "private"), v2(topo, dir, 2, "v2", "private"), v3(topo, dir, 3, "v3", "private");
+  Vport w3(topo, dir, 3, "w3", "public");
+  expect_flood_exactly_once(v2, "02:00:00:00:0c:02", "star-from-spoke", {&v1, &v3}, {&w3});
+  expect_flood_exactly_once(v1, "02:00:00:00:0c:01", "star-from-hub", {&v2, &v3}, {&w3});
+  expect_flood_exactly_once(v3, "02:00:00:00:0c:03", "star-from-other-spoke", {&v1, &v2}, {&w3});
+}
+
+TEST(Vxlan, OverlayMtuAndPathMtuDiscovery) {
+  TempDir dir("vxlan-mtu");
+  Topology topo(dir, 2, "mesh");
+  ASSERT_TRUE(topo.up()) << topo.output();
+  // An iVM that believes in a 1500-byte MTU: too-big DF packets are answered
+  // with "fragmentation needed" carrying the overlay MTU (1500 - 50).
+  ASSERT_EQ(topo.in(topo.ivm_ns(1, "private"), "ip link set ivm1pri mtu 1500").exit_code, 0);
+  EXPECT_EQ(topo.in(topo.ivm_ns(1, "private"), "ping -c 2 -W 3 192.0.2.2").exit_code, 0);
+  const CommandResult big = topo.in(topo.ivm_ns(1, "private"), "ping -M do -s 1472 -c 3 -W 2 192.0.2.2");
+  EXPECT_NE(big.exit_code, 0);
+  EXPECT_TRUE(big.out.find("mtu = 1450") != std::string::npos || big.out.find("mtu=1450") != std::string::npos)
+      << big.out << big.err;
+  const CommandResult fits = topo.in(topo.ivm_ns(1, "private"), "ping -M do -s 1422 -c 2 -W 3 192.0.2.2");
+  EXPECT_EQ(fits.exit_code, 0) << fits.out;
+  const auto stats = topo.ctl_json(1, {"stats"});
+  for (const auto& port : stats["ports"])
+    if (port["name"] == "ivm1pri") {
+      EXPECT_GE(port["drops"]["too_big"].get<int>(), 1);
+    }
+}
+
+TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
+  TempDir dir("vxlan-kernel");
+  Topology topo(dir, 1, "mesh");
+  ASSERT_TRUE(topo.up()) << topo.output();
+  // A kernel VTEP on the management network: VXLAN device (VNI 1001, port
+  // 4789) in a Linux bridge with a host behind it.
+  Netns vtep("inct-kvtep"), host("inct-khost");
+  auto must = [](const CommandResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err; };
+  must(sh("ip link add inct-kv netns " + vtep.name() + " type veth peer name kvtep netns inct-mgmt"));
+  must(sh("ip -n inct-mgmt link set kvtep master br0 up"));
+  must(vtep.exec(
+      "ip link set inct-kv up && ip addr add 10.0.0.20/24 dev inct-kv && ethtool -K inct-kv tx off >/dev/null"));
+  must(
+      vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
+                "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
+                "ip link set vx1001 master br1"));
+  must(sh("ip link add inct-kh netns " + host.name() + " type veth peer name kh netns " + vtep.name()));
+  must(vtep.exec("ip link set kh master br1 up"));
+  must(
+      host.exec("ip link set inct-kh mtu 1450 up && ip addr add 192.0.2.20/24 dev inct-kh && "
+                "ethtool -K inct-kh tx off >/dev/null"));
+  ASSERT_EQ(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}).exit_code, 0);
+
+  CommandResult r = host.exec("ping -c 3 -W 3 192.0.2.1");
+  EXPECT_EQ(r.exit_code, 0) << r.out << topo.log(1);
+  r = topo.in(topo.ivm_ns(1, "private"), "ping -c 3 -W 3 192.0.2.20");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fdb_says(topo, 1, "private", host.exec("cat /sys/class/net/inct-kh/address").out.substr(0, 17),
+                       "peer:10.0.0.20"));
+
+  ASSERT_EQ(sh("head -c 3000000 /dev/urandom > " + dir.file("payload")).exit_code, 0);
+  topo.in(topo.ivm_ns(1, "private"), "(timeout 60 socat -u TCP-LISTEN:7003,reuseaddr OPEN:" + dir.file("rx") +
+                                         ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+  r = host.exec("socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.1:7003");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(
+      eventually([&] { return sh("cmp -s " + dir.file("payload") + " " + dir.file("rx")).exit_code == 0; }, 30s))
+      << "TCP from behind the kernel VTEP incomplete or corrupted";
+  r = host.exec("(timeout 60 socat -u TCP-LISTEN:7004,reuseaddr OPEN:" + dir.file("rx2") +
+                ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+  r = topo.in(topo.ivm_ns(1, "private"), "socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.20:7004");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(
+      eventually([&] { return sh("cmp -s " + dir.file("payload") + " " + dir.file("rx2")).exit_code == 0; }, 30s))
+      << "TCP toward the kernel VTEP incomplete or corrupted";
+
+  // The kernel VTEP on a VNI we do not serve: dropped, counted, never delivered.
+  must(
+      vtep.exec("ip link add vx9 type vxlan id 9 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
+                "ip link set vx9 up && ip addr add 203.0.113.20/24 dev vx9"));
+  vtep.exec("ping -c 2 -W 1 203.0.113.1");
+  const auto stats = topo.ctl_json(1, {"stats"});
+  EXPECT_GE(stats["underlay"]["nic"]["drops"]["unknown_vni"].get<int>(), 1) << stats.dump(2);
+}
+
+}  // namespace
+}  // namespace inception::test
