@@ -22,7 +22,7 @@ constexpr uint16_t kRingSize = 1024;
 
 }  // namespace
 
-bool is_pci_address(const std::string& device) noexcept {
+bool is_pci_address(const std::string& device) {
   static const std::regex pci("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
   return std::regex_match(device, pci);
 }

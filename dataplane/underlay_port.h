@@ -54,6 +54,6 @@ class UnderlayPort {
 };
 
 // True for "DDDD:BB:DD.F" or "BB:DD.F".
-bool is_pci_address(const std::string& device) noexcept;
+bool is_pci_address(const std::string& device);
 
 }  // namespace inception

@@ -33,6 +33,8 @@ class Ipv4Address {
     return std::to_string(value_ >> 24) + "." + std::to_string((value_ >> 16) & 0xff) + "." +
            std::to_string((value_ >> 8) & 0xff) + "." + std::to_string(value_ & 0xff);
   }
+  // clang-tidy 14 misreads a defaulted <=> as a comparison with 0.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend constexpr auto operator<=>(const Ipv4Address&, const Ipv4Address&) = default;
 
  private:
