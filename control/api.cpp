@@ -7,6 +7,8 @@
 
 #include "control/protocol.h"
 
+#include <rte_byteorder.h>
+
 namespace inception {
 
 namespace {
@@ -89,10 +91,88 @@ const std::map<std::string, Handler>& handlers() {
        [](Controller& c, const json&) {
          json out = json::array();
          for (const NeighborEntry& n : c.neighbors())
-           out.push_back({{"ip", n.ip.to_string()},
+           out.push_back({{"where", "underlay"},
+                          {"ip", n.ip.to_string()},
                           {"mac", n.mac ? json(n.mac->to_string()) : json()},
                           {"state", n.is_static ? "static" : (n.mac ? "reachable" : "incomplete")}});
+         std::map<NetworkIndex, std::string> names;
+         for (const NetworkStatus& n : c.networks()) names[n.index] = n.config.name;
+         for (const OverlayNeighbor& n : c.overlay_neighbors())
+           out.push_back({{"where", names.contains(n.network) ? names[n.network] : "?"},
+                          {"ip", Ipv4Address(n.ip).to_string()},
+                          {"mac", n.mac.to_string()},
+                          {"state", "reachable"}});
          return out;
+       }},
+      {"fip.add",
+       [](Controller& c, const json& a) {
+         c.add_fip(arg_string(a, "public"), arg_string(a, "fixed"), arg_string(a, "network"));
+         return json();
+       }},
+      {"fip.del",
+       [](Controller& c, const json& a) {
+         c.del_fip(arg_string(a, "public"));
+         return json();
+       }},
+      {"fip.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const FipStatus& f : c.nat().fips)
+           out.push_back({{"public", f.config.public_ip.to_string()},
+                          {"fixed", f.config.fixed.to_string()},
+                          {"network", f.config.network},
+                          {"in_packets", f.totals.in_packets},
+                          {"in_bytes", f.totals.in_bytes},
+                          {"out_packets", f.totals.out_packets},
+                          {"out_bytes", f.totals.out_bytes}});
+         return out;
+       }},
+      {"gateway.add",
+       [](Controller& c, const json& a) {
+         c.add_gateway_mapping(arg_string(a, "underlay"), arg_string(a, "public"));
+         return json();
+       }},
+      {"gateway.del",
+       [](Controller& c, const json& a) {
+         c.del_gateway_mapping(arg_string(a, "underlay"));
+         return json();
+       }},
+      {"gateway.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const GatewayMappingConfig& g : c.nat().gateway_mappings)
+           out.push_back({{"underlay", g.underlay.to_string()}, {"public", g.public_ip.to_string()}});
+         return out;
+       }},
+      {"nat.sessions",
+       [](Controller& c, const json& a) {
+         const size_t limit = a.value("limit", size_t{1000});
+         json out = json::array();
+         for (const nat::SnatSession& s : c.nat_sessions(limit)) {
+           const char* protocol = s.protocol == 6 ? "tcp" : s.protocol == 17 ? "udp" : "icmp";
+           out.push_back({{"protocol", protocol},
+                          {"inside", fmt::format("{}:{}", Ipv4Address::from_network(s.inside_ip).to_string(),
+                                                 rte_be_to_cpu_16(s.inside_port))},
+                          {"outside_port", rte_be_to_cpu_16(s.outside_port)},
+                          {"remote", fmt::format("{}:{}", Ipv4Address::from_network(s.remote_ip).to_string(),
+                                                 rte_be_to_cpu_16(s.remote_port))},
+                          {"state", s.protocol != 6                       ? "-"
+                                    : s.closing                           ? "closing"
+                                    : (s.seen_inbound && s.seen_outbound) ? "established"
+                                                                          : "opening"}});
+         }
+         return out;
+       }},
+      {"nat.show",
+       [](Controller& c, const json&) {
+         const NatStatus s = c.nat();
+         return json{{"floating_ips", s.fips.size()},
+                     {"gateway_mappings", s.gateway_mappings.size()},
+                     {"snat", s.snat},
+                     {"sessions_active", s.sessions_active},
+                     {"sessions_created", s.sessions_created},
+                     {"sessions_expired", s.sessions_expired},
+                     {"translations", s.translations}};
        }},
       {"neigh.add",
        [](Controller& c, const json& a) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -274,7 +275,88 @@ NeighborConfig parse_neighbor(const toml::table& table, const std::string& file,
   return n;
 }
 
+Ipv4Address required_ip(TableReader& r, const toml::table& table, const std::string& key) {
+  const std::string text = r.required_string(key);
+  const auto ip = Ipv4Address::parse(text);
+  if (!ip) r.fail_at(*table.get(key), fmt::format("{}: '{}' is not an IPv4 address", key, text));
+  return *ip;
+}
+
+RouterConfig parse_router(const toml::table& table, const std::string& file, size_t index) {
+  TableReader r(table, fmt::format("[[router]] #{}", index + 1), file);
+  RouterConfig router;
+  router.network = r.required_string("network");
+  const std::string address = r.required_string("address");
+  r.finish();
+  const auto prefix = Ipv4Prefix::parse(address);
+  if (!prefix || prefix->length == 0 || prefix->length > 30)
+    r.fail_at(*table.get("address"),
+              fmt::format("router address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)", address));
+  router.address = *prefix;
+  return router;
+}
+
+NatConfig parse_nat(const toml::table& table, const std::string& file) {
+  TableReader r(table, "[nat]", file);
+  NatConfig nat;
+  if (auto v = r.string("public_network")) nat.public_network = *v;
+  auto optional_ip = [&](const char* key) -> std::optional<Ipv4Address> {
+    auto v = r.string(key);
+    if (!v) return std::nullopt;
+    const auto ip = Ipv4Address::parse(*v);
+    if (!ip) r.fail_at(*table.get(key), fmt::format("[nat].{}: '{}' is not an IPv4 address", key, *v));
+    return ip;
+  };
+  nat.gateway = optional_ip("gateway");
+  nat.snat_address = optional_ip("snat_address");
+  if (auto v = r.string("snat_ports")) {
+    unsigned lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream in(*v);
+    if (!(in >> lo >> dash >> hi) || dash != '-' || lo < 1024 || hi > 65535 || lo > hi || !in.eof())
+      r.fail_at(*table.get("snat_ports"),
+                fmt::format("[nat].snat_ports: '{}' is not a range LOW-HIGH within 1024-65535", *v));
+    nat.snat_port_min = static_cast<uint16_t>(lo);
+    nat.snat_port_max = static_cast<uint16_t>(hi);
+  }
+  if (auto v = r.integer("max_sessions", 64, 1 << 24)) nat.max_sessions = *v;
+  if (auto v = r.integer("tcp_established_timeout_s", 1, 86400)) nat.tcp_established_timeout_s = *v;
+  if (auto v = r.integer("tcp_transitory_timeout_s", 1, 86400)) nat.tcp_transitory_timeout_s = *v;
+  if (auto v = r.integer("udp_timeout_s", 1, 86400)) nat.udp_timeout_s = *v;
+  if (auto v = r.integer("icmp_timeout_s", 1, 86400)) nat.icmp_timeout_s = *v;
+  r.finish();
+  return nat;
+}
+
 }  // namespace
+
+void validate_nat(const Config& c) {
+  const bool gateway_role = c.nat.snat_address.has_value() || !c.gateway_mappings.empty();
+  if (gateway_role && !c.underlay.enabled)
+    throw ConfigError("nat: SNAT and gateway mappings need an [underlay] (they send out of the rVM's NIC)");
+  if (gateway_role && !c.underlay.gateway)
+    throw ConfigError("nat: SNAT and gateway mappings need [underlay] gateway (the reality cloud's router)");
+  std::set<Ipv4Address> underlay_addresses;
+  if (c.nat.snat_address) underlay_addresses.insert(*c.nat.snat_address);
+  for (const GatewayMappingConfig& g : c.gateway_mappings) {
+    if (!underlay_addresses.insert(g.underlay).second)
+      throw ConfigError(fmt::format("gateway mapping {}: underlay address used twice", g.underlay.to_string()));
+    if (c.underlay.enabled && g.underlay == c.underlay.address.address)
+      throw ConfigError(
+          fmt::format("gateway mapping {}: that is the VTEP's own address; give each public IP its own "
+                      "underlay address",
+                      g.underlay.to_string()));
+  }
+  std::set<Ipv4Address> publics;
+  for (const FipConfig& f : c.fips) {
+    if (!publics.insert(f.public_ip).second)
+      throw ConfigError(fmt::format("floating IP {} is defined twice", f.public_ip.to_string()));
+    const bool known =
+        std::any_of(c.networks.begin(), c.networks.end(), [&](const NetworkConfig& n) { return n.name == f.network; });
+    if (!known)
+      throw ConfigError(fmt::format("floating IP {}: network {} is not defined", f.public_ip.to_string(), f.network));
+  }
+}
 
 void validate_underlay(const UnderlayConfig& u) {
   if (u.device.empty()) throw ConfigError("underlay: no device given");
@@ -366,6 +448,21 @@ Config parse_config(std::string_view text, const std::string& source_name) {
   each_array_table(r, "neighbor", [&](const toml::table& t, size_t i) {
     config.neighbors.push_back(parse_neighbor(t, source_name, i));
   });
+  each_array_table(r, "router",
+                   [&](const toml::table& t, size_t i) { config.routers.push_back(parse_router(t, source_name, i)); });
+  if (const toml::table* t = sub_table(r, "nat")) config.nat = parse_nat(*t, source_name);
+  each_array_table(r, "gateway_mapping", [&](const toml::table& t, size_t i) {
+    TableReader g(t, fmt::format("[[gateway_mapping]] #{}", i + 1), source_name);
+    GatewayMappingConfig mapping{required_ip(g, t, "underlay"), required_ip(g, t, "public")};
+    g.finish();
+    config.gateway_mappings.push_back(mapping);
+  });
+  each_array_table(r, "fip", [&](const toml::table& t, size_t i) {
+    TableReader f(t, fmt::format("[[fip]] #{}", i + 1), source_name);
+    FipConfig fip{required_ip(f, t, "public"), required_ip(f, t, "fixed"), f.required_string("network")};
+    f.finish();
+    config.fips.push_back(fip);
+  });
   each_array_table(r, "network", [&](const toml::table& t, size_t i) {
     config.networks.push_back(parse_network(t, source_name, i));
   });
@@ -421,6 +518,15 @@ Config parse_config(std::string_view text, const std::string& source_name) {
       throw ConfigError(fmt::format("{}: fdb entry {}: port {} is on network {}, not {}", source_name,
                                     s.mac.to_string(), s.port, port->network, s.network));
   }
+  std::set<std::string> routed;
+  for (const RouterConfig& router : config.routers) {
+    if (!networks.contains(router.network))
+      throw ConfigError(
+          fmt::format("{}: router on network {}: the network is not defined", source_name, router.network));
+    if (!routed.insert(router.network).second)
+      throw ConfigError(fmt::format("{}: network {} has two routers", source_name, router.network));
+  }
+  validate_nat(config);
   return config;
 }
 
@@ -458,10 +564,30 @@ std::string to_toml(const Config& c) {
                                     {"log_level", c.sw.log_level}});
   root.insert("control", toml::table{{"socket", c.control.socket}});
   root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
+  if (c.underlay.enabled) {
+    toml::table u{{"device", c.underlay.device},
+                  {"address", c.underlay.address.to_string()},
+                  {"mtu", static_cast<int64_t>(c.underlay.mtu)},
+                  {"vxlan_port", static_cast<int64_t>(c.underlay.vxlan_port)},
+                  {"host_interface", c.underlay.host_interface},
+                  {"neighbor_timeout_s", static_cast<int64_t>(c.underlay.neighbor_timeout_s)}};
+    if (c.underlay.gateway) u.insert("gateway", c.underlay.gateway->to_string());
+    root.insert("underlay", std::move(u));
+  }
+  toml::array neighbors;
+  for (const NeighborConfig& n : c.neighbors)
+    neighbors.push_back(toml::table{{"ip", n.ip.to_string()}, {"mac", n.mac.to_string()}});
+  if (!neighbors.empty()) root.insert("neighbor", std::move(neighbors));
   toml::array networks;
-  for (const NetworkConfig& n : c.networks)
-    networks.push_back(toml::table{
-        {"name", n.name}, {"vni", static_cast<int64_t>(n.vni)}, {"fdb_limit", static_cast<int64_t>(n.fdb_limit)}});
+  for (const NetworkConfig& n : c.networks) {
+    toml::array peers;
+    for (const Ipv4Address& p : n.peers) peers.push_back(p.to_string());
+    networks.push_back(toml::table{{"name", n.name},
+                                   {"vni", static_cast<int64_t>(n.vni)},
+                                   {"fdb_limit", static_cast<int64_t>(n.fdb_limit)},
+                                   {"peers", std::move(peers)},
+                                   {"hub", n.hub}});
+  }
   if (!networks.empty()) root.insert("network", std::move(networks));
   toml::array ports;
   for (const PortConfig& p : c.ports) {
@@ -478,6 +604,29 @@ std::string to_toml(const Config& c) {
   for (const StaticMacConfig& s : c.static_macs)
     macs.push_back(toml::table{{"network", s.network}, {"mac", s.mac.to_string()}, {"port", s.port}});
   if (!macs.empty()) root.insert("fdb", std::move(macs));
+  toml::array routers;
+  for (const RouterConfig& r : c.routers)
+    routers.push_back(toml::table{{"network", r.network}, {"address", r.address.to_string()}});
+  if (!routers.empty()) root.insert("router", std::move(routers));
+  toml::table nat{{"public_network", c.nat.public_network},
+                  {"snat_ports", fmt::format("{}-{}", c.nat.snat_port_min, c.nat.snat_port_max)},
+                  {"max_sessions", static_cast<int64_t>(c.nat.max_sessions)},
+                  {"tcp_established_timeout_s", static_cast<int64_t>(c.nat.tcp_established_timeout_s)},
+                  {"tcp_transitory_timeout_s", static_cast<int64_t>(c.nat.tcp_transitory_timeout_s)},
+                  {"udp_timeout_s", static_cast<int64_t>(c.nat.udp_timeout_s)},
+                  {"icmp_timeout_s", static_cast<int64_t>(c.nat.icmp_timeout_s)}};
+  if (c.nat.gateway) nat.insert("gateway", c.nat.gateway->to_string());
+  if (c.nat.snat_address) nat.insert("snat_address", c.nat.snat_address->to_string());
+  root.insert("nat", std::move(nat));
+  toml::array mappings;
+  for (const GatewayMappingConfig& g : c.gateway_mappings)
+    mappings.push_back(toml::table{{"underlay", g.underlay.to_string()}, {"public", g.public_ip.to_string()}});
+  if (!mappings.empty()) root.insert("gateway_mapping", std::move(mappings));
+  toml::array fips;
+  for (const FipConfig& f : c.fips)
+    fips.push_back(
+        toml::table{{"public", f.public_ip.to_string()}, {"fixed", f.fixed.to_string()}, {"network", f.network}});
+  if (!fips.empty()) root.insert("fip", std::move(fips));
   std::ostringstream out;
   out << "# running configuration of inceptiond " INCEPTION_VERSION "\n" << root << "\n";
   return out.str();

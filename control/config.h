@@ -53,6 +53,35 @@ struct UnderlayConfig {
   uint32_t neighbor_timeout_s = 300;
 };
 
+// The distributed router's interface on a network (see dataplane/router.h).
+struct RouterConfig {
+  std::string network;
+  Ipv4Prefix address;
+};
+
+// Floating IPs and SNAT (docs/nat.md).
+struct NatConfig {
+  std::string public_network = "public";    // where floating IPs live
+  std::optional<Ipv4Address> gateway;       // public-network address of the gateway rVM
+  std::optional<Ipv4Address> snat_address;  // gateway role: underlay address SNAT translates to
+  uint16_t snat_port_min = 20000, snat_port_max = 59999;
+  uint32_t max_sessions = 262144;
+  uint32_t tcp_established_timeout_s = 7440, tcp_transitory_timeout_s = 240, udp_timeout_s = 300, icmp_timeout_s = 60;
+};
+
+// Gateway role: the reality cloud maps `public` to this rVM's `underlay` address.
+struct GatewayMappingConfig {
+  Ipv4Address underlay;
+  Ipv4Address public_ip;
+};
+
+// Host role: a floating IP of an iVM on this rVM.
+struct FipConfig {
+  Ipv4Address public_ip;
+  Ipv4Address fixed;
+  std::string network;
+};
+
 struct NeighborConfig {
   Ipv4Address ip;
   MacAddress mac;
@@ -99,6 +128,10 @@ struct Config {
   } metrics;
   UnderlayConfig underlay;
   std::vector<NeighborConfig> neighbors;
+  std::vector<RouterConfig> routers;
+  NatConfig nat;
+  std::vector<GatewayMappingConfig> gateway_mappings;
+  std::vector<FipConfig> fips;
   std::vector<NetworkConfig> networks;
   std::vector<PortConfig> ports;
   std::vector<StaticMacConfig> static_macs;
@@ -118,6 +151,7 @@ std::string to_toml(const Config& config);
 void validate_network(const NetworkConfig& network);
 void validate_port(const PortConfig& port);
 void validate_underlay(const UnderlayConfig& underlay);
+void validate_nat(const Config& config);
 bool valid_object_name(std::string_view name, size_t max_length) noexcept;
 inline constexpr size_t kMaxNetworkNameLength = 32;
 inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name

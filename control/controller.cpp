@@ -78,6 +78,42 @@ void Controller::apply(const Config& config) {
   for (const NetworkConfig& n : config.networks) add_network(n);
   for (const PortConfig& p : config.ports) add_port(p);
   for (const StaticMacConfig& s : config.static_macs) add_static_mac(s.network, s.mac.to_string(), s.port);
+  {
+    std::lock_guard lock(mutex_);
+    for (const RouterConfig& r : config.routers) routers_[r.network] = r;
+    if (underlay_) {
+      const uint32_t vtep = startup_.underlay.address.address.value();
+      router_mac_ = {0x02,
+                     0x49,
+                     0x4e,
+                     static_cast<uint8_t>(vtep >> 16),
+                     static_cast<uint8_t>(vtep >> 8),
+                     static_cast<uint8_t>(vtep)};
+    } else {
+      router_mac_ = {0x02, 0x49, 0x4e, 0x00, 0x00, 0x01};
+    }
+    if (!routers_.empty() || !config.fips.empty())
+      overlay_neighbors_ = std::make_unique<OverlayNeighbors>(65536, dataplane_.rcu());
+    if (config.nat.snat_address) {
+      nat::SnatConfig snat;
+      snat.address = config.nat.snat_address->network_order();
+      snat.port_min = config.nat.snat_port_min;
+      snat.port_max = config.nat.snat_port_max;
+      snat.max_sessions = config.nat.max_sessions;
+      snat.tcp_established_timeout_s = config.nat.tcp_established_timeout_s;
+      snat.tcp_transitory_timeout_s = config.nat.tcp_transitory_timeout_s;
+      snat.udp_timeout_s = config.nat.udp_timeout_s;
+      snat.icmp_timeout_s = config.nat.icmp_timeout_s;
+      snat_ = std::make_unique<nat::SnatTable>(snat, dataplane_.worker_count(), dataplane_.rcu());
+      log::info("nat: SNAT on {} ports {}-{}, up to {} sessions", config.nat.snat_address->to_string(), snat.port_min,
+                snat.port_max, snat.max_sessions);
+    }
+    update_wanted_neighbors();
+    publish();
+  }
+  for (const GatewayMappingConfig& g : config.gateway_mappings)
+    add_gateway_mapping(g.underlay.to_string(), g.public_ip.to_string());
+  for (const FipConfig& f : config.fips) add_fip(f.public_ip.to_string(), f.fixed.to_string(), f.network);
 }
 
 Controller::Network& Controller::network_or_throw(const std::string& name, const std::string& context) {
@@ -158,7 +194,201 @@ void Controller::publish() {
       for (uint16_t q = 0; q < port->kernel->queues(); ++q) snapshot->poll[q % workers].push_back({port->index, q});
     }
   }
+  publish_nat(*snapshot);
   dataplane_.publish(std::move(snapshot));
+}
+
+void Controller::publish_nat(Snapshot& snapshot) const {
+  NatView& view = snapshot.nat;
+  view.enabled = !routers_.empty() || !fips_.empty() || !gateway_mappings_.empty() || snat_;
+  if (!view.enabled) return;
+  view.router_mac = router_mac_;
+  view.neighbors = overlay_neighbors_.get();
+  view.snat = snat_.get();
+  if (snat_) view.snat_address = startup_.nat.snat_address->network_order();
+  if (startup_.nat.gateway) view.gateway_ip = startup_.nat.gateway->network_order();
+  if (auto it = networks_.find(startup_.nat.public_network); it != networks_.end())
+    view.public_network = it->second->index;
+  for (const auto& [name, router] : routers_) {
+    auto it = networks_.find(name);
+    if (it == networks_.end()) continue;
+    NetworkView& n = snapshot.networks[it->second->index];
+    n.router.enabled = true;
+    n.router.ip = router.address.address.network_order();
+    n.router.mask = Ipv4Address(router.address.mask()).network_order();
+    view.routed_networks.push_back(it->second->index);
+  }
+  // Every network a router or a floating IP touches takes the router stage
+  // for ARP and for frames to the router MAC.
+  for (NetworkIndex n : view.routed_networks) snapshot.networks[n].l3 = true;
+  if (view.public_network != kInvalidNetwork) snapshot.networks[view.public_network].l3 = true;
+  for (const auto& [public_ip, fip] : fips_) {
+    auto it = networks_.find(fip.config.network);
+    if (it == networks_.end()) continue;
+    const auto index = static_cast<uint16_t>(view.fips.size());
+    view.fips.push_back(
+        {public_ip.network_order(), fip.config.fixed.network_order(), it->second->index, fip.counter_slot});
+    view.fip_by_public.insert(public_ip.value(), index);
+    view.fip_by_fixed.insert((uint64_t{it->second->index} << 32) | fip.config.fixed.value(), index);
+    snapshot.networks[it->second->index].l3 = true;
+  }
+  for (const auto& [underlay_ip, public_ip] : gateway_mappings_) {
+    const auto index = static_cast<uint16_t>(view.gateway_mappings.size());
+    view.gateway_mappings.push_back({underlay_ip.network_order(), public_ip.network_order()});
+    view.gateway_by_public.insert(public_ip.value(), index);
+    view.gateway_by_underlay.insert(underlay_ip.value(), index);
+    snapshot.underlay.nat_addresses.insert(underlay_ip.value(), 1);
+  }
+  if (snat_) snapshot.underlay.nat_addresses.insert(startup_.nat.snat_address->value(), 1);
+  if (underlay_ && startup_.underlay.gateway) {
+    if (const auto mac = neighbors_.lookup(*startup_.underlay.gateway)) {
+      view.underlay_gateway_resolved = true;
+      view.underlay_gateway_mac = mac->bytes();
+    }
+  }
+}
+
+FipCounters Controller::fip_totals(uint16_t slot) const {
+  FipCounters t{};
+  for (unsigned w = 0; w < dataplane_.worker_count(); ++w) {
+    const FipCounters& c = dataplane_.counters(w).fips[slot];
+    t.in_packets += counter_read(c.in_packets);
+    t.in_bytes += counter_read(c.in_bytes);
+    t.out_packets += counter_read(c.out_packets);
+    t.out_bytes += counter_read(c.out_bytes);
+  }
+  return t;
+}
+
+// A gratuitous ARP for a floating IP on the public network, from this
+// switch's router: the gateway (and anyone caching it) learns at once where
+// the floating IP now lives.
+void Controller::announce_fip(Ipv4Address public_ip) {
+  auto it = networks_.find(startup_.nat.public_network);
+  if (it == networks_.end()) return;
+  rte_mbuf* garp = make_arp_request(dataplane_.mempool(), router_mac_, public_ip.value(), public_ip.value());
+  if (garp == nullptr || !dataplane_.inject(it->second->index, garp))
+    log::warning("nat: could not announce floating IP {}", public_ip.to_string());
+}
+
+void Controller::add_fip(const std::string& public_text, const std::string& fixed_text, const std::string& network) {
+  std::lock_guard lock(mutex_);
+  const auto public_ip = Ipv4Address::parse(public_text);
+  if (!public_ip) throw ControlError(fmt::format("floating IP '{}' is not an IPv4 address", public_text));
+  const auto fixed = Ipv4Address::parse(fixed_text);
+  if (!fixed)
+    throw ControlError(fmt::format("floating IP {}: fixed IP '{}' is not an IPv4 address", public_text, fixed_text));
+  network_or_throw(network, fmt::format("floating IP {}: ", public_text));
+  if (fips_.contains(*public_ip)) throw ControlError(fmt::format("floating IP {} already exists", public_text));
+  for (const auto& [p, fip] : fips_)
+    if (fip.config.fixed == *fixed && fip.config.network == network)
+      throw ControlError(fmt::format("floating IP {}: {} on {} already has floating IP {}", public_text, fixed_text,
+                                     network, p.to_string()));
+  if (!networks_.contains(startup_.nat.public_network))
+    throw ControlError(fmt::format("floating IP {}: the public network '{}' does not exist", public_text,
+                                   startup_.nat.public_network));
+  const auto slot = std::find(fip_slot_used_.begin(), fip_slot_used_.end(), false);
+  if (slot == fip_slot_used_.end())
+    throw ControlError(
+        fmt::format("floating IP {}: the switch has {} floating IPs already", public_text, kMaxFloatingIps));
+  *slot = true;
+  Fip fip;
+  fip.config = {*public_ip, *fixed, network};
+  fip.counter_slot = static_cast<uint16_t>(slot - fip_slot_used_.begin());
+  fip.baseline = fip_totals(fip.counter_slot);
+  fips_[*public_ip] = fip;
+  if (!overlay_neighbors_) overlay_neighbors_ = std::make_unique<OverlayNeighbors>(65536, dataplane_.rcu());
+  publish();
+  announce_fip(*public_ip);
+  log::info("nat: floating IP {} -> {} on {}", public_text, fixed_text, network);
+}
+
+void Controller::del_fip(const std::string& public_text) {
+  std::lock_guard lock(mutex_);
+  const auto public_ip = Ipv4Address::parse(public_text);
+  auto it = public_ip ? fips_.find(*public_ip) : fips_.end();
+  if (it == fips_.end()) throw ControlError(fmt::format("floating IP {} does not exist", public_text));
+  fip_slot_used_[it->second.counter_slot] = false;
+  fips_.erase(it);
+  publish();
+  log::info("nat: floating IP {} removed", public_text);
+}
+
+void Controller::add_gateway_mapping(const std::string& underlay_text, const std::string& public_text) {
+  std::lock_guard lock(mutex_);
+  const auto underlay_ip = Ipv4Address::parse(underlay_text);
+  const auto public_ip = Ipv4Address::parse(public_text);
+  if (!underlay_ip || !public_ip)
+    throw ControlError(
+        fmt::format("gateway mapping {} -> {}: both must be IPv4 addresses", underlay_text, public_text));
+  if (!underlay_ || !startup_.underlay.gateway)
+    throw ControlError(fmt::format("gateway mapping {}: needs an [underlay] with a gateway", underlay_text));
+  if (*underlay_ip == startup_.underlay.address.address)
+    throw ControlError(
+        fmt::format("gateway mapping {}: that is the VTEP's own address; give each public IP its own "
+                    "underlay address",
+                    underlay_text));
+  if (snat_ && *underlay_ip == *startup_.nat.snat_address)
+    throw ControlError(fmt::format("gateway mapping {}: that is the SNAT address", underlay_text));
+  if (gateway_mappings_.contains(*underlay_ip))
+    throw ControlError(fmt::format("gateway mapping {} already exists", underlay_text));
+  for (const auto& [u, p] : gateway_mappings_)
+    if (p == *public_ip)
+      throw ControlError(fmt::format("gateway mapping {}: public IP {} is already mapped to {}", underlay_text,
+                                     public_text, u.to_string()));
+  gateway_mappings_[*underlay_ip] = *public_ip;
+  update_wanted_neighbors();
+  publish();
+  log::info("nat: gateway mapping {} <-> {}", underlay_text, public_text);
+}
+
+void Controller::del_gateway_mapping(const std::string& underlay_text) {
+  std::lock_guard lock(mutex_);
+  const auto underlay_ip = Ipv4Address::parse(underlay_text);
+  if (!underlay_ip || gateway_mappings_.erase(*underlay_ip) == 0)
+    throw ControlError(fmt::format("gateway mapping {} does not exist", underlay_text));
+  update_wanted_neighbors();
+  publish();
+}
+
+NatStatus Controller::nat() {
+  std::lock_guard lock(mutex_);
+  return nat_status();
+}
+
+NatStatus Controller::nat_status() const {
+  NatStatus s;
+  for (const auto& [public_ip, fip] : fips_) {
+    const FipCounters now = fip_totals(fip.counter_slot);
+    FipCounters d{};
+    d.in_packets = now.in_packets - fip.baseline.in_packets;
+    d.in_bytes = now.in_bytes - fip.baseline.in_bytes;
+    d.out_packets = now.out_packets - fip.baseline.out_packets;
+    d.out_bytes = now.out_bytes - fip.baseline.out_bytes;
+    s.fips.push_back({fip.config, d});
+  }
+  for (const auto& [u, p] : gateway_mappings_) s.gateway_mappings.push_back({u, p});
+  s.snat = snat_ != nullptr;
+  if (snat_) {
+    s.sessions_active = snat_->active();
+    s.sessions_created = snat_->created();
+    s.sessions_expired = snat_->expired();
+  }
+  for (unsigned w = 0; w < dataplane_.worker_count(); ++w)
+    s.translations += counter_read(dataplane_.counters(w).nat_translations);
+  return s;
+}
+
+std::vector<nat::SnatSession> Controller::nat_sessions(size_t limit) {
+  std::lock_guard lock(mutex_);
+  if (!snat_) throw ControlError("nat: this rVM does no SNAT ([nat] snat_address is not set)");
+  return snat_->sessions(limit);
+}
+
+std::vector<OverlayNeighbor> Controller::overlay_neighbors() {
+  std::lock_guard lock(mutex_);
+  if (!overlay_neighbors_) return {};
+  return overlay_neighbors_->entries(dataplane_.now_s());
 }
 
 std::optional<Ipv4Address> Controller::next_hop(Ipv4Address peer) const {
@@ -171,6 +401,8 @@ void Controller::update_wanted_neighbors() {
   for (const auto& [name, network] : networks_)
     for (const auto& [ip, peer] : network->peers)
       if (const auto hop = next_hop(ip)) hops.insert(*hop);
+  // NAT sends to the internet through the reality cloud's router.
+  if ((snat_ || !gateway_mappings_.empty()) && startup_.underlay.gateway) hops.insert(*startup_.underlay.gateway);
   neighbors_.set_wanted(hops, now_ms());
 }
 
@@ -253,13 +485,30 @@ std::vector<NeighborEntry> Controller::neighbors() {
 
 void Controller::tick_underlay() {
   std::lock_guard lock(mutex_);
-  if (!underlay_) return;
+  if (!underlay_) {
+    // Without an underlay only overlay ARP is punted (routers on local networks).
+    dataplane_.drain_punted([&](const rte_mbuf* m) {
+      const auto arp = parse_arp(m);
+      if (!arp || m->hash.usr == 0 || !overlay_neighbors_ || arp->sender_ip == 0) return;
+      const MacAddress mac(arp->sender_mac);
+      const auto network = static_cast<NetworkIndex>(m->hash.usr - 1);
+      if (!mac.is_multicast() && network_at_[network] != nullptr)
+        overlay_neighbors_->learn(network, arp->sender_ip, mac, dataplane_.now_s());
+    });
+    return;
+  }
   const uint32_t now = now_ms();
   bool changed = false;
   dataplane_.drain_punted([&](const rte_mbuf* m) {
-    if (const auto arp = parse_arp(m)) {
-      const MacAddress mac(arp->sender_mac);
-      if (!mac.is_multicast() && !mac.is_zero()) changed |= neighbors_.learn(Ipv4Address(arp->sender_ip), mac, now);
+    const auto arp = parse_arp(m);
+    if (!arp) return;
+    const MacAddress mac(arp->sender_mac);
+    if (mac.is_multicast() || mac.is_zero() || arp->sender_ip == 0) return;
+    if (m->hash.usr == 0) {
+      changed |= neighbors_.learn(Ipv4Address(arp->sender_ip), mac, now);
+    } else if (overlay_neighbors_) {
+      const auto network = static_cast<NetworkIndex>(m->hash.usr - 1);
+      if (network_at_[network] != nullptr) overlay_neighbors_->learn(network, arp->sender_ip, mac, dataplane_.now_s());
     }
   });
   changed |= neighbors_.expire(now);
@@ -325,9 +574,15 @@ void Controller::del_network(const std::string& name) {
     throw ControlError(
         fmt::format("network {}: {} port(s) still attached ({}); delete them first", name, network.ports.size(), list));
   }
+  for (const auto& [public_ip, fip] : fips_)
+    if (fip.config.network == name)
+      throw ControlError(
+          fmt::format("network {}: floating IP {} uses it; delete it first", name, public_ip.to_string()));
   auto owned = std::move(networks_.at(name));
   networks_.erase(name);
   network_at_[owned->index] = nullptr;
+  routers_.erase(name);
+  if (overlay_neighbors_) overlay_neighbors_->forget_network(owned->index);
   for (auto& [ip, peer] : owned->peers) peer_at_[peer->index] = nullptr;
   update_wanted_neighbors();
   publish();  // after this, no worker can reach the FDB freed with `owned`
@@ -454,6 +709,7 @@ PeerStatus Controller::peer_status(const Network& network, const Peer& peer) con
 NetworkStatus Controller::network_status(const Network& n) const {
   NetworkStatus s{n.config, n.ports, {}, n.fdb->dynamic_count(), n.fdb->static_count(), n.fdb->limit_hits(), n.moves};
   for (const auto& [ip, peer] : n.peers) s.peers.push_back(peer_status(n, *peer));
+  s.index = n.index;
   return s;
 }
 
@@ -542,6 +798,7 @@ Stats Controller::stats() {
     if (underlay_->host()) u.host = port_totals(host_index_) - host_baseline_;
     s.underlay = u;
   }
+  s.nat = nat_status();
   for (unsigned w = 0; w < dataplane_.worker_count(); ++w) {
     const WorkerCounters& c = dataplane_.counters(w);
     s.workers.push_back({w, dataplane_.options().worker_lcores[w], counter_read(c.busy_cycles),
@@ -558,6 +815,12 @@ Config Controller::running_config() {
   c.ports.clear();
   c.static_macs.clear();
   c.neighbors.clear();
+  c.routers.clear();
+  for (const auto& [name, router] : routers_) c.routers.push_back(router);
+  c.gateway_mappings.clear();
+  for (const auto& [u, p] : gateway_mappings_) c.gateway_mappings.push_back({u, p});
+  c.fips.clear();
+  for (const auto& [p, fip] : fips_) c.fips.push_back(fip.config);
   for (const NeighborEntry& n : neighbors_.entries())
     if (n.is_static && n.mac) c.neighbors.push_back({n.ip, *n.mac});
   for (const auto& [name, network] : networks_) {
@@ -602,6 +865,8 @@ size_t Controller::age_fdb() {
   size_t aged = 0;
   const uint32_t now = dataplane_.now_s();
   for (const auto& [name, network] : networks_) aged += network->fdb->age(now, startup_.sw.mac_aging_s);
+  if (snat_) snat_->expire(now);
+  if (overlay_neighbors_) overlay_neighbors_->expire(now, startup_.underlay.neighbor_timeout_s);
   return aged;
 }
 

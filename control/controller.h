@@ -23,8 +23,10 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/kernel_port.h"
 #include "dataplane/neighbor_table.h"
+#include "dataplane/overlay_neighbors.h"
 #include "dataplane/underlay_port.h"
 #include "inception/counters.h"
+#include "nat/snat.h"
 #include "vhost/vhost_port.h"
 
 namespace inception {
@@ -65,6 +67,7 @@ struct NetworkStatus {
   uint32_t fdb_static = 0;
   uint64_t fdb_limit_hits = 0;
   uint64_t fdb_moves = 0;
+  NetworkIndex index = kInvalidNetwork;
 };
 
 struct FdbRow {
@@ -82,6 +85,19 @@ struct WorkerStatus {
   uint64_t busy_cycles = 0, idle_cycles = 0, busy_packets = 0, learn_requests = 0, learn_ring_full = 0;
 };
 
+struct FipStatus {
+  FipConfig config;
+  FipCounters totals{};
+};
+
+struct NatStatus {
+  std::vector<FipStatus> fips;
+  std::vector<GatewayMappingConfig> gateway_mappings;
+  bool snat = false;
+  uint32_t sessions_active = 0;
+  uint64_t sessions_created = 0, sessions_expired = 0, translations = 0;
+};
+
 // Counters of the underlay NIC and of the host interface.
 struct UnderlayStatus {
   std::string device;
@@ -95,6 +111,7 @@ struct Stats {
   std::vector<PortStatus> ports;
   std::vector<PeerStatus> peers;
   std::optional<UnderlayStatus> underlay;
+  NatStatus nat;
   std::vector<WorkerStatus> workers;
 };
 
@@ -118,6 +135,13 @@ class Controller {
   void del_peer(const std::string& network, const std::string& ip);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
+  void add_fip(const std::string& public_ip, const std::string& fixed_ip, const std::string& network);
+  void del_fip(const std::string& public_ip);
+  void add_gateway_mapping(const std::string& underlay_ip, const std::string& public_ip);
+  void del_gateway_mapping(const std::string& underlay_ip);
+  NatStatus nat();
+  std::vector<nat::SnatSession> nat_sessions(size_t limit);
+  std::vector<OverlayNeighbor> overlay_neighbors();
   // Removes every port (before shutdown).
   void remove_all_ports();
 
@@ -167,6 +191,10 @@ class Controller {
   void update_wanted_neighbors();
   PeerStatus peer_status(const Network& network, const Peer& peer) const;
   NetworkStatus network_status(const Network& network) const;
+  void publish_nat(Snapshot& snapshot) const;
+  NatStatus nat_status() const;
+  FipCounters fip_totals(uint16_t slot) const;
+  void announce_fip(Ipv4Address public_ip);
   std::string port_name(PortIndex index) const;
   void publish();
   void handle_learn(const LearnRequest& request);
@@ -190,6 +218,20 @@ class Controller {
   PortIndex host_index_ = kInvalidPort;
   PortTotals underlay_baseline_, host_baseline_;
   NeighborTable neighbors_;
+
+  // Routing and NAT (docs/nat.md).
+  struct Fip {
+    FipConfig config;
+    uint16_t counter_slot = 0;
+    FipCounters baseline{};
+  };
+  std::map<std::string, RouterConfig> routers_;  // by network name
+  std::map<Ipv4Address, Fip> fips_;              // by public IP
+  std::array<bool, kMaxFloatingIps> fip_slot_used_{};
+  std::map<Ipv4Address, Ipv4Address> gateway_mappings_;  // underlay -> public
+  std::unique_ptr<nat::SnatTable> snat_;
+  std::unique_ptr<OverlayNeighbors> overlay_neighbors_;
+  std::array<uint8_t, 6> router_mac_{};
   uint64_t start_ms_ = 0;
   uint32_t now_ms() const;
 };

@@ -145,6 +145,35 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* neigh_del = neigh->add_subcommand("del", "delete a static neighbor");
   neigh_del->add_option("ip", neigh_ip, "IPv4 address")->required()->check(CLI::ValidIPV4);
 
+  // floating IPs, gateway mappings, SNAT
+  auto* fip = app.add_subcommand("fip", "floating IPs hosted on this rVM (public IP <-> an iVM's fixed IP)");
+  fip->require_subcommand(1);
+  std::string fip_public, fip_fixed, fip_network;
+  auto* fip_add = fip->add_subcommand("add", "give an iVM a floating IP (takes effect on the next packet)");
+  fip_add->add_option("public", fip_public, "floating (public) IP")->required()->check(CLI::ValidIPV4);
+  fip_add->add_option("--fixed", fip_fixed, "the iVM's fixed IP")->required()->check(CLI::ValidIPV4);
+  fip_add->add_option("--network", fip_network, "the iVM's network")->required();
+  auto* fip_del = fip->add_subcommand("del", "remove a floating IP");
+  fip_del->add_option("public", fip_public, "floating (public) IP")->required()->check(CLI::ValidIPV4);
+  auto* fip_list = fip->add_subcommand("list", "list floating IPs with their counters");
+  auto* gateway = app.add_subcommand("gateway", "gateway mappings (underlay address <-> reality public IP)");
+  gateway->require_subcommand(1);
+  std::string gw_underlay, gw_public;
+  auto* gw_add = gateway->add_subcommand("add", "map a public IP the reality cloud NATs to this rVM");
+  gw_add->add_option("underlay", gw_underlay, "this rVM's underlay address the public IP is NATed to")
+      ->required()
+      ->check(CLI::ValidIPV4);
+  gw_add->add_option("--public", gw_public, "the public IP")->required()->check(CLI::ValidIPV4);
+  auto* gw_del = gateway->add_subcommand("del", "remove a gateway mapping");
+  gw_del->add_option("underlay", gw_underlay, "underlay address")->required()->check(CLI::ValidIPV4);
+  auto* gw_list = gateway->add_subcommand("list", "list gateway mappings");
+  auto* nat = app.add_subcommand("nat", "NAT state");
+  nat->require_subcommand(1);
+  size_t session_limit = 1000;
+  auto* nat_sessions = nat->add_subcommand("sessions", "list SNAT sessions");
+  nat_sessions->add_option("--limit", session_limit, "at most this many")->capture_default_str();
+  auto* nat_show = nat->add_subcommand("show", "NAT counters");
+
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");
   config->require_subcommand(1);
@@ -187,6 +216,22 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     request("neigh.add", {{"ip", neigh_ip}, {"mac", neigh_mac}});
   } else if (*neigh_del) {
     request("neigh.del", {{"ip", neigh_ip}});
+  } else if (*fip_add) {
+    request("fip.add", {{"public", fip_public}, {"fixed", fip_fixed}, {"network", fip_network}});
+  } else if (*fip_del) {
+    request("fip.del", {{"public", fip_public}});
+  } else if (*fip_list) {
+    request("fip.list");
+  } else if (*gw_add) {
+    request("gateway.add", {{"underlay", gw_underlay}, {"public", gw_public}});
+  } else if (*gw_del) {
+    request("gateway.del", {{"underlay", gw_underlay}});
+  } else if (*gw_list) {
+    request("gateway.list");
+  } else if (*nat_sessions) {
+    request("nat.sessions", {{"limit", session_limit}});
+  } else if (*nat_show) {
+    request("nat.show");
   } else if (*net_del) {
     request("network.del", {{"name", name}});
   } else if (*net_list) {
@@ -246,8 +291,28 @@ std::string render_result(const std::string& command, const json& result) {
   }
   if (command == "neigh.show") {
     std::vector<std::vector<std::string>> rows;
-    for (const auto& n : result) rows.push_back({str(n["ip"]), str(n["mac"]), str(n["state"])});
-    return table({"IP", "MAC", "STATE"}, rows);
+    for (const auto& n : result) rows.push_back({str(n["where"]), str(n["ip"]), str(n["mac"]), str(n["state"])});
+    return table({"ON", "IP", "MAC", "STATE"}, rows);
+  }
+  if (command == "fip.list") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& f : result)
+      rows.push_back({str(f["public"]), str(f["fixed"]), str(f["network"]),
+                      std::to_string(f["in_packets"].get<uint64_t>()),
+                      std::to_string(f["out_packets"].get<uint64_t>())});
+    return table({"PUBLIC", "FIXED", "NETWORK", "IN_PKTS", "OUT_PKTS"}, rows);
+  }
+  if (command == "gateway.list") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : result) rows.push_back({str(g["underlay"]), str(g["public"])});
+    return table({"UNDERLAY", "PUBLIC"}, rows);
+  }
+  if (command == "nat.sessions") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : result)
+      rows.push_back({str(s["protocol"]), str(s["inside"]), std::to_string(s["outside_port"].get<unsigned>()),
+                      str(s["remote"]), str(s["state"])});
+    return table({"PROTO", "INSIDE", "OUTSIDE_PORT", "REMOTE", "STATE"}, rows);
   }
   if (command == "port.list") {
     std::vector<std::vector<std::string>> rows;

@@ -116,6 +116,29 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       }
     }
 
+    auto fip_packets =
+        family("inception_fip_packets_total", "Packets through a floating IP, by direction.", MetricType::Counter);
+    auto fip_bytes =
+        family("inception_fip_bytes_total", "Bytes through a floating IP, by direction.", MetricType::Counter);
+    for (const FipStatus& f : stats.nat.fips) {
+      const std::string ip = f.config.public_ip.to_string();
+      add(fip_packets, {{"fip", ip}, {"direction", "in"}}, static_cast<double>(f.totals.in_packets));
+      add(fip_packets, {{"fip", ip}, {"direction", "out"}}, static_cast<double>(f.totals.out_packets));
+      add(fip_bytes, {{"fip", ip}, {"direction", "in"}}, static_cast<double>(f.totals.in_bytes));
+      add(fip_bytes, {{"fip", ip}, {"direction", "out"}}, static_cast<double>(f.totals.out_bytes));
+    }
+    auto translations =
+        family("inception_nat_translations_total", "Packets whose addresses a NAT rule rewrote.", MetricType::Counter);
+    add(translations, {}, static_cast<double>(stats.nat.translations));
+    auto sessions = family("inception_snat_sessions", "SNAT sessions now.", MetricType::Gauge);
+    auto sessions_created =
+        family("inception_snat_sessions_created_total", "SNAT sessions created.", MetricType::Counter);
+    auto sessions_expired =
+        family("inception_snat_sessions_expired_total", "SNAT sessions expired.", MetricType::Counter);
+    add(sessions, {}, stats.nat.sessions_active);
+    add(sessions_created, {}, static_cast<double>(stats.nat.sessions_created));
+    add(sessions_expired, {}, static_cast<double>(stats.nat.sessions_expired));
+
     auto fdb_entries = family("inception_fdb_entries", "MAC addresses in a network's FDB.", MetricType::Gauge);
     auto fdb_limit = family("inception_fdb_limit", "Dynamic FDB entries a network may hold.", MetricType::Gauge);
     auto fdb_refused = family("inception_fdb_learn_refused_total",
@@ -155,10 +178,40 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     auto info = family("inception_build_info", "inceptiond version.", MetricType::Gauge);
     add(info, {{"version", INCEPTION_VERSION}}, 1);
 
-    return {rx_packets,  rx_bytes,      tx_packets,     tx_bytes,      flood,      drops,       link,
-            peer_rx,     peer_rx_bytes, peer_tx,        peer_tx_bytes, peer_flood, peer_drops,  peer_resolved,
-            underlay_rx, underlay_tx,   underlay_drops, fdb_entries,   fdb_limit,  fdb_refused, fdb_moves,
-            busy,        idle,          packets,        learn,         learn_lost, hz,          info};
+    return {rx_packets,
+            rx_bytes,
+            tx_packets,
+            tx_bytes,
+            flood,
+            drops,
+            link,
+            peer_rx,
+            peer_rx_bytes,
+            peer_tx,
+            peer_tx_bytes,
+            peer_flood,
+            peer_drops,
+            peer_resolved,
+            underlay_rx,
+            underlay_tx,
+            underlay_drops,
+            fdb_entries,
+            fdb_limit,
+            fdb_refused,
+            fdb_moves,
+            busy,
+            idle,
+            packets,
+            learn,
+            learn_lost,
+            hz,
+            info,
+            fip_packets,
+            fip_bytes,
+            translations,
+            sessions,
+            sessions_created,
+            sessions_expired};
   }
 
  private:

@@ -3,7 +3,10 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include <cstring>
+
 #include "dataplane/icmp_error.h"
+#include "dataplane/router.h"
 
 namespace inception {
 
@@ -112,6 +115,14 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
       count_drop(in_counters, multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit);
       rte_pktmbuf_free(m);
       continue;
+    }
+    if (unlikely(network.l3)) {
+      if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+        if (router_arp(ctx, snapshot, in.network, in_port, m)) continue;
+      } else if (std::memcmp(eth->dst_addr.addr_bytes, snapshot.nat.router_mac.data(), 6) == 0) {
+        router_input(ctx, snapshot, in.network, in_port, m);
+        continue;
+      }
     }
     if (rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast included
       flood(ctx, snapshot, network, in_port, m);

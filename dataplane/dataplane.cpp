@@ -43,6 +43,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
   punt_ring_ = rte_ring_create("inception_punt", 1024, socket, RING_F_SC_DEQ);
   if (punt_ring_ == nullptr) dpdk_failure("cannot create the punt ring");
+  inject_ring_ = rte_ring_create("inception_inject", 256, socket, RING_F_SC_DEQ);
+  if (inject_ring_ == nullptr) dpdk_failure("cannot create the inject ring");
 
   for (unsigned w = 0; w < worker_count(); ++w) {
     auto* counters = static_cast<WorkerCounters*>(
@@ -57,6 +59,7 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     worker->ctx.pool = mempool_;
     worker->ctx.learn_ring = learn_ring_;
     worker->ctx.punt_ring = punt_ring_;
+    if (w == 0) worker->ctx.inject_ring = inject_ring_;
     worker->ctx.learn_window_cycles = tsc_hz_ / 100;  // repeat a learn request at most every 10 ms
     workers_.push_back(std::move(worker));
   }
@@ -70,6 +73,8 @@ Dataplane::~Dataplane() {
   rte_mbuf* leftover = nullptr;
   while (rte_ring_sc_dequeue(punt_ring_, reinterpret_cast<void**>(&leftover)) == 0) rte_pktmbuf_free(leftover);
   rte_ring_free(punt_ring_);
+  while (rte_ring_sc_dequeue(inject_ring_, reinterpret_cast<void**>(&leftover)) == 0) rte_pktmbuf_free(leftover);
+  rte_ring_free(inject_ring_);
   rte_free(rcu_);
   for (WorkerCounters* counters : counters_) rte_free(counters);
   // The mempool is left to rte_eal_cleanup: ports closed after us may still
@@ -111,6 +116,13 @@ size_t Dataplane::drain_learn_requests(const std::function<void(const LearnReque
     if (n < 64) break;
   }
   return total;
+}
+
+bool Dataplane::inject(NetworkIndex network, rte_mbuf* m) noexcept {
+  m->hash.usr = network;
+  if (rte_ring_mp_enqueue(inject_ring_, m) == 0) return true;
+  rte_pktmbuf_free(m);
+  return false;
 }
 
 size_t Dataplane::drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max) {

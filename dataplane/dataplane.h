@@ -68,6 +68,9 @@ class Dataplane {
 
   // Hands up to `max` pending learn requests to `handle`. Returns how many.
   size_t drain_learn_requests(const std::function<void(const LearnRequest&)>& handle, size_t max = 4096);
+  // Queues a frame the control thread built (a gratuitous ARP) for worker 0
+  // to flood on `network` as the router. Takes ownership.
+  bool inject(NetworkIndex network, rte_mbuf* m) noexcept;
   // Hands frames workers punted (ARP for the neighbor table) to `handle`,
   // then frees them.
   size_t drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max = 256);
@@ -86,6 +89,7 @@ class Dataplane {
   rte_rcu_qsbr* rcu_ = nullptr;
   rte_ring* learn_ring_ = nullptr;
   rte_ring* punt_ring_ = nullptr;
+  rte_ring* inject_ring_ = nullptr;
   std::vector<WorkerCounters*> counters_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<Snapshot*> snapshot_{nullptr};

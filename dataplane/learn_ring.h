@@ -32,7 +32,11 @@ class LearnFilter {
  public:
   // Returns true if this request was not made in the last `window_cycles`.
   bool should_send(const LearnRequest& request, uint64_t now_cycles, uint64_t window_cycles) noexcept {
-    const uint64_t tag = request.mac_key ^ (uint64_t{request.network} << 48) ^ (uint64_t{request.port} << 32);
+    return should_send(request.mac_key ^ (uint64_t{request.network} << 48) ^ (uint64_t{request.port} << 32), now_cycles,
+                       window_cycles);
+  }
+  // The same for any 64-bit tag (used for ARP requests the router sends).
+  bool should_send(uint64_t tag, uint64_t now_cycles, uint64_t window_cycles) noexcept {
     Entry& entry = entries_[(tag * 0x9e3779b97f4a7c15ULL) >> (64 - kBits)];
     if (entry.tag == tag && now_cycles - entry.sent_at < window_cycles) return false;
     entry.tag = tag;

@@ -53,9 +53,20 @@ struct PortView {
   VxlanTemplate tunnel;  // kVxlanPeer
 };
 
+// The distributed router's interface on a network: the iVMs' default
+// gateway. Every rVM's switch answers for it, with its own router MAC.
+struct RouterInterface {
+  bool enabled = false;
+  uint32_t ip = 0;    // network order
+  uint32_t mask = 0;  // network order
+  bool contains(uint32_t address) const noexcept { return enabled && (address & mask) == (ip & mask); }
+};
+
 struct NetworkView {
   Fdb* fdb = nullptr;  // nullptr: no network at this index
   uint32_t vni = 0;
+  RouterInterface router;
+  bool l3 = false;                     // ARP and frames to the router MAC take the router stage
   bool hub = false;                    // relay floods from one peer to the other peers
   std::vector<PortIndex> local_ports;  // flooding targets on this rVM
   std::vector<PortIndex> peer_ports;   // flooding targets over VXLAN (head-end replication)
@@ -108,6 +119,7 @@ struct UnderlayView {
   std::array<uint8_t, 6> mac{};
   uint16_t overlay_mtu = 0;      // IP MTU inside the overlay (underlay MTU - 50)
   SmallMap<512> network_of_vni;  // VNI -> NetworkIndex
+  SmallMap<1024> nat_addresses;  // underlay IPs (host order) the NAT owns: gateway mappings, SNAT
   SmallMap<2048> peer_of;        // peer_key(VNI, remote IP) -> peer PortIndex
   static uint64_t peer_key(uint32_t vni, uint32_t remote_ip_host_order) noexcept {
     return (uint64_t{vni} << 32) | remote_ip_host_order;
@@ -120,11 +132,53 @@ struct PollEntry {
   uint16_t queue;  // ethdev RX queue, or vhost queue pair
 };
 
+}  // namespace inception
+
+namespace inception::nat {
+class SnatTable;
+}
+namespace inception {
+class OverlayNeighbors;
+
+// Floating IPs and NAT as workers see them (nat/ does the rewriting).
+struct FloatingIpView {
+  uint32_t public_ip = 0;  // network order
+  uint32_t fixed_ip = 0;   // network order
+  NetworkIndex network = kInvalidNetwork;
+  uint16_t counter_slot = 0;  // index into WorkerCounters::fips
+};
+
+struct GatewayMappingView {
+  uint32_t underlay_ip = 0;  // network order
+  uint32_t public_ip = 0;    // network order
+};
+
+struct NatView {
+  bool enabled = false;
+  std::array<uint8_t, 6> router_mac{};
+  NetworkIndex public_network = kInvalidNetwork;
+  uint32_t gateway_ip = 0;           // public-network address of the gateway rVM, network order (0: none)
+  std::vector<FloatingIpView> fips;  // host mappings on this rVM
+  SmallMap<1024> fip_by_public;      // public IP (host order) -> index in fips
+  SmallMap<1024> fip_by_fixed;       // (network << 32 | fixed IP, host order) -> index
+  std::vector<GatewayMappingView> gateway_mappings;  // gateway role
+  SmallMap<1024> gateway_by_public;                  // public IP (host order) -> index
+  SmallMap<1024> gateway_by_underlay;                // underlay IP (host order) -> index
+  uint32_t snat_address = 0;                         // gateway role, network order (0: no SNAT here)
+  nat::SnatTable* snat = nullptr;
+  OverlayNeighbors* neighbors = nullptr;      // IP -> MAC on the networks, for routed frames
+  std::vector<NetworkIndex> routed_networks;  // networks with a router interface
+  // The underlay's next hop toward the internet (the reality router).
+  bool underlay_gateway_resolved = false;
+  std::array<uint8_t, 6> underlay_gateway_mac{};
+};
+
 struct Snapshot {
   std::array<PortView, kMaxPorts> ports{};
   std::array<NetworkView, kMaxNetworks> networks{};
   std::array<std::vector<PollEntry>, kMaxWorkers> poll{};
   UnderlayView underlay;
+  NatView nat;
 };
 
 }  // namespace inception

@@ -7,6 +7,7 @@
 
 #include "dataplane/arp.h"
 #include "dataplane/bridge.h"
+#include "dataplane/router.h"
 #include "dataplane/vxlan.h"
 
 namespace inception {
@@ -72,10 +73,17 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
         }
         const auto arp = parse_arp(m);
         if (arp && arp->target_ip == local_ip) punt_copy(ctx, counters, m);
-        if (arp_reply_in_place(m, underlay.mac, local_ip))
+        // The switch answers for its VTEP address and for the NAT's
+        // underlay addresses (gateway mappings, SNAT).
+        const bool nat_address = arp && underlay.nat_addresses.find(arp->target_ip, 0) != 0;
+        if (arp_reply_in_place(m, underlay.mac, nat_address ? arp->target_ip : local_ip))
           ctx.tx.push(underlay_port, m);
         else
           to_host(ctx, underlay, counters, m);
+        continue;
+      }
+      case UnderlayClass::kNat: {
+        router_underlay_input(ctx, snapshot, underlay_port, m);
         continue;
       }
       case UnderlayClass::kHost: {

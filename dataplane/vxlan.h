@@ -45,6 +45,7 @@ bool vxlan_encap(const VxlanTemplate& tunnel, rte_mbuf* m) noexcept;
 enum class UnderlayClass : uint8_t {
   kVxlan,  // UDP to our address and VXLAN port: decapsulate
   kArp,    // ARP: for the switch's responder / neighbor table
+  kNat,    // IPv4 to an underlay address the NAT owns (gateway mapping, SNAT)
   kHost,   // anything else: the rVM's own traffic
   kDrop,   // a first fragment of a VXLAN datagram, or a truncated frame
 };

@@ -23,7 +23,11 @@ UnderlayClass classify_underlay(const UnderlayView& underlay, const rte_mbuf* m,
   if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || m->data_len < kEthernetHeader + kIpv4Header)
     return UnderlayClass::kHost;
   const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthernetHeader);
-  if (ip->dst_addr != underlay.local_ip || ip->next_proto_id != IPPROTO_UDP) return UnderlayClass::kHost;
+  if (ip->dst_addr != underlay.local_ip) {
+    const bool nat = underlay.nat_addresses.find(rte_be_to_cpu_32(ip->dst_addr), 0) != 0;
+    return nat ? UnderlayClass::kNat : UnderlayClass::kHost;
+  }
+  if (ip->next_proto_id != IPPROTO_UDP) return UnderlayClass::kHost;
   const uint16_t ip_length = rte_ipv4_hdr_len(ip);
   const uint16_t fragment = rte_be_to_cpu_16(ip->fragment_offset);
   // A non-first fragment carries no UDP header: only the host can reassemble

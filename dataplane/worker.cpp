@@ -8,6 +8,7 @@
 #include "dataplane/bridge.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/port_io.h"
+#include "dataplane/router.h"
 #include "dataplane/underlay_input.h"
 #include "dataplane/vxlan.h"
 #include "dataplane/worker_state.h"
@@ -111,6 +112,14 @@ int worker_main(void* arg) {
     ctx.now_s = static_cast<uint32_t>((start - dp.start_tsc_) / hz);
     const Snapshot& snapshot = *dp.snapshot_.load(std::memory_order_acquire);
     uint32_t received = 0;
+    if (ctx.inject_ring != nullptr && unlikely(!rte_ring_empty(ctx.inject_ring))) {
+      // At most a burst: a TX buffer holds one copy per frame of a burst.
+      rte_mbuf* injected = nullptr;
+      for (unsigned i = 0;
+           i < kBurstSize && rte_ring_sc_dequeue(ctx.inject_ring, reinterpret_cast<void**>(&injected)) == 0; ++i)
+        router_flood(ctx, snapshot, static_cast<NetworkIndex>(injected->hash.usr), injected);
+      flush_tx(ctx, snapshot);
+    }
     for (const PollEntry& entry : snapshot.poll[ctx.index]) {
       const uint16_t n = port_rx(snapshot.ports[entry.port], entry.queue, ctx.pool, pkts, kBurstSize);
       if (n == 0) continue;

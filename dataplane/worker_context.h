@@ -29,8 +29,14 @@ struct WorkerContext {
   LearnRequest learn_batch[kBurstSize];
   unsigned learn_count = 0;
 
-  // ARP frames for the control thread's neighbor table (mbuf pointers).
+  // ARP frames for the control thread's neighbor tables (mbuf pointers;
+  // hash.usr = 0 for the underlay, network index + 1 for an overlay network).
   rte_ring* punt_ring = nullptr;
+  // ARP requests the router sends for a missing neighbor, at most one per
+  // (network, address) and window.
+  LearnFilter arp_filter;
+  // Frames the control thread asks this worker to send (worker 0 only).
+  rte_ring* inject_ring = nullptr;
 
   TxBuffers tx;
 };

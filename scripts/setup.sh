@@ -14,7 +14,7 @@ build_packages=(
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps
+  iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps iptables
   qemu-system-x86 busybox-static cpio
   clang-tidy cppcheck clang-format
 )

@@ -5,7 +5,8 @@
 # as the VXLAN underlay, and iVMs as kernel ports moved into namespaces of
 # their own. For tests, for the perf work and for trying the project.
 #
-#   scripts/topology.sh up   DIR N [mesh|star] [--ivms]
+#   scripts/topology.sh up   DIR N [mesh|star] [--ivms] [--nat]
+#   scripts/topology.sh map  DIR PUBLIC_IP UNDERLAY_IP
 #   scripts/topology.sh down DIR
 #
 #   DIR    state: configs, logs, control sockets, pids (created)
@@ -14,6 +15,14 @@
 #   star   rVM 1 is the hub (the paper's gateway rVM); the others peer with it only
 #   --ivms on each rVM, one iVM per network: namespace <prefix>-ivm<i>-private
 #          with 192.0.2.i/24 and <prefix>-ivm<i>-public with 198.51.100.i/24
+#   --nat  the paper's Figure 4 around it: routers (private 192.0.2.254/24 on
+#          every rVM, public 198.51.100.20i/24 on rVM i), rVM 1 is the NAT
+#          gateway (SNAT on underlay address 10.0.0.100), and a "reality"
+#          namespace plays the reality cloud's router (10.0.0.1 on the
+#          management network, iptables 1:1 NAT) in front of an "internet"
+#          with a client (<prefix>-client, 203.0.113.100) and a server
+#          (<prefix>-server, 203.0.113.200); SNAT leaves as 203.0.113.1.
+#   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP
 #
 # Environment: INCEPTIOND and INCEPTIONCTL (default: build/control/...),
 # TOPO_PREFIX (default "inc", prefixes namespace names),
@@ -32,13 +41,14 @@ rvm_ns() { echo "$prefix-rvm$1"; }
 ctl() { "$inceptionctl" --socket "$dir/rvm$1.sock" "${@:2}"; }
 
 up() {
-  [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms]"
+  [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat]"
   dir=$1; n=$2; shift 2
-  mode=mesh; ivms=0
+  mode=mesh; ivms=0; nat=0
   for arg in "$@"; do
     case "$arg" in
       mesh|star) mode=$arg ;;
       --ivms) ivms=1 ;;
+      --nat) nat=1 ;;
       *) die "unknown argument '$arg'" ;;
     esac
   done
@@ -70,6 +80,22 @@ up() {
     done
     [ "$mode" = star ] && [ "$i" = 1 ] && hub=true
     peers="[${peers%, }]"
+    nat_toml=""; gateway_line=""
+    if [ "$nat" = 1 ]; then
+      gateway_line='gateway = "10.0.0.1"'
+      snat=""
+      [ "$i" = 1 ] && snat='snat_address = "10.0.0.100"'
+      nat_toml="[[router]]
+network = \"private\"
+address = \"192.0.2.254/24\"
+[[router]]
+network = \"public\"
+address = \"198.51.100.20$i/24\"
+[nat]
+public_network = \"public\"
+gateway = \"198.51.100.201\"
+$snat"
+    fi
     cat > "$dir/rvm$i.toml" <<TOML
 [dpdk]
 main_core = 0
@@ -86,6 +112,7 @@ enabled = false
 [underlay]
 device = "net_af_packet0,iface=u0"
 address = "10.0.0.1$i/24"
+$gateway_line
 mtu = 1500
 host_interface = "inc-host"
 [[network]]
@@ -98,6 +125,7 @@ name = "public"
 vni = 1002
 peers = $peers
 hub = $hub
+$(printf '%b' "$nat_toml")
 TOML
     ip netns exec "$(rvm_ns "$i")" "$inceptiond" --config "$dir/rvm$i.toml" > "$dir/rvm$i.log" 2>&1 &
     echo $! > "$dir/rvm$i.pid"
@@ -129,8 +157,42 @@ TOML
         ip -n "$ivm" addr add "$addr" dev "$port"
         ip -n "$ivm" link set "$port" mtu 1450 up
         ip netns exec "$ivm" ethtool -K "$port" tx off >/dev/null 2>&1 || true
+        [ "$nat" = 1 ] && [ $net = private ] && ip -n "$ivm" route add default via 192.0.2.254
       done
     done
+  fi
+  if [ "$nat" = 1 ]; then
+    reality=$prefix-reality
+    ip netns add "$reality"
+    ip -n "$reality" link set lo up
+    ip link add "$prefix-rr" netns "$reality" type veth peer name reality netns "$mgmt"
+    ip -n "$mgmt" link set reality master br0 up
+    ip -n "$reality" addr add 10.0.0.1/24 dev "$prefix-rr"
+    ip -n "$reality" link set "$prefix-rr" up
+    ip -n "$reality" link add inet type bridge
+    ip -n "$reality" addr add 203.0.113.1/24 dev inet
+    ip -n "$reality" link set inet up
+    ip netns exec "$reality" sysctl -qw net.ipv4.ip_forward=1
+    for host in client:100 server:200; do
+      name=${host%%:*}; octet=${host##*:}
+      ns=$prefix-$name
+      ip netns add "$ns"
+      ip -n "$ns" link set lo up
+      ip link add "$prefix-$name" netns "$ns" type veth peer name "$name" netns "$reality"
+      ip -n "$reality" link set "$name" master inet up
+      ip -n "$ns" addr add "203.0.113.$octet/24" dev "$prefix-$name"
+      ip -n "$ns" link set "$prefix-$name" up
+      ip -n "$ns" route add default via 203.0.113.1
+      ip netns exec "$ns" ethtool -K "$prefix-$name" tx off >/dev/null 2>&1 || true
+      ip netns exec "$reality" ethtool -K "$name" tx off >/dev/null 2>&1 || true
+    done
+    # Forwarded frames keep a partial checksum the switch's packet socket
+    # would see unfinished (see prepare-underlay.sh): finish them here.
+    ip netns exec "$reality" ethtool -K "$prefix-rr" tx off >/dev/null 2>&1 || true
+    ip netns exec "$reality" ethtool -K inet tx off >/dev/null 2>&1 || true
+    # The reality cloud's SNAT of the gateway rVM: its SNAT address leaves
+    # as the reality router's own public address.
+    ip netns exec "$reality" iptables -t nat -A POSTROUTING -s 10.0.0.100 -o inet -j SNAT --to-source 203.0.113.1
   fi
   echo "topology: $n rVMs ($mode) up in $dir"
 }
@@ -139,14 +201,24 @@ TOML
 # can only be ours), then deletes the namespaces.
 clean_namespaces() {
   local ns pid
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt)"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt|reality|client|server)"); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
   done
   sleep 0.5
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt)"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt|reality|client|server)"); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"
   done
+}
+
+map() {
+  [ $# -eq 3 ] || die "usage: topology.sh map DIR PUBLIC_IP UNDERLAY_IP"
+  dir=$1
+  [ -f "$dir/prefix" ] && prefix=$(cat "$dir/prefix")
+  reality=$prefix-reality
+  ip -n "$reality" addr add "$2/32" dev lo
+  ip netns exec "$reality" iptables -t nat -A PREROUTING -d "$2" -j DNAT --to-destination "$3"
+  ip netns exec "$reality" iptables -t nat -A POSTROUTING -s "$3" -o inet -j SNAT --to-source "$2"
 }
 
 down() {
@@ -169,6 +241,7 @@ down() {
 
 case "${1:-}" in
   up) shift; up "$@" ;;
+  map) shift; map "$@" ;;
   down) shift; down "$@" ;;
-  *) die "usage: topology.sh up DIR N [mesh|star] [--ivms] | down DIR" ;;
+  *) die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] | map DIR PUBLIC UNDERLAY | down DIR" ;;
 esac

@@ -37,15 +37,21 @@ enum class DropReason : uint8_t {
   kUnknownPeer,    // the sending VTEP is not a peer of the network
   kNoHost,         // rVM traffic but no host interface configured
   kPuntFull,       // ARP for the control thread dropped: its ring was full
+  // Routing and NAT (counted on the ingress port).
+  kNoMapping,         // to the router, but no floating IP, gateway mapping or session applies
+  kPortsExhausted,    // SNAT: no free outside port toward that remote endpoint
+  kSessionTableFull,  // SNAT: session table at its bound
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)> kDropReasonNames = {
-    "malformed",   "invalid_source", "fdb_limit",         "same_port",  "port_down", "tx_full",
-    "no_buffer",   "too_big",        "no_neighbor",       "bad_header", "fragment",  "bad_vxlan_flags",
-    "unknown_vni", "unknown_peer",   "no_host_interface", "punt_full"};
+    "malformed", "invalid_source",  "fdb_limit",       "same_port",         "port_down",
+    "tx_full",   "no_buffer",       "too_big",         "no_neighbor",       "bad_header",
+    "fragment",  "bad_vxlan_flags", "unknown_vni",     "unknown_peer",      "no_host_interface",
+    "punt_full", "no_mapping",      "ports_exhausted", "session_table_full"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
+static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");
 
 struct alignas(64) PortCounters {
   uint64_t rx_packets;
@@ -56,13 +62,22 @@ struct alignas(64) PortCounters {
   std::array<uint64_t, kDropReasonCount> drops;
 };
 
+// Traffic through one floating IP, per direction.
+struct alignas(64) FipCounters {
+  uint64_t in_packets, in_bytes;    // from the internet to the iVM
+  uint64_t out_packets, out_bytes;  // from the iVM to the internet
+};
+inline constexpr size_t kMaxFloatingIps = 256;
+
 struct alignas(64) WorkerCounters {
   uint64_t busy_cycles;   // TSC cycles of loop iterations that moved a packet
   uint64_t idle_cycles;   // TSC cycles of empty iterations, sleeps included
   uint64_t busy_packets;  // packets received in busy iterations
   uint64_t learn_requests;
-  uint64_t learn_ring_full;  // learn requests lost because control lagged
+  uint64_t learn_ring_full;   // learn requests lost because control lagged
+  uint64_t nat_translations;  // packets whose addresses a NAT rule rewrote
   std::array<PortCounters, kMaxPorts> ports;
+  std::array<FipCounters, kMaxFloatingIps> fips;
 };
 
 // Single-writer increment: a plain add the compiler keeps as one instruction,

@@ -408,10 +408,12 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
   return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
 }
 
-Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms) : dir_(dir.file("topology")) {
+Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat)
+    : dir_(dir.file("topology")) {
   setenv("TOPO_PREFIX", kPrefix, 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
   if (ivms) argv.push_back("--ivms");
+  if (nat) argv.push_back("--nat");
   const CommandResult r = run(argv, 180s);
   output_ = r.out + r.err;
   up_ = r.exit_code == 0;

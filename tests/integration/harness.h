@@ -152,7 +152,7 @@ class VportPeer {
 class Topology {
  public:
   static constexpr const char* kPrefix = "inct";
-  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true);
+  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false);
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }

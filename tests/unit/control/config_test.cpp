@@ -187,9 +187,15 @@ hub = true
   ASSERT_EQ(c.networks[0].peers.size(), 2u);
   EXPECT_EQ(c.networks[0].peers[1].to_string(), "10.1.0.13");
   EXPECT_TRUE(c.networks[0].hub);
-  // And back.
+  // And back, with nothing lost.
   const Config again = parse_config(to_toml(c), "again");
   EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_TRUE(again.underlay.enabled);
+  EXPECT_EQ(again.underlay.gateway->to_string(), "10.0.0.1");
+  EXPECT_EQ(again.underlay.vxlan_port, 8472);
+  ASSERT_EQ(again.neighbors.size(), 1u);
+  ASSERT_EQ(again.networks[0].peers.size(), 2u);
+  EXPECT_TRUE(again.networks[0].hub);
 }
 
 TEST(Config, RejectsBadOverlaySettings) {
@@ -209,6 +215,69 @@ TEST(Config, RejectsBadOverlaySettings) {
             "test.toml:7:9: network a: peer '10.0.0' is not an IPv4 address");
   EXPECT_EQ(error_of("[[neighbor]]\nip = \"10.0.0.1\"\nmac = \"ff:ff:ff:ff:ff:ff\"\n"),
             "test.toml:3:7: 'ff:ff:ff:ff:ff:ff' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)");
+}
+
+TEST(Config, ParsesRoutersAndNat) {
+  const Config c = parse_config(R"(
+[underlay]
+device = "net_af_packet0,iface=u0"
+address = "10.0.0.11/24"
+gateway = "10.0.0.1"
+[[network]]
+name = "private"
+vni = 1001
+[[network]]
+name = "public"
+vni = 1002
+[[router]]
+network = "private"
+address = "192.0.2.254/24"
+[nat]
+public_network = "public"
+gateway = "198.51.100.201"
+snat_address = "10.0.0.100"
+snat_ports = "30000-39999"
+max_sessions = 1000
+udp_timeout_s = 60
+[[gateway_mapping]]
+underlay = "10.0.0.101"
+public = "203.0.113.10"
+[[fip]]
+public = "203.0.113.10"
+fixed = "192.0.2.2"
+network = "private"
+)",
+                                "t");
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_EQ(c.routers[0].address.to_string(), "192.0.2.254/24");
+  EXPECT_EQ(c.nat.snat_address->to_string(), "10.0.0.100");
+  EXPECT_EQ(c.nat.snat_port_min, 30000);
+  EXPECT_EQ(c.nat.snat_port_max, 39999);
+  EXPECT_EQ(c.nat.udp_timeout_s, 60u);
+  ASSERT_EQ(c.gateway_mappings.size(), 1u);
+  EXPECT_EQ(c.gateway_mappings[0].public_ip.to_string(), "203.0.113.10");
+  ASSERT_EQ(c.fips.size(), 1u);
+  EXPECT_EQ(c.fips[0].fixed.to_string(), "192.0.2.2");
+  const Config again = parse_config(to_toml(c), "again");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_EQ(again.fips.size(), 1u);
+  EXPECT_EQ(again.gateway_mappings.size(), 1u);
+  EXPECT_EQ(again.routers.size(), 1u);
+  EXPECT_EQ(again.nat.snat_port_min, 30000);
+}
+
+TEST(Config, RejectsBadNatSettings) {
+  const std::string nets = "[[network]]\nname = \"private\"\nvni = 1\n";
+  EXPECT_EQ(error_of(nets + "[nat]\nsnat_address = \"10.0.0.100\"\n"),
+            "nat: SNAT and gateway mappings need an [underlay] (they send out of the rVM's NIC)");
+  EXPECT_EQ(error_of(nets + "[nat]\nsnat_ports = \"9000-100\"\n"),
+            "test.toml:5:14: [nat].snat_ports: '9000-100' is not a range LOW-HIGH within 1024-65535");
+  EXPECT_EQ(error_of(nets + "[[router]]\nnetwork = \"nowhere\"\naddress = \"192.0.2.254/24\"\n"),
+            "test.toml: router on network nowhere: the network is not defined");
+  EXPECT_EQ(error_of(nets + "[[fip]]\npublic = \"203.0.113.10\"\nfixed = \"192.0.2.2\"\nnetwork = \"x\"\n"),
+            "floating IP 203.0.113.10: network x is not defined");
+  EXPECT_EQ(error_of(nets + "[[fip]]\npublic = \"203.0.113\"\nfixed = \"192.0.2.2\"\nnetwork = \"private\"\n"),
+            "test.toml:5:10: public: '203.0.113' is not an IPv4 address");
 }
 
 TEST(Config, ReportsAMissingFile) {

@@ -32,8 +32,12 @@ class BridgeTest : public ::testing::Test {
       snapshot.ports[p].present = true;
       snapshot.ports[p].network = p < 3 ? kBlue : kRed;
     }
-    snapshot.networks[kBlue] = {blue_fdb.get(), 1001, false, {0, 1, 2}, {}};
-    snapshot.networks[kRed] = {red_fdb.get(), 1002, false, {3}, {}};
+    snapshot.networks[kBlue].fdb = blue_fdb.get();
+    snapshot.networks[kBlue].vni = 1001;
+    snapshot.networks[kBlue].local_ports = {0, 1, 2};
+    snapshot.networks[kRed].fdb = red_fdb.get();
+    snapshot.networks[kRed].vni = 1002;
+    snapshot.networks[kRed].local_ports = {3};
   }
 
   void TearDown() override {

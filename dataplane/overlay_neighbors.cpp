@@ -1,0 +1,86 @@
+#include "dataplane/overlay_neighbors.h"
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+namespace inception {
+
+OverlayNeighbors::OverlayNeighbors(uint32_t capacity, rte_rcu_qsbr* rcu) : rcu_(rcu) {
+  static std::atomic<uint32_t> counter{0};
+  const std::string name = "ovl_neigh_" + std::to_string(counter.fetch_add(1));
+  rte_hash_parameters params{};
+  params.name = name.c_str();
+  params.entries = capacity;
+  params.key_len = sizeof(uint64_t);
+  params.hash_func = rte_hash_crc;
+  params.socket_id = static_cast<int>(rte_socket_id());
+  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  hash_ = rte_hash_create(&params);
+  if (hash_ == nullptr)
+    throw std::runtime_error(std::string("cannot create the overlay neighbor table: ") + rte_strerror(rte_errno));
+}
+
+OverlayNeighbors::~OverlayNeighbors() {
+  rte_hash_free(hash_);
+}
+
+bool OverlayNeighbors::lookup(NetworkIndex network, uint32_t ip, std::array<uint8_t, 6>* mac) const noexcept {
+  const uint64_t key = key_of(network, rte_be_to_cpu_32(ip));
+  void* data = nullptr;
+  if (rte_hash_lookup_data(hash_, &key, &data) < 0) return false;
+  const MacAddress found = MacAddress::from_key(reinterpret_cast<uintptr_t>(data));
+  *mac = found.bytes();
+  return true;
+}
+
+bool OverlayNeighbors::learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s) {
+  const uint64_t key = key_of(network, ip);
+  auto it = learned_.find(key);
+  const bool changed = it == learned_.end() || it->second.first != mac.key();
+  learned_[key] = {mac.key(), now_s};
+  if (changed) rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(mac.key())));
+  return changed;
+}
+
+void OverlayNeighbors::erase(const std::vector<uint64_t>& keys) {
+  if (keys.empty()) return;
+  std::vector<int32_t> positions;
+  for (uint64_t key : keys) {
+    const int32_t pos = rte_hash_del_key(hash_, &key);
+    if (pos >= 0) positions.push_back(pos);
+    learned_.erase(key);
+  }
+  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+  for (int32_t pos : positions) rte_hash_free_key_with_position(hash_, pos);
+}
+
+size_t OverlayNeighbors::expire(uint32_t now_s, uint32_t timeout_s) {
+  std::vector<uint64_t> doomed;
+  for (const auto& [key, value] : learned_)
+    if (now_s - std::min(now_s, value.second) >= timeout_s) doomed.push_back(key);
+  erase(doomed);
+  return doomed.size();
+}
+
+void OverlayNeighbors::forget_network(NetworkIndex network) {
+  std::vector<uint64_t> doomed;
+  for (const auto& [key, value] : learned_)
+    if ((key >> 32) == network) doomed.push_back(key);
+  erase(doomed);
+}
+
+std::vector<OverlayNeighbor> OverlayNeighbors::entries(uint32_t now_s) const {
+  std::vector<OverlayNeighbor> out;
+  for (const auto& [key, value] : learned_)
+    out.push_back({static_cast<NetworkIndex>(key >> 32), static_cast<uint32_t>(key), MacAddress::from_key(value.first),
+                   now_s - std::min(now_s, value.second)});
+  return out;
+}
+
+}  // namespace inception

@@ -1,0 +1,55 @@
+// IPv4 -> MAC on the overlay networks, for frames the router stage emits
+// (to an iVM's fixed IP, to the host rVM of a floating IP, to the gateway).
+//
+// Filled by the control thread from the ARP frames workers punt on networks
+// that have a router; read lock-free by workers (rte_hash in RW_CONCURRENCY_LF
+// mode, one writer). A worker that misses sends an ARP request itself and
+// drops the packet; the reply arrives a few microseconds later.
+#pragma once
+
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "inception/mac_address.h"
+#include "inception/types.h"
+
+namespace inception {
+
+struct OverlayNeighbor {
+  NetworkIndex network;
+  uint32_t ip;  // host order
+  MacAddress mac;
+  uint32_t age_s;
+};
+
+class OverlayNeighbors {
+ public:
+  OverlayNeighbors(uint32_t capacity, rte_rcu_qsbr* rcu);
+  ~OverlayNeighbors();
+  OverlayNeighbors(const OverlayNeighbors&) = delete;
+  OverlayNeighbors& operator=(const OverlayNeighbors&) = delete;
+
+  // Workers. `ip` in network order.
+  bool lookup(NetworkIndex network, uint32_t ip, std::array<uint8_t, 6>* mac) const noexcept;
+
+  // Control thread. `ip` in host order. Returns true if it was new or changed.
+  bool learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s);
+  size_t expire(uint32_t now_s, uint32_t timeout_s);
+  void forget_network(NetworkIndex network);
+  std::vector<OverlayNeighbor> entries(uint32_t now_s) const;
+
+ private:
+  static uint64_t key_of(NetworkIndex network, uint32_t ip_host) { return uint64_t{network} << 32 | ip_host; }
+  void erase(const std::vector<uint64_t>& keys);
+
+  rte_hash* hash_ = nullptr;
+  rte_rcu_qsbr* rcu_;
+  std::map<uint64_t, std::pair<uint64_t, uint32_t>> learned_;  // key -> (MAC key, learned at)
+};
+
+}  // namespace inception

@@ -1,0 +1,286 @@
+#include "dataplane/router.h"
+
+#include <netinet/in.h>
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+
+#include <cstring>
+
+#include "dataplane/arp.h"
+#include "dataplane/overlay_neighbors.h"
+#include "nat/snat.h"
+#include "nat/translate.h"
+
+namespace inception {
+
+namespace {
+
+using nat::FlowKey;
+
+constexpr uint8_t kIcmpEchoRequest = 8;
+
+void drop(WorkerContext& ctx, PortIndex port, DropReason reason, rte_mbuf* m) noexcept {
+  count_drop(ctx.counters->ports[port], reason);
+  rte_pktmbuf_free(m);
+}
+
+void set_macs(rte_mbuf* m, const std::array<uint8_t, 6>& src, const std::array<uint8_t, 6>& dst) noexcept {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(eth->src_addr.addr_bytes, src.data(), 6);
+  std::memcpy(eth->dst_addr.addr_bytes, dst.data(), 6);
+}
+
+bool same_mac(const uint8_t* a, const std::array<uint8_t, 6>& b) noexcept {
+  return std::memcmp(a, b.data(), 6) == 0;
+}
+
+// A frame the router originates, to every port of the network: local
+// ports, and peers on the public network only. Elsewhere the router's
+// address is the same on every rVM (a distributed default gateway) and what
+// it asks for is local; flooding its ARP to other rVMs would teach their
+// iVMs a remote MAC for their own gateway.
+void flood_from_router(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept {
+  const NetworkView& n = snapshot.networks[network];
+  const bool to_peers = network == snapshot.nat.public_network;
+  const size_t copies = n.local_ports.size() + (to_peers ? n.peer_ports.size() : 0);
+  if (copies == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (copies > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
+  for (PortIndex p : n.local_ports) ctx.tx.push(p, m);
+  if (to_peers)
+    for (PortIndex p : n.peer_ports) ctx.tx.push(p, m);
+}
+
+// Asks the network who has `ip` (network order), at most once per window.
+void request_neighbor(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, uint32_t ip) noexcept {
+  const NetworkView& n = snapshot.networks[network];
+  if (!n.router.enabled) return;  // no address to ask from
+  const uint64_t tag = (uint64_t{network} << 32) | ip;
+  if (!ctx.arp_filter.should_send(tag, ctx.now_cycles, ctx.learn_window_cycles * 10)) return;
+  rte_mbuf* request =
+      make_arp_request(ctx.pool, snapshot.nat.router_mac, rte_be_to_cpu_32(n.router.ip), rte_be_to_cpu_32(ip));
+  if (request != nullptr) flood_from_router(ctx, snapshot, network, request);
+}
+
+// Switches a frame whose Ethernet header is already set, on `network`.
+void switch_on_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                       rte_mbuf* m) noexcept {
+  const NetworkView& n = snapshot.networks[network];
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  uint64_t value = 0;
+  if (n.fdb == nullptr || !n.fdb->lookup(MacAddress::key_of(eth->dst_addr.addr_bytes), &value)) {
+    flood_from_router(ctx, snapshot, network, m);
+    return;
+  }
+  const PortIndex out = FdbValue::unpack(value).port;
+  const PortView& view = snapshot.ports[out];
+  if (!view.present) return drop(ctx, in_port, DropReason::kPortDown, m);
+  if (view.is_peer && m->pkt_len > uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr))
+    return drop(ctx, in_port, DropReason::kTooBig, m);
+  ctx.tx.push(out, m);
+}
+
+// Routes an IPv4 packet onto `network` toward `next_hop` (network order).
+void emit_on_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, uint32_t next_hop,
+                     PortIndex in_port, rte_mbuf* m) noexcept {
+  std::array<uint8_t, 6> mac{};
+  if (snapshot.nat.neighbors == nullptr || !snapshot.nat.neighbors->lookup(network, next_hop, &mac)) {
+    request_neighbor(ctx, snapshot, network, next_hop);
+    return drop(ctx, in_port, DropReason::kNoNeighbor, m);
+  }
+  set_macs(m, snapshot.nat.router_mac, mac);
+  switch_on_network(ctx, snapshot, network, in_port, m);
+}
+
+// Sends an IPv4 packet out of the NIC toward the reality cloud's router.
+void emit_on_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf* m) noexcept {
+  if (!snapshot.underlay.enabled || !snapshot.nat.underlay_gateway_resolved)
+    return drop(ctx, in_port, DropReason::kNoNeighbor, m);
+  set_macs(m, snapshot.underlay.mac, snapshot.nat.underlay_gateway_mac);
+  ctx.tx.push(snapshot.underlay.port, m);
+}
+
+void count_fip(FipCounters& c, bool inbound, const rte_mbuf* m) noexcept {
+  counter_add(inbound ? c.in_packets : c.out_packets, 1);
+  counter_add(inbound ? c.in_bytes : c.out_bytes, m->pkt_len);
+}
+
+// The local network whose router subnet holds `ip` (not `except`), if any.
+NetworkIndex routed_network_of(const Snapshot& snapshot, uint32_t ip, NetworkIndex except) noexcept {
+  for (NetworkIndex n : snapshot.nat.routed_networks)
+    if (n != except && snapshot.networks[n].router.contains(ip)) return n;
+  return kInvalidNetwork;
+}
+
+}  // namespace
+
+void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept {
+  if (network >= kMaxNetworks || snapshot.networks[network].fdb == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  flood_from_router(ctx, snapshot, network, m);
+}
+
+bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                rte_mbuf* m) noexcept {
+  const auto arp = parse_arp(m);
+  if (!arp) return false;
+  // The control thread learns who is who on the network from every ARP.
+  if (rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX)) {
+    copy->hash.usr = uint32_t{network} + 1;
+    if (rte_ring_mp_enqueue(ctx.punt_ring, copy) != 0) {
+      rte_pktmbuf_free(copy);
+      count_drop(ctx.counters->ports[in_port], DropReason::kPuntFull);
+    }
+  }
+  const NatView& nat = snapshot.nat;
+  const NetworkView& n = snapshot.networks[network];
+  if (arp->operation == RTE_ARP_OP_REQUEST) {
+    bool ours = n.router.enabled && arp->target_ip == rte_be_to_cpu_32(n.router.ip);
+    if (!ours && network == nat.public_network)
+      ours = nat.fip_by_public.find(arp->target_ip, kInvalidPort) != kInvalidPort;
+    if (ours && arp_reply_in_place(m, nat.router_mac, arp->target_ip)) {
+      ctx.tx.push(in_port, m);
+      return true;
+    }
+    return false;
+  }
+  // A reply to the router's own request is for nobody else.
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  if (same_mac(eth->dst_addr.addr_bytes, nat.router_mac)) {
+    rte_pktmbuf_free(m);
+    return true;
+  }
+  return false;
+}
+
+void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                  rte_mbuf* m) noexcept {
+  const NatView& nat = snapshot.nat;
+  const auto key = nat::flow_key(m);
+  if (!key) return drop(ctx, in_port, DropReason::kNoMapping, m);
+  const uint32_t src = key->src_ip;
+  const uint32_t dst = key->dst_ip;
+
+  // Host mapping, inbound: public -> fixed.
+  if (network == nat.public_network) {
+    const uint16_t i = nat.fip_by_public.find(rte_be_to_cpu_32(dst), kInvalidPort);
+    if (i != kInvalidPort) {
+      const FloatingIpView& fip = nat.fips[i];
+      if (!nat::translate_destination(m, fip.fixed_ip)) return drop(ctx, in_port, DropReason::kMalformed, m);
+      counter_add(ctx.counters->nat_translations, 1);
+      count_fip(ctx.counters->fips[fip.counter_slot], true, m);
+      return emit_on_network(ctx, snapshot, fip.network, fip.fixed_ip, in_port, m);
+    }
+  }
+  // Host mapping, outbound: fixed -> public, then the gateway mapping here
+  // (one rVM does both) or source routing to the gateway over `public`.
+  {
+    const uint16_t i = nat.fip_by_fixed.find((uint64_t{network} << 32) | rte_be_to_cpu_32(src), kInvalidPort);
+    if (i != kInvalidPort) {
+      const FloatingIpView& fip = nat.fips[i];
+      if (!nat::translate_source(m, fip.public_ip)) return drop(ctx, in_port, DropReason::kMalformed, m);
+      counter_add(ctx.counters->nat_translations, 1);
+      count_fip(ctx.counters->fips[fip.counter_slot], false, m);
+      const uint16_t g = nat.gateway_by_public.find(rte_be_to_cpu_32(fip.public_ip), kInvalidPort);
+      if (g != kInvalidPort) {
+        nat::translate_source(m, nat.gateway_mappings[g].underlay_ip);
+        return emit_on_underlay(ctx, snapshot, in_port, m);
+      }
+      if (nat.gateway_ip == 0) return drop(ctx, in_port, DropReason::kNoMapping, m);
+      return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
+    }
+  }
+  // Gateway mapping, outbound: a host rVM sent its floating IP's traffic here.
+  if (network == nat.public_network) {
+    const uint16_t g = nat.gateway_by_public.find(rte_be_to_cpu_32(src), kInvalidPort);
+    if (g != kInvalidPort) {
+      if (!nat::translate_source(m, nat.gateway_mappings[g].underlay_ip))
+        return drop(ctx, in_port, DropReason::kMalformed, m);
+      counter_add(ctx.counters->nat_translations, 1);
+      return emit_on_underlay(ctx, snapshot, in_port, m);
+    }
+    // SNAT replies the gateway relays back to an iVM of this rVM. Only the
+    // gateway may route into our fixed networks this way.
+    const NetworkIndex inside = routed_network_of(snapshot, dst, network);
+    if (inside != kInvalidNetwork) {
+      std::array<uint8_t, 6> gateway_mac{};
+      const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+      const bool from_gateway = nat.gateway_ip != 0 && nat.neighbors != nullptr &&
+                                nat.neighbors->lookup(network, nat.gateway_ip, &gateway_mac) &&
+                                same_mac(eth->src_addr.addr_bytes, gateway_mac);
+      if (!from_gateway || nat.snat != nullptr) return drop(ctx, in_port, DropReason::kNoMapping, m);
+      return emit_on_network(ctx, snapshot, inside, dst, in_port, m);
+    }
+  }
+  // SNAT, on the gateway: anything else an iVM (here, or routed from
+  // another rVM over `public`) sends toward the internet.
+  if (nat.snat != nullptr && routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
+    const bool creates = !key->icmp_error && (key->protocol != IPPROTO_ICMP || key->icmp_type == kIcmpEchoRequest);
+    const bool known_protocol =
+        key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP || key->protocol == IPPROTO_ICMP;
+    if (!known_protocol) return drop(ctx, in_port, DropReason::kNoMapping, m);
+    const nat::SnatSession* session = nullptr;
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    switch (nat.snat->outbound(*key, network, eth->src_addr.addr_bytes, ctx.index, ctx.now_s, creates, &session)) {
+      case nat::SnatResult::kOk:
+        break;
+      case nat::SnatResult::kTableFull:
+        return drop(ctx, in_port, DropReason::kSessionTableFull, m);
+      case nat::SnatResult::kPortsExhausted:
+        return drop(ctx, in_port, DropReason::kPortsExhausted, m);
+      case nat::SnatResult::kNoSession:
+        return drop(ctx, in_port, DropReason::kNoMapping, m);
+    }
+    if (!nat::translate_source(m, nat.snat_address, session->outside_port))
+      return drop(ctx, in_port, DropReason::kMalformed, m);
+    counter_add(ctx.counters->nat_translations, 1);
+    return emit_on_underlay(ctx, snapshot, in_port, m);
+  }
+  // A spoke: iVMs without a floating IP reach the internet through the
+  // gateway's SNAT, over `public`, untranslated.
+  if (network != nat.public_network && nat.gateway_ip != 0 &&
+      routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork)
+    return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
+  drop(ctx, in_port, DropReason::kNoMapping, m);
+}
+
+void router_underlay_input(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m) noexcept {
+  const NatView& nat = snapshot.nat;
+  const auto key = nat::flow_key(m);
+  if (!key) return drop(ctx, underlay, DropReason::kMalformed, m);
+  // Gateway mapping, inbound: underlay -> public, then the host mapping
+  // here or the rVM that answers ARP for the public IP on `public`.
+  const uint16_t g = nat.gateway_by_underlay.find(rte_be_to_cpu_32(key->dst_ip), kInvalidPort);
+  if (g != kInvalidPort) {
+    const GatewayMappingView& mapping = nat.gateway_mappings[g];
+    if (!nat::translate_destination(m, mapping.public_ip)) return drop(ctx, underlay, DropReason::kMalformed, m);
+    counter_add(ctx.counters->nat_translations, 1);
+    const uint16_t i = nat.fip_by_public.find(rte_be_to_cpu_32(mapping.public_ip), kInvalidPort);
+    if (i != kInvalidPort) {
+      const FloatingIpView& fip = nat.fips[i];
+      nat::translate_destination(m, fip.fixed_ip);
+      count_fip(ctx.counters->fips[fip.counter_slot], true, m);
+      return emit_on_network(ctx, snapshot, fip.network, fip.fixed_ip, underlay, m);
+    }
+    if (nat.public_network == kInvalidNetwork) return drop(ctx, underlay, DropReason::kNoMapping, m);
+    return emit_on_network(ctx, snapshot, nat.public_network, mapping.public_ip, underlay, m);
+  }
+  // SNAT, inbound: a reply to a session.
+  if (key->dst_ip == nat.snat_address && nat.snat != nullptr) {
+    const nat::SnatSession* session = nat.snat->inbound(*key, ctx.index, ctx.now_s);
+    if (session == nullptr) return drop(ctx, underlay, DropReason::kNoMapping, m);
+    if (!nat::translate_destination(m, session->inside_ip, session->inside_port))
+      return drop(ctx, underlay, DropReason::kMalformed, m);
+    counter_add(ctx.counters->nat_translations, 1);
+    set_macs(m, nat.router_mac, session->origin_mac);
+    return switch_on_network(ctx, snapshot, session->origin_network, underlay, m);
+  }
+  drop(ctx, underlay, DropReason::kNoMapping, m);
+}
+
+}  // namespace inception

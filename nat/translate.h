@@ -1,0 +1,41 @@
+// Stateless rewriting of IPv4 addresses and ports, with every checksum kept
+// valid incrementally: IPv4 header, TCP and UDP (pseudo-header included, a
+// zero UDP checksum kept zero), ICMP. ICMP errors (destination unreachable,
+// time exceeded, parameter problem) quote the offending packet's header;
+// a translation of the error's outer header is mirrored on the quoted one,
+// so traceroute and path-MTU discovery work through a NAT (RFC 5508 s.4.6).
+//
+// Functions take an mbuf whose data starts at the IPv4 header's Ethernet
+// frame (offset 14) and return false when the packet is too short or
+// malformed to be translated (the caller drops it as malformed).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <optional>
+
+namespace inception::nat {
+
+// The transport fields NAT looks at. Addresses and ports in network order.
+struct FlowKey {
+  uint8_t protocol = 0;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP
+  uint32_t src_ip = 0, dst_ip = 0;
+  uint16_t src_port = 0, dst_port = 0;  // ICMP echo: identifier in both
+  uint8_t tcp_flags = 0;
+  uint8_t icmp_type = 0;    // ICMP: the packet's type (8 echo request, 0 reply, 3/11/12 errors)
+  bool icmp_error = false;  // an ICMP error: the key is the quoted packet's, reversed
+};
+
+// Reads the key of an IPv4 packet (frame offset 14). For ICMP errors the
+// key describes the flow the error is about, as seen from this packet's
+// direction (quoted source/destination swapped). nullopt if not IPv4, a
+// non-first fragment, or too short.
+std::optional<FlowKey> flow_key(const rte_mbuf* m) noexcept;
+
+// Rewrites the source (address, and port/ICMP identifier if `port` is set).
+bool translate_source(rte_mbuf* m, uint32_t ip, std::optional<uint16_t> port = std::nullopt) noexcept;
+// Rewrites the destination likewise.
+bool translate_destination(rte_mbuf* m, uint32_t ip, std::optional<uint16_t> port = std::nullopt) noexcept;
+
+}  // namespace inception::nat

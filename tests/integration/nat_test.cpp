@@ -1,0 +1,143 @@
+// Floating IPs and SNAT end to end: the paper's Figure 4 on
+// scripts/topology.sh --nat. rVM1 is the gateway (the reality cloud NATs
+// 203.0.113.10 to its underlay address 10.0.0.101 and SNATs its SNAT
+// address 10.0.0.100 as 203.0.113.1); rVM2 hosts iVM2 (192.0.2.2) with
+// floating IP 203.0.113.10; rVM3 hosts iVM3 (192.0.2.3) without one. The
+// internet is a client (203.0.113.100) and a server (203.0.113.200).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+
+namespace inception::test {
+namespace {
+
+class Nat : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::make_unique<TempDir>("nat");
+    topo = std::make_unique<Topology>(*dir, 3, "mesh", true, true);
+    ASSERT_TRUE(topo->up()) << topo->output();
+    ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir->file("topology"), "203.0.113.10", "10.0.0.101"}).exit_code, 0);
+    ASSERT_EQ(topo->ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}).exit_code, 0);
+    const CommandResult fip =
+        topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"});
+    ASSERT_EQ(fip.exit_code, 0) << fip.err;
+    // Web servers in the iVMs, a server on the internet that answers with
+    // the address it sees.
+    for (int i : {2, 3}) {
+      const std::string www = dir->file("www" + std::to_string(i));
+      std::filesystem::create_directories(www);
+      std::ofstream(www + "/index.html") << "hello from ivm" << i << "\n";
+      ASSERT_EQ(topo->in(topo->ivm_ns(i, "private"), "busybox httpd -p 80 -h " + www).exit_code, 0);
+    }
+    std::ofstream(dir->file("peer.sh")) << "#!/bin/sh\necho \"$SOCAT_PEERADDR\"\n";
+    std::filesystem::permissions(dir->file("peer.sh"), std::filesystem::perms::owner_all);
+    ASSERT_EQ(
+        topo->in("inct-server", "setsid socat TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
+                                    " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork "
+                                    "EXEC:" +
+                                    dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
+            .exit_code,
+        0);
+    // Neighbors resolve on first use: warm the paths.
+    topo->in("inct-client", "ping -c 2 -W 1 203.0.113.10");
+  }
+
+  std::string seen_by_server(const std::string& ns) {
+    return topo->in(ns, "timeout 10 socat -t5 -T5 - TCP:203.0.113.200:8080 </dev/null").out;
+  }
+
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<Topology> topo;
+};
+
+TEST_F(Nat, FigureFourEndToEnd) {
+  // Internet -> floating IP: ping, HTTP, UDP.
+  CommandResult r = topo->in("inct-client", "ping -c 3 -W 2 203.0.113.10");
+  EXPECT_EQ(r.exit_code, 0) << r.out << topo->log(1) << topo->log(2);
+  r = topo->in("inct-client", "curl -s -m 10 --retry 2 http://203.0.113.10/");
+  EXPECT_EQ(r.out, "hello from ivm2\n") << r.err;
+  topo->in(topo->ivm_ns(2, "private"),
+           "setsid socat UDP-RECVFROM:7000,fork SYSTEM:'echo udp-pong-ivm2' </dev/null "
+           ">/dev/null 2>&1 &");
+  r = topo->in("inct-client", "echo ping | timeout 10 socat -T3 - UDP:203.0.113.10:7000");
+  EXPECT_EQ(r.out, "udp-pong-ivm2\n") << r.err;
+
+  // iVM2 -> internet leaves as its floating IP; iVM3 and iVM1 (on the
+  // gateway itself) through SNAT as the gateway's public IP.
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(2, "private")), "203.0.113.10\n");
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(3, "private")), "203.0.113.1\n");
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(1, "private")), "203.0.113.1\n");
+  r = topo->in(topo->ivm_ns(3, "private"), "echo hi | timeout 10 socat -T3 - UDP:203.0.113.200:5353");
+  EXPECT_EQ(r.out, "203.0.113.1\n") << r.err;
+  r = topo->in(topo->ivm_ns(3, "private"), "ping -c 3 -W 2 203.0.113.200");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+
+  // Many concurrent connections through SNAT.
+  r = topo->in(topo->ivm_ns(3, "private"),
+               "for i in $(seq 1 60); do (timeout 30 socat -t20 -T20 - TCP:203.0.113.200:8080 </dev/null > " +
+                   dir->file("conn") + ".$i 2>&1 &) ; done",
+               60s);
+  EXPECT_TRUE(eventually([&] { return sh("cat " + dir->file("conn") + ".* | grep -c '^203.0.113.1$'").out == "60\n"; },
+                         30s, 500ms))
+      << sh("cat " + dir->file("conn") + ".* | sort | uniq -c").out << topo->ctl(1, {"stats"}).out
+      << topo->ctl(3, {"stats"}).out;
+  const auto sessions = topo->ctl_json(1, {"nat", "sessions", "--limit", "100000"});
+  size_t tcp_sessions = 0;
+  for (const auto& s : sessions)
+    if (s["protocol"] == "tcp" && s["inside"].get<std::string>().rfind("192.0.2.3:", 0) == 0) ++tcp_sessions;
+  EXPECT_GE(tcp_sessions, 60u) << sessions.dump();
+  const auto nat = topo->ctl_json(1, {"nat", "show"});
+  EXPECT_GE(nat["sessions_created"].get<int>(), 62);
+
+  // ICMP errors through the floating IP arrive translated: traceroute from
+  // iVM2 sees the reality router, then the server (time exceeded and port
+  // unreachable both mapped back); a UDP probe to a closed port of the
+  // floating IP is refused.
+  r = topo->in(topo->ivm_ns(2, "private"), "timeout 30 busybox traceroute -n -w 2 -q 1 -m 4 203.0.113.200");
+  EXPECT_NE(r.out.find(" 1  10.0.0.1 "), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find(" 2  203.0.113.200 "), std::string::npos) << r.out << r.err;
+  r = topo->in("inct-client", "echo probe | timeout 10 socat -T3 - UDP:203.0.113.10:9");
+  EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
+
+  // Per floating IP counters, both directions.
+  const auto fips = topo->ctl_json(2, {"fip", "list"});
+  ASSERT_EQ(fips.size(), 1u);
+  EXPECT_GT(fips[0]["in_packets"].get<int>(), 0);
+  EXPECT_GT(fips[0]["out_packets"].get<int>(), 0);
+
+  // Isolation: nothing from the internet reaches a fixed IP or an iVM
+  // without a floating IP, even if the reality cloud routed it to the gateway.
+  topo->in("inct-reality", "ip route add 192.0.2.0/24 via 10.0.0.11");
+  r = topo->in("inct-client", "ping -c 2 -W 1 192.0.2.3");
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  r = topo->in("inct-client", "curl -s -m 3 http://192.0.2.2/");
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  r = topo->in("inct-client", "ping -c 2 -W 1 10.0.0.100");  // the SNAT address, no session
+  EXPECT_NE(r.exit_code, 0) << r.out;
+}
+
+TEST_F(Nat, FloatingIpMovesToAnotherIvmOnTheNextRequest) {
+  CommandResult r = topo->in("inct-client", "curl -s -m 10 --retry 2 http://203.0.113.10/");
+  ASSERT_EQ(r.out, "hello from ivm2\n") << r.err;
+  ASSERT_EQ(topo->ctl(2, {"fip", "del", "203.0.113.10"}).exit_code, 0);
+  ASSERT_EQ(topo->ctl(3, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.3", "--network", "private"}).exit_code, 0);
+  r = topo->in("inct-client", "curl -s -m 10 http://203.0.113.10/");
+  EXPECT_EQ(r.out, "hello from ivm3\n") << r.err << topo->ctl(1, {"neigh", "show"}).out;
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(3, "private")), "203.0.113.10\n");
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(2, "private")), "203.0.113.1\n");
+  // CLI errors name the object.
+  EXPECT_EQ(topo->ctl(2, {"fip", "del", "203.0.113.10"}).err,
+            "inceptionctl: floating IP 203.0.113.10 does not exist\n");
+  EXPECT_EQ(topo->ctl(3, {"fip", "add", "203.0.113.11", "--fixed", "192.0.2.3", "--network", "nowhere"}).err,
+            "inceptionctl: floating IP 203.0.113.11: network nowhere does not exist\n");
+  EXPECT_EQ(topo->ctl(1, {"gateway", "add", "10.0.0.11", "--public", "203.0.113.12"}).err,
+            "inceptionctl: gateway mapping 10.0.0.11: that is the VTEP's own address; give each public IP its own "
+            "underlay address\n");
+}
+
+}  // namespace
+}  // namespace inception::test
