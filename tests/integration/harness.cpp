@@ -107,6 +107,12 @@ CommandResult sh(const std::string& command, std::chrono::milliseconds timeout) 
   return run({"/bin/sh", "-c", command}, timeout);
 }
 
+std::string wait_for_listener(const std::string& protocol, int port) {
+  const std::string flag = protocol == "udp" ? "u" : "t";
+  return "for i in $(seq 100); do ss -Hln" + flag + " sport = :" + std::to_string(port) +
+         " | grep -q . && break; sleep 0.1; done";
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds period) {
   const auto deadline = Clock::now() + timeout;

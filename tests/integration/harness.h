@@ -42,6 +42,11 @@ CommandResult sh(const std::string& command, std::chrono::milliseconds timeout =
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
                 std::chrono::milliseconds period = 50ms);
 
+// A shell fragment that waits (up to 10 s) until something in the current
+// network namespace listens on `port` ("tcp" or "udp"): servers started in
+// the background must be bound before a client tries them.
+std::string wait_for_listener(const std::string& protocol, int port);
+
 class TempDir {
  public:
   explicit TempDir(const std::string& tag);

@@ -42,7 +42,7 @@ TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
   // A TCP stream through the switch arrives intact (checksums and all).
   const CommandResult server_started =
       ns2.exec("(timeout 20 socat -u TCP-LISTEN:5001,reuseaddr OPEN:" + dir.file("received") +
-               ",creat,trunc > /dev/null 2>&1 &) ; sleep 0.5");
+               ",creat,trunc > /dev/null 2>&1 &) ; " + wait_for_listener("tcp", 5001));
   ASSERT_EQ(server_started.exit_code, 0);
   const CommandResult sent = ns1.exec("head -c 2000000 /dev/urandom > " + dir.file("sent") +
                                       " && socat -u OPEN:" + dir.file("sent") + " TCP:192.0.2.2:5001");

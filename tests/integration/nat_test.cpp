@@ -33,15 +33,19 @@ class Nat : public ::testing::Test {
       std::ofstream(www + "/index.html") << "hello from ivm" << i << "\n";
       ASSERT_EQ(topo->in(topo->ivm_ns(i, "private"), "busybox httpd -p 80 -h " + www).exit_code, 0);
     }
+    // The clients half-close at once (stdin is /dev/null): -t10 keeps the
+    // server's socat waiting for peer.sh's answer, which a loaded machine may
+    // take longer than socat's default 0.5 s to fork and run.
     std::ofstream(dir->file("peer.sh")) << "#!/bin/sh\necho \"$SOCAT_PEERADDR\"\n";
     std::filesystem::permissions(dir->file("peer.sh"), std::filesystem::perms::owner_all);
-    ASSERT_EQ(
-        topo->in("inct-server", "setsid socat TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
-                                    " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork "
-                                    "EXEC:" +
-                                    dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
-            .exit_code,
-        0);
+    ASSERT_EQ(topo->in("inct-server",
+                       "setsid socat -t10 TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
+                           " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork "
+                           "EXEC:" +
+                           dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
+                  .exit_code,
+              0);
+    topo->in("inct-server", wait_for_listener("tcp", 8080) + "; " + wait_for_listener("udp", 5353));
     // Neighbors resolve on first use: warm the paths.
     topo->in("inct-client", "ping -c 2 -W 1 203.0.113.10");
   }
@@ -63,6 +67,7 @@ TEST_F(Nat, FigureFourEndToEnd) {
   topo->in(topo->ivm_ns(2, "private"),
            "setsid socat UDP-RECVFROM:7000,fork SYSTEM:'echo udp-pong-ivm2' </dev/null "
            ">/dev/null 2>&1 &");
+  topo->in(topo->ivm_ns(2, "private"), wait_for_listener("udp", 7000));
   r = topo->in("inct-client", "echo ping | timeout 10 socat -T3 - UDP:203.0.113.10:7000");
   EXPECT_EQ(r.out, "udp-pong-ivm2\n") << r.err;
 
@@ -83,7 +88,9 @@ TEST_F(Nat, FigureFourEndToEnd) {
                60s);
   EXPECT_TRUE(eventually([&] { return sh("cat " + dir->file("conn") + ".* | grep -c '^203.0.113.1$'").out == "60\n"; },
                          30s, 500ms))
-      << sh("cat " + dir->file("conn") + ".* | sort | uniq -c").out << topo->ctl(1, {"stats"}).out
+      << sh("cat " + dir->file("conn") + ".* | sort | uniq -c; grep -L . " + dir->file("conn") + ".*").out
+      << topo->in(topo->ivm_ns(3, "private"), "ss -tan").out << topo->in("inct-server", "ss -tan").out
+      << topo->ctl(1, {"nat", "sessions", "--limit", "1000"}).out << topo->ctl(1, {"stats"}).out
       << topo->ctl(3, {"stats"}).out;
   const auto sessions = topo->ctl_json(1, {"nat", "sessions", "--limit", "100000"});
   size_t tcp_sessions = 0;

@@ -89,9 +89,9 @@ TEST(Vxlan, MeshOfThreeRvms) {
   // rVMs' own traffic (TCP to rVM1's underlay address) flows beside it.
   ASSERT_EQ(sh("head -c 4000000 /dev/urandom > " + dir.file("payload")).exit_code, 0);
   topo.in(topo.ivm_ns(3, "private"), "(timeout 60 socat -u TCP-LISTEN:7001,reuseaddr OPEN:" + dir.file("ivm.rx") +
-                                         ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+                                         ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 7001));
   topo.in(topo.rvm_ns(1), "(timeout 60 socat -u TCP-LISTEN:7002,reuseaddr OPEN:" + dir.file("host.rx") +
-                              ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+                              ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 7002));
   topo.in(topo.ivm_ns(1, "private"), "(socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.3:7001 &)");
   const CommandResult host_tcp =
       topo.in(topo.rvm_ns(2), "socat -u OPEN:" + dir.file("payload") + " TCP:10.0.0.11:7002");
@@ -215,14 +215,14 @@ TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
 
   ASSERT_EQ(sh("head -c 3000000 /dev/urandom > " + dir.file("payload")).exit_code, 0);
   topo.in(topo.ivm_ns(1, "private"), "(timeout 60 socat -u TCP-LISTEN:7003,reuseaddr OPEN:" + dir.file("rx") +
-                                         ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+                                         ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 7003));
   r = host.exec("socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.1:7003");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(
       eventually([&] { return sh("cmp -s " + dir.file("payload") + " " + dir.file("rx")).exit_code == 0; }, 30s))
       << "TCP from behind the kernel VTEP incomplete or corrupted";
   r = host.exec("(timeout 60 socat -u TCP-LISTEN:7004,reuseaddr OPEN:" + dir.file("rx2") +
-                ",creat,trunc >/dev/null 2>&1 &); sleep 0.3");
+                ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 7004));
   r = topo.in(topo.ivm_ns(1, "private"), "socat -u OPEN:" + dir.file("payload") + " TCP:192.0.2.20:7004");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(
