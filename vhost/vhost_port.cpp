@@ -62,6 +62,12 @@ void assign_tx_queues(VhostPortState& port) {
 int on_new_device(int vid) {
   auto port = find_by_vid(vid);
   if (!port) return -1;
+  // We poll: a guest need not kick us (an eventfd write, i.e. a syscall, per
+  // transmitted burst on its side) when it adds buffers. Only here, as OVS
+  // does: in vring_state_changed rte_vhost holds the queues' access locks,
+  // which this call takes too (a self-deadlock of the vhost-user thread).
+  for (uint16_t vring = 0; vring < rte_vhost_get_vring_num(vid); ++vring)
+    rte_vhost_enable_guest_notification(vid, vring, 0);
   port->device.vid.store(vid, std::memory_order_release);
   log::info("port {}: guest attached on {} ({} rx queue pair(s) enabled)", port->name, port->path,
             std::popcount(port->device.rx_queue_mask.load()));
