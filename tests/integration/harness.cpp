@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +34,42 @@ std::string binary(const char* env_name) {
 }
 
 namespace {
+
+// Long-running children (daemons, peers). When meson kills a test that
+// timed out, destructors do not run: without this a deadlocked daemon and
+// its peers would outlive the test and starve the next ones of CPU.
+std::array<std::atomic<pid_t>, 256> live_children{};
+
+void kill_live_children(int signal_number) {
+  for (auto& child : live_children) {
+    const pid_t pid = child.load();
+    if (pid > 0) kill(pid, SIGKILL);
+  }
+  signal(signal_number, SIG_DFL);
+  raise(signal_number);
+}
+
+void track_child(pid_t pid) {
+  static const bool installed = [] {
+    struct sigaction action {};
+    action.sa_handler = kill_live_children;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    return true;
+  }();
+  (void)installed;
+  for (auto& child : live_children) {
+    pid_t empty = 0;
+    if (child.compare_exchange_strong(empty, pid)) return;
+  }
+}
+
+void untrack_child(pid_t pid) {
+  for (auto& child : live_children) {
+    pid_t expected = pid;
+    if (child.compare_exchange_strong(expected, 0)) return;
+  }
+}
 
 std::vector<char*> c_argv(std::vector<std::string>& args) {
   std::vector<char*> out;
@@ -164,6 +202,7 @@ Process::Process(const std::vector<std::string>& argv_in, const std::string& std
     close(out_pipe[0]);
     throw std::runtime_error(std::string("cannot start ") + argv[0] + ": " + std::strerror(rc));
   }
+  track_child(pid_);
   stdin_fd_ = in_pipe[1];
   stdout_fd_ = out_pipe[0];
   reader_thread_ = std::thread([this] { reader(); });
@@ -201,6 +240,7 @@ bool Process::running() {
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {
     exit_status_ = decode_status(status);
+    untrack_child(pid_);
     return false;
   }
   return true;
@@ -242,6 +282,7 @@ int Process::stop(int signal_number, std::chrono::milliseconds timeout) {
   int status = 0;
   waitpid(pid_, &status, 0);
   exit_status_ = -1;
+  untrack_child(pid_);
   return -1;
 }
 
