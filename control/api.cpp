@@ -169,6 +169,7 @@ const std::map<std::string, Handler>& handlers() {
          return json{{"floating_ips", s.fips.size()},
                      {"gateway_mappings", s.gateway_mappings.size()},
                      {"snat", s.snat},
+                     {"router_mac", s.router_mac.to_string()},
                      {"sessions_active", s.sessions_active},
                      {"sessions_created", s.sessions_created},
                      {"sessions_expired", s.sessions_expired},
@@ -245,6 +246,7 @@ const std::map<std::string, Handler>& handlers() {
          if (s.underlay) {
            underlay = {{"device", s.underlay->device},
                        {"host_interface", s.underlay->host_interface},
+                       {"mac", s.underlay->mac.to_string()},
                        {"nic", totals_json(s.underlay->nic)},
                        {"host", totals_json(s.underlay->host)}};
          }

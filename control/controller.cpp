@@ -358,6 +358,7 @@ NatStatus Controller::nat() {
 
 NatStatus Controller::nat_status() const {
   NatStatus s;
+  s.router_mac = MacAddress(router_mac_);
   for (const auto& [public_ip, fip] : fips_) {
     const FipCounters now = fip_totals(fip.counter_slot);
     FipCounters d{};
@@ -793,6 +794,7 @@ Stats Controller::stats() {
   if (underlay_) {
     UnderlayStatus u;
     u.device = startup_.underlay.device;
+    u.mac = MacAddress(underlay_->mac());
     u.host_interface = underlay_->host() ? startup_.underlay.host_interface : "";
     u.nic = port_totals(underlay_index_) - underlay_baseline_;
     if (underlay_->host()) u.host = port_totals(host_index_) - host_baseline_;

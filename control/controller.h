@@ -94,6 +94,7 @@ struct NatStatus {
   std::vector<FipStatus> fips;
   std::vector<GatewayMappingConfig> gateway_mappings;
   bool snat = false;
+  MacAddress router_mac;  // the routers' MAC on every network: iVMs' next hop
   uint32_t sessions_active = 0;
   uint64_t sessions_created = 0, sessions_expired = 0, translations = 0;
 };
@@ -102,6 +103,7 @@ struct NatStatus {
 struct UnderlayStatus {
   std::string device;
   std::string host_interface;
+  MacAddress mac;  // what peers address our VXLAN frames to
   PortTotals nic;
   PortTotals host;
 };

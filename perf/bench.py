@@ -1,0 +1,642 @@
+#!/usr/bin/python3
+"""inceptiond against OVS-DPDK and the testpmd ceiling, on the same ports.
+
+Every scenario runs the same generator (build/perf/inception-gen, one
+virtio-user process that sends on one socket and counts what arrives on the
+other) against three switches in turn, in interleaved rounds:
+
+  inceptiond  the project's switch, configured for the scenario
+  ovs         Open vSwitch 3.1 with DPDK (userspace datapath, one PMD core)
+  testpmd     DPDK testpmd io-forward between the same two sockets: the
+              ceiling of a vhost-user switch on this machine
+
+The switch's forwarding core is CPU 1; the generator and every other thread
+run on CPU 0. The host is shared and noisy (docs/performance.md): each
+figure is the median of --rounds rounds, ratios are taken within a round,
+and every round records the CPU time that processes other than the
+benchmark took from the machine.
+
+  perf/bench.py                       # the README's set of scenarios
+  perf/bench.py --scenarios l2-64,vxlan-encap --rounds 5 --duration 10
+  perf/bench.py --list
+
+Writes OUT/results.json, OUT/results.csv and OUT/results.png (default
+OUT=perf/results) and prints the table.
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETNS = "inc-bench"  # switches run here: nothing they create meets the real NIC
+OVS_VSWITCHD = "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+TESTPMD = "/usr/bin/dpdk-testpmd"
+
+GEN_MAC = "02:00:00:00:00:01"  # the generator's (sender's) MAC
+SINK_MAC = "02:00:00:00:00:02"  # the sink's MAC: an iVM, or the remote VTEP
+OVS_PHY_MAC = "02:00:00:00:aa:01"  # br-phy's MAC: OVS's VTEP
+LOCAL_VTEP, REMOTE_VTEP, UNDERLAY_GW = "10.0.0.1", "10.0.0.2", "10.0.0.254"
+VNI = 1001
+
+
+def scenario(name, kind, size="64", flows=1, macs=1, what=""):
+    return {"name": name, "kind": kind, "size": size, "flows": flows, "macs": macs, "what": what}
+
+
+SCENARIOS = [
+    scenario("l2-64", "l2", what="iVM to iVM on one rVM, one flow"),
+    scenario("l2-1518", "l2", size="1518", what="iVM to iVM, 1518 B"),
+    scenario("l2-imix", "l2", size="imix", what="iVM to iVM, IMIX"),
+    scenario("l2-10k-flows", "l2", flows=10000, what="10,000 UDP flows"),
+    scenario("fdb-10", "l2", macs=10, what="10 source MACs learned"),
+    scenario("fdb-10k", "l2", macs=10000, what="10,000 source MACs learned"),
+    scenario("fdb-1m", "l2", macs=1000000, what="1,000,000 source MACs learned"),
+    scenario("vxlan-encap", "encap", what="iVM to a remote rVM: VXLAN encap to the underlay"),
+    scenario("vxlan-encap-1518", "encap", size="1518", what="VXLAN encap, 1518 B"),
+    scenario("vxlan-decap", "decap", what="remote rVM to an iVM: VXLAN decap"),
+    scenario("vxlan-encap-10k", "encap", flows=10000, what="VXLAN encap, 10,000 flows"),
+    scenario("fip-in", "fip-in", what="internet to a floating IP: gateway + floating-IP DNAT"),
+    scenario("fip-in-10k", "fip-in", flows=10000, what="floating-IP DNAT, 10,000 flows"),
+    scenario("snat-1k", "snat", flows=1000, what="SNAT, 1,000 sessions"),
+    scenario("snat-100k", "snat", flows=100000, what="SNAT, 100,000 sessions"),
+    scenario("snat-1m", "snat", flows=1000000, what="SNAT, 1,000,000 sessions"),
+]
+DEFAULT = "l2-64,l2-1518,l2-10k-flows,fdb-1m,vxlan-encap,vxlan-decap,fip-in,snat-1m"
+SWITCHES = ["inceptiond", "ovs", "testpmd"]
+
+# Which sockets a scenario sends on and receives from (generator side).
+ENDPOINTS = {"l2": ("p0", "p1"), "encap": ("p0", "up"), "decap": ("up", "p0"), "fip-in": ("up", "p0"),
+             "snat": ("p0", "up")}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def sh(cmd, check=True, **kw):
+    r = subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{cmd}: exit {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
+    return r.stdout
+
+
+def in_netns(argv):
+    return ["ip", "netns", "exec", NETNS] + argv
+
+
+def stop(proc, timeout=10):
+    """Stops a process we started, by its PID."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def cpu_jiffies(pids):
+    """(busy jiffies of the whole machine, jiffies of `pids` and their threads)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+    ours = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read().rsplit(")", 1)[1].split()
+            ours += int(stat[11]) + int(stat[12])  # utime + stime
+        except (OSError, IndexError):
+            pass
+    return busy, ours
+
+
+# ---------------------------------------------------------------- switches
+
+class Inceptiond:
+    name = "inceptiond"
+
+    def __init__(self, build, run_dir):
+        self.daemon = os.path.join(build, "control", "inceptiond")
+        self.ctl = os.path.join(build, "control", "inceptionctl")
+        self.dir = os.path.join(run_dir, "inceptiond")
+        self.proc = None
+
+    def sockets(self):
+        return {p: os.path.join(self.dir, p + ".sock") for p in ("p0", "p1", "up")}
+
+    def config(self, sc, idle_policy):
+        s = self.sockets()
+        vhost = lambda name, network: (
+            f'[[port]]\nname = "{name}"\ntype = "vhost-user"\nsocket = "{s[name]}"\nmode = "server"\n'
+            f'network = "{network}"\n')
+        base = (f'[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 1024\nhugepages = true\n'
+                f'file_prefix = "inc-bench-sw"\nmbufs = 65535\n'
+                f'[switch]\nidle_policy = "{idle_policy}"\nlog_level = "warning"\n'
+                f'[control]\nsocket = "{self.dir}/ctl.sock"\n[metrics]\nenabled = false\n')
+        underlay = (f'[underlay]\ndevice = "net_vhost0,iface={s["up"]},queues=2"\naddress = "{LOCAL_VTEP}/24"\n'
+                    f'gateway = "{UNDERLAY_GW}"\nhost_interface = ""\nmtu = 1600\n'
+                    f'[[neighbor]]\nip = "{REMOTE_VTEP}"\nmac = "{SINK_MAC}"\n'
+                    f'[[neighbor]]\nip = "{UNDERLAY_GW}"\nmac = "{SINK_MAC}"\n')
+        kind = sc["kind"]
+        if kind == "l2":
+            return base + '[[network]]\nname = "bench"\nvni = 1\nfdb_limit = 2000000\n' + vhost("p0", "bench") + \
+                vhost("p1", "bench")
+        if kind in ("encap", "decap"):
+            return base + underlay + f'[[network]]\nname = "bench"\nvni = {VNI}\npeers = ["{REMOTE_VTEP}"]\n' + \
+                vhost("p0", "bench")
+        # NAT: this rVM is both the gateway and the floating IP's host (the
+        # paper's special case): one translation pass, no hop over `public`.
+        return base + underlay + (
+            '[[network]]\nname = "private"\nvni = 1001\n[[network]]\nname = "public"\nvni = 1002\n' +
+            vhost("p0", "private") +
+            '[[router]]\nnetwork = "private"\naddress = "192.0.2.254/24"\n'
+            '[[router]]\nnetwork = "public"\naddress = "203.0.113.1/24"\n'
+            '[nat]\npublic_network = "public"\ngateway = "203.0.113.1"\nsnat_address = "10.0.0.100"\n'
+            'max_sessions = 2000000\n'
+            '[[gateway_mapping]]\nunderlay = "10.0.0.101"\npublic = "203.0.113.10"\n'
+            '[[fip]]\npublic = "203.0.113.10"\nfixed = "192.0.2.2"\nnetwork = "private"\n')
+
+    def start(self, sc, idle_policy="adaptive"):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        path = os.path.join(self.dir, "inceptiond.toml")
+        with open(path, "w") as f:
+            f.write(self.config(sc, idle_policy))
+        self.log = open(os.path.join(self.dir, "inceptiond.log"), "w")
+        self.proc = subprocess.Popen(in_netns([self.daemon, "--config", path]), stdout=self.log, stderr=self.log)
+        sockets = self.sockets()
+        needed = [sockets[p] for p in ENDPOINTS[sc["kind"]]]
+        wait_for(lambda: all(os.path.exists(p) for p in needed) and os.path.exists(f"{self.dir}/ctl.sock") or
+                 self.proc.poll() is not None, 30, "inceptiond's sockets")
+        if self.proc.poll() is not None:
+            raise RuntimeError("inceptiond exited: " + open(os.path.join(self.dir, "inceptiond.log")).read()[-2000:])
+        return {p: sockets[p] for p in ("p0", "p1", "up")}
+
+    def ctl_json(self, *args):
+        return json.loads(sh([self.ctl, "--socket", f"{self.dir}/ctl.sock", "--json", *args]))
+
+    def underlay_mac(self):
+        return self.ctl_json("stats")["underlay"]["mac"]
+
+    def router_mac(self):
+        return self.ctl_json("nat", "show")["router_mac"]
+
+    def cycles_per_packet(self):
+        workers = self.ctl_json("stats")["workers"]
+        packets = sum(w["packets"] for w in workers)
+        return sum(w["busy_cycles"] for w in workers) / packets if packets else None
+
+    def pids(self):
+        return [self.proc.pid] if self.proc else []
+
+    def stop(self):
+        stop(self.proc)
+        self.proc = None
+        for f in os.listdir("/dev/hugepages"):
+            if f.startswith("inc-bench-sw"):
+                os.unlink(os.path.join("/dev/hugepages", f))
+
+
+class Testpmd:
+    """io-forward between the scenario's two sockets: no lookup, no rewrite."""
+    name = "testpmd"
+
+    def __init__(self, build, run_dir):
+        self.dir = os.path.join(run_dir, "testpmd")
+        self.proc = None
+
+    def start(self, sc, idle_policy=None):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        tx, rx = ENDPOINTS[sc["kind"]]
+        socks = {p: os.path.join(self.dir, p + ".sock") for p in ("p0", "p1", "up")}
+        argv = [TESTPMD, "-l", "0,1", "--main-lcore", "0", "--file-prefix", "inc-bench-tp", "--in-memory",
+                "--no-pci", "--no-telemetry", "-m", "1024",
+                "--vdev", f"net_vhost0,iface={socks[tx]},queues=1", "--vdev", f"net_vhost1,iface={socks[rx]},queues=1",
+                "--", "--forward-mode=io", "--auto-start", "--disable-link-check", "--nb-cores=1",
+                "--txd=1024", "--rxd=1024"]
+        self.log = open(os.path.join(self.dir, "testpmd.log"), "w")
+        # testpmd quits when its stdin closes: keep a pipe open.
+        self.proc = subprocess.Popen(in_netns(argv), stdin=subprocess.PIPE, stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(socks[tx]) and os.path.exists(socks[rx]) or self.proc.poll() is not None,
+                 30, "testpmd's sockets")
+        if self.proc.poll() is not None:
+            raise RuntimeError("testpmd exited: " + open(os.path.join(self.dir, "testpmd.log")).read()[-2000:])
+        return socks
+
+    def cycles_per_packet(self):
+        return None
+
+    def pids(self):
+        return [self.proc.pid] if self.proc else []
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.close()
+        stop(self.proc)
+        self.proc = None
+
+
+class Ovs:
+    """Open vSwitch with DPDK, started here in its own directories."""
+    name = "ovs"
+
+    def __init__(self, build, run_dir):
+        self.dir = os.path.join(run_dir, "ovs")
+        self.db_proc = self.proc = None
+
+    def env(self):
+        e = dict(os.environ)
+        e.update(OVS_RUNDIR=self.dir, OVS_DBDIR=self.dir, OVS_LOGDIR=self.dir, OVS_PKGDATADIR="/usr/share/openvswitch")
+        return e
+
+    def vsctl(self, *args):
+        return sh(in_netns(["ovs-vsctl", "--db", f"unix:{self.dir}/db.sock", "--timeout", "30", *args]),
+                  env=self.env())
+
+    def ofctl(self, bridge, *flows):
+        for flow in flows:
+            sh(in_netns(["ovs-ofctl", "add-flow", bridge, flow]), env=self.env())
+
+    def appctl(self, *args):
+        return sh(in_netns(["ovs-appctl", "--target", f"{self.dir}/ovs-vswitchd.ctl", *args]), env=self.env())
+
+    def start(self, sc, idle_policy=None):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        env = self.env()
+        sh(["ovsdb-tool", "create", f"{self.dir}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema"])
+        self.log = open(os.path.join(self.dir, "ovs.log"), "w")
+        self.db_proc = subprocess.Popen(
+            in_netns(["ovsdb-server", f"{self.dir}/conf.db", f"--remote=punix:{self.dir}/db.sock",
+                      f"--pidfile={self.dir}/ovsdb-server.pid", f"--unixctl={self.dir}/ovsdb-server.ctl"]),
+            env=env, stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(f"{self.dir}/db.sock"), 20, "ovsdb-server")
+        self.vsctl("--no-wait", "init")
+        self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
+                   "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-lcore-mask=0x1",
+                   "other_config:dpdk-socket-mem=1024",
+                   'other_config:dpdk-extra="--no-pci --file-prefix inc-bench-ovs --no-telemetry"')
+        self.proc = subprocess.Popen(
+            in_netns(["taskset", "-c", "0,1", OVS_VSWITCHD, f"unix:{self.dir}/db.sock",
+                      f"--pidfile={self.dir}/ovs-vswitchd.pid", f"--unixctl={self.dir}/ovs-vswitchd.ctl",
+                      "--log-file=" + f"{self.dir}/ovs-vswitchd.log"]),
+            env=env, stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(f"{self.dir}/ovs-vswitchd.ctl") or self.proc.poll() is not None, 60,
+                 "ovs-vswitchd")
+        if self.proc.poll() is not None:
+            raise RuntimeError("ovs-vswitchd exited; see " + self.dir)
+        self.configure(sc)
+        socks = {p: os.path.join(self.dir, p) for p in ("p0", "p1", "up")}
+        tx, rx = ENDPOINTS[sc["kind"]]
+        wait_for(lambda: os.path.exists(socks[tx]) and os.path.exists(socks[rx]), 30, "OVS vhost-user sockets")
+        return socks
+
+    def add_bridge(self, name):
+        self.vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
+
+    def add_vhost(self, bridge, port, *extra):
+        self.vsctl("add-port", bridge, port, "--", "set", "Interface", port, "type=dpdkvhostuser", *extra)
+
+    def configure(self, sc):
+        kind = sc["kind"]
+        if kind == "l2":
+            self.add_bridge("br0")
+            self.vsctl("set", "bridge", "br0", "other-config:mac-table-size=2000000")
+            self.add_vhost("br0", "p0")
+            self.add_vhost("br0", "p1")
+            return  # NORMAL switching, the default flow
+        if kind in ("encap", "decap"):
+            # The standard OVS-DPDK tunnel set-up: br-phy owns the underlay
+            # port and the VTEP address; br-int holds the iVM and the tunnel.
+            self.add_bridge("br-phy")
+            self.vsctl("set", "bridge", "br-phy", f"other-config:hwaddr={OVS_PHY_MAC}")
+            self.add_vhost("br-phy", "up", "mtu_request=1600")
+            sh(in_netns(["ip", "addr", "replace", f"{LOCAL_VTEP}/24", "dev", "br-phy"]))
+            sh(in_netns(["ip", "link", "set", "br-phy", "up"]))
+            self.add_bridge("br-int")
+            self.add_vhost("br-int", "p0")
+            self.vsctl("add-port", "br-int", "vx", "--", "set", "Interface", "vx", "type=vxlan",
+                       f"options:local_ip={LOCAL_VTEP}", f"options:remote_ip={REMOTE_VTEP}", f"options:key={VNI}")
+            self.appctl("tnl/neigh/set", "br-phy", REMOTE_VTEP, SINK_MAC)
+            # Like inceptiond's static FDB entry: the iVM's traffic goes to
+            # the tunnel without flooding (OVS's best case).
+            if kind == "encap":
+                self.ofctl("br-int", "in_port=p0,actions=output:vx")
+            return
+        # NAT with conntrack, one bridge between the iVM and the underlay.
+        self.add_bridge("br0")
+        self.add_vhost("br0", "p0")
+        self.add_vhost("br0", "up")
+        sh(in_netns(["ovs-ofctl", "del-flows", "br0"]), env=self.env())
+        if kind == "fip-in":
+            self.ofctl("br0", "in_port=up,ip,nw_dst=10.0.0.101,actions=ct(commit,zone=1,nat(dst=192.0.2.2)),"
+                       f"mod_dl_src:{OVS_PHY_MAC},mod_dl_dst:{SINK_MAC},output:p0")
+        else:
+            self.appctl("dpctl/ct-set-maxconns", "3000000")
+            self.ofctl("br0", "in_port=p0,ip,actions=ct(commit,zone=1,nat(src=10.0.0.100:1024-65535)),"
+                       f"mod_dl_src:{OVS_PHY_MAC},mod_dl_dst:{SINK_MAC},output:up")
+
+    def cycles_per_packet(self):
+        try:
+            out = self.appctl("dpif-netdev/pmd-stats-show")
+        except RuntimeError:
+            return None
+        pmd = out.split("main thread")[0]
+        for line in pmd.splitlines():
+            if "avg processing cycles per packet" in line:
+                return float(line.split(":")[1].split()[0])
+        return None
+
+    def pids(self):
+        return [p.pid for p in (self.proc, self.db_proc) if p]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.appctl("exit")
+                self.proc.wait(10)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+        stop(self.proc)
+        stop(self.db_proc)
+        self.proc = self.db_proc = None
+        for f in os.listdir("/dev/hugepages"):
+            if f.startswith("inc-bench-ovs"):
+                os.unlink(os.path.join("/dev/hugepages", f))
+
+
+# ---------------------------------------------------------------- generator
+
+def generator_args(sc, switch, socks, duration, warmup):
+    tx, rx = ENDPOINTS[sc["kind"]]
+    argv = ["--tx", socks[tx], "--rx", socks[rx], "--size", sc["size"], "--flows", str(sc["flows"]),
+            "--macs", str(sc["macs"]), "--duration", str(duration), "--warmup", str(warmup), "--lcore", "0",
+            "--file-prefix", "inc-bench-gen", "--src-mac", GEN_MAC, "--dst-mac", SINK_MAC]
+    kind = sc["kind"]
+    if isinstance(switch, Testpmd):  # forwards frames as they are
+        return argv + (["--tx-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--rx-vxlan"] if kind == "decap" else [])
+    if kind == "encap":
+        argv += ["--rx-vxlan"]
+        if isinstance(switch, Inceptiond):  # it learns the sink's MAC from the tunnel, as from a remote rVM
+            argv += ["--learn-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--outer-dst-mac", switch.underlay_mac()]
+    elif kind == "decap":
+        vtep_mac = switch.underlay_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
+        argv += ["--tx-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--outer-dst-mac", vtep_mac]
+    elif kind == "fip-in":
+        gw_mac = switch.underlay_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
+        argv = [a if a != SINK_MAC else gw_mac for a in argv]  # --dst-mac: the gateway's underlay MAC
+        argv += ["--src-ip", "198.51.100.7", "--dst-ip", "10.0.0.101", "--announce-ip", "192.0.2.2",
+                 "--sink-mac", SINK_MAC]
+    elif kind == "snat":
+        router = switch.router_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
+        argv = [a if a != SINK_MAC else router for a in argv]
+        argv += ["--src-ip", "192.0.2.3", "--dst-ip", "198.19.0.1", "--sink-mac", SINK_MAC]
+    return argv
+
+
+def run_generator(gen, argv, timeout):
+    r = subprocess.run(["taskset", "-c", "0", gen] + argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"inception-gen failed: {r.stderr.strip()[-1500:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def measure(switch, sc, gen, duration, warmup):
+    try:
+        socks = switch.start(sc)
+        argv = generator_args(sc, switch, socks, duration, warmup)
+        before = cpu_jiffies(switch.pids())
+        result = run_generator(gen, argv, timeout=duration + warmup + 60)
+        after = cpu_jiffies(switch.pids())
+        ticks = os.sysconf("SC_CLK_TCK")
+        window = duration + warmup + 1.5
+        # Busy CPU of the machine minus the switch's and the generator's
+        # (~one core each while running): what others took from us.
+        others = max(0.0, (after[0] - before[0] - (after[1] - before[1])) / ticks / window - 1.0)
+        result["other_cpu"] = round(others, 3)
+        result["cycles_per_packet"] = switch.cycles_per_packet()
+        return result
+    finally:
+        switch.stop()
+
+
+def idle_cost(inceptiond, gen, seconds):
+    """CPU of an idle inceptiond with the default back-off, then the
+    latency of packets that find its worker asleep (one every 20 ms)."""
+    sc = scenario("idle", "l2")
+    try:
+        socks = inceptiond.start(sc, idle_policy="adaptive")
+        time.sleep(2)
+        pid = inceptiond.proc.pid
+        b = cpu_jiffies([pid])
+        time.sleep(seconds)
+        a = cpu_jiffies([pid])
+        cpu = (a[1] - b[1]) / os.sysconf("SC_CLK_TCK") / seconds
+        argv = generator_args(sc, inceptiond, socks, 5, 1) + ["--rate", "50", "--latency-every", "1"]
+        lat = run_generator(gen, argv, timeout=60)
+        return {"idle_cpu_of_a_core": round(cpu, 4), "first_packet_latency_p50_us": lat["latency_p50_us"],
+                "first_packet_latency_p99_us": lat["latency_p99_us"], "packets": lat["rx_total"]}
+    finally:
+        inceptiond.stop()
+
+
+# ---------------------------------------------------------------- report
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(sc, rounds):
+    row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"]}
+    for sw in SWITCHES:
+        runs = [r[sw] for r in rounds if sw in r and r[sw] is not None and "rx_pps" in r[sw]]
+        row[f"{sw}_mpps"] = median([r["rx_pps"] / 1e6 for r in runs])
+        row[f"{sw}_cycles"] = median([r.get("cycles_per_packet") for r in runs])
+        row[f"{sw}_p50_us"] = median([r["latency_p50_us"] for r in runs])
+        row[f"{sw}_p99_us"] = median([r["latency_p99_us"] for r in runs])
+        row[f"{sw}_note"] = next((r[sw]["note"] for r in rounds if sw in r and r[sw] and "note" in r[sw]), "")
+    # Ratios within each round, then their median: the host's speed drifts
+    # between rounds, not (much) within one.
+    def ratio(a, b):
+        values = [r[a]["rx_pps"] / r[b]["rx_pps"] for r in rounds
+                  if r.get(a) and r.get(b) and "rx_pps" in r[a] and "rx_pps" in r[b] and r[b]["rx_pps"] > 0]
+        return median(values)
+    row["vs_ovs"] = ratio("inceptiond", "ovs")
+    row["vs_ceiling"] = ratio("inceptiond", "testpmd")
+    row["ovs_vs_ceiling"] = ratio("ovs", "testpmd")
+    row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in SWITCHES
+                                if r.get(sw) and "rx_pps" in r[sw]), default=None)
+    return row
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_table(rows, idle):
+    head = ["scenario", "size", "inceptiond", "OVS-DPDK", "testpmd", "inc/OVS", "inc/ceil", "inc cyc/pkt",
+            "OVS cyc/pkt", "inc p50/p99 us", "OVS p50/p99 us"]
+    lines = [head]
+    for r in rows:
+        lines.append([r["scenario"], r["size"], fmt(r["inceptiond_mpps"]),
+                      fmt(r["ovs_mpps"]) if r["ovs_mpps"] is not None else (r["ovs_note"] or "-"),
+                      fmt(r["testpmd_mpps"]), fmt(r["vs_ovs"]), fmt(r["vs_ceiling"]),
+                      fmt(r["inceptiond_cycles"], 0), fmt(r["ovs_cycles"], 0),
+                      f'{fmt(r["inceptiond_p50_us"], 0)}/{fmt(r["inceptiond_p99_us"], 0)}',
+                      f'{fmt(r["ovs_p50_us"], 0)}/{fmt(r["ovs_p99_us"], 0)}'])
+    widths = [max(len(str(l[i])) for l in lines) for i in range(len(head))]
+    for l in lines:
+        print("  ".join(str(c).ljust(w) for c, w in zip(l, widths)))
+    print("(Mpps received at the sink, medians of rounds; ratios are medians of per-round ratios)")
+    if idle:
+        print(f"idle: inceptiond worker {idle['idle_cpu_of_a_core'] * 100:.1f}% of a core with the default "
+              f"back-off; first packet after idle p50 {idle['first_packet_latency_p50_us']:.0f} us, "
+              f"p99 {idle['first_packet_latency_p99_us']:.0f} us")
+
+
+def chart(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib missing (apt-get install python3-matplotlib): no chart")
+        return
+    names = [r["scenario"] for r in rows]
+    xs = range(len(rows))
+    width = 0.27
+    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 1.2), 4.5))
+    for i, (sw, label) in enumerate([("inceptiond", "inceptiond"), ("ovs", "OVS-DPDK 3.1"),
+                                     ("testpmd", "testpmd io (ceiling)")]):
+        ax.bar([x + (i - 1) * width for x in xs], [r[f"{sw}_mpps"] or 0 for r in rows], width, label=label)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("Mpps at the sink (median)")
+    ax.set_title("One forwarding core, vhost-user, this machine")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"host": platform.node(), "kernel": platform.release(), "cpu": model, "cpus": os.cpu_count(),
+            "loadavg": open("/proc/loadavg").read().split()[:3], "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+# ---------------------------------------------------------------- main
+
+def fresh_netns():
+    sh(["ip", "netns", "del", NETNS], check=False)
+    sh(["ip", "netns", "add", NETNS])
+    sh(["ip", "-n", NETNS, "link", "set", "lo", "up"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenarios", default=DEFAULT, help="comma-separated, or 'all' (default: %(default)s)")
+    ap.add_argument("--switches", default=",".join(SWITCHES))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5, help="measured seconds per run")
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "perf", "results"))
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle-cost measurement")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        for sc in SCENARIOS:
+            print(f'{sc["name"]:18} {sc["what"]}')
+        return 0
+    wanted = [s["name"] for s in SCENARIOS] if args.scenarios == "all" else args.scenarios.split(",")
+    by_name = {s["name"]: s for s in SCENARIOS}
+    unknown = [w for w in wanted if w not in by_name]
+    if unknown:
+        ap.error(f"unknown scenario(s) {', '.join(unknown)}; --list shows them")
+    switches_wanted = args.switches.split(",")
+    if os.geteuid() != 0:
+        ap.error("needs root (network namespace, hugepages)")
+    gen = os.path.join(args.build, "perf", "inception-gen")
+    for path, hint in [(gen, "build first: scripts/setup.sh --perf"), (TESTPMD, "apt-get install dpdk-dev"),
+                       (OVS_VSWITCHD, "apt-get install openvswitch-switch-dpdk")]:
+        if not os.path.exists(path):
+            ap.error(f"{path} is missing ({hint})")
+    fresh_netns()
+    run_dir = tempfile.mkdtemp(prefix="inception-bench-")
+    makers = {"inceptiond": Inceptiond, "ovs": Ovs, "testpmd": Testpmd}
+    switches = [makers[s](args.build, run_dir) for s in SWITCHES if s in switches_wanted]
+    results = {"machine": machine(), "settings": vars(args), "scenarios": [], "idle": None}
+    rows = []
+    try:
+        for name in wanted:
+            sc = by_name[name]
+            rounds = []
+            for i in range(args.rounds):
+                rnd = {}
+                # Rotate the order so no switch always runs first in a round.
+                order = switches[i % len(switches):] + switches[:i % len(switches)]
+                for sw in order:
+                    try:
+                        rnd[sw.name] = measure(sw, sc, gen, args.duration, args.warmup)
+                        log(f'{name} round {i + 1} {sw.name}: {rnd[sw.name]["rx_pps"] / 1e6:.2f} Mpps '
+                            f'(cycles/pkt {rnd[sw.name]["cycles_per_packet"]}, others {rnd[sw.name]["other_cpu"]})')
+                    except (RuntimeError, KeyError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+                        rnd[sw.name] = {"note": "failed"}
+                        log(f"{name} round {i + 1} {sw.name}: FAILED: {e}")
+                rounds.append(rnd)
+            row = summarize(sc, rounds)
+            rows.append(row)
+            results["scenarios"].append({"scenario": sc, "rounds": rounds, "summary": row})
+        inceptiond = next((s for s in switches if s.name == "inceptiond"), None)
+        if inceptiond and not args.no_idle:
+            results["idle"] = idle_cost(inceptiond, gen, 10)
+    finally:
+        for sw in switches:
+            sw.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        sh(["ip", "netns", "del", NETNS], check=False)
+    results["machine"]["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()) if rows else ["scenario"])
+        w.writeheader()
+        w.writerows(rows)
+    chart(rows, os.path.join(args.out, "results.png"))
+    print(f'machine: {results["machine"]["cpu"]}, {results["machine"]["cpus"]} CPUs, '
+          f'load {" ".join(results["machine"]["loadavg"])}')
+    print_table(rows, results["idle"])
+    print(f"saved {args.out}/results.json, results.csv, results.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
