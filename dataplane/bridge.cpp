@@ -69,18 +69,25 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   PortCounters& in_counters = ctx.counters->ports[in_port];
 
   uint64_t rx_bytes = 0;
+  // Destinations to look up, once per run of frames to the same MAC (a
+  // burst from one guest usually goes to one or a few): `key_of_frame[i]`
+  // is the index in `dst_keys` of unicast frame i.
   uint64_t dst_keys[kBurstSize];
   const uint64_t* dst_key_ptrs[kBurstSize];
-  rte_mbuf* unicast[kBurstSize];  // frames whose destination needs a lookup
+  uint8_t key_of_frame[kBurstSize];
+  uint16_t n_keys = 0;
+  rte_mbuf* unicast[kBurstSize];
   uint16_t n_unicast = 0;
 
-  // Source lookups are cached across a run of frames from one MAC: a burst
-  // from one guest usually carries a single source.
-  uint64_t last_src_key = ~0ULL;
-  bool last_src_ok = false;
-
+  // Sources first, in one bulk lookup (rte_hash pipelines its bucket
+  // fetches, which matters once the FDB outgrows the caches), again once
+  // per run of frames from one MAC.
+  uint64_t src_keys[kBurstSize];
+  const uint64_t* src_key_ptrs[kBurstSize];
+  uint8_t src_of_frame[kBurstSize];
+  uint16_t n_src = 0;
+  uint16_t n_valid = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
     rte_mbuf* m = pkts[i];
     rx_bytes += m->pkt_len;
     if (unlikely(m->data_len < sizeof(rte_ether_hdr))) {
@@ -90,32 +97,49 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const uint64_t src_key = MacAddress::key_of(eth->src_addr.addr_bytes);
-    if (src_key != last_src_key) {
-      last_src_key = src_key;
-      last_src_ok = true;
-      if (unlikely((eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0)) {
-        last_src_ok = false;
-      } else {
-        uint64_t value = 0;
-        if (likely(fdb.lookup(src_key, &value))) {
-          const FdbValue entry = FdbValue::unpack(value);
-          if (likely(entry.port == in_port))
-            fdb.touch(ctx.index, entry.slot, ctx.now_s);
-          else if (!entry.is_static)
-            request_learn(ctx, src_key, in.network, in_port);
-        } else if (fdb.full()) {
-          last_src_ok = false;
-        } else {
-          request_learn(ctx, src_key, in.network, in_port);
-        }
-      }
+    if (n_src == 0 || src_keys[n_src - 1] != src_key) {
+      src_keys[n_src] = src_key;
+      src_key_ptrs[n_src] = &src_keys[n_src];
+      ++n_src;
     }
-    if (unlikely(!last_src_ok)) {
-      const bool multicast_src = (eth->src_addr.addr_bytes[0] & 0x01) != 0 || src_key == 0;
-      count_drop(in_counters, multicast_src ? DropReason::kInvalidSource : DropReason::kFdbLimit);
+    src_of_frame[n_valid] = static_cast<uint8_t>(n_src - 1);
+    pkts[n_valid++] = m;
+  }
+  counter_add(in_counters.rx_packets, n);
+  counter_add(in_counters.rx_bytes, rx_bytes);
+  uint64_t src_values[kBurstSize];
+  const uint64_t src_hits = n_src ? fdb.lookup_bulk(src_key_ptrs, n_src, src_values) : 0;
+  // Per source: may its frames be forwarded, and why not.
+  DropReason src_verdict[kBurstSize];
+  constexpr DropReason kForward = DropReason::kCount;
+  for (uint16_t j = 0; j < n_src; ++j) {
+    const uint64_t key = src_keys[j];
+    src_verdict[j] = kForward;
+    if (unlikely(MacAddress::is_multicast_key(key) || key == 0)) {
+      src_verdict[j] = DropReason::kInvalidSource;
+    } else if (likely(src_hits & (1ULL << j))) {
+      const FdbValue entry = FdbValue::unpack(src_values[j]);
+      if (likely(entry.port == in_port))
+        fdb.touch(ctx.index, entry.slot, ctx.now_s);
+      else if (!entry.is_static)
+        request_learn(ctx, key, in.network, in_port);
+    } else if (fdb.full()) {
+      src_verdict[j] = DropReason::kFdbLimit;
+    } else {
+      request_learn(ctx, key, in.network, in_port);
+    }
+  }
+
+  for (uint16_t i = 0; i < n_valid; ++i) {
+    if (i + 2 < n_valid) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
+    rte_mbuf* m = pkts[i];
+    const DropReason verdict = src_verdict[src_of_frame[i]];
+    if (unlikely(verdict != kForward)) {
+      count_drop(in_counters, verdict);
       rte_pktmbuf_free(m);
       continue;
     }
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (unlikely(network.l3)) {
       if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
         if (router_arp(ctx, snapshot, in.network, in_port, m)) continue;
@@ -128,23 +152,27 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
       flood(ctx, snapshot, network, in_port, m);
       continue;
     }
-    dst_keys[n_unicast] = MacAddress::key_of(eth->dst_addr.addr_bytes);
-    dst_key_ptrs[n_unicast] = &dst_keys[n_unicast];
+    const uint64_t dst_key = MacAddress::key_of(eth->dst_addr.addr_bytes);
+    if (n_keys == 0 || dst_keys[n_keys - 1] != dst_key) {
+      dst_keys[n_keys] = dst_key;
+      dst_key_ptrs[n_keys] = &dst_keys[n_keys];
+      ++n_keys;
+    }
+    key_of_frame[n_unicast] = static_cast<uint8_t>(n_keys - 1);
     unicast[n_unicast++] = m;
   }
-  counter_add(in_counters.rx_packets, n);
-  counter_add(in_counters.rx_bytes, rx_bytes);
   if (n_unicast == 0) return;
 
   uint64_t values[kBurstSize];
-  const uint64_t hits = fdb.lookup_bulk(dst_key_ptrs, n_unicast, values);
+  const uint64_t hits = fdb.lookup_bulk(dst_key_ptrs, n_keys, values);
   for (uint16_t i = 0; i < n_unicast; ++i) {
     rte_mbuf* m = unicast[i];
-    if (!(hits & (1ULL << i))) {
+    const uint8_t k = key_of_frame[i];
+    if (!(hits & (1ULL << k))) {
       flood(ctx, snapshot, network, in_port, m);
       continue;
     }
-    const PortIndex out = FdbValue::unpack(values[i]).port;
+    const PortIndex out = FdbValue::unpack(values[k]).port;
     const PortView& out_view = snapshot.ports[out];
     if (unlikely(out == in_port || !out_view.present)) {
       count_drop(in_counters, out == in_port ? DropReason::kSamePort : DropReason::kPortDown);

@@ -195,6 +195,7 @@ class Generator {
     uint8_t* frame = p + outer;
     if (o_.macs > 1) {  // vary the source MAC: FDB scale
       const uint32_t k = n % o_.macs;
+      frame[8] = 0xaa;  // 02:00:aa:xx:xx:xx, never the sink's MAC
       frame[9] = static_cast<uint8_t>(k >> 16);
       frame[10] = static_cast<uint8_t>(k >> 8);
       frame[11] = static_cast<uint8_t>(k);

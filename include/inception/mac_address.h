@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -40,6 +41,11 @@ class MacAddress {
     uint64_t key = 0;
     std::memcpy(&key, bytes, 6);
     return key;
+  }
+  // The group bit of the first byte, which a little-endian key holds in bit 0.
+  static bool is_multicast_key(uint64_t key) noexcept {
+    static_assert(std::endian::native == std::endian::little);
+    return (key & 1) != 0;
   }
   static MacAddress from_key(uint64_t key) noexcept {
     MacAddress mac;
