@@ -116,7 +116,7 @@ struct Config {
   struct Switch {
     uint32_t mac_aging_s = 300;
     std::string idle_policy = "adaptive";  // "adaptive" or "poll"
-    uint32_t idle_sleep_max_us = 250;
+    uint32_t idle_sleep_max_us = 500;
     std::string log_level = "info";
   } sw;
   struct Control {

@@ -34,7 +34,7 @@ struct IdlePolicy {
   // to `max_sleep_us`; the first packet resets it.
   bool adaptive = true;
   uint32_t spin_polls = 200;
-  uint32_t max_sleep_us = 250;
+  uint32_t max_sleep_us = 500;
 };
 
 struct DataplaneOptions {

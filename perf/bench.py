@@ -206,7 +206,11 @@ class Inceptiond:
     def cycles_per_packet(self):
         workers = self.ctl_json("stats")["workers"]
         packets = sum(w["packets"] for w in workers)
-        return sum(w["busy_cycles"] for w in workers) / packets if packets else None
+        busy = sum(w["busy_cycles"] for w in workers)
+        # Share of the worker's time spent on iterations that moved frames:
+        # well under 1 means the switch waited for the generator.
+        self.busy_share = busy / max(1, busy + sum(w["idle_cycles"] for w in workers))
+        return busy / packets if packets else None
 
     def pids(self):
         return [self.proc.pid] if self.proc else []
@@ -441,6 +445,8 @@ def measure(switch, sc, gen, duration, warmup):
         # interleaving is there to cancel.
         result["steal_cpu"] = round((after[2] - before[2]) / ticks / window, 3)
         result["cycles_per_packet"] = switch.cycles_per_packet()
+        if getattr(switch, "busy_share", None) is not None:
+            result["worker_busy_share"] = round(switch.busy_share, 3)
         return result
     finally:
         switch.stop()
@@ -454,13 +460,25 @@ def idle_cost(inceptiond, gen, seconds):
         socks = inceptiond.start(sc, idle_policy="adaptive")
         time.sleep(2)
         pid = inceptiond.proc.pid
-        b = cpu_jiffies([pid])
+
+        def worker_jiffies():  # the forwarding threads only (DPDK names them rte-worker-N)
+            total = 0
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    stat = f.read()
+                if stat[stat.index("(") + 1:stat.rindex(")")].startswith("rte-worker"):
+                    fields = stat.rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])
+            return total
+
+        b, b_all = worker_jiffies(), cpu_jiffies([pid])[1]
         time.sleep(seconds)
-        a = cpu_jiffies([pid])
-        cpu = (a[1] - b[1]) / os.sysconf("SC_CLK_TCK") / seconds
+        a, a_all = worker_jiffies(), cpu_jiffies([pid])[1]
+        cpu = (a - b) / os.sysconf("SC_CLK_TCK") / seconds
+        process_cpu = (a_all - b_all) / os.sysconf("SC_CLK_TCK") / seconds
         argv = generator_args(sc, inceptiond, socks, 5, 1) + ["--rate", "50", "--latency-every", "1"]
         lat = run_generator(gen, argv, timeout=60)
-        return {"idle_cpu_of_a_core": round(cpu, 4), "first_packet_latency_p50_us": lat["latency_p50_us"],
+        return {"idle_cpu_of_a_core": round(cpu, 4), "idle_process_cpu": round(process_cpu, 4), "first_packet_latency_p50_us": lat["latency_p50_us"],
                 "first_packet_latency_p99_us": lat["latency_p99_us"], "packets": lat["rx_total"]}
     finally:
         inceptiond.stop()
@@ -519,7 +537,7 @@ def print_table(rows, idle):
     print("(Mpps received at the sink, medians of rounds; ratios are medians of per-round ratios)")
     if idle:
         print(f"idle: inceptiond worker {idle['idle_cpu_of_a_core'] * 100:.1f}% of a core with the default "
-              f"back-off; first packet after idle p50 {idle['first_packet_latency_p50_us']:.0f} us, "
+              f"back-off (whole process {idle['idle_process_cpu'] * 100:.1f}%); first packet after idle p50 {idle['first_packet_latency_p50_us']:.0f} us, "
               f"p99 {idle['first_packet_latency_p99_us']:.0f} us")
 
 

@@ -4,6 +4,8 @@
 #
 #   scripts/setup.sh            build and run dependencies
 #   scripts/setup.sh --tests    plus what the tests use (QEMU, ping, socat, ...)
+#   scripts/setup.sh --perf     plus the references perf/bench.py measures
+#                               against (testpmd, OVS-DPDK), matplotlib, perf
 set -euo pipefail
 
 build_packages=(
@@ -19,8 +21,17 @@ test_packages=(
   clang-tidy cppcheck clang-format
 )
 
+perf_packages=(
+  dpdk-dev openvswitch-switch-dpdk python3-matplotlib linux-perf iproute2
+)
+
 packages=("${build_packages[@]}")
-[ "${1:-}" = "--tests" ] && packages+=("${test_packages[@]}")
+case "${1:-}" in
+  "") ;;
+  --tests) packages+=("${test_packages[@]}") ;;
+  --perf) packages+=("${perf_packages[@]}") ;;
+  *) echo "setup: unknown option '$1' (expected --tests or --perf)" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup: run as root (it installs packages and mounts hugepages)" >&2
