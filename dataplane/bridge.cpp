@@ -110,7 +110,7 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   uint64_t src_values[kBurstSize];
   const uint64_t src_hits = n_src ? fdb.lookup_bulk(src_key_ptrs, n_src, src_values) : 0;
   // Per source: may its frames be forwarded, and why not.
-  DropReason src_verdict[kBurstSize];
+  DropReason src_verdict[kBurstSize]{};
   constexpr DropReason kForward = DropReason::kCount;
   for (uint16_t j = 0; j < n_src; ++j) {
     const uint64_t key = src_keys[j];

@@ -16,8 +16,6 @@ namespace inception {
 
 namespace {
 
-using nat::FlowKey;
-
 constexpr uint8_t kIcmpEchoRequest = 8;
 
 void drop(WorkerContext& ctx, PortIndex port, DropReason reason, rte_mbuf* m) noexcept {

@@ -107,14 +107,15 @@ uint16_t start_port(uint16_t port, rte_mempool* pool) {
 
 class Generator {
  public:
-  explicit Generator(const Options& o) : o_(o) {
-    sizes_ = frame_sizes(o.size);
-    src_mac_ = to_ether(o.src_mac);
-    dst_mac_ = to_ether(o.dst_mac);
-    sink_mac_ = to_ether(o.sink_mac.empty() ? o.dst_mac : o.sink_mac);
-    outer_dst_mac_ = to_ether(o.outer_dst_mac.empty() ? o.dst_mac : o.outer_dst_mac);
-    src_ip_ = to_ip(o.src_ip);
-    dst_ip_ = to_ip(o.dst_ip);
+  explicit Generator(const Options& o)
+      : o_(o),
+        sizes_(frame_sizes(o.size)),
+        src_mac_(to_ether(o.src_mac)),
+        dst_mac_(to_ether(o.dst_mac)),
+        sink_mac_(to_ether(o.sink_mac.empty() ? o.dst_mac : o.sink_mac)),
+        outer_dst_mac_(to_ether(o.outer_dst_mac.empty() ? o.dst_mac : o.outer_dst_mac)),
+        src_ip_(to_ip(o.src_ip)),
+        dst_ip_(to_ip(o.dst_ip)) {
     if (!o.tx_vxlan.empty()) tx_tunnel_ = parse_tunnel(o.tx_vxlan);
     if (!o.learn_vxlan.empty()) learn_tunnel_ = parse_tunnel(o.learn_vxlan);
     prepare();
