@@ -52,8 +52,11 @@ uint16_t vxlan_source_port(const rte_mbuf* inner) noexcept {
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(frame + kEthernetHeader);
     hash = rte_hash_crc_8byte(static_cast<uint64_t>(ip->src_addr) << 32 | ip->dst_addr, hash);
     const uint16_t l4 = kEthernetHeader + rte_ipv4_hdr_len(ip);
-    if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) && inner->data_len >= l4 + 4)
-      hash = rte_hash_crc_4byte(*reinterpret_cast<const uint32_t*>(frame + l4), hash);
+    if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) && inner->data_len >= l4 + 4) {
+      uint32_t ports;  // the L4 header need not be 4-byte aligned (IP options, 14-byte Ethernet)
+      std::memcpy(&ports, frame + l4, sizeof(ports));
+      hash = rte_hash_crc_4byte(ports, hash);
+    }
   }
   return static_cast<uint16_t>(49152 + (hash & 0x3fff));
 }
