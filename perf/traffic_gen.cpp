@@ -128,23 +128,29 @@ class Generator {
       std::array<uint8_t, 128> t{};
       const uint16_t outer = o_.tx_vxlan.empty() ? 0 : kVxlanOuter;
       uint8_t* frame = t.data() + outer;
-      auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
-      eth->dst_addr = dst_mac_;
-      eth->src_addr = src_mac_;
-      eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame + 14);
-      ip->version_ihl = RTE_IPV4_VHL_DEF;
-      ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(bytes - 14));
-      ip->time_to_live = 64;
-      ip->next_proto_id = IPPROTO_UDP;
-      ip->src_addr = src_ip_;
-      ip->dst_addr = dst_ip_;
-      ip->hdr_checksum = rte_ipv4_cksum(ip);
-      auto* udp = reinterpret_cast<rte_udp_hdr*>(frame + 34);
-      udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(bytes - 34));
+      write_ipv4_udp(frame, dst_mac_, src_mac_, src_ip_, dst_ip_, bytes);
       if (outer != 0) write_outer(t.data(), tx_tunnel_, src_mac_, bytes);
       templates_.push_back(t);
     }
+  }
+
+  // Ethernet/IPv4/UDP headers of a `bytes`-long frame (without FCS); the
+  // UDP ports are left to the caller.
+  static void write_ipv4_udp(uint8_t* p, const rte_ether_addr& dst_mac, const rte_ether_addr& src_mac, uint32_t src_ip,
+                             uint32_t dst_ip, uint16_t bytes) {
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+    eth->dst_addr = dst_mac;
+    eth->src_addr = src_mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(bytes - 14));
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = src_ip;
+    ip->dst_addr = dst_ip;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    reinterpret_cast<rte_udp_hdr*>(p + 34)->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(bytes - 34));
   }
 
   struct Tunnel {
@@ -165,22 +171,11 @@ class Generator {
   // of `inner_bytes`, as a remote VTEP would send them.
   void write_outer(uint8_t* p, const Tunnel& tunnel, const rte_ether_addr& src_mac, uint16_t inner_bytes) const {
     std::memset(p, 0, kVxlanOuter);
-    auto* oeth = reinterpret_cast<rte_ether_hdr*>(p);
-    oeth->dst_addr = outer_dst_mac_;
-    oeth->src_addr = src_mac;
-    oeth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    auto* oip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
-    oip->version_ihl = RTE_IPV4_VHL_DEF;
-    oip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_bytes + 36));
-    oip->time_to_live = 64;
-    oip->next_proto_id = IPPROTO_UDP;
-    oip->src_addr = tunnel.src_ip;
-    oip->dst_addr = tunnel.dst_ip;
-    oip->hdr_checksum = rte_ipv4_cksum(oip);
-    auto* oudp = reinterpret_cast<rte_udp_hdr*>(p + 34);
-    oudp->src_port = rte_cpu_to_be_16(49152);
-    oudp->dst_port = rte_cpu_to_be_16(4789);
-    oudp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(inner_bytes + 16));
+    write_ipv4_udp(p, outer_dst_mac_, src_mac, tunnel.src_ip, tunnel.dst_ip,
+                   static_cast<uint16_t>(inner_bytes + kVxlanOuter));
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(p + 34);
+    udp->src_port = rte_cpu_to_be_16(49152);
+    udp->dst_port = rte_cpu_to_be_16(4789);
     p[42] = 0x08;
     p[46] = static_cast<uint8_t>(tunnel.vni >> 16);
     p[47] = static_cast<uint8_t>(tunnel.vni >> 8);
