@@ -197,7 +197,7 @@ class Inceptiond:
     def ctl_json(self, *args):
         return json.loads(sh([self.ctl, "--socket", f"{self.dir}/ctl.sock", "--json", *args]))
 
-    def underlay_mac(self):
+    def vtep_mac(self):  # the underlay's MAC
         return self.ctl_json("stats")["underlay"]["mac"]
 
     def router_mac(self):
@@ -363,6 +363,12 @@ class Ovs:
             self.ofctl("br0", "in_port=p0,ip,actions=ct(commit,zone=1,nat(src=10.0.0.100:1024-65535)),"
                        f"mod_dl_src:{OVS_PHY_MAC},mod_dl_dst:{SINK_MAC},output:up")
 
+    def vtep_mac(self):  # br-phy's
+        return OVS_PHY_MAC
+
+    def router_mac(self):  # the flows rewrite MACs themselves
+        return OVS_PHY_MAC
+
     def cycles_per_packet(self):
         try:
             out = self.appctl("dpif-netdev/pmd-stats-show")
@@ -395,29 +401,31 @@ class Ovs:
 # ---------------------------------------------------------------- generator
 
 def generator_args(sc, switch, socks, duration, warmup):
-    tx, rx = ENDPOINTS[sc["kind"]]
+    kind = sc["kind"]
+    tx, rx = ENDPOINTS[kind]
+    tunnel = f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}"
+    # Where the generator addresses its frames: the sink iVM / remote VTEP
+    # for L2 and tunnels, the switch itself where it routes (NAT).
+    dst_mac = SINK_MAC
+    if kind == "fip-in" and not isinstance(switch, Testpmd):
+        dst_mac = switch.vtep_mac()
+    elif kind == "snat" and not isinstance(switch, Testpmd):
+        dst_mac = switch.router_mac()
     argv = ["--tx", socks[tx], "--rx", socks[rx], "--size", sc["size"], "--flows", str(sc["flows"]),
             "--macs", str(sc["macs"]), "--duration", str(duration), "--warmup", str(warmup), "--lcore", "0",
-            "--file-prefix", "inc-bench-gen", "--src-mac", GEN_MAC, "--dst-mac", SINK_MAC]
-    kind = sc["kind"]
+            "--file-prefix", "inc-bench-gen", "--src-mac", GEN_MAC, "--dst-mac", dst_mac, "--sink-mac", SINK_MAC]
     if isinstance(switch, Testpmd):  # forwards frames as they are
-        return argv + (["--tx-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--rx-vxlan"] if kind == "decap" else [])
+        return argv + (["--tx-vxlan", tunnel, "--rx-vxlan"] if kind == "decap" else [])
     if kind == "encap":
         argv += ["--rx-vxlan"]
         if isinstance(switch, Inceptiond):  # it learns the sink's MAC from the tunnel, as from a remote rVM
-            argv += ["--learn-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--outer-dst-mac", switch.underlay_mac()]
+            argv += ["--learn-vxlan", tunnel, "--outer-dst-mac", switch.vtep_mac()]
     elif kind == "decap":
-        vtep_mac = switch.underlay_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
-        argv += ["--tx-vxlan", f"{REMOTE_VTEP},{LOCAL_VTEP},{VNI}", "--outer-dst-mac", vtep_mac]
+        argv += ["--tx-vxlan", tunnel, "--outer-dst-mac", switch.vtep_mac()]
     elif kind == "fip-in":
-        gw_mac = switch.underlay_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
-        argv = [a if a != SINK_MAC else gw_mac for a in argv]  # --dst-mac: the gateway's underlay MAC
-        argv += ["--src-ip", "198.51.100.7", "--dst-ip", "10.0.0.101", "--announce-ip", "192.0.2.2",
-                 "--sink-mac", SINK_MAC]
+        argv += ["--src-ip", "198.51.100.7", "--dst-ip", "10.0.0.101", "--announce-ip", "192.0.2.2"]
     elif kind == "snat":
-        router = switch.router_mac() if isinstance(switch, Inceptiond) else OVS_PHY_MAC
-        argv = [a if a != SINK_MAC else router for a in argv]
-        argv += ["--src-ip", "192.0.2.3", "--dst-ip", "198.19.0.1", "--sink-mac", SINK_MAC]
+        argv += ["--src-ip", "192.0.2.3", "--dst-ip", "198.19.0.1"]
     return argv
 
 
