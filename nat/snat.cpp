@@ -17,16 +17,17 @@ namespace {
 constexpr unsigned kPortProbes = 64;
 constexpr uint8_t kTcpFin = 0x01, kTcpRst = 0x04;
 
-rte_hash* make_hash(const char* kind, uint32_t entries) {
+// `lock_free`: workers read it without a lock while one writer holds lock_.
+rte_hash* make_hash(const char* kind, uint32_t entries, uint32_t key_len, bool lock_free) {
   static std::atomic<uint32_t> counter{0};
   const std::string name = std::string("snat_") + kind + std::to_string(counter.fetch_add(1));
   rte_hash_parameters params{};
   params.name = name.c_str();
   params.entries = entries;
-  params.key_len = 16;
+  params.key_len = key_len;
   params.hash_func = rte_hash_crc;
   params.socket_id = static_cast<int>(rte_socket_id());
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  params.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE | (lock_free ? RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF : 0);
   rte_hash* h = rte_hash_create(&params);
   if (h == nullptr)
     throw std::runtime_error(std::string("SNAT: cannot allocate a session table of ") + std::to_string(entries) +
@@ -37,8 +38,9 @@ rte_hash* make_hash(const char* kind, uint32_t entries) {
 }  // namespace
 
 SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu) : config_(config), rcu_(rcu) {
-  forward_ = make_hash("fwd", config_.max_sessions);
-  reverse_ = make_hash("rev", config_.max_sessions);
+  forward_ = make_hash("fwd", config_.max_sessions, sizeof(ForwardKey), true);
+  reverse_ = make_hash("rev", config_.max_sessions, sizeof(ReverseKey), true);
+  per_source_ = make_hash("src", config_.max_sessions, sizeof(uint64_t), false);
   slots_.resize(config_.max_sessions);
   free_slots_.reserve(config_.max_sessions);
   for (uint32_t s = config_.max_sessions; s > 0; --s) free_slots_.push_back(s - 1);
@@ -54,11 +56,13 @@ SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr*
 SnatTable::~SnatTable() {
   rte_hash_free(forward_);
   rte_hash_free(reverse_);
+  rte_hash_free(per_source_);
   for (uint32_t* seen : last_seen_) std::free(seen);
 }
 
-SnatTable::ForwardKey SnatTable::forward_key(const FlowKey& k) noexcept {
+SnatTable::ForwardKey SnatTable::forward_key(const FlowKey& k, NetworkIndex network) noexcept {
   ForwardKey key{};
+  key.network = network;
   key.inside_ip = k.src_ip;
   key.remote_ip = k.dst_ip;
   key.inside_port = k.src_port;
@@ -84,7 +88,7 @@ void SnatTable::touch(unsigned worker, uint32_t slot, uint32_t now_s) noexcept {
 
 SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac,
                                unsigned worker, uint32_t now_s, bool may_create, const SnatSession** session) noexcept {
-  const ForwardKey fkey = forward_key(key);
+  const ForwardKey fkey = forward_key(key, origin_network);
   void* data = nullptr;
   if (likely(rte_hash_lookup_data(forward_, &fkey, &data) >= 0)) {
     const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
@@ -108,6 +112,11 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
   if (free_slots_.empty()) {
     rte_spinlock_unlock(&lock_);
     return SnatResult::kTableFull;
+  }
+  const uint64_t source = source_key(origin_network, key.src_ip);
+  if (per_network_[origin_network] >= config_.max_per_network || source_sessions(source) >= config_.max_per_source) {
+    rte_spinlock_unlock(&lock_);
+    return SnatResult::kSessionLimit;
   }
   const uint32_t range = uint32_t{config_.port_max} - config_.port_min + 1;
   const uint32_t start = rte_hash_crc(&fkey, sizeof(fkey), 0) % range;
@@ -146,6 +155,8 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
   // Reverse first: once the forward key is visible, replies must resolve.
   rte_hash_add_key_data(reverse_, &rkey, value);
   rte_hash_add_key_data(forward_, &fkey, value);
+  ++per_network_[origin_network];
+  add_source_session(source, +1);
   active_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
   rte_spinlock_unlock(&lock_);
@@ -179,6 +190,22 @@ uint32_t SnatTable::timeout_of(const SnatSession& s) const noexcept {
   }
 }
 
+uint32_t SnatTable::source_sessions(uint64_t key) const noexcept {
+  void* data = nullptr;
+  return rte_hash_lookup_data(per_source_, &key, &data) >= 0 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data))
+                                                            : 0;
+}
+
+void SnatTable::add_source_session(uint64_t key, int delta) noexcept {
+  const int64_t count = int64_t{source_sessions(key)} + delta;
+  if (count <= 0) {
+    rte_hash_del_key(per_source_, &key);
+    return;
+  }
+  // Cannot fail: the table has room for one entry per session.
+  rte_hash_add_key_data(per_source_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(count)));
+}
+
 size_t SnatTable::expire(uint32_t now_s) {
   std::vector<uint32_t> doomed;
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
@@ -188,7 +215,25 @@ size_t SnatTable::expire(uint32_t now_s) {
     for (uint32_t* seen : last_seen_) last = std::max(last, __atomic_load_n(&seen[slot], __ATOMIC_RELAXED));
     if (now_s - std::min(now_s, last) >= timeout_of(s)) doomed.push_back(slot);
   }
-  if (doomed.empty()) return 0;
+  erase(doomed);
+  expired_.fetch_add(doomed.size(), std::memory_order_relaxed);
+  return doomed.size();
+}
+
+size_t SnatTable::forget_network(NetworkIndex network) {
+  std::vector<uint32_t> doomed;
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot)
+    if (slots_[slot].in_use && slots_[slot].origin_network == network) doomed.push_back(slot);
+  erase(doomed);
+  return doomed.size();
+}
+
+uint32_t SnatTable::network_sessions(NetworkIndex network) const noexcept {
+  return __atomic_load_n(&per_network_[network], __ATOMIC_RELAXED);
+}
+
+void SnatTable::erase(const std::vector<uint32_t>& doomed) {
+  if (doomed.empty()) return;
   std::vector<int32_t> forward_positions, reverse_positions;
   rte_spinlock_lock(&lock_);
   for (uint32_t slot : doomed) {
@@ -199,12 +244,14 @@ size_t SnatTable::expire(uint32_t now_s) {
     k.dst_ip = s.remote_ip;
     k.src_port = s.inside_port;
     k.dst_port = s.remote_port;
-    const ForwardKey fkey = forward_key(k);
+    const ForwardKey fkey = forward_key(k, s.origin_network);
     const ReverseKey rkey = reverse_key(s.protocol, s.outside_port, s.remote_ip, s.remote_port);
     const int32_t f = rte_hash_del_key(forward_, &fkey);
     const int32_t r = rte_hash_del_key(reverse_, &rkey);
     if (f >= 0) forward_positions.push_back(f);
     if (r >= 0) reverse_positions.push_back(r);
+    --per_network_[s.origin_network];
+    add_source_session(source_key(s.origin_network, s.inside_ip), -1);
   }
   rte_spinlock_unlock(&lock_);
   // Workers spin on lock_ without reporting quiescence: never wait for a
@@ -219,8 +266,6 @@ size_t SnatTable::expire(uint32_t now_s) {
   }
   rte_spinlock_unlock(&lock_);
   active_.fetch_sub(static_cast<uint32_t>(doomed.size()), std::memory_order_relaxed);
-  expired_.fetch_add(doomed.size(), std::memory_order_relaxed);
-  return doomed.size();
 }
 
 std::vector<SnatSession> SnatTable::sessions(size_t limit) const {

@@ -1,9 +1,11 @@
 // SNAT with port translation, for iVMs without a floating IP, on a gateway.
 //
 // Theory of operation
-//  * A session maps (protocol, inside address:port, remote address:port) to
-//    an outside port on the gateway's SNAT address; for ICMP echo the
-//    "port" is the echo identifier. The mapping is address-and-port
+//  * A session maps (network, protocol, inside address:port, remote
+//    address:port) to an outside port on the gateway's SNAT address; for
+//    ICMP echo the "port" is the echo identifier. The network is part of
+//    the key: two tenants may use the same inside addresses, and one may
+//    never pick up another's session by sending from its address. The mapping is address-and-port
 //    dependent (RFC 4787 terms), so one outside port serves many remote
 //    endpoints and the table reaches a million sessions on one address.
 //  * Two DPDK hashes in lock-free read mode index the session slots: by the
@@ -16,8 +18,11 @@
 //    period, then frees their slots and hash positions under the lock.
 //  * Liveness is recorded like FDB ages: each worker writes the current
 //    second into its own per-slot array, only when it changed.
-//  * Bounded: at most `max_sessions`; beyond it, and when no outside port is
-//    free for a remote endpoint, the packet is dropped and counted.
+//  * Bounded: at most `max_sessions` in all, `max_per_network` per origin
+//    network and `max_per_source` per inside address (per network), so one
+//    tenant, or one guest, cannot use up the table or the ports for the
+//    others; beyond a bound, and when no outside port is free for a remote
+//    endpoint, the packet is dropped and counted.
 #pragma once
 
 #include <rte_hash.h>
@@ -38,6 +43,8 @@ struct SnatConfig {
   uint32_t address = 0;  // network order
   uint16_t port_min = 20000, port_max = 59999;
   uint32_t max_sessions = 262144;
+  uint32_t max_per_network = 65536;
+  uint32_t max_per_source = 4096;
   uint32_t tcp_established_timeout_s = 7440;
   uint32_t tcp_transitory_timeout_s = 240;
   uint32_t udp_timeout_s = 300;
@@ -59,7 +66,7 @@ struct SnatSession {
   bool in_use = false;
 };
 
-enum class SnatResult { kOk, kTableFull, kPortsExhausted, kNoSession };
+enum class SnatResult { kOk, kTableFull, kSessionLimit, kPortsExhausted, kNoSession };
 
 class SnatTable {
  public:
@@ -82,6 +89,10 @@ class SnatTable {
 
   // ---- control thread ----
   size_t expire(uint32_t now_s);
+  // Ends every session that came from `network` (it is being deleted: its
+  // index will name another tenant's network next). Returns how many.
+  size_t forget_network(NetworkIndex network);
+  uint32_t network_sessions(NetworkIndex network) const noexcept;
   std::vector<SnatSession> sessions(size_t limit) const;
   uint32_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
   uint64_t created() const noexcept { return created_.load(std::memory_order_relaxed); }
@@ -91,7 +102,8 @@ class SnatTable {
   struct alignas(16) ForwardKey {
     uint32_t inside_ip, remote_ip;
     uint16_t inside_port, remote_port;
-    uint8_t protocol, pad[3];
+    uint8_t protocol, pad;
+    NetworkIndex network;
   };
   struct alignas(16) ReverseKey {
     uint32_t remote_ip;
@@ -99,11 +111,20 @@ class SnatTable {
     uint8_t protocol, pad[7];
   };
   static_assert(sizeof(ForwardKey) == 16 && sizeof(ReverseKey) == 16, "16-byte keys take rte_hash's fast compare");
-  static ForwardKey forward_key(const FlowKey& k) noexcept;
+  static ForwardKey forward_key(const FlowKey& k, NetworkIndex network) noexcept;
   static ReverseKey reverse_key(uint8_t protocol, uint16_t outside_port, uint32_t remote_ip,
                                 uint16_t remote_port) noexcept;
   void touch(unsigned worker, uint32_t slot, uint32_t now_s) noexcept;
   uint32_t timeout_of(const SnatSession& s) const noexcept;
+  // Deletes the sessions in `doomed`, waits a grace period, then frees
+  // their slots and positions. Control thread.
+  void erase(const std::vector<uint32_t>& doomed);
+  // Sessions of one inside address (per network), under lock_.
+  static uint64_t source_key(NetworkIndex network, uint32_t inside_ip) noexcept {
+    return uint64_t{network} << 32 | inside_ip;
+  }
+  uint32_t source_sessions(uint64_t key) const noexcept;
+  void add_source_session(uint64_t key, int delta) noexcept;
 
   SnatConfig config_;
   rte_rcu_qsbr* rcu_;
@@ -112,6 +133,8 @@ class SnatTable {
   rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER;  // serialises every writer of the hashes and slots
   std::vector<SnatSession> slots_;
   std::vector<uint32_t> free_slots_;  // under lock_
+  rte_hash* per_source_ = nullptr;    // source_key -> sessions, under lock_
+  std::array<uint32_t, kMaxNetworks> per_network_{};  // under lock_
   std::vector<uint32_t*> last_seen_;  // [worker][slot]
   std::atomic<uint32_t> active_{0};
   std::atomic<uint64_t> created_{0}, expired_{0};

@@ -318,5 +318,68 @@ TEST_F(Snat, SessionsExpirePerProtocolAndFreeTheirPorts) {
   EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 9), 0, mac_, 0, 40, true, &s), nat::SnatResult::kOk);
 }
 
+TEST_F(Snat, SessionsAreKeyedByNetworkSoTenantsWithTheSameAddressesNeverShareOne) {
+  nat::SnatTable table(config(64), 1, test_rcu());
+  const nat::SnatSession* blue = nullptr;
+  const nat::SnatSession* red = nullptr;
+  // The same inside flow from two networks: two sessions, two outside ports.
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 5000), 1, mac_, 0, 1, true, &blue), nat::SnatResult::kOk);
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 5000), 2, mac_, 0, 1, true, &red), nat::SnatResult::kOk);
+  ASSERT_NE(blue, red);
+  EXPECT_NE(blue->outside_port, red->outside_port);
+  EXPECT_EQ(blue->origin_network, 1);
+  EXPECT_EQ(red->origin_network, 2);
+  // An ICMP error (no creation) from network 2 finds only network 2's.
+  const nat::SnatSession* found = nullptr;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 5000), 2, mac_, 0, 1, false, &found), nat::SnatResult::kOk);
+  EXPECT_EQ(found, red);
+  EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 5000), 3, mac_, 0, 1, false, &found), nat::SnatResult::kNoSession);
+}
+
+TEST_F(Snat, QuotasPerNetworkAndPerSourceLeaveRoomForOthers) {
+  nat::SnatConfig c = config(64);
+  c.max_per_network = 6;
+  c.max_per_source = 4;
+  nat::SnatTable table(c, 1, test_rcu());
+  const nat::SnatSession* s = nullptr;
+  for (uint16_t p = 0; p < 4; ++p)
+    ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, static_cast<uint16_t>(100 + p)), 1, mac_, 0, 1, true, &s),
+              nat::SnatResult::kOk);
+  // The fifth from the same guest: over its quota.
+  EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 200), 1, mac_, 0, 1, true, &s), nat::SnatResult::kSessionLimit);
+  // Another guest of the network still gets sessions, up to the network's quota.
+  nat::FlowKey other = flow(IPPROTO_UDP, 300);
+  other.src_ip = ip(192, 0, 2, 4);
+  EXPECT_EQ(table.outbound(other, 1, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  other.src_port = be16(301);
+  EXPECT_EQ(table.outbound(other, 1, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  other.src_port = be16(302);
+  EXPECT_EQ(table.outbound(other, 1, mac_, 0, 1, true, &s), nat::SnatResult::kSessionLimit);
+  EXPECT_EQ(table.network_sessions(1), 6u);
+  // Another network is untouched, even with the same inside address.
+  EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 200), 2, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  // Expiry gives the quota back.
+  EXPECT_EQ(table.expire(1000), 7u);
+  EXPECT_EQ(table.network_sessions(1), 0u);
+  EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 200), 1, mac_, 0, 1000, true, &s), nat::SnatResult::kOk);
+}
+
+TEST_F(Snat, ForgettingANetworkEndsItsSessionsOnly) {
+  nat::SnatTable table(config(64), 1, test_rcu());
+  const nat::SnatSession* s = nullptr;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 1), 4, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  nat::FlowKey reply;
+  reply.protocol = IPPROTO_TCP;
+  reply.src_ip = ip(203, 0, 113, 200);
+  reply.src_port = be16(80);
+  reply.dst_ip = ip(10, 0, 0, 100);
+  reply.dst_port = s->outside_port;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 2), 5, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  EXPECT_EQ(table.forget_network(4), 1u);
+  EXPECT_EQ(table.inbound(reply, 0, 2), nullptr) << "a reply to a deleted network's session goes nowhere";
+  EXPECT_EQ(table.active(), 1u);
+  EXPECT_EQ(table.network_sessions(4), 0u);
+}
+
 }  // namespace
 }  // namespace inception::test
