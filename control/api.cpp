@@ -36,7 +36,11 @@ json network_json(const NetworkStatus& n) {
   j["fdb_dynamic"] = n.fdb_dynamic;
   j["fdb_static"] = n.fdb_static;
   j["fdb_limit_hits"] = n.fdb_limit_hits;
+  j["fdb_port_limit_hits"] = n.fdb_port_limit_hits;
   j["fdb_moves"] = n.fdb_moves;
+  j["neighbors"] = n.neighbors;
+  j["neighbor_limit_hits"] = n.neighbor_limit_hits;
+  j["snat_sessions"] = n.snat_sessions;
   json peers = json::array();
   for (const PeerStatus& p : n.peers) peers.push_back(peer_json(p));
   j["peers"] = peers;
@@ -262,8 +266,12 @@ const std::map<std::string, Handler>& handlers() {
                 {"learn_requests", w.learn_requests},
                 {"learn_ring_full", w.learn_ring_full}});
          }
-         return json{
-             {"tsc_hz", s.tsc_hz}, {"ports", ports}, {"peers", peers}, {"underlay", underlay}, {"workers", workers}};
+         const json mempool = {{"name", s.mempool.name},
+                               {"size", s.mempool.size},
+                               {"in_use", s.mempool.in_use},
+                               {"available", s.mempool.available}};
+         return json{{"tsc_hz", s.tsc_hz},     {"ports", ports},     {"peers", peers},
+                     {"underlay", underlay}, {"workers", workers}, {"mempools", json::array({mempool})}};
        }},
       {"config.show",
        [](Controller& c, const json&) {

@@ -167,6 +167,11 @@ void parse_switch(const toml::table& table, const std::string& file, Config::Swi
   if (auto v = r.string("idle_policy")) sw.idle_policy = *v;
   if (auto v = r.integer("idle_sleep_max_us", 1, 100000)) sw.idle_sleep_max_us = *v;
   if (auto v = r.string("log_level")) sw.log_level = *v;
+  if (auto v = r.integer("port_mac_limit", 0, kMaxFdbLimit)) sw.port_mac_limit = *v;
+  if (auto v = r.integer("punt_pps_per_port", 0, 10000000)) sw.punt_pps_per_port = *v;
+  if (auto v = r.integer("punt_pps_per_network", 0, 10000000)) sw.punt_pps_per_network = *v;
+  if (auto v = r.integer("flood_pps_per_port", 0, 100000000)) sw.flood_pps_per_port = *v;
+  if (auto v = r.integer("flood_pps_per_network", 0, 100000000)) sw.flood_pps_per_network = *v;
   r.finish();
   if (sw.idle_policy != "adaptive" && sw.idle_policy != "poll")
     r.fail(fmt::format("idle_policy '{}' is not one of: adaptive, poll", sw.idle_policy));
@@ -191,6 +196,7 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
     }
   }
   if (auto v = r.boolean("hub")) n.hub = *v;
+  if (auto v = r.integer("neighbor_limit", 1, kMaxNeighborLimit)) n.neighbor_limit = *v;
   r.finish();
   at_table(table, file, [&] { validate_network(n); });
   return n;
@@ -213,6 +219,24 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
     p.server = *v == "server";
   }
   if (auto v = r.integer("queues", 1, kMaxVhostQueuePairs)) p.queues = static_cast<uint16_t>(*v);
+  if (auto v = r.strings("macs")) {
+    for (const std::string& text : *v) {
+      const auto mac = MacAddress::parse(text);
+      if (!mac) r.fail_at(*table.get("macs"), fmt::format("port {}: '{}' is not a MAC address", p.name, text));
+      p.macs.push_back(*mac);
+    }
+  }
+  if (auto v = r.strings("ips")) {
+    for (const std::string& text : *v) {
+      const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
+      if (!prefix)
+        r.fail_at(*table.get("ips"),
+                  fmt::format("port {}: '{}' is not an IPv4 address or ADDRESS/PREFIX", p.name, text));
+      p.ips.push_back(*prefix);
+    }
+  }
+  if (auto v = r.boolean("port_security")) p.port_security = *v;
+  if (auto v = r.integer("mac_limit", 0, kMaxFdbLimit)) p.mac_limit = *v;
   r.finish();
   if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
     r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
@@ -320,6 +344,17 @@ NatConfig parse_nat(const toml::table& table, const std::string& file) {
     nat.snat_port_max = static_cast<uint16_t>(hi);
   }
   if (auto v = r.integer("max_sessions", 64, 1 << 24)) nat.max_sessions = *v;
+  if (auto v = r.integer("max_sessions_per_network", 1, 1 << 24)) nat.max_sessions_per_network = *v;
+  if (auto v = r.integer("max_sessions_per_source", 1, 1 << 24)) nat.max_sessions_per_source = *v;
+  if (auto v = r.strings("egress_deny")) {
+    for (const std::string& text : *v) {
+      const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
+      if (!prefix)
+        r.fail_at(*table.get("egress_deny"),
+                  fmt::format("[nat].egress_deny: '{}' is not an IPv4 address or ADDRESS/PREFIX", text));
+      nat.egress_deny.push_back(*prefix);
+    }
+  }
   if (auto v = r.integer("tcp_established_timeout_s", 1, 86400)) nat.tcp_established_timeout_s = *v;
   if (auto v = r.integer("tcp_transitory_timeout_s", 1, 86400)) nat.tcp_transitory_timeout_s = *v;
   if (auto v = r.integer("udp_timeout_s", 1, 86400)) nat.udp_timeout_s = *v;
@@ -331,6 +366,9 @@ NatConfig parse_nat(const toml::table& table, const std::string& file) {
 }  // namespace
 
 void validate_nat(const Config& c) {
+  if (c.nat.egress_deny.size() > kMaxEgressDenyPrefixes)
+    throw ConfigError(fmt::format("nat: egress_deny lists {} prefixes, at most {}", c.nat.egress_deny.size(),
+                                  kMaxEgressDenyPrefixes));
   const bool gateway_role = c.nat.snat_address.has_value() || !c.gateway_mappings.empty();
   if (gateway_role && !c.underlay.enabled)
     throw ConfigError("nat: SNAT and gateway mappings need an [underlay] (they send out of the rVM's NIC)");
@@ -396,6 +434,9 @@ void validate_network(const NetworkConfig& n) {
   if (n.fdb_limit < 1 || n.fdb_limit > kMaxFdbLimit)
     throw ConfigError(
         fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit, kMaxFdbLimit));
+  if (n.neighbor_limit < 1 || n.neighbor_limit > kMaxNeighborLimit)
+    throw ConfigError(fmt::format("network {}: neighbor_limit {} is out of range (1..{})", n.name, n.neighbor_limit,
+                                  kMaxNeighborLimit));
 }
 
 void validate_port(const PortConfig& p) {
@@ -415,6 +456,25 @@ void validate_port(const PortConfig& p) {
   } else if (!p.socket.empty() || p.server) {
     throw ConfigError(fmt::format("port {}: socket and server mode apply to vhost-user ports only", p.name));
   }
+  if (p.macs.size() > kMaxPortMacs)
+    throw ConfigError(fmt::format("port {}: at most {} MAC addresses", p.name, kMaxPortMacs));
+  std::set<MacAddress, decltype([](const MacAddress& a, const MacAddress& b) { return a.key() < b.key(); })> macs;
+  for (const MacAddress& mac : p.macs) {
+    if (mac.is_multicast() || mac.is_zero())
+      throw ConfigError(fmt::format("port {}: {} is not a unicast MAC address", p.name, mac.to_string()));
+    if (!macs.insert(mac).second)
+      throw ConfigError(fmt::format("port {}: MAC {} is listed twice", p.name, mac.to_string()));
+  }
+  if (p.ips.size() > kMaxPortPrefixes)
+    throw ConfigError(fmt::format("port {}: at most {} IP addresses or prefixes", p.name, kMaxPortPrefixes));
+  for (const Ipv4Prefix& ip : p.ips)
+    if (ip.address.is_unspecified() || ip.length == 0)
+      throw ConfigError(fmt::format("port {}: {} would allow every address", p.name, ip.to_string()));
+  if (p.port_security_enabled() && p.macs.empty())
+    throw ConfigError(fmt::format("port {}: port security needs the MAC address(es) of the port's guest", p.name));
+  if (!p.ips.empty() && !p.port_security_enabled())
+    throw ConfigError(
+        fmt::format("port {}: IP addresses are enforced by port security, which is off for this port", p.name));
 }
 
 Config parse_config(std::string_view text, const std::string& source_name) {
@@ -561,7 +621,12 @@ std::string to_toml(const Config& c) {
   root.insert("switch", toml::table{{"mac_aging_s", static_cast<int64_t>(c.sw.mac_aging_s)},
                                     {"idle_policy", c.sw.idle_policy},
                                     {"idle_sleep_max_us", static_cast<int64_t>(c.sw.idle_sleep_max_us)},
-                                    {"log_level", c.sw.log_level}});
+                                    {"log_level", c.sw.log_level},
+                                    {"port_mac_limit", static_cast<int64_t>(c.sw.port_mac_limit)},
+                                    {"punt_pps_per_port", static_cast<int64_t>(c.sw.punt_pps_per_port)},
+                                    {"punt_pps_per_network", static_cast<int64_t>(c.sw.punt_pps_per_network)},
+                                    {"flood_pps_per_port", static_cast<int64_t>(c.sw.flood_pps_per_port)},
+                                    {"flood_pps_per_network", static_cast<int64_t>(c.sw.flood_pps_per_network)}});
   root.insert("control", toml::table{{"socket", c.control.socket}});
   root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
   if (c.underlay.enabled) {
@@ -586,7 +651,8 @@ std::string to_toml(const Config& c) {
                                    {"vni", static_cast<int64_t>(n.vni)},
                                    {"fdb_limit", static_cast<int64_t>(n.fdb_limit)},
                                    {"peers", std::move(peers)},
-                                   {"hub", n.hub}});
+                                   {"hub", n.hub},
+                                   {"neighbor_limit", static_cast<int64_t>(n.neighbor_limit)}});
   }
   if (!networks.empty()) root.insert("network", std::move(networks));
   toml::array ports;
@@ -597,6 +663,18 @@ std::string to_toml(const Config& c) {
       t.insert("mode", p.server ? "server" : "client");
       t.insert("queues", static_cast<int64_t>(p.queues));
     }
+    if (!p.macs.empty()) {
+      toml::array macs;
+      for (const MacAddress& mac : p.macs) macs.push_back(mac.to_string());
+      t.insert("macs", std::move(macs));
+    }
+    if (!p.ips.empty()) {
+      toml::array ips;
+      for (const Ipv4Prefix& ip : p.ips) ips.push_back(ip.to_string());
+      t.insert("ips", std::move(ips));
+    }
+    if (p.port_security) t.insert("port_security", *p.port_security);
+    if (p.mac_limit != 0) t.insert("mac_limit", static_cast<int64_t>(p.mac_limit));
     ports.push_back(std::move(t));
   }
   if (!ports.empty()) root.insert("port", std::move(ports));
@@ -611,12 +689,19 @@ std::string to_toml(const Config& c) {
   toml::table nat{{"public_network", c.nat.public_network},
                   {"snat_ports", fmt::format("{}-{}", c.nat.snat_port_min, c.nat.snat_port_max)},
                   {"max_sessions", static_cast<int64_t>(c.nat.max_sessions)},
+                  {"max_sessions_per_network", static_cast<int64_t>(c.nat.max_sessions_per_network)},
+                  {"max_sessions_per_source", static_cast<int64_t>(c.nat.max_sessions_per_source)},
                   {"tcp_established_timeout_s", static_cast<int64_t>(c.nat.tcp_established_timeout_s)},
                   {"tcp_transitory_timeout_s", static_cast<int64_t>(c.nat.tcp_transitory_timeout_s)},
                   {"udp_timeout_s", static_cast<int64_t>(c.nat.udp_timeout_s)},
                   {"icmp_timeout_s", static_cast<int64_t>(c.nat.icmp_timeout_s)}};
   if (c.nat.gateway) nat.insert("gateway", c.nat.gateway->to_string());
   if (c.nat.snat_address) nat.insert("snat_address", c.nat.snat_address->to_string());
+  if (!c.nat.egress_deny.empty()) {
+    toml::array deny;
+    for (const Ipv4Prefix& prefix : c.nat.egress_deny) deny.push_back(prefix.to_string());
+    nat.insert("egress_deny", std::move(deny));
+  }
   root.insert("nat", std::move(nat));
   toml::array mappings;
   for (const GatewayMappingConfig& g : c.gateway_mappings)

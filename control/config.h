@@ -37,6 +37,8 @@ struct NetworkConfig {
   // star, hub = gateway rVM); elsewhere split horizon keeps frames from a
   // peer away from the other peers.
   bool hub = false;
+  // IPv4 neighbors (ARP) the router may learn on this network.
+  uint32_t neighbor_limit = 1024;
 };
 
 // The rVM's NIC as a DPDK port: the VXLAN underlay.
@@ -66,7 +68,13 @@ struct NatConfig {
   std::optional<Ipv4Address> snat_address;  // gateway role: underlay address SNAT translates to
   uint16_t snat_port_min = 20000, snat_port_max = 59999;
   uint32_t max_sessions = 262144;
+  uint32_t max_sessions_per_network = 65536;  // per origin network (tenant)
+  uint32_t max_sessions_per_source = 4096;    // per inside address of a network (one guest)
   uint32_t tcp_established_timeout_s = 7440, tcp_transitory_timeout_s = 240, udp_timeout_s = 300, icmp_timeout_s = 60;
+  // Destinations no routed packet may leave for, on top of the built-in
+  // list (docs/security.md: this network, loopback, link-local with the
+  // metadata service, multicast, reserved, and the underlay's own subnet).
+  std::vector<Ipv4Prefix> egress_deny;
 };
 
 // Gateway role: the reality cloud maps `public` to this rVM's `underlay` address.
@@ -94,6 +102,14 @@ struct PortConfig {
   std::string socket;   // vhost-user only
   bool server = false;  // vhost-user only: true = the switch creates the socket
   uint16_t queues = 4;  // vhost-user only: queue pairs a guest may enable
+  // Port security (docs/security.md): the MAC addresses and IPv4 prefixes
+  // the port's guest may use. On by default once a MAC is given.
+  std::vector<MacAddress> macs;
+  std::vector<Ipv4Prefix> ips;
+  std::optional<bool> port_security;
+  uint32_t mac_limit = 0;  // dynamic MACs the port may hold; 0: [switch] port_mac_limit
+
+  bool port_security_enabled() const noexcept { return port_security.value_or(!macs.empty()); }
 };
 
 struct StaticMacConfig {
@@ -118,6 +134,12 @@ struct Config {
     std::string idle_policy = "adaptive";  // "adaptive" or "poll"
     uint32_t idle_sleep_max_us = 500;
     std::string log_level = "info";
+    // Per-tenant bounds (docs/security.md); 0 means unlimited.
+    uint32_t port_mac_limit = 1024;         // dynamic MACs per local port
+    uint32_t punt_pps_per_port = 100;       // ARP frames to the control thread, per port
+    uint32_t punt_pps_per_network = 1000;   // ... per network
+    uint32_t flood_pps_per_port = 5000;     // flooded frames, per ingress port
+    uint32_t flood_pps_per_network = 50000; // ... per network
   } sw;
   struct Control {
     std::string socket = "/run/inception/inceptiond.sock";
@@ -156,6 +178,10 @@ bool valid_object_name(std::string_view name, size_t max_length) noexcept;
 inline constexpr size_t kMaxNetworkNameLength = 32;
 inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name
 inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
+inline constexpr uint32_t kMaxNeighborLimit = 1u << 20;
+// [nat] egress_deny entries: the dataplane's list holds 32, of which the
+// built-in destinations and the underlay's subnet take 7.
+inline constexpr size_t kMaxEgressDenyPrefixes = 24;
 // Outer Ethernet + IPv4 + UDP + VXLAN headers (RFC 7348, no outer VLAN).
 inline constexpr uint16_t kVxlanOverhead = 50;
 

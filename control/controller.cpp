@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "dataplane/arp.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/vxlan.h"
 #include "inception/log.h"
 
@@ -24,6 +25,21 @@ uint64_t steady_ms() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
+}
+
+// Every network shares one neighbor hash; each network's limit bounds its share.
+constexpr uint32_t kOverlayNeighborCapacity = 65536;
+
+// Destinations no routed packet may leave for, whatever the configuration
+// adds (docs/security.md). The reality cloud's metadata services answer on
+// link-local addresses (169.254.169.254 on AWS, GCP, Azure, OpenStack;
+// 100.100.100.200 on Alibaba) with the rVM's own credentials.
+std::vector<Ipv4Prefix> builtin_egress_deny() {
+  std::vector<Ipv4Prefix> out;
+  for (const char* text : {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "100.100.100.200/32", "224.0.0.0/4",
+                           "240.0.0.0/4"})
+    out.push_back(*Ipv4Prefix::parse(text));
+  return out;
 }
 
 PortTotals operator-(const PortTotals& a, const PortTotals& b) {
@@ -70,6 +86,7 @@ void Controller::apply(const Config& config) {
     if (underlay_->host() != nullptr) {
       host_index_ = 1;
       host_baseline_ = port_totals(host_index_);
+      pinned_mbufs_ += KernelPort::pinned_mbufs(dataplane_.worker_count());
     }
     for (const NeighborConfig& n : config.neighbors) neighbors_.add_static(n.ip, n.mac);
     publish();
@@ -93,13 +110,18 @@ void Controller::apply(const Config& config) {
       router_mac_ = {0x02, 0x49, 0x4e, 0x00, 0x00, 0x01};
     }
     if (!routers_.empty() || !config.fips.empty())
-      overlay_neighbors_ = std::make_unique<OverlayNeighbors>(65536, dataplane_.rcu());
+      overlay_neighbors_ = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
+    egress_deny_ = builtin_egress_deny();
+    if (underlay_) egress_deny_.push_back(startup_.underlay.address);
+    egress_deny_.insert(egress_deny_.end(), config.nat.egress_deny.begin(), config.nat.egress_deny.end());
     if (config.nat.snat_address) {
       nat::SnatConfig snat;
       snat.address = config.nat.snat_address->network_order();
       snat.port_min = config.nat.snat_port_min;
       snat.port_max = config.nat.snat_port_max;
       snat.max_sessions = config.nat.max_sessions;
+      snat.max_per_network = config.nat.max_sessions_per_network;
+      snat.max_per_source = config.nat.max_sessions_per_source;
       snat.tcp_established_timeout_s = config.nat.tcp_established_timeout_s;
       snat.tcp_transitory_timeout_s = config.nat.tcp_transitory_timeout_s;
       snat.udp_timeout_s = config.nat.udp_timeout_s;
@@ -135,7 +157,9 @@ void Controller::publish() {
     u.local_ip = config.address.address.network_order();
     u.vxlan_port = rte_cpu_to_be_16(config.vxlan_port);
     u.mac = underlay_->mac();
+    u.mtu = config.mtu;
     u.overlay_mtu = static_cast<uint16_t>(config.mtu - kVxlanOverhead);
+    for (const NeighborEntry& neighbor : neighbors_.entries()) u.wanted_neighbors.insert(neighbor.ip.value(), 1);
     PortView& nic = snapshot->ports[underlay_index_];
     nic.present = true;
     nic.role = PortRole::kUnderlay;
@@ -181,6 +205,14 @@ void Controller::publish() {
     PortView& view = snapshot->ports[port->index];
     view.present = true;
     view.network = port->network;
+    if (port->config.port_security_enabled()) {
+      PortSecurityView& security = view.security;
+      security.enabled = true;
+      for (const MacAddress& mac : port->config.macs) security.mac_keys[security.n_macs++] = mac.key();
+      for (const Ipv4Prefix& prefix : port->config.ips)
+        security.prefixes[security.n_prefixes++] = {prefix.address.network_order(),
+                                                     Ipv4Address(prefix.mask()).network_order()};
+    }
     if (port->vhost) {
       view.kind = PortKind::kVhost;
       view.vhost = &port->vhost->device();
@@ -194,6 +226,12 @@ void Controller::publish() {
       for (uint16_t q = 0; q < port->kernel->queues(); ++q) snapshot->poll[q % workers].push_back({port->index, q});
     }
   }
+  const uint64_t hz = dataplane_.tsc_hz();
+  const Config::Switch& sw = startup_.sw;
+  snapshot->limits.punt_port = make_rate_limit(sw.punt_pps_per_port, workers, hz);
+  snapshot->limits.punt_network = make_rate_limit(sw.punt_pps_per_network, workers, hz);
+  snapshot->limits.flood_port = make_rate_limit(sw.flood_pps_per_port, workers, hz);
+  snapshot->limits.flood_network = make_rate_limit(sw.flood_pps_per_network, workers, hz);
   publish_nat(*snapshot);
   dataplane_.publish(std::move(snapshot));
 }
@@ -240,6 +278,11 @@ void Controller::publish_nat(Snapshot& snapshot) const {
     snapshot.underlay.nat_addresses.insert(underlay_ip.value(), 1);
   }
   if (snat_) snapshot.underlay.nat_addresses.insert(startup_.nat.snat_address->value(), 1);
+  for (const Ipv4Prefix& prefix : egress_deny_) {
+    if (view.n_egress_deny == NatView::kMaxEgressDeny) break;
+    view.egress_deny[view.n_egress_deny++] = {prefix.address.network_order(),
+                                              Ipv4Address(prefix.mask()).network_order()};
+  }
   if (underlay_ && startup_.underlay.gateway) {
     if (const auto mac = neighbors_.lookup(*startup_.underlay.gateway)) {
       view.underlay_gateway_resolved = true;
@@ -297,7 +340,8 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
   fip.counter_slot = static_cast<uint16_t>(slot - fip_slot_used_.begin());
   fip.baseline = fip_totals(fip.counter_slot);
   fips_[*public_ip] = fip;
-  if (!overlay_neighbors_) overlay_neighbors_ = std::make_unique<OverlayNeighbors>(65536, dataplane_.rcu());
+  if (!overlay_neighbors_)
+    overlay_neighbors_ = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
   publish();
   announce_fip(*public_ip);
   log::info("nat: floating IP {} -> {} on {}", public_text, fixed_text, network);
@@ -433,10 +477,10 @@ void Controller::remove_peer(Network& network, Ipv4Address ip) {
   network.peers.erase(ip);
   std::erase(network.config.peers, ip);
   peer_at_[owned->index] = nullptr;
+  update_wanted_neighbors();
   publish();
   dataplane_.drain_learn_requests([this](const LearnRequest& r) { handle_learn(r); });
   network.fdb->flush_port(owned->index);
-  update_wanted_neighbors();
 }
 
 void Controller::add_peer(const std::string& network_name, const std::string& ip_text) {
@@ -484,34 +528,38 @@ std::vector<NeighborEntry> Controller::neighbors() {
   return neighbors_.entries();
 }
 
+void Controller::learn_overlay_neighbor(const PuntedFrame& frame, const ArpInfo& arp) {
+  // Workers punt only ARP the port may send and only addresses it may
+  // claim (router.cpp, may_teach_neighbor); what is left to check here is
+  // that the network still exists and its share of the table.
+  if (!overlay_neighbors_ || frame.network >= kMaxNetworks) return;
+  const Network* network = network_at_[frame.network];
+  if (network == nullptr) return;
+  const MacAddress mac(arp.sender_mac);
+  if (mac.is_multicast() || mac.is_zero() || arp.sender_ip == 0) return;
+  const auto result =
+      overlay_neighbors_->learn(frame.network, arp.sender_ip, mac, dataplane_.now_s(), network->config.neighbor_limit);
+  if (result == OverlayNeighbors::LearnResult::kLimitReached || result == OverlayNeighbors::LearnResult::kTableFull)
+    log::debug("network {}: neighbor {} not learned ({} of {} entries in use)", network->config.name,
+               Ipv4Address(arp.sender_ip).to_string(), overlay_neighbors_->count(frame.network),
+               network->config.neighbor_limit);
+}
+
 void Controller::tick_underlay() {
   std::lock_guard lock(mutex_);
-  if (!underlay_) {
-    // Without an underlay only overlay ARP is punted (routers on local networks).
-    dataplane_.drain_punted([&](const rte_mbuf* m) {
-      const auto arp = parse_arp(m);
-      if (!arp || m->hash.usr == 0 || !overlay_neighbors_ || arp->sender_ip == 0) return;
-      const MacAddress mac(arp->sender_mac);
-      const auto network = static_cast<NetworkIndex>(m->hash.usr - 1);
-      if (!mac.is_multicast() && network_at_[network] != nullptr)
-        overlay_neighbors_->learn(network, arp->sender_ip, mac, dataplane_.now_s());
-    });
-    return;
-  }
   const uint32_t now = now_ms();
   bool changed = false;
-  dataplane_.drain_punted([&](const rte_mbuf* m) {
-    const auto arp = parse_arp(m);
+  dataplane_.drain_punted([&](const PuntedFrame& frame) {
+    const auto arp = parse_arp(frame.m);
     if (!arp) return;
+    if (frame.network != kInvalidNetwork) return learn_overlay_neighbor(frame, *arp);
+    // Underlay ARP: only for next hops the switch resolves (workers punt
+    // nothing else), never into an overlay table.
     const MacAddress mac(arp->sender_mac);
-    if (mac.is_multicast() || mac.is_zero() || arp->sender_ip == 0) return;
-    if (m->hash.usr == 0) {
-      changed |= neighbors_.learn(Ipv4Address(arp->sender_ip), mac, now);
-    } else if (overlay_neighbors_) {
-      const auto network = static_cast<NetworkIndex>(m->hash.usr - 1);
-      if (network_at_[network] != nullptr) overlay_neighbors_->learn(network, arp->sender_ip, mac, dataplane_.now_s());
-    }
+    if (!underlay_ || mac.is_multicast() || mac.is_zero() || arp->sender_ip == 0) return;
+    changed |= neighbors_.learn(Ipv4Address(arp->sender_ip), mac, now);
   });
+  if (!underlay_) return;
   changed |= neighbors_.expire(now);
   for (const Ipv4Address& ip : neighbors_.due_requests(now)) {
     rte_mbuf* request =
@@ -583,10 +631,17 @@ void Controller::del_network(const std::string& name) {
   networks_.erase(name);
   network_at_[owned->index] = nullptr;
   routers_.erase(name);
-  if (overlay_neighbors_) overlay_neighbors_->forget_network(owned->index);
   for (auto& [ip, peer] : owned->peers) peer_at_[peer->index] = nullptr;
   update_wanted_neighbors();
   publish();  // after this, no worker can reach the FDB freed with `owned`
+  // Nothing learned for this network may outlive it: its index names the
+  // next network created, and a session or neighbor left behind would hand
+  // that network the old one's replies.
+  if (overlay_neighbors_) overlay_neighbors_->forget_network(owned->index);
+  if (snat_) {
+    if (const size_t ended = snat_->forget_network(owned->index); ended != 0)
+      log::info("network {}: {} SNAT session(s) ended", name, ended);
+  }
   log::info("network {}: deleted", name);
 }
 
@@ -607,6 +662,26 @@ void Controller::add_port(const PortConfig& config) {
   }
   const auto index = free_port_index();
   if (!index) throw ControlError(fmt::format("port {}: the switch has {} ports already", config.name, kMaxPorts));
+  // A MAC bound to a port by port security becomes a static FDB entry of
+  // that port: nobody else can take it over by sending from it.
+  if (config.port_security_enabled()) {
+    for (const MacAddress& mac : config.macs) {
+      const auto entry = network.fdb->find(mac, dataplane_.now_s());
+      if (entry && entry->is_static)
+        throw ControlError(fmt::format("port {}: MAC {} is already bound to port {} on network {}", config.name,
+                                       mac.to_string(), port_name(entry->port), config.network));
+    }
+  }
+  const uint32_t pinned = config.type == PortType::kKernel ? KernelPort::pinned_mbufs(dataplane_.worker_count()) : 0;
+  if (pinned != 0) {
+    const MempoolUsage pool = dataplane_.mempool_usage();
+    const uint32_t committed = pinned_mbufs_ + dataplane_.reserved_mbufs();
+    if (committed + pinned > pool.size)
+      throw ControlError(fmt::format(
+          "port {}: not enough packet buffers for a kernel port: its receive queues hold {} mbufs, and {} of the "
+          "{} are already held by other ports' queues or reserved for frames in flight (raise [dpdk] mbufs)",
+          config.name, pinned, committed, pool.size));
+  }
 
   auto port = std::make_unique<Port>();
   port->config = config;
@@ -618,18 +693,30 @@ void Controller::add_port(const PortConfig& config) {
                                              config.server ? vhost::Mode::kServer : vhost::Mode::kClient, config.queues,
                                              dataplane_.worker_count(), dataplane_.rcu());
     } else {
-      port->kernel =
-          KernelPort::create(config.name, static_cast<uint16_t>(dataplane_.worker_count()), dataplane_.mempool());
+      // A kernel port with a bound MAC gets it as its interface's address.
+      port->kernel = KernelPort::create(config.name, static_cast<uint16_t>(dataplane_.worker_count()),
+                                        dataplane_.mempool(), config.macs.empty() ? "" : config.macs[0].to_string());
     }
   } catch (const std::runtime_error& e) {
     throw ControlError(e.what());
   }
   port->baseline = port_totals(*index);
+  network.fdb->set_port_limit(*index, config.mac_limit != 0 ? config.mac_limit : startup_.sw.port_mac_limit);
+  if (config.port_security_enabled()) {
+    try {
+      for (const MacAddress& mac : config.macs) network.fdb->add_static(mac, *index);
+    } catch (const std::runtime_error& e) {
+      network.fdb->flush_port(*index);
+      throw ControlError(fmt::format("port {}: {}", config.name, e.what()));
+    }
+  }
+  pinned_mbufs_ += pinned;
   port_at_[*index] = port.get();
   network.ports.push_back(config.name);
   ports_.emplace(config.name, std::move(port));
   publish();
-  log::info("port {}: added to network {}", config.name, config.network);
+  log::info("port {}: added to network {}{}", config.name, config.network,
+            config.port_security_enabled() ? " with port security" : "");
 }
 
 void Controller::remove_port(Port& port) {
@@ -644,7 +731,9 @@ void Controller::remove_port(Port& port) {
   //    that none re-learns a MAC on it, then forget its MACs.
   dataplane_.drain_learn_requests([this](const LearnRequest& r) { handle_learn(r); });
   network.fdb->flush_port(owned->index);
+  network.fdb->set_port_limit(owned->index, 0);
   // 3. Close the guest connection / kernel interface.
+  if (owned->kernel) pinned_mbufs_ -= KernelPort::pinned_mbufs(dataplane_.worker_count());
   owned.reset();
 }
 
@@ -674,6 +763,15 @@ void Controller::add_static_mac(const std::string& network_name, const std::stri
   if (it->second->network != network.index)
     throw ControlError(fmt::format("fdb entry {}: port {} is on network {}, not {}", mac_text, port_name,
                                    it->second->config.network, network_name));
+  // A MAC that lives behind another port stays there: pointing it here
+  // would silently black-hole that port's station. The operator deletes
+  // the learned entry first if the station really moved.
+  if (const auto entry = network.fdb->find(*mac, dataplane_.now_s()); entry && entry->port != it->second->index) {
+    throw ControlError(fmt::format("fdb entry {}: {} is {} on port {} (delete that entry first if it moved)",
+                                   mac_text, mac->to_string(),
+                                   entry->is_static ? "bound" : fmt::format("live ({} s ago)", entry->age_s),
+                                   this->port_name(entry->port)));
+  }
   try {
     network.fdb->add_static(*mac, it->second->index);
   } catch (const std::runtime_error& e) {
@@ -708,7 +806,19 @@ PeerStatus Controller::peer_status(const Network& network, const Peer& peer) con
 }
 
 NetworkStatus Controller::network_status(const Network& n) const {
-  NetworkStatus s{n.config, n.ports, {}, n.fdb->dynamic_count(), n.fdb->static_count(), n.fdb->limit_hits(), n.moves};
+  NetworkStatus s;
+  s.config = n.config;
+  s.ports = n.ports;
+  s.fdb_dynamic = n.fdb->dynamic_count();
+  s.fdb_static = n.fdb->static_count();
+  s.fdb_limit_hits = n.fdb->limit_hits();
+  s.fdb_port_limit_hits = n.fdb->port_limit_hits();
+  s.fdb_moves = n.moves;
+  if (overlay_neighbors_) {
+    s.neighbors = overlay_neighbors_->count(n.index);
+    s.neighbor_limit_hits = overlay_neighbors_->refused(n.index);
+  }
+  if (snat_) s.snat_sessions = snat_->network_sessions(n.index);
   for (const auto& [ip, peer] : n.peers) s.peers.push_back(peer_status(n, *peer));
   s.index = n.index;
   return s;
@@ -788,6 +898,7 @@ Stats Controller::stats() {
   std::lock_guard lock(mutex_);
   Stats s;
   s.tsc_hz = dataplane_.tsc_hz();
+  s.mempool = dataplane_.mempool_usage();
   for (const auto& [name, port] : ports_) s.ports.push_back(port_status(*port));
   for (const auto& [name, network] : networks_)
     for (const auto& [ip, peer] : network->peers) s.peers.push_back(peer_status(*network, *peer));
@@ -827,8 +938,13 @@ Config Controller::running_config() {
     if (n.is_static && n.mac) c.neighbors.push_back({n.ip, *n.mac});
   for (const auto& [name, network] : networks_) {
     c.networks.push_back(network->config);
-    for (const FdbEntry& e : network->fdb->entries(0))
-      if (e.is_static) c.static_macs.push_back({name, e.mac, port_at_[e.port]->config.name});
+    for (const FdbEntry& e : network->fdb->entries(0)) {
+      if (!e.is_static) continue;
+      const PortConfig& owner = port_at_[e.port]->config;
+      const bool bound = owner.port_security_enabled() &&
+                         std::find(owner.macs.begin(), owner.macs.end(), e.mac) != owner.macs.end();
+      if (!bound) c.static_macs.push_back({name, e.mac, owner.name});  // [[port]] macs restores the rest
+    }
   }
   for (const auto& [name, port] : ports_) c.ports.push_back(port->config);
   return c;
@@ -851,6 +967,10 @@ void Controller::handle_learn(const LearnRequest& request) {
     case LearnResult::kLimitReached:
       log::debug("network {}: FDB full, {} on {} not learned", network->config.name, mac.to_string(),
                  port_name(request.port));
+      break;
+    case LearnResult::kPortLimitReached:
+      log::debug("network {}: port {} holds its limit of MACs, {} not learned", network->config.name,
+                 port_name(request.port), mac.to_string());
       break;
     default:
       break;

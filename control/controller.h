@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "control/config.h"
+#include "dataplane/arp.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/kernel_port.h"
 #include "dataplane/neighbor_table.h"
@@ -66,7 +67,11 @@ struct NetworkStatus {
   uint32_t fdb_dynamic = 0;
   uint32_t fdb_static = 0;
   uint64_t fdb_limit_hits = 0;
+  uint64_t fdb_port_limit_hits = 0;  // MACs refused because their port held its quota
   uint64_t fdb_moves = 0;
+  uint32_t neighbors = 0;             // IPv4 neighbors the router learned here
+  uint64_t neighbor_limit_hits = 0;   // ... and refused at the network's limit
+  uint32_t snat_sessions = 0;         // SNAT sessions that came from this network
   NetworkIndex index = kInvalidNetwork;
 };
 
@@ -110,6 +115,7 @@ struct UnderlayStatus {
 
 struct Stats {
   uint64_t tsc_hz = 0;
+  MempoolUsage mempool;
   std::vector<PortStatus> ports;
   std::vector<PeerStatus> peers;
   std::optional<UnderlayStatus> underlay;
@@ -194,6 +200,7 @@ class Controller {
   PeerStatus peer_status(const Network& network, const Peer& peer) const;
   NetworkStatus network_status(const Network& network) const;
   void publish_nat(Snapshot& snapshot) const;
+  void learn_overlay_neighbor(const PuntedFrame& frame, const ArpInfo& arp);
   NatStatus nat_status() const;
   FipCounters fip_totals(uint16_t slot) const;
   void announce_fip(Ipv4Address public_ip);
@@ -233,6 +240,8 @@ class Controller {
   std::map<Ipv4Address, Ipv4Address> gateway_mappings_;  // underlay -> public
   std::unique_ptr<nat::SnatTable> snat_;
   std::unique_ptr<OverlayNeighbors> overlay_neighbors_;
+  std::vector<Ipv4Prefix> egress_deny_;  // built-in, the underlay's subnet, [nat] egress_deny
+  uint32_t pinned_mbufs_ = 0;            // held by kernel ports' receive queues
   std::array<uint8_t, 6> router_mac_{};
   uint64_t start_ms_ = 0;
   uint32_t now_ms() const;

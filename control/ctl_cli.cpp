@@ -105,6 +105,15 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   port_add->add_option("--queues", pc.queues, "vhost-user: queue pairs a guest may enable")
       ->check(CLI::Range(1, static_cast<int>(kMaxVhostQueuePairs)))
       ->capture_default_str();
+  std::vector<std::string> port_macs, port_ips;
+  port_add->add_option("--mac", port_macs, "the guest's MAC address; turns port security on (repeatable)")
+      ->transform(kMacValidator);
+  port_add->add_option("--ip", port_ips, "an IPv4 address or prefix the guest may use (repeatable)");
+  bool no_port_security = false;
+  port_add->add_flag("--no-port-security", no_port_security,
+                     "let the port send from any MAC and address even with --mac");
+  port_add->add_option("--mac-limit", pc.mac_limit, "dynamic MACs the port may hold (default: [switch] port_mac_limit)")
+      ->check(CLI::Range(0u, kMaxFdbLimit));
   auto* port_del = port->add_subcommand("del", "delete a port");
   port_del->add_option("name", name, "port name")->required();
   auto* port_list = port->add_subcommand("list", "list ports");
@@ -248,6 +257,17 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
       parse.output = "port add: --socket and --server apply to vhost-user ports only\n";
       return parse;
     }
+    for (const std::string& text : port_macs) pc.macs.push_back(*MacAddress::parse(text));
+    for (const std::string& text : port_ips) {
+      const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
+      if (!prefix) {
+        parse.exit_code = 2;
+        parse.output = fmt::format("port add: --ip '{}' is not an IPv4 address or ADDRESS/PREFIX\n", text);
+        return parse;
+      }
+      pc.ips.push_back(*prefix);
+    }
+    if (no_port_security) pc.port_security = false;
     request("port.add", pc);
   } else if (*port_del) {
     request("port.del", {{"name", name}});
@@ -283,6 +303,9 @@ std::string render_result(const std::string& command, const json& result) {
                     result["vni"].get<uint32_t>(), result["hub"].get<bool>() ? "  (hub)" : "", join(result["ports"]),
                     result["fdb_dynamic"].get<uint32_t>(), result["fdb_static"].get<uint32_t>(),
                     result["fdb_limit"].get<uint32_t>());
+    out += fmt::format("  refused: {} MACs at the network's limit, {} at a port's; {} neighbors at the limit of {}\n",
+                       result["fdb_limit_hits"].get<uint64_t>(), result["fdb_port_limit_hits"].get<uint64_t>(),
+                       result["neighbor_limit_hits"].get<uint64_t>(), result["neighbor_limit"].get<uint32_t>());
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : result["peers"])
       rows.push_back({str(p["peer"]), str(p["next_hop"]), p["resolved"].get<bool>() ? "resolved" : "unresolved"});
@@ -318,11 +341,13 @@ std::string render_result(const std::string& command, const json& result) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : result) {
       const bool vhost = p["type"] == "vhost-user";
+      std::string security = "-";
+      if (p.value("port_security", false)) security = join(p["macs"]) + (p["ips"].empty() ? "" : " " + join(p["ips"]));
       rows.push_back({str(p["name"]), str(p["type"]), str(p["network"]), str(p["link"]),
                       std::to_string(p["active_queues"].get<unsigned>()),
-                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-"});
+                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", security});
     }
-    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET"}, rows);
+    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "PORT_SECURITY"}, rows);
   }
   if (command == "fdb.show") {
     std::vector<std::vector<std::string>> rows;
@@ -379,6 +404,11 @@ std::string render_result(const std::string& command, const json& result) {
                       fmt::format("{:.1f}", hz > 0 ? total / hz : 0.0)});
     }
     out += "\n" + table({"WORKER", "LCORE", "PACKETS", "CYCLES/PKT", "BUSY", "UPTIME(s)"}, rows);
+    rows.clear();
+    for (const auto& pool : result["mempools"])
+      rows.push_back({str(pool["name"]), std::to_string(pool["size"].get<uint32_t>()),
+                      std::to_string(pool["in_use"].get<uint32_t>()), std::to_string(pool["available"].get<uint32_t>())});
+    out += "\n" + table({"MEMPOOL", "MBUFS", "IN_USE", "AVAILABLE"}, rows);
     return out;
   }
   if (command == "config.show") return result["toml"].get<std::string>();

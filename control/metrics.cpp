@@ -108,9 +108,10 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add(underlay_rx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.rx_packets));
       add(underlay_tx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.tx_packets));
       add(underlay_tx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.tx_packets));
-      for (const DropReason r : {DropReason::kMalformed, DropReason::kBadHeader, DropReason::kFragment,
-                                 DropReason::kBadVxlanFlags, DropReason::kUnknownVni, DropReason::kUnknownPeer,
-                                 DropReason::kNoHost, DropReason::kPuntFull, DropReason::kNoBuffer}) {
+      for (const DropReason r :
+           {DropReason::kMalformed, DropReason::kBadHeader, DropReason::kNotForUs, DropReason::kFragment,
+            DropReason::kBadVxlanFlags, DropReason::kUnknownVni, DropReason::kUnknownPeer, DropReason::kNoHost,
+            DropReason::kPuntFull, DropReason::kNoBuffer, DropReason::kNoMapping, DropReason::kTxFull}) {
         add(underlay_drops, {{"reason", std::string(kDropReasonNames[static_cast<size_t>(r)])}},
             static_cast<double>(stats.underlay->nic.drops[static_cast<size_t>(r)]));
       }
@@ -172,6 +173,11 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add(learn, labels, static_cast<double>(w.learn_requests));
       add(learn_lost, labels, static_cast<double>(w.learn_ring_full));
     }
+    auto mempool = family("inception_mempool_mbufs",
+                          "Packet buffers of a mempool: in_use (rings, queues, frames in flight) or available.",
+                          MetricType::Gauge);
+    add(mempool, {{"pool", stats.mempool.name}, {"state", "in_use"}}, stats.mempool.in_use);
+    add(mempool, {{"pool", stats.mempool.name}, {"state", "available"}}, stats.mempool.available);
     auto hz = family("inception_tsc_hz", "TSC frequency: divides the *_cycles_total counters into seconds.",
                      MetricType::Gauge);
     add(hz, {}, static_cast<double>(stats.tsc_hz));
@@ -204,6 +210,7 @@ class MetricsExporter::Collector : public prometheus::Collectable {
             packets,
             learn,
             learn_lost,
+            mempool,
             hz,
             info,
             fip_packets,

@@ -16,7 +16,8 @@ namespace inception {
 void to_json(nlohmann::json& j, const NetworkConfig& n) {
   nlohmann::json peers = nlohmann::json::array();
   for (const Ipv4Address& p : n.peers) peers.push_back(p.to_string());
-  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit}, {"peers", peers}, {"hub", n.hub}};
+  j = {{"name", n.name},   {"vni", n.vni}, {"fdb_limit", n.fdb_limit}, {"peers", peers},
+       {"hub", n.hub}, {"neighbor_limit", n.neighbor_limit}};
 }
 
 void from_json(const nlohmann::json& j, NetworkConfig& n) {
@@ -24,6 +25,7 @@ void from_json(const nlohmann::json& j, NetworkConfig& n) {
   n.vni = j.at("vni").get<uint32_t>();
   if (j.contains("fdb_limit")) n.fdb_limit = j.at("fdb_limit").get<uint32_t>();
   if (j.contains("hub")) n.hub = j.at("hub").get<bool>();
+  if (j.contains("neighbor_limit")) n.neighbor_limit = j.at("neighbor_limit").get<uint32_t>();
   if (j.contains("peers")) {
     for (const auto& p : j.at("peers")) {
       const std::string text = p.get<std::string>();
@@ -41,6 +43,14 @@ void to_json(nlohmann::json& j, const PortConfig& p) {
     j["mode"] = p.server ? "server" : "client";
     j["queues"] = p.queues;
   }
+  nlohmann::json macs = nlohmann::json::array();
+  for (const MacAddress& mac : p.macs) macs.push_back(mac.to_string());
+  nlohmann::json ips = nlohmann::json::array();
+  for (const Ipv4Prefix& ip : p.ips) ips.push_back(ip.to_string());
+  j["macs"] = macs;
+  j["ips"] = ips;
+  j["port_security"] = p.port_security_enabled();
+  j["mac_limit"] = p.mac_limit;
 }
 
 void from_json(const nlohmann::json& j, PortConfig& p) {
@@ -59,6 +69,26 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
     p.server = mode == "server";
   }
   if (j.contains("queues")) p.queues = j.at("queues").get<uint16_t>();
+  if (j.contains("macs")) {
+    for (const auto& item : j.at("macs")) {
+      const std::string text = item.get<std::string>();
+      const auto mac = MacAddress::parse(text);
+      if (!mac) throw std::invalid_argument("port " + p.name + ": '" + text + "' is not a MAC address");
+      p.macs.push_back(*mac);
+    }
+  }
+  if (j.contains("ips")) {
+    for (const auto& item : j.at("ips")) {
+      const std::string text = item.get<std::string>();
+      const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
+      if (!prefix)
+        throw std::invalid_argument("port " + p.name + ": '" + text + "' is not an IPv4 address or ADDRESS/PREFIX");
+      p.ips.push_back(*prefix);
+    }
+  }
+  if (j.contains("port_security") && !j.at("port_security").is_null())
+    p.port_security = j.at("port_security").get<bool>();
+  if (j.contains("mac_limit")) p.mac_limit = j.at("mac_limit").get<uint32_t>();
 }
 
 nlohmann::json make_request(const std::string& command, nlohmann::json args) {

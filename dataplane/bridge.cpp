@@ -1,6 +1,8 @@
 #include "dataplane/bridge.h"
 
+#include <rte_arp.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_prefetch.h>
 
 #include <cstring>
@@ -17,15 +19,32 @@ uint32_t overlay_frame_limit(const Snapshot& snapshot) noexcept {
   return uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr);
 }
 
-// Flood copies share the mbuf: raise the reference count once for all of
-// them, then hand the same pointer to each port's TX buffer. Peers whose
-// copy would need encapsulation get their own writable copy at flush time.
+// IEEE 802.1Q reserves 01:80:c2:00:00:00-0f for link-local protocols
+// (PAUSE, STP, LACP, LLDP, 802.1X): a bridge never forwards them, or one
+// guest could pause or reconfigure another's link.
+bool is_link_local_group(const rte_ether_addr& dst) noexcept {
+  return dst.addr_bytes[0] == 0x01 && dst.addr_bytes[1] == 0x80 && dst.addr_bytes[2] == 0xc2 &&
+         dst.addr_bytes[3] == 0x00 && dst.addr_bytes[4] == 0x00 && (dst.addr_bytes[5] & 0xf0) == 0x00;
+}
+
+// Flood copies share the mbuf: raise the reference count of every segment
+// once for all of them (rte_pktmbuf_refcnt_update; a chained frame's tail
+// freed by each target would otherwise return to the pool several times),
+// then hand the same pointer to each port's TX buffer. Peers whose copy
+// would need encapsulation get their own writable copy at flush time.
+// Floods are bounded per ingress port and per network (flood_limit).
 void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, PortIndex in_port,
-           rte_mbuf* m) noexcept {
-  const bool to_peers = !network.peer_ports.empty() && (!snapshot.ports[in_port].is_peer || network.hub) &&
-                        m->pkt_len <= overlay_frame_limit(snapshot);
-  if (!network.peer_ports.empty() && m->pkt_len > overlay_frame_limit(snapshot))
-    count_drop(ctx.counters->ports[in_port], DropReason::kTooBig);
+           NetworkIndex network_index, rte_mbuf* m) noexcept {
+  PortCounters& in_counters = ctx.counters->ports[in_port];
+  if (unlikely(!ctx.flood_port_budget[in_port].take(snapshot.limits.flood_port, ctx.now_cycles) ||
+               !ctx.flood_network_budget[network_index].take(snapshot.limits.flood_network, ctx.now_cycles))) {
+    count_drop(in_counters, DropReason::kFloodLimit);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const bool fits_tunnel = m->pkt_len <= overlay_frame_limit(snapshot);
+  const bool to_peers = !network.peer_ports.empty() && (!snapshot.ports[in_port].is_peer || network.hub) && fits_tunnel;
+  if (!network.peer_ports.empty() && !fits_tunnel) count_drop(in_counters, DropReason::kTooBig);
   PortIndex targets[kMaxPorts];
   unsigned n = 0;
   for (const PortIndex out : network.local_ports)
@@ -37,7 +56,7 @@ void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& netw
     rte_pktmbuf_free(m);
     return;
   }
-  if (n > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(n - 1));
+  if (n > 1) rte_pktmbuf_refcnt_update(m, static_cast<int16_t>(n - 1));
   for (unsigned i = 0; i < n; ++i) {
     ctx.tx.push(targets[i], m);
     counter_add(ctx.counters->ports[targets[i]].flood_packets, 1);
@@ -51,6 +70,36 @@ void too_big_for_peer(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in
   if (rte_mbuf* error = make_fragmentation_needed(ctx.pool, m, snapshot.underlay.overlay_mtu))
     ctx.tx.push(in_port, error);
   rte_pktmbuf_free(m);
+}
+
+// Port security for one frame whose source MAC the port may use: may it
+// claim the addresses inside? IPv4 sources and ARP sender addresses must be
+// the port's; with addresses bound, VLAN-tagged frames are refused too (the
+// tag would carry any address past this check). Reads only the first
+// segment, where rte_vhost and the PMDs put at least 2 KB of the frame.
+DropReason check_port_addresses(const PortSecurityView& security, const rte_mbuf* m) noexcept {
+  if (security.n_prefixes == 0) return DropReason::kCount;
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  switch (eth->ether_type) {
+    case RTE_BE16(RTE_ETHER_TYPE_IPV4): {
+      if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return DropReason::kMalformed;
+      const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+      return security.allows_ip(ip->src_addr) ? DropReason::kCount : DropReason::kSpoofedIp;
+    }
+    case RTE_BE16(RTE_ETHER_TYPE_ARP): {
+      if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)) return DropReason::kMalformed;
+      const auto* arp = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, sizeof(rte_ether_hdr));
+      const bool own = std::memcmp(arp->arp_data.arp_sha.addr_bytes, eth->src_addr.addr_bytes, 6) == 0 &&
+                       security.allows_ip(arp->arp_data.arp_sip);
+      return own ? DropReason::kCount : DropReason::kSpoofedArp;
+    }
+    case RTE_BE16(RTE_ETHER_TYPE_VLAN):
+    case RTE_BE16(RTE_ETHER_TYPE_QINQ):
+    case RTE_BE16(RTE_ETHER_TYPE_QINQ1):
+      return DropReason::kSpoofedIp;
+    default:
+      return DropReason::kCount;
+  }
 }
 
 void request_learn(WorkerContext& ctx, uint64_t mac_key, NetworkIndex network, PortIndex port) noexcept {
@@ -120,6 +169,8 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     src_verdict[j] = kForward;
     if (unlikely(MacAddress::is_multicast_key(key) || key == 0)) {
       src_verdict[j] = DropReason::kInvalidSource;
+    } else if (unlikely(in.security.enabled && !in.security.allows_mac(key))) {
+      src_verdict[j] = DropReason::kSpoofedMac;
     } else if (likely(src_hits & (1ULL << j))) {
       const FdbValue entry = FdbValue::unpack(src_values[j]);
       if (likely(entry.port == in_port))
@@ -128,6 +179,8 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
         request_learn(ctx, key, in.network, in_port);
     } else if (fdb.full()) {
       src_verdict[j] = DropReason::kFdbLimit;
+    } else if (fdb.port_full(in_port)) {
+      src_verdict[j] = DropReason::kPortMacLimit;
     } else {
       request_learn(ctx, key, in.network, in_port);
     }
@@ -141,6 +194,14 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
       rte_pktmbuf_free(m);
       continue;
     }
+    if (unlikely(in.security.enabled)) {
+      const DropReason spoofed = check_port_addresses(in.security, m);
+      if (spoofed != kForward) {
+        count_drop(in_counters, spoofed);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+    }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (unlikely(network.l3)) {
       if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
@@ -151,7 +212,12 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
       }
     }
     if (rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast included
-      flood(ctx, snapshot, network, in_port, m);
+      if (unlikely(is_link_local_group(eth->dst_addr))) {
+        count_drop(in_counters, DropReason::kLinkLocal);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      flood(ctx, snapshot, network, in_port, in.network, m);
       continue;
     }
     const uint64_t dst_key = MacAddress::key_of(eth->dst_addr.addr_bytes);
@@ -171,13 +237,20 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     rte_mbuf* m = unicast[i];
     const uint8_t k = key_of_frame[i];
     if (!(hits & (1ULL << k))) {
-      flood(ctx, snapshot, network, in_port, m);
+      flood(ctx, snapshot, network, in_port, in.network, m);
       continue;
     }
     const PortIndex out = FdbValue::unpack(values[k]).port;
     const PortView& out_view = snapshot.ports[out];
     if (unlikely(out == in_port || !out_view.present)) {
       count_drop(in_counters, out == in_port ? DropReason::kSamePort : DropReason::kPortDown);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    // Split horizon holds for unicast too: only a hub relays between peers,
+    // so three rVMs with stale FDBs cannot pass a frame around in a loop.
+    if (unlikely(out_view.is_peer && in.is_peer && !network.hub)) {
+      count_drop(in_counters, DropReason::kSplitHorizon);
       rte_pktmbuf_free(m);
       continue;
     }

@@ -3,23 +3,36 @@
 // Theory of operation (IEEE 802.1D learning bridge, per network):
 //  1. Validate: a frame shorter than an Ethernet header is malformed; a
 //     multicast or all-zero source MAC is invalid. Both are dropped.
-//  2. Learn: the source MAC is looked up (once per run of equal sources in
+//  2. Port security (local ports that declare their guest's MACs and
+//     addresses, docs/security.md): a source MAC the port is not bound to,
+//     an IPv4 source or ARP sender address it may not claim, or a VLAN tag
+//     that would carry one past the check: dropped and counted
+//     (spoofed_mac, spoofed_ip, spoofed_arp), before anything is learned.
+//  3. Learn: the source MAC is looked up (once per run of equal sources in
 //     the burst). Known at the ingress port: refresh its age. Unknown or
 //     known elsewhere: ask the control thread to (re)learn it. Unknown while
-//     the network's FDB is full: drop (fdb_limit).
-//  3. Forward: destination MACs of the whole burst in one bulk hash lookup.
+//     the network's FDB is full or the port holds its quota of MACs: drop
+//     (fdb_limit, port_mac_limit), so one guest spraying source MACs locks
+//     out only itself.
+//  4. Forward: destination MACs of the whole burst in one bulk hash lookup.
 //     Known unicast goes to its port (dropped if that is the ingress port);
 //     broadcast, multicast and unknown unicast are flooded to every other
-//     port of the network: the mbuf's reference count is raised instead of
-//     copying, since every port copies out of it on transmit.
-//  4. VXLAN peers are ports too (pseudo-ports, one per network and VTEP).
+//     port of the network, within the ingress port's and the network's
+//     flood budgets (flood_limit): the reference count of every segment is
+//     raised instead of copying, since every port copies out of it on
+//     transmit. IEEE 802.1 link-local groups (01:80:c2:00:00:0x: PAUSE,
+//     STP, LLDP, ...) are never forwarded (link_local).
+//  5. VXLAN peers are ports too (pseudo-ports, one per network and VTEP).
 //     Flooding replicates to each peer (head-end replication) with split
 //     horizon: a frame that came from a peer goes to no other peer unless
 //     this rVM is the network's hub, so neither a full mesh nor a star
-//     loops. A frame larger than the overlay MTU is not sent to a peer;
-//     unicast IPv4 with DF gets an ICMP "fragmentation needed" back.
+//     loops; known unicast obeys the same rule (split_horizon). A frame
+//     larger than the overlay MTU is not sent to a peer; unicast IPv4 with
+//     DF gets an ICMP "fragmentation needed" back.
 // Frames never leave the network they arrived on: the only FDB and flood
-// list consulted are the ingress port's network's.
+// list consulted are the ingress port's network's. Headers are read from
+// the first segment only, within its data_len (rte_vhost and the PMDs put
+// at least 2 KB of a frame there); lengths come from pkt_len.
 #pragma once
 
 #include <rte_mbuf.h>

@@ -17,6 +17,9 @@ int worker_main(void* arg);
 
 namespace {
 
+// Per-lcore mempool cache: frees and allocations of a burst stay local.
+constexpr uint32_t kMempoolCache = 256;
+
 [[noreturn]] void dpdk_failure(const std::string& what) {
   throw std::runtime_error(what + ": " + rte_strerror(rte_errno));
 }
@@ -30,7 +33,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   start_tsc_ = rte_rdtsc();
   const int socket = static_cast<int>(rte_socket_id());
 
-  mempool_ = rte_pktmbuf_pool_create("inception_mbufs", options_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  mempool_ =
+      rte_pktmbuf_pool_create("inception_mbufs", options_.mbufs, kMempoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
   if (mempool_ == nullptr)
     dpdk_failure("cannot allocate " + std::to_string(options_.mbufs) + " packet buffers (raise dpdk.memory_mb?)");
 
@@ -41,9 +45,13 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   learn_ring_ =
       rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket, RING_F_SC_DEQ);
   if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
-  punt_ring_ = rte_ring_create("inception_punt", 1024, socket, RING_F_SC_DEQ);
-  if (punt_ring_ == nullptr) dpdk_failure("cannot create the punt ring");
-  inject_ring_ = rte_ring_create("inception_inject", 256, socket, RING_F_SC_DEQ);
+  underlay_punt_ring_ = rte_ring_create_elem("inception_punt_ul", sizeof(PuntedFrame), options_.punt_ring_size,
+                                             socket, RING_F_SC_DEQ);
+  if (underlay_punt_ring_ == nullptr) dpdk_failure("cannot create the underlay punt ring");
+  overlay_punt_ring_ = rte_ring_create_elem("inception_punt_ol", sizeof(PuntedFrame), options_.punt_ring_size,
+                                            socket, RING_F_SC_DEQ);
+  if (overlay_punt_ring_ == nullptr) dpdk_failure("cannot create the overlay punt ring");
+  inject_ring_ = rte_ring_create_elem("inception_inject", sizeof(InjectedFrame), 256, socket, RING_F_SC_DEQ);
   if (inject_ring_ == nullptr) dpdk_failure("cannot create the inject ring");
 
   for (unsigned w = 0; w < worker_count(); ++w) {
@@ -58,7 +66,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     worker->ctx.counters = counters;
     worker->ctx.pool = mempool_;
     worker->ctx.learn_ring = learn_ring_;
-    worker->ctx.punt_ring = punt_ring_;
+    worker->ctx.underlay_punt_ring = underlay_punt_ring_;
+    worker->ctx.overlay_punt_ring = overlay_punt_ring_;
     if (w == 0) worker->ctx.inject_ring = inject_ring_;
     worker->ctx.learn_window_cycles = tsc_hz_ / 100;  // repeat a learn request at most every 10 ms
     workers_.push_back(std::move(worker));
@@ -70,10 +79,13 @@ Dataplane::~Dataplane() {
   stop();
   delete snapshot_.load();
   rte_ring_free(learn_ring_);
-  rte_mbuf* leftover = nullptr;
-  while (rte_ring_sc_dequeue(punt_ring_, reinterpret_cast<void**>(&leftover)) == 0) rte_pktmbuf_free(leftover);
-  rte_ring_free(punt_ring_);
-  while (rte_ring_sc_dequeue(inject_ring_, reinterpret_cast<void**>(&leftover)) == 0) rte_pktmbuf_free(leftover);
+  for (rte_ring* ring : {underlay_punt_ring_, overlay_punt_ring_}) {
+    PuntedFrame leftover{};
+    while (rte_ring_sc_dequeue_elem(ring, &leftover, sizeof(leftover)) == 0) rte_pktmbuf_free(leftover.m);
+    rte_ring_free(ring);
+  }
+  InjectedFrame injected{};
+  while (rte_ring_sc_dequeue_elem(inject_ring_, &injected, sizeof(injected)) == 0) rte_pktmbuf_free(injected.m);
   rte_ring_free(inject_ring_);
   rte_free(rcu_);
   for (WorkerCounters* counters : counters_) rte_free(counters);
@@ -119,21 +131,44 @@ size_t Dataplane::drain_learn_requests(const std::function<void(const LearnReque
 }
 
 bool Dataplane::inject(NetworkIndex network, rte_mbuf* m) noexcept {
-  m->hash.usr = network;
-  if (rte_ring_mp_enqueue(inject_ring_, m) == 0) return true;
+  InjectedFrame frame{m, network, {}};
+  if (rte_ring_mp_enqueue_elem(inject_ring_, &frame, sizeof(frame)) == 0) return true;
   rte_pktmbuf_free(m);
   return false;
 }
 
-size_t Dataplane::drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max) {
+size_t Dataplane::drain_punted(const std::function<void(const PuntedFrame&)>& handle, size_t max_overlay) {
   size_t total = 0;
-  rte_mbuf* m = nullptr;
-  while (total < max && rte_ring_sc_dequeue(punt_ring_, reinterpret_cast<void**>(&m)) == 0) {
-    handle(m);
-    rte_pktmbuf_free(m);
+  PuntedFrame frame{};
+  // The underlay ring holds only ARP of wanted next hops: take it all.
+  while (rte_ring_sc_dequeue_elem(underlay_punt_ring_, &frame, sizeof(frame)) == 0) {
+    handle(frame);
+    rte_pktmbuf_free(frame.m);
+    ++total;
+  }
+  for (size_t n = 0; n < max_overlay && rte_ring_sc_dequeue_elem(overlay_punt_ring_, &frame, sizeof(frame)) == 0; ++n) {
+    handle(frame);
+    rte_pktmbuf_free(frame.m);
     ++total;
   }
   return total;
+}
+
+MempoolUsage Dataplane::mempool_usage() const noexcept {
+  MempoolUsage usage;
+  usage.name = mempool_->name;
+  usage.size = mempool_->size;
+  // Both counts include the per-lcore caches (rte_mempool_avail_count sums
+  // them), so in_use is what rings, queues and frames in flight hold.
+  usage.available = rte_mempool_avail_count(mempool_);
+  usage.in_use = rte_mempool_in_use_count(mempool_);
+  return usage;
+}
+
+uint32_t Dataplane::reserved_mbufs() const noexcept {
+  const uint32_t lcores = worker_count() + 1;
+  return 2 * options_.punt_ring_size + rte_ring_get_capacity(inject_ring_) + lcores * kMempoolCache +
+         worker_count() * kBurstSize * 8;
 }
 
 uint32_t Dataplane::now_s() const noexcept {

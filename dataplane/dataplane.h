@@ -20,9 +20,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dataplane/learn_ring.h"
+#include "dataplane/punt.h"
 #include "dataplane/snapshot.h"
 #include "inception/counters.h"
 
@@ -42,6 +44,16 @@ struct DataplaneOptions {
   IdlePolicy idle;
   uint32_t mbufs = 16384;
   uint32_t learn_ring_size = 4096;
+  // Punted ARP waiting for the control thread, per ring (underlay, overlay).
+  uint32_t punt_ring_size = 1024;
+};
+
+// Packet buffers of the one mempool, as `stats` and the metrics show them.
+struct MempoolUsage {
+  std::string name;
+  uint32_t size = 0;       // mbufs in the pool
+  uint32_t in_use = 0;     // held by rings, queues and frames in flight
+  uint32_t available = 0;  // in the pool or a per-lcore cache
 };
 
 class Dataplane {
@@ -71,9 +83,15 @@ class Dataplane {
   // Queues a frame the control thread built (a gratuitous ARP) for worker 0
   // to flood on `network` as the router. Takes ownership.
   bool inject(NetworkIndex network, rte_mbuf* m) noexcept;
-  // Hands frames workers punted (ARP for the neighbor table) to `handle`,
-  // then frees them.
-  size_t drain_punted(const std::function<void(const rte_mbuf*)>& handle, size_t max = 256);
+  // Hands frames workers punted (ARP for the neighbor tables) to `handle`,
+  // then frees them: every underlay frame first, then up to `max_overlay`
+  // overlay frames (both rings are bounded, and overlay punts rate-limited).
+  size_t drain_punted(const std::function<void(const PuntedFrame&)>& handle, size_t max_overlay = 1024);
+  MempoolUsage mempool_usage() const noexcept;
+  // Packet buffers the switch keeps free for frames in flight (punt and
+  // inject rings, per-lcore caches, TX buffers): a port whose queues would
+  // pin into them is refused (Controller::add_port).
+  uint32_t reserved_mbufs() const noexcept;
 
   const WorkerCounters& counters(unsigned worker) const noexcept { return *counters_[worker]; }
   // Seconds since the dataplane started, on the clock workers use for FDB ages.
@@ -88,7 +106,8 @@ class Dataplane {
   rte_mempool* mempool_ = nullptr;
   rte_rcu_qsbr* rcu_ = nullptr;
   rte_ring* learn_ring_ = nullptr;
-  rte_ring* punt_ring_ = nullptr;
+  rte_ring* underlay_punt_ring_ = nullptr;
+  rte_ring* overlay_punt_ring_ = nullptr;
   rte_ring* inject_ring_ = nullptr;
   std::vector<WorkerCounters*> counters_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -68,15 +68,32 @@ uint32_t Fdb::allocate_slot() {
   return slot;
 }
 
+void Fdb::set_port_limit(PortIndex port, uint32_t limit) {
+  port_limit_[port] = limit;
+  add_to_port(port, 0);
+}
+
+void Fdb::add_to_port(PortIndex port, int delta) noexcept {
+  port_count_[port] = static_cast<uint32_t>(static_cast<int64_t>(port_count_[port]) + delta);
+  port_full_[port].store(port_limit_[port] != 0 && port_count_[port] >= port_limit_[port], std::memory_order_relaxed);
+}
+
 LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
   const uint64_t key = mac.key();
   uint64_t data = 0;
+  const bool port_at_limit = port_limit_[port] != 0 && port_count_[port] >= port_limit_[port];
   if (lookup(key, &data)) {
     FdbValue value = FdbValue::unpack(data);
     if (value.is_static) return value.port == port ? LearnResult::kUnchanged : LearnResult::kStaticKept;
     if (value.port == port) return LearnResult::kUnchanged;
+    if (port_at_limit) {
+      ++port_limit_hits_;
+      return LearnResult::kPortLimitReached;
+    }
     // A MAC seen behind another port (a guest that moved or migrated): the
     // atomic data update makes workers forward to the new port at once.
+    add_to_port(value.port, -1);
+    add_to_port(port, +1);
     value.port = port;
     slots_[value.slot].port = port;
     slots_[value.slot].learned_s = now_s;
@@ -86,6 +103,10 @@ LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
   if (dynamic_count_ >= dynamic_limit_) {
     ++limit_hits_;
     return LearnResult::kLimitReached;
+  }
+  if (port_at_limit) {
+    ++port_limit_hits_;
+    return LearnResult::kPortLimitReached;
   }
   const uint32_t slot = allocate_slot();
   slots_[slot] = {key, port, true, false, now_s};
@@ -97,6 +118,7 @@ LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
     return LearnResult::kLimitReached;
   }
   ++dynamic_count_;
+  add_to_port(port, +1);
   update_full();
   return LearnResult::kLearned;
 }
@@ -110,6 +132,7 @@ void Fdb::add_static(const MacAddress& mac, PortIndex port) {
       if (static_count_ >= kStaticReserve)
         throw std::runtime_error("static entry limit (" + std::to_string(kStaticReserve) + ") reached");
       --dynamic_count_;
+      add_to_port(value.port, -1);
       ++static_count_;
       update_full();
     }
@@ -139,10 +162,12 @@ void Fdb::erase_keys(const std::vector<uint32_t>& slots) {
   for (uint32_t slot : slots) {
     const int32_t pos = rte_hash_del_key(hash_, &slots_[slot].key);
     if (pos >= 0) positions.push_back(pos);
-    if (slots_[slot].is_static)
+    if (slots_[slot].is_static) {
       --static_count_;
-    else
+    } else {
       --dynamic_count_;
+      add_to_port(slots_[slot].port, -1);
+    }
   }
   update_full();
   // Workers may still hold a position or slot they looked up before the

@@ -14,15 +14,19 @@
 //    hash position and slot are reused only after an RCU grace period
 //    (rte_rcu_qsbr_synchronize on the workers' QSBR variable), so a worker
 //    never reads a slot that now describes another MAC.
-//  * Dynamic entries are bounded by a per-network limit; static entries have
-//    their own reserve, so a guest spraying random source MACs can neither
-//    grow memory nor evict a static entry. Once the limit is reached,
-//    `full()` turns true and workers drop frames from unknown sources.
+//  * Dynamic entries are bounded by a per-network limit and by a per-port
+//    quota; static entries have their own reserve, so a guest spraying
+//    random source MACs can neither grow memory nor evict a static entry,
+//    and uses up only its own port's quota: stations behind other ports
+//    are still learned. Once a bound is reached, `full()` or
+//    `port_full(port)` turns true and workers drop frames from unknown
+//    sources (fdb_limit, port_mac_limit).
 #pragma once
 
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -54,7 +58,7 @@ struct FdbEntry {
   uint32_t age_s;  // seconds since last seen (0 for static entries)
 };
 
-enum class LearnResult { kLearned, kMoved, kUnchanged, kLimitReached, kStaticKept };
+enum class LearnResult { kLearned, kMoved, kUnchanged, kLimitReached, kPortLimitReached, kStaticKept };
 
 class Fdb {
  public:
@@ -91,10 +95,17 @@ class Fdb {
     if (__atomic_load_n(&seen, __ATOMIC_RELAXED) != now_s) __atomic_store_n(&seen, now_s, __ATOMIC_RELAXED);
   }
   bool full() const noexcept { return full_.load(std::memory_order_relaxed); }
+  // Relaxed: a worker that reads a stale flag lets one more request through
+  // (refused by learn) or drops one frame early; neither breaks a bound.
+  bool port_full(PortIndex port) const noexcept { return port_full_[port].load(std::memory_order_relaxed); }
 
   // ---- control thread only ----
 
   LearnResult learn(const MacAddress& mac, PortIndex port, uint32_t now_s);
+  // Dynamic entries `port` may hold (0: only the network's limit applies,
+  // the default, e.g. for VXLAN peers that carry a whole rVM's stations).
+  void set_port_limit(PortIndex port, uint32_t limit);
+  uint32_t port_count(PortIndex port) const noexcept { return port_count_[port]; }
   // Adds or replaces a static entry. Throws std::runtime_error when the
   // static reserve is exhausted.
   void add_static(const MacAddress& mac, PortIndex port);
@@ -110,6 +121,7 @@ class Fdb {
   uint32_t static_count() const noexcept { return static_count_; }
   uint32_t dynamic_limit() const noexcept { return dynamic_limit_; }
   uint64_t limit_hits() const noexcept { return limit_hits_; }
+  uint64_t port_limit_hits() const noexcept { return port_limit_hits_; }
 
  private:
   struct SlotInfo {
@@ -125,6 +137,7 @@ class Fdb {
   // Deletes keys, waits one grace period, then frees their positions/slots.
   void erase_keys(const std::vector<uint32_t>& slots);
   void update_full() noexcept { full_.store(dynamic_count_ >= dynamic_limit_, std::memory_order_relaxed); }
+  void add_to_port(PortIndex port, int delta) noexcept;
 
   rte_hash* hash_ = nullptr;
   rte_rcu_qsbr* rcu_ = nullptr;
@@ -137,7 +150,11 @@ class Fdb {
   uint32_t dynamic_count_ = 0;
   uint32_t static_count_ = 0;
   uint64_t limit_hits_ = 0;
+  uint64_t port_limit_hits_ = 0;
   std::atomic<bool> full_{false};
+  std::array<uint32_t, kMaxPorts> port_count_{};  // dynamic entries per port
+  std::array<uint32_t, kMaxPorts> port_limit_{};  // 0: unlimited
+  std::array<std::atomic<bool>, kMaxPorts> port_full_{};
 };
 
 }  // namespace inception

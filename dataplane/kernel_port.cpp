@@ -14,7 +14,7 @@ namespace inception {
 
 namespace {
 
-constexpr uint16_t kRingSize = 1024;
+constexpr uint16_t kTxRingSize = 1024;
 
 [[noreturn]] void fail(const std::string& ifname, const std::string& cause) {
   throw std::runtime_error("port " + ifname + ": kernel interface: " + cause);
@@ -55,9 +55,9 @@ std::unique_ptr<KernelPort> KernelPort::create(const std::string& ifname, uint16
   if (rc != 0) cleanup_and_fail("configure", rc);
   const int socket = rte_eth_dev_socket_id(port_id);
   for (uint16_t q = 0; q < n_queues; ++q) {
-    rc = rte_eth_rx_queue_setup(port_id, q, kRingSize, static_cast<unsigned>(socket), nullptr, pool);
+    rc = rte_eth_rx_queue_setup(port_id, q, kRxRingSize, static_cast<unsigned>(socket), nullptr, pool);
     if (rc != 0) cleanup_and_fail("rx queue setup", rc);
-    rc = rte_eth_tx_queue_setup(port_id, q, kRingSize, static_cast<unsigned>(socket), nullptr);
+    rc = rte_eth_tx_queue_setup(port_id, q, kTxRingSize, static_cast<unsigned>(socket), nullptr);
     if (rc != 0) cleanup_and_fail("tx queue setup", rc);
   }
   if (mtu != 0 && (rc = rte_eth_dev_set_mtu(port_id, mtu)) != 0) cleanup_and_fail("set MTU " + std::to_string(mtu), rc);

@@ -28,6 +28,11 @@ class KernelPort {
   KernelPort(const KernelPort&) = delete;
   KernelPort& operator=(const KernelPort&) = delete;
 
+  // Packet buffers a kernel port with `queues` receive queues holds: the TAP
+  // PMD fills each receive ring with mbufs up front.
+  static uint32_t pinned_mbufs(unsigned queues) noexcept { return queues * kRxRingSize; }
+  static constexpr uint16_t kRxRingSize = 1024;
+
   uint16_t ethdev_id() const noexcept { return ethdev_id_; }
   uint16_t queues() const noexcept { return queues_; }
   const std::string& ifname() const noexcept { return ifname_; }

@@ -39,13 +39,27 @@ bool OverlayNeighbors::lookup(NetworkIndex network, uint32_t ip, std::array<uint
   return true;
 }
 
-bool OverlayNeighbors::learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s) {
+OverlayNeighbors::LearnResult OverlayNeighbors::learn(NetworkIndex network, uint32_t ip, const MacAddress& mac,
+                                                      uint32_t now_s, uint32_t limit) {
   const uint64_t key = key_of(network, ip);
   auto it = learned_.find(key);
-  const bool changed = it == learned_.end() || it->second.first != mac.key();
+  if (it != learned_.end() && it->second.first == mac.key()) {
+    it->second.second = now_s;
+    return LearnResult::kRefreshed;
+  }
+  if (it == learned_.end() && count_[network] >= limit) {
+    ++refused_[network];
+    return LearnResult::kLimitReached;
+  }
+  // A new MAC for a known key replaces the data atomically for readers.
+  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(mac.key()))) != 0) {
+    ++refused_[network];
+    return LearnResult::kTableFull;
+  }
+  const bool is_new = it == learned_.end();
   learned_[key] = {mac.key(), now_s};
-  if (changed) rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(mac.key())));
-  return changed;
+  if (is_new) ++count_[network];
+  return is_new ? LearnResult::kLearned : LearnResult::kChanged;
 }
 
 void OverlayNeighbors::erase(const std::vector<uint64_t>& keys) {
@@ -54,7 +68,7 @@ void OverlayNeighbors::erase(const std::vector<uint64_t>& keys) {
   for (uint64_t key : keys) {
     const int32_t pos = rte_hash_del_key(hash_, &key);
     if (pos >= 0) positions.push_back(pos);
-    learned_.erase(key);
+    if (learned_.erase(key) != 0) --count_[static_cast<NetworkIndex>(key >> 32)];
   }
   rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
   for (int32_t pos : positions) rte_hash_free_key_with_position(hash_, pos);
@@ -73,6 +87,7 @@ void OverlayNeighbors::forget_network(NetworkIndex network) {
   for (const auto& [key, value] : learned_)
     if ((key >> 32) == network) doomed.push_back(key);
   erase(doomed);
+  refused_[network] = 0;  // the index will name another network
 }
 
 std::vector<OverlayNeighbor> OverlayNeighbors::entries(uint32_t now_s) const {

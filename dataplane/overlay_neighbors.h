@@ -5,6 +5,10 @@
 // that have a router; read lock-free by workers (rte_hash in RW_CONCURRENCY_LF
 // mode, one writer). A worker that misses sends an ARP request itself and
 // drops the packet; the reply arrives a few microseconds later.
+//
+// Keyed by (network, address): tenants may reuse addresses. Each network
+// may hold at most its own limit of entries, so a guest announcing many
+// addresses fills only its network's share; refusals are counted.
 #pragma once
 
 #include <rte_hash.h>
@@ -37,11 +41,14 @@ class OverlayNeighbors {
   // Workers. `ip` in network order.
   bool lookup(NetworkIndex network, uint32_t ip, std::array<uint8_t, 6>* mac) const noexcept;
 
-  // Control thread. `ip` in host order. Returns true if it was new or changed.
-  bool learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s);
+  // Control thread. `ip` in host order.
+  enum class LearnResult { kLearned, kChanged, kRefreshed, kLimitReached, kTableFull };
+  LearnResult learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s, uint32_t limit);
   size_t expire(uint32_t now_s, uint32_t timeout_s);
   void forget_network(NetworkIndex network);
   std::vector<OverlayNeighbor> entries(uint32_t now_s) const;
+  uint32_t count(NetworkIndex network) const noexcept { return count_[network]; }
+  uint64_t refused(NetworkIndex network) const noexcept { return refused_[network]; }
 
  private:
   static uint64_t key_of(NetworkIndex network, uint32_t ip_host) { return uint64_t{network} << 32 | ip_host; }
@@ -50,6 +57,8 @@ class OverlayNeighbors {
   rte_hash* hash_ = nullptr;
   rte_rcu_qsbr* rcu_;
   std::map<uint64_t, std::pair<uint64_t, uint32_t>> learned_;  // key -> (MAC key, learned at)
+  std::array<uint32_t, kMaxNetworks> count_{};
+  std::array<uint64_t, kMaxNetworks> refused_{};
 };
 
 }  // namespace inception

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
+#include "dataplane/punt.h"
 #include "dataplane/overlay_neighbors.h"
 #include "nat/snat.h"
 #include "nat/translate.h"
@@ -46,7 +47,7 @@ void flood_from_router(WorkerContext& ctx, const Snapshot& snapshot, NetworkInde
     rte_pktmbuf_free(m);
     return;
   }
-  if (copies > 1) rte_mbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
+  if (copies > 1) rte_pktmbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
   for (PortIndex p : n.local_ports) ctx.tx.push(p, m);
   if (to_peers)
     for (PortIndex p : n.peer_ports) ctx.tx.push(p, m);
@@ -123,20 +124,44 @@ void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   flood_from_router(ctx, snapshot, network, m);
 }
 
+// Whether the control thread may learn `sender_ip` from an ARP frame that
+// entered `network` on `in_port` (DESIGN.md section 8: a guest's claims are
+// believed only for what it may own). A local port may claim host addresses
+// of the network's router subnet, never the router's own, nor the gateway
+// rVM's public-network address; addresses outside the subnet (floating IPs
+// on `public`) are announced only by other rVMs' routers, over a peer.
+bool may_teach_neighbor(const Snapshot& snapshot, const NetworkView& n, NetworkIndex network, const PortView& in,
+                        uint32_t sender_ip_be) noexcept {
+  if (sender_ip_be == 0 || sender_ip_be == n.router.ip) return false;
+  if (in.is_peer) return true;
+  return n.router.is_host(sender_ip_be) &&
+         !(network == snapshot.nat.public_network && sender_ip_be == snapshot.nat.gateway_ip);
+}
+
 bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
                 rte_mbuf* m) noexcept {
   const auto arp = parse_arp(m);
   if (!arp) return false;
-  // The control thread learns who is who on the network from every ARP.
-  if (rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX)) {
-    copy->hash.usr = uint32_t{network} + 1;
-    if (rte_ring_mp_enqueue(ctx.punt_ring, copy) != 0) {
-      rte_pktmbuf_free(copy);
-      count_drop(ctx.counters->ports[in_port], DropReason::kPuntFull);
-    }
-  }
   const NatView& nat = snapshot.nat;
   const NetworkView& n = snapshot.networks[network];
+  const PortView& in = snapshot.ports[in_port];
+  PortCounters& in_counters = ctx.counters->ports[in_port];
+  // The control thread learns who is who on the network from ARP it may
+  // believe, within the port's and the network's punt budgets.
+  if (may_teach_neighbor(snapshot, n, network, in, rte_cpu_to_be_32(arp->sender_ip))) {
+    if (!ctx.punt_port_budget[in_port].take(snapshot.limits.punt_port, ctx.now_cycles) ||
+        !ctx.punt_network_budget[network].take(snapshot.limits.punt_network, ctx.now_cycles)) {
+      count_drop(in_counters, DropReason::kPuntLimit);
+    } else if (rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX)) {
+      PuntedFrame punted{copy, network, in_port, static_cast<uint8_t>(in.is_peer ? 1 : 0), {}};
+      if (rte_ring_mp_enqueue_elem(ctx.overlay_punt_ring, &punted, sizeof(punted)) != 0) {
+        rte_pktmbuf_free(copy);
+        count_drop(in_counters, DropReason::kPuntFull);
+      }
+    } else {
+      count_drop(in_counters, DropReason::kNoBuffer);
+    }
+  }
   if (arp->operation == RTE_ARP_OP_REQUEST) {
     bool ours = n.router.enabled && arp->target_ip == rte_be_to_cpu_32(n.router.ip);
     if (!ours && network == nat.public_network)
@@ -163,6 +188,13 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   if (!key) return drop(ctx, in_port, DropReason::kNoMapping, m);
   const uint32_t src = key->src_ip;
   const uint32_t dst = key->dst_ip;
+  // What an outbound translation may trust: the source is a host of the
+  // ingress network's router subnet. Only on `public`, and only from
+  // another rVM's switch (a peer), may a source come from elsewhere: spokes
+  // relay their iVMs' fixed addresses untranslated to the gateway's SNAT.
+  const PortView& in = snapshot.ports[in_port];
+  const bool relayed = in.is_peer && network == nat.public_network;
+  const bool source_ok = relayed || snapshot.networks[network].router.is_host(src);
 
   // Host mapping, inbound: public -> fixed.
   if (network == nat.public_network) {
@@ -180,6 +212,7 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   {
     const uint16_t i = nat.fip_by_fixed.find((uint64_t{network} << 32) | rte_be_to_cpu_32(src), kInvalidPort);
     if (i != kInvalidPort) {
+      if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
       const FloatingIpView& fip = nat.fips[i];
       if (!nat::translate_source(m, fip.public_ip)) return drop(ctx, in_port, DropReason::kMalformed, m);
       counter_add(ctx.counters->nat_translations, 1);
@@ -197,6 +230,10 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   if (network == nat.public_network) {
     const uint16_t g = nat.gateway_by_public.find(rte_be_to_cpu_32(src), kInvalidPort);
     if (g != kInvalidPort) {
+      // Only a host rVM's router sends as a floating IP; a local guest
+      // claiming one would borrow another tenant's public address.
+      if (!in.is_peer) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
+      if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
       if (!nat::translate_source(m, nat.gateway_mappings[g].underlay_ip))
         return drop(ctx, in_port, DropReason::kMalformed, m);
       counter_add(ctx.counters->nat_translations, 1);
@@ -218,6 +255,8 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   // SNAT, on the gateway: anything else an iVM (here, or routed from
   // another rVM over `public`) sends toward the internet.
   if (nat.snat != nullptr && routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
+    if (!source_ok) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
     const bool creates = !key->icmp_error && (key->protocol != IPPROTO_ICMP || key->icmp_type == kIcmpEchoRequest);
     const bool known_protocol =
         key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP || key->protocol == IPPROTO_ICMP;
@@ -231,6 +270,8 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
         return drop(ctx, in_port, DropReason::kSessionTableFull, m);
       case nat::SnatResult::kPortsExhausted:
         return drop(ctx, in_port, DropReason::kPortsExhausted, m);
+      case nat::SnatResult::kSessionLimit:
+        return drop(ctx, in_port, DropReason::kSessionLimit, m);
       case nat::SnatResult::kNoSession:
         return drop(ctx, in_port, DropReason::kNoMapping, m);
     }
@@ -242,8 +283,11 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   // A spoke: iVMs without a floating IP reach the internet through the
   // gateway's SNAT, over `public`, untranslated.
   if (network != nat.public_network && nat.gateway_ip != 0 &&
-      routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork)
+      routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
+    if (!source_ok) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
     return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
+  }
   drop(ctx, in_port, DropReason::kNoMapping, m);
 }
 

@@ -43,7 +43,7 @@ bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex netwo
 void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
                   rte_mbuf* m) noexcept;
 
-// Floods a frame the router originates (hash.usr = network) on its network.
+// Floods a frame the router originates (the control thread's gratuitous ARP) on `network`.
 void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept;
 
 // IPv4 from the underlay to one of the NAT's underlay addresses. Consumes it.

@@ -41,6 +41,38 @@ struct VxlanTemplate {
   uint16_t ip_checksum_base = 0;  // raw one's-complement sum of the IPv4 header with total length 0
 };
 
+// An IPv4 prefix in network byte order, the order packets are compared in.
+struct Ipv4Net {
+  uint32_t ip = 0;
+  uint32_t mask = 0;
+  bool contains(uint32_t address) const noexcept { return (address & mask) == (ip & mask); }
+};
+
+// Port security (docs/security.md): what a local port may claim as its
+// own. Checked on ingress, before learning: a frame from a MAC, or an IPv4
+// packet or ARP from an address, that the port is not bound to is dropped
+// and counted. With no prefixes, IPv4 sources are not restricted (the MAC
+// is). 0.0.0.0 is always allowed as a source (DHCP discovery, ARP probes).
+struct PortSecurityView {
+  bool enabled = false;
+  uint8_t n_macs = 0;
+  uint8_t n_prefixes = 0;
+  std::array<uint64_t, kMaxPortMacs> mac_keys{};  // MacAddress::key form
+  std::array<Ipv4Net, kMaxPortPrefixes> prefixes{};
+
+  bool allows_mac(uint64_t key) const noexcept {
+    for (unsigned i = 0; i < n_macs; ++i)
+      if (mac_keys[i] == key) return true;
+    return false;
+  }
+  bool allows_ip(uint32_t address) const noexcept {
+    if (n_prefixes == 0 || address == 0) return true;
+    for (unsigned i = 0; i < n_prefixes; ++i)
+      if (prefixes[i].contains(address)) return true;
+    return false;
+  }
+};
+
 struct PortView {
   bool present = false;
   PortKind kind = PortKind::kEthdev;
@@ -50,7 +82,8 @@ struct PortView {
   uint16_t ethdev_id = 0;               // kEthdev; kVxlanPeer: the underlay's ethdev
   vhost::VhostDevice* vhost = nullptr;  // kVhost
   NetworkIndex network = kInvalidNetwork;
-  VxlanTemplate tunnel;  // kVxlanPeer
+  PortSecurityView security;  // local ports
+  VxlanTemplate tunnel;       // kVxlanPeer
 };
 
 // The distributed router's interface on a network: the iVMs' default
@@ -60,6 +93,11 @@ struct RouterInterface {
   uint32_t ip = 0;    // network order
   uint32_t mask = 0;  // network order
   bool contains(uint32_t address) const noexcept { return enabled && (address & mask) == (ip & mask); }
+  // An address an iVM on this subnet may use as its own: inside the subnet
+  // and neither the router, the subnet's network nor its broadcast address.
+  bool is_host(uint32_t address) const noexcept {
+    return contains(address) && address != ip && (address & ~mask) != 0 && (address & ~mask) != ~mask;
+  }
 };
 
 struct NetworkView {
@@ -117,7 +155,12 @@ struct UnderlayView {
   uint32_t local_ip = 0;
   uint16_t vxlan_port = 0;
   std::array<uint8_t, 6> mac{};
+  uint16_t mtu = 0;              // IP MTU of the underlay: no single frame off the wire is longer
   uint16_t overlay_mtu = 0;      // IP MTU inside the overlay (underlay MTU - 50)
+  // Next hops the switch resolves (peers, the reality router), host order:
+  // only their ARP reaches the control thread, so no other host on the
+  // underlay can make it work or fill its queue.
+  SmallMap<1024> wanted_neighbors;
   SmallMap<512> network_of_vni;  // VNI -> NetworkIndex
   SmallMap<1024> nat_addresses;  // underlay IPs (host order) the NAT owns: gateway mappings, SNAT
   SmallMap<2048> peer_of;        // peer_key(VNI, remote IP) -> peer PortIndex
@@ -171,6 +214,27 @@ struct NatView {
   // The underlay's next hop toward the internet (the reality router).
   bool underlay_gateway_resolved = false;
   std::array<uint8_t, 6> underlay_gateway_mac{};
+  // Destinations no routed packet may leave for (metadata service, the
+  // underlay's own subnet, ...): checked before any outbound translation.
+  static constexpr unsigned kMaxEgressDeny = 32;  // control/config.h kMaxEgressDenyPrefixes keeps room
+  std::array<Ipv4Net, kMaxEgressDeny> egress_deny{};
+  uint8_t n_egress_deny = 0;
+  bool egress_allowed(uint32_t destination) const noexcept {
+    for (unsigned i = 0; i < n_egress_deny; ++i)
+      if (egress_deny[i].contains(destination)) return false;
+    return true;
+  }
+};
+
+// Rate limits of the punt and flood paths, per worker (the configured rate
+// divided by the number of workers). A zero period means unlimited.
+struct RateLimit {
+  uint64_t cycles_per_token = 0;
+  uint32_t burst = 0;
+};
+struct LimitsView {
+  RateLimit punt_port, punt_network;    // ARP frames to the control thread
+  RateLimit flood_port, flood_network;  // flooded frames (broadcast, multicast, unknown unicast)
 };
 
 struct Snapshot {
@@ -179,6 +243,7 @@ struct Snapshot {
   std::array<std::vector<PollEntry>, kMaxWorkers> poll{};
   UnderlayView underlay;
   NatView nat;
+  LimitsView limits;
 };
 
 }  // namespace inception

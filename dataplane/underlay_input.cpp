@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
+#include "dataplane/punt.h"
 #include "dataplane/bridge.h"
 #include "dataplane/router.h"
 #include "dataplane/vxlan.h"
@@ -15,16 +16,26 @@ namespace inception {
 namespace {
 
 // Sends a copy of an ARP frame to the control thread; the original goes on.
-void punt_copy(WorkerContext& ctx, PortCounters& counters, const rte_mbuf* m) noexcept {
+void punt_copy(WorkerContext& ctx, PortIndex underlay_port, PortCounters& counters, const rte_mbuf* m) noexcept {
   rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
   if (copy == nullptr) {
     count_drop(counters, DropReason::kNoBuffer);
     return;
   }
-  if (rte_ring_mp_enqueue(ctx.punt_ring, copy) != 0) {
+  PuntedFrame punted{copy, kInvalidNetwork, underlay_port, 0, {}};
+  if (rte_ring_mp_enqueue_elem(ctx.underlay_punt_ring, &punted, sizeof(punted)) != 0) {
     rte_pktmbuf_free(copy);
     count_drop(counters, DropReason::kPuntFull);
   }
+}
+
+// Strips an IEEE 802.1p priority tag (VLAN 0, "no VLAN, only a priority"):
+// some underlays tag every frame so. Returns false if it cannot.
+bool strip_priority_tag(rte_mbuf* m) noexcept {
+  if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_vlan_hdr) || rte_mbuf_refcnt_read(m) != 1) return false;
+  const auto* vlan = rte_pktmbuf_mtod_offset(m, const rte_vlan_hdr*, sizeof(rte_ether_hdr));
+  if ((rte_be_to_cpu_16(vlan->vlan_tci) & 0x0fff) != 0) return false;
+  return rte_vlan_strip(m) == 0;
 }
 
 void to_host(WorkerContext& ctx, const UnderlayView& underlay, PortCounters& counters, rte_mbuf* m) noexcept {
@@ -53,6 +64,23 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
     rte_mbuf* m = pkts[i];
     bytes += m->pkt_len;
     DropReason reason = DropReason::kCount;
+    if (likely(m->data_len >= sizeof(rte_ether_hdr))) {
+      const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+      // A packet socket on the NIC also sees what we send.
+      if (unlikely(std::memcmp(eth->src_addr.addr_bytes, underlay.mac.data(), 6) == 0)) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      // The NIC is promiscuous: unicast to other hosts is none of ours, nor
+      // of the rVM's stack.
+      if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) &&
+                   std::memcmp(eth->dst_addr.addr_bytes, underlay.mac.data(), 6) != 0)) {
+        count_drop(counters, DropReason::kNotForUs);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      if (unlikely(eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN))) strip_priority_tag(m);
+    }
     switch (classify_underlay(underlay, m, &reason)) {
       case UnderlayClass::kVxlan: {
         PortIndex peer = kInvalidPort;
@@ -65,17 +93,18 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
         break;
       }
       case UnderlayClass::kArp: {
-        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-        // A packet socket on the NIC also sees what we send: never answer ourselves.
-        if (std::memcmp(eth->src_addr.addr_bytes, underlay.mac.data(), 6) == 0) {
-          rte_pktmbuf_free(m);
-          continue;
-        }
         const auto arp = parse_arp(m);
-        if (arp && arp->target_ip == local_ip) punt_copy(ctx, counters, m);
+        if (!arp) {
+          reason = DropReason::kMalformed;
+          break;
+        }
+        // Only the next hops the switch resolves teach its neighbor table:
+        // no other host on the underlay can reach the control thread.
+        if (arp->target_ip == local_ip && underlay.wanted_neighbors.find(arp->sender_ip, 0) != 0)
+          punt_copy(ctx, underlay_port, counters, m);
         // The switch answers for its VTEP address and for the NAT's
         // underlay addresses (gateway mappings, SNAT).
-        const bool nat_address = arp && underlay.nat_addresses.find(arp->target_ip, 0) != 0;
+        const bool nat_address = underlay.nat_addresses.find(arp->target_ip, 0) != 0;
         if (arp_reply_in_place(m, underlay.mac, nat_address ? arp->target_ip : local_ip))
           ctx.tx.push(underlay_port, m);
         else
@@ -86,15 +115,9 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
         router_underlay_input(ctx, snapshot, underlay_port, m);
         continue;
       }
-      case UnderlayClass::kHost: {
-        const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-        if (std::memcmp(eth->src_addr.addr_bytes, underlay.mac.data(), 6) == 0) {
-          rte_pktmbuf_free(m);  // our own transmission, reflected by a packet socket
-          continue;
-        }
+      case UnderlayClass::kHost:
         to_host(ctx, underlay, counters, m);
         continue;
-      }
       case UnderlayClass::kDrop:
         break;
     }

@@ -114,10 +114,10 @@ int worker_main(void* arg) {
     uint32_t received = 0;
     if (ctx.inject_ring != nullptr && unlikely(!rte_ring_empty(ctx.inject_ring))) {
       // At most a burst: a TX buffer holds one copy per frame of a burst.
-      rte_mbuf* injected = nullptr;
+      InjectedFrame injected{};
       for (unsigned i = 0;
-           i < kBurstSize && rte_ring_sc_dequeue(ctx.inject_ring, reinterpret_cast<void**>(&injected)) == 0; ++i)
-        router_flood(ctx, snapshot, static_cast<NetworkIndex>(injected->hash.usr), injected);
+           i < kBurstSize && rte_ring_sc_dequeue_elem(ctx.inject_ring, &injected, sizeof(injected)) == 0; ++i)
+        router_flood(ctx, snapshot, injected.network, injected.m);
       flush_tx(ctx, snapshot);
     }
     for (const PollEntry& entry : snapshot.poll[ctx.index]) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "dataplane/learn_ring.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/tx_buffers.h"
 #include "inception/counters.h"
 
@@ -29,14 +30,22 @@ struct WorkerContext {
   LearnRequest learn_batch[kBurstSize];
   unsigned learn_count = 0;
 
-  // ARP frames for the control thread's neighbor tables (mbuf pointers;
-  // hash.usr = 0 for the underlay, network index + 1 for an overlay network).
-  rte_ring* punt_ring = nullptr;
+  // ARP frames for the control thread's neighbor tables (PuntedFrame
+  // elements, punt.h): the underlay's and the overlay networks' apart.
+  rte_ring* underlay_punt_ring = nullptr;
+  rte_ring* overlay_punt_ring = nullptr;
   // ARP requests the router sends for a missing neighbor, at most one per
   // (network, address) and window.
   LearnFilter arp_filter;
-  // Frames the control thread asks this worker to send (worker 0 only).
+  // Frames the control thread asks this worker to send (InjectedFrame
+  // elements; worker 0 only).
   rte_ring* inject_ring = nullptr;
+
+  // This worker's share of the per-port and per-network rate limits.
+  std::array<TokenBucket, kMaxPorts> punt_port_budget{};
+  std::array<TokenBucket, kMaxNetworks> punt_network_budget{};
+  std::array<TokenBucket, kMaxPorts> flood_port_budget{};
+  std::array<TokenBucket, kMaxNetworks> flood_network_budget{};
 
   TxBuffers tx;
 };

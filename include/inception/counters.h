@@ -23,6 +23,15 @@ enum class DropReason : uint8_t {
   kInvalidSource,  // multicast or all-zero source MAC
   kFdbLimit,       // unknown source MAC while the network's FDB is full
   kSamePort,       // unicast whose destination is behind the ingress port
+  kLinkLocal,      // to an IEEE 802.1 reserved group address (PAUSE, STP, LLDP, ...): never forwarded
+  kSplitHorizon,   // unicast from one VXLAN peer toward another on a non-hub rVM
+  // Port security and per-tenant bounds (counted on the ingress port).
+  kSpoofedMac,    // source MAC the port is not bound to
+  kSpoofedIp,     // IPv4 source the port (or, routed, the network) may not use
+  kSpoofedArp,    // ARP whose sender MAC or IP the port may not claim
+  kPortMacLimit,  // unknown source MAC while the port's own MAC quota is used up
+  kFloodLimit,    // flooded frame over the port's or the network's flood rate
+  kPuntLimit,     // ARP for the control thread over the port's or the network's rate
   kPortDown,       // egress port has no guest / link
   kTxFull,         // egress queue full (guest not reading fast enough)
   kNoBuffer,       // a copy was needed and the mempool was empty
@@ -30,7 +39,8 @@ enum class DropReason : uint8_t {
   kTooBig,      // larger than the overlay MTU toward a VXLAN peer
   kNoNeighbor,  // the peer's next-hop MAC is not resolved yet
   // Underlay input (counted on the underlay).
-  kBadHeader,      // outer IPv4/UDP header short or inconsistent
+  kBadHeader,      // IPv4 header (outer, for VXLAN) short, inconsistent or with a bad checksum
+  kNotForUs,       // unicast to another host's MAC (the NIC is promiscuous)
   kFragment,       // fragmented VXLAN datagram (we never fragment; peers must not)
   kBadVxlanFlags,  // VXLAN I flag clear (RFC 7348)
   kUnknownVni,     // no network with this VNI
@@ -41,14 +51,18 @@ enum class DropReason : uint8_t {
   kNoMapping,         // to the router, but no floating IP, gateway mapping or session applies
   kPortsExhausted,    // SNAT: no free outside port toward that remote endpoint
   kSessionTableFull,  // SNAT: session table at its bound
+  kSessionLimit,      // SNAT: the network's or the inside address's session quota is used up
+  kEgressDenied,      // NAT toward a destination no iVM may reach (metadata service, the underlay, ...)
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)> kDropReasonNames = {
-    "malformed", "invalid_source",  "fdb_limit",       "same_port",         "port_down",
-    "tx_full",   "no_buffer",       "too_big",         "no_neighbor",       "bad_header",
-    "fragment",  "bad_vxlan_flags", "unknown_vni",     "unknown_peer",      "no_host_interface",
-    "punt_full", "no_mapping",      "ports_exhausted", "session_table_full"};
+    "malformed",       "invalid_source", "fdb_limit",      "same_port",         "link_local",
+    "split_horizon",   "spoofed_mac",    "spoofed_ip",     "spoofed_arp",       "port_mac_limit",
+    "flood_limit",     "punt_limit",     "port_down",      "tx_full",           "no_buffer",
+    "too_big",         "no_neighbor",    "bad_header",     "not_for_us",        "fragment",
+    "bad_vxlan_flags", "unknown_vni",    "unknown_peer",   "no_host_interface", "punt_full",
+    "no_mapping",      "ports_exhausted", "session_table_full", "session_limit", "egress_denied"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");

@@ -64,6 +64,13 @@ struct Ipv4Prefix {
     if (n > 32) return std::nullopt;
     return Ipv4Prefix{*address, static_cast<uint8_t>(n)};
   }
+  // "192.0.2.2" (a /32) or "192.0.2.0/28".
+  static std::optional<Ipv4Prefix> parse_address_or_prefix(std::string_view text) {
+    if (text.find('/') != std::string_view::npos) return parse(text);
+    const auto address = Ipv4Address::parse(text);
+    if (!address) return std::nullopt;
+    return Ipv4Prefix{*address, 32};
+  }
   uint32_t mask() const { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
   bool contains(Ipv4Address a) const { return (a.value() & mask()) == (address.value() & mask()); }
   std::string to_string() const { return address.to_string() + "/" + std::to_string(length); }

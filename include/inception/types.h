@@ -29,6 +29,10 @@ using NetworkIndex = uint16_t;
 inline constexpr PortIndex kInvalidPort = 0xffff;
 inline constexpr NetworkIndex kInvalidNetwork = 0xffff;
 
+// Port security: MAC addresses and IPv4 prefixes one port may be bound to.
+inline constexpr unsigned kMaxPortMacs = 4;
+inline constexpr unsigned kMaxPortPrefixes = 8;
+
 // Largest VNI a 24-bit VXLAN header can carry (RFC 7348).
 inline constexpr uint32_t kMaxVni = (1u << 24) - 1;
 

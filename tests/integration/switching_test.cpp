@@ -227,6 +227,119 @@ TEST_F(SwitchingTest, CountersInStatsAndMetrics) {
   EXPECT_NE(body.find("# TYPE inception_port_rx_packets_total counter"), std::string::npos);
 }
 
+uint64_t port_drops(Daemon& daemon, const std::string& port, const std::string& reason) {
+  const auto stats = daemon.ctl_json({"stats"});
+  for (const auto& p : stats["ports"])
+    if (p["name"] == port) return p["drops"][reason].get<uint64_t>();
+  return ~0ULL;
+}
+
+TEST_F(SwitchingTest, PortSecurityBindsAGuestToItsMacAndAddresses) {
+  constexpr const char* kGuestMac = "52:54:00:00:00:04";
+  const CommandResult added = daemon->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"),
+                                           "--server", "--network", "private", "--mac", kGuestMac, "--ip",
+                                           "192.0.2.4"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
+  ASSERT_TRUE(p4.wait_ready());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : daemon->ctl_json({"port", "list"}))
+      if (p["name"] == "p4") return p["link"] == "up";
+    return false;
+  }));
+  for (const auto& p : daemon->ctl_json({"port", "list"})) {
+    if (p["name"] != "p4") continue;
+    EXPECT_EQ(p["port_security"], true);
+    EXPECT_EQ(p["macs"], nlohmann::json::array({kGuestMac}));
+    EXPECT_EQ(p["ips"], nlohmann::json::array({"192.0.2.4/32"}));
+  }
+  EXPECT_NE(daemon->ctl({"port", "list"}).out.find("52:54:00:00:00:04 192.0.2.4/32"), std::string::npos);
+  // The guest's MAC is bound to its port: a static entry no one can move.
+  EXPECT_TRUE(fdb_has(*daemon, "private", kGuestMac, "p4"));
+  // Another MAC from p4 goes nowhere and is counted.
+  ASSERT_EQ(p4.send(kBroadcast, kMac3, "spoofed", 3), 3u);
+  EXPECT_EQ(peer("p1").received("spoofed", 300ms).size(), 0u);
+  EXPECT_EQ(port_drops(*daemon, "p4", "spoofed_mac"), 3u);
+  EXPECT_FALSE(fdb_has(*daemon, "private", kMac3, "p4"));
+  // Its own MAC works; a frame from p1 claiming p4's MAC does not steal it.
+  ASSERT_EQ(p4.send(kBroadcast, kGuestMac, "genuine"), 1u);
+  EXPECT_TRUE(peer("p1").wait_for("genuine"));
+  ASSERT_EQ(peer("p1").send(kBroadcast, kGuestMac, "steal"), 1u);
+  ASSERT_EQ(peer("p2").send(kGuestMac, kMac2, "to-guest"), 1u);
+  EXPECT_TRUE(p4.wait_for("to-guest"));
+  EXPECT_TRUE(fdb_has(*daemon, "private", kGuestMac, "p4"));
+  // Nor can an operator point the bound MAC, or a station's live MAC, at another port by mistake.
+  CommandResult r = daemon->ctl({"fdb", "add", "private", kGuestMac, "p1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("fdb entry 52:54:00:00:00:04: 52:54:00:00:00:04 is bound on port p4"), std::string::npos)
+      << r.err;
+  ASSERT_EQ(peer("p2").send(kBroadcast, kMac2, "learn-p2"), 1u);
+  ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac2, "p2"); }));
+  r = daemon->ctl({"fdb", "add", "private", kMac2, "p1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is live ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("on port p2 (delete that entry first if it moved)"), std::string::npos) << r.err;
+  EXPECT_TRUE(fdb_has(*daemon, "private", kMac2, "p2"));
+  // A second port cannot claim the bound MAC.
+  r = daemon->ctl({"port", "add", "p5", "--type", "vhost-user", "--socket", dir->file("p5.sock"), "--server",
+                   "--network", "private", "--mac", kGuestMac});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("port p5: MAC 52:54:00:00:00:04 is already bound to port p4 on network private"),
+            std::string::npos)
+      << r.err;
+  // The binding goes with the port.
+  ASSERT_EQ(daemon->ctl({"port", "del", "p4"}).exit_code, 0);
+  EXPECT_FALSE(fdb_has(*daemon, "private", kGuestMac, "p4"));
+}
+
+TEST_F(SwitchingTest, AGuestSprayingMacsUsesUpOnlyItsPortsQuota) {
+  ASSERT_EQ(daemon
+                ->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
+                       "--network", "private", "--mac-limit", "3"})
+                .exit_code,
+            0);
+  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
+  ASSERT_TRUE(p4.wait_ready());
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& p : daemon->ctl_json({"port", "list"}))
+      if (p["name"] == "p4") return p["link"] == "up";
+    return false;
+  }));
+  for (int i = 0; i < 10; ++i) {
+    const std::string src = "02:00:00:00:0a:0" + std::to_string(i);
+    ASSERT_EQ(p4.send(kBroadcast, src, "spray" + std::to_string(i)), 1u);
+    // One at a time, so the learn requests are handled in order.
+    if (i < 3) {
+      ASSERT_TRUE(eventually([&] { return fdb_has(*daemon, "private", src, "p4"); }));
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return port_drops(*daemon, "p4", "port_mac_limit") >= 1; }));
+  EXPECT_EQ(peer("p1").received("spray9", 300ms).size(), 0u);
+  size_t on_p4 = 0;
+  for (const auto& e : daemon->ctl_json({"fdb", "show", "private"})) on_p4 += e["port"] == "p4";
+  EXPECT_EQ(on_p4, 3u);
+  // The network still learns stations behind other ports.
+  ASSERT_EQ(peer("p2").send(kBroadcast, kMac2, "still-learns"), 1u);
+  EXPECT_TRUE(eventually([&] { return fdb_has(*daemon, "private", kMac2, "p2"); }));
+}
+
+TEST_F(SwitchingTest, PacketBuffersReturnToTheirBaselineWhenTrafficStops) {
+  const auto in_use = [&] { return daemon->ctl_json({"stats"})["mempools"][0]["in_use"].get<uint64_t>(); };
+  const auto pool = daemon->ctl_json({"stats"})["mempools"][0];
+  EXPECT_EQ(pool["name"], "inception_mbufs");
+  EXPECT_EQ(pool["size"].get<uint64_t>(), pool["in_use"].get<uint64_t>() + pool["available"].get<uint64_t>());
+  const uint64_t baseline = in_use();
+  // Floods, unicast, frames dropped for every reason a guest can cause.
+  ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "flood", 200, "88b5", 1514), 200u);
+  ASSERT_EQ(peer("p2").send(kMac1, kMac2, "uni", 200, "88b5", 1000), 200u);
+  ASSERT_EQ(peer("p2").send(kBroadcast, "03:00:00:00:00:01", "bad", 50), 50u);
+  ASSERT_EQ(peer("p3").send("01:80:c2:00:00:00", kMac3, "pause", 50), 50u);
+  ASSERT_TRUE(peer("p3").wait_for("flood", 200));
+  EXPECT_TRUE(eventually([&] { return in_use() == baseline; }, 5s)) << "baseline " << baseline << ", now " << in_use();
+  const std::string body = http_get(daemon->metrics_port(), "/metrics");
+  EXPECT_NE(body.find("inception_mempool_mbufs{pool=\"inception_mbufs\",state=\"in_use\"}"), std::string::npos);
+}
+
 TEST_F(SwitchingTest, GuestReconnectsWithoutRestartingTheSwitch) {
   ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "before"), 1u);
   ASSERT_TRUE(peer("p2").wait_for("before"));

@@ -280,6 +280,75 @@ TEST(Config, RejectsBadNatSettings) {
             "test.toml:5:10: public: '203.0.113' is not an IPv4 address");
 }
 
+TEST(Config, ParsesPortSecurityAndPerTenantBounds) {
+  const Config c = parse_config(R"(
+[switch]
+port_mac_limit = 64
+punt_pps_per_port = 50
+punt_pps_per_network = 500
+flood_pps_per_port = 0
+flood_pps_per_network = 9000
+[[network]]
+name = "private"
+vni = 1001
+neighbor_limit = 256
+[[port]]
+name = "ivm1"
+type = "vhost-user"
+network = "private"
+socket = "/tmp/ivm1.sock"
+macs = ["52:54:00:00:00:02"]
+ips = ["192.0.2.2", "198.51.100.0/28"]
+mac_limit = 8
+[[port]]
+name = "eth1"
+type = "kernel"
+network = "private"
+macs = ["02:00:00:00:00:01"]
+port_security = false
+[nat]
+max_sessions_per_network = 100
+max_sessions_per_source = 10
+egress_deny = ["10.0.0.0/8", "192.168.1.1"]
+)",
+                                "t");
+  EXPECT_EQ(c.sw.port_mac_limit, 64u);
+  EXPECT_EQ(c.sw.punt_pps_per_port, 50u);
+  EXPECT_EQ(c.sw.flood_pps_per_port, 0u);
+  EXPECT_EQ(c.sw.flood_pps_per_network, 9000u);
+  EXPECT_EQ(c.networks[0].neighbor_limit, 256u);
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_TRUE(c.ports[0].port_security_enabled()) << "on by default once the guest's MAC is given";
+  ASSERT_EQ(c.ports[0].ips.size(), 2u);
+  EXPECT_EQ(c.ports[0].ips[0].to_string(), "192.0.2.2/32");
+  EXPECT_EQ(c.ports[0].mac_limit, 8u);
+  EXPECT_FALSE(c.ports[1].port_security_enabled());
+  EXPECT_EQ(c.nat.max_sessions_per_source, 10u);
+  ASSERT_EQ(c.nat.egress_deny.size(), 2u);
+  EXPECT_EQ(c.nat.egress_deny[1].to_string(), "192.168.1.1/32");
+  const Config again = parse_config(to_toml(c), "again");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_EQ(again.ports[1].port_security, std::optional<bool>(false));
+}
+
+TEST(Config, RejectsPortSecurityThatCannotWork) {
+  const std::string net = "[[network]]\nname = \"n\"\nvni = 1\n[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"n\"\n";
+  EXPECT_EQ(error_of(net + "port_security = true\n"),
+            "test.toml:4:1: port p: port security needs the MAC address(es) of the port's guest");
+  EXPECT_EQ(error_of(net + "ips = [\"192.0.2.2\"]\n"),
+            "test.toml:4:1: port p: IP addresses are enforced by port security, which is off for this port");
+  EXPECT_EQ(error_of(net + "macs = [\"01:00:5e:00:00:01\"]\n"),
+            "test.toml:4:1: port p: 01:00:5e:00:00:01 is not a unicast MAC address");
+  EXPECT_EQ(error_of(net + "macs = [\"02:00:00:00:00:01\"]\nips = [\"0.0.0.0/0\"]\n"),
+            "test.toml:4:1: port p: 0.0.0.0/0 would allow every address");
+  EXPECT_EQ(error_of(net + "macs = [\"02:00:00:00:00:01\"]\nips = [\"192.0.2\"]\n"),
+            "test.toml:9:7: port p: '192.0.2' is not an IPv4 address or ADDRESS/PREFIX");
+  EXPECT_EQ(error_of(net + "macs = [\"02:00:00:00:00:01\", \"02:00:00:00:00:01\"]\n"),
+            "test.toml:4:1: port p: MAC 02:00:00:00:00:01 is listed twice");
+  EXPECT_EQ(error_of("[nat]\negress_deny = [\"10.0.0.0/33\"]\n"),
+            "test.toml:2:15: [nat].egress_deny: '10.0.0.0/33' is not an IPv4 address or ADDRESS/PREFIX");
+}
+
 TEST(Config, ReportsAMissingFile) {
   try {
     load_config_file("/nonexistent/inceptiond.toml");

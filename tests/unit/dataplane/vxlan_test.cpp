@@ -63,6 +63,7 @@ UnderlayView underlay_view() {
   u.local_ip = rte_cpu_to_be_32(kRemote);  // we receive what kLocal sent
   u.vxlan_port = rte_cpu_to_be_16(4789);
   u.mac = kRemoteMac;
+  u.mtu = 1500;
   u.overlay_mtu = 1450;
   u.network_of_vni.insert(1001, 0);
   u.peer_of.insert(UnderlayView::peer_key(1001, kLocal), 7);
@@ -152,6 +153,13 @@ TEST(VxlanDecap, StripsEthernetPaddingOfShortDatagrams) {
   rte_pktmbuf_free(m);
 }
 
+// Recomputes the outer IPv4 header checksum after a test edited the header.
+void fix_outer_checksum(rte_mbuf* m) {
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
 // Encapsulates a frame, lets `corrupt` damage the outer headers, decaps.
 DropReason decap_after(const std::function<void(uint8_t* outer, rte_mbuf* m)>& corrupt) {
   const UnderlayView u = underlay_view();
@@ -172,13 +180,84 @@ TEST(VxlanDecap, RejectsMalformedAndForeignFrames) {
   EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14 + 20 + 8] = 0xff; }), DropReason::kCount);
   // IPv4 total length beyond the frame.
   EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14 + 2] = 0x7f; }), DropReason::kBadHeader);
-  // UDP length disagreeing with IPv4.
-  EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14 + 20 + 5] ^= 0x10; }), DropReason::kBadHeader);
+  // UDP length beyond the IPv4 payload, or too short for VXLAN and an inner Ethernet header.
+  EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14 + 20 + 5] += 1; }), DropReason::kBadHeader);
+  EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14 + 20 + 4] = 0, p[14 + 20 + 5] = 29; }),
+            DropReason::kBadHeader);
   // IHL below 5.
   EXPECT_EQ(decap_after([](uint8_t* p, rte_mbuf*) { p[14] = 0x44; }), DropReason::kBadHeader);
   // Truncated: outer headers but no whole inner Ethernet header.
   EXPECT_EQ(decap_after([](uint8_t*, rte_mbuf* m) { rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - 60)); }),
             DropReason::kBadHeader);
+}
+
+TEST(VxlanDecap, TheUdpLengthDelimitsTheInnerFrame) {
+  // As in Linux (RFC 768): IPv4 payload beyond the UDP length is padding.
+  const UnderlayView u = underlay_view();
+  rte_mbuf* m = inner_frame(98);
+  const std::vector<uint8_t> inner = bytes_of(m);
+  ASSERT_TRUE(vxlan_encap(tunnel(), m));
+  auto* udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr*, 34);
+  udp->dgram_len = rte_cpu_to_be_16(8 + 8 + 60);
+  PortIndex peer = kInvalidPort;
+  ASSERT_EQ(vxlan_decap(u, m, &peer), DropReason::kCount);
+  EXPECT_EQ(bytes_of(m), std::vector<uint8_t>(inner.begin(), inner.begin() + 60));
+  rte_pktmbuf_free(m);
+}
+
+// RFC 1122 3.2.1.1-2: a datagram with a bad version, header length or
+// checksum is discarded, VXLAN or not, before anything acts on it.
+TEST(UnderlayClassify, InvalidOuterIpv4HeadersAreDroppedAsBadHeader) {
+  const UnderlayView u = underlay_view();
+  auto classify_after = [&](const std::function<void(rte_ipv4_hdr*)>& corrupt, bool fix_checksum,
+                            uint32_t dst = kRemote) {
+    rte_mbuf* m = inner_frame(98);
+    vxlan_encap(tunnel(), m);
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+    ip->dst_addr = rte_cpu_to_be_32(dst);
+    fix_outer_checksum(m);
+    corrupt(ip);
+    if (fix_checksum) fix_outer_checksum(m);
+    DropReason reason = DropReason::kCount;
+    const UnderlayClass c = classify_underlay(u, m, &reason);
+    rte_pktmbuf_free(m);
+    return std::pair{c, reason};
+  };
+  const auto bad = std::pair{UnderlayClass::kDrop, DropReason::kBadHeader};
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->hdr_checksum ^= 0x0100; }, false), bad);
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->hdr_checksum = 0; }, false), bad);
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->version_ihl = 0x65; }, true), bad);
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->version_ihl = 0x44; }, true), bad);
+  EXPECT_EQ(classify_after(
+                [](rte_ipv4_hdr* ip) {
+                  ip->version_ihl = 0x4f;  // a 60-byte header in a 40-byte datagram
+                  ip->total_length = rte_cpu_to_be_16(40);
+                },
+                true),
+            bad);
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->total_length = rte_cpu_to_be_16(19); }, true), bad);
+  // Junk for the rVM's own stack is dropped the same way, not handed up.
+  EXPECT_EQ(classify_after([](rte_ipv4_hdr* ip) { ip->hdr_checksum ^= 1; }, false, 0x0a000063), bad);
+  // Options: VTEPs send none; the datagram is not one of ours.
+  rte_mbuf* m = inner_frame(98);
+  vxlan_encap(tunnel(), m);
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
+  ip->version_ihl = 0x46;  // 24-byte header: the first 4 bytes of UDP read as a NOP option run
+  fix_outer_checksum(m);
+  DropReason reason = DropReason::kCount;
+  EXPECT_NE(classify_underlay(u, m, &reason), UnderlayClass::kVxlan);
+  rte_pktmbuf_free(m);
+}
+
+TEST(UnderlayClassify, ADatagramLongerThanTheUnderlayMtuWasReassembledAndIsAFragment) {
+  UnderlayView u = underlay_view();
+  u.mtu = 1000;  // a 1464-byte inner frame cannot have arrived whole
+  rte_mbuf* m = inner_frame(1464);
+  vxlan_encap(tunnel(), m);
+  DropReason reason = DropReason::kCount;
+  EXPECT_EQ(classify_underlay(u, m, &reason), UnderlayClass::kDrop);
+  EXPECT_EQ(reason, DropReason::kFragment);
+  rte_pktmbuf_free(m);
 }
 
 TEST(UnderlayClassify, SortsFramesByWhoMustHandleThem) {
@@ -201,17 +280,20 @@ TEST(UnderlayClassify, SortsFramesByWhoMustHandleThem) {
   rte_mbuf* not_for_us = inner_frame(98);
   vxlan_encap(tunnel(), not_for_us);
   rte_pktmbuf_mtod_offset(not_for_us, rte_ipv4_hdr*, 14)->dst_addr = rte_cpu_to_be_32(0x0a000063);
+  fix_outer_checksum(not_for_us);
   EXPECT_EQ(classify(not_for_us), UnderlayClass::kHost);
 
   rte_mbuf* first_fragment = inner_frame(98);
   vxlan_encap(tunnel(), first_fragment);
   rte_pktmbuf_mtod_offset(first_fragment, rte_ipv4_hdr*, 14)->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
+  fix_outer_checksum(first_fragment);
   EXPECT_EQ(classify(first_fragment), UnderlayClass::kDrop);
   EXPECT_EQ(reason, DropReason::kFragment);
 
   rte_mbuf* later_fragment = inner_frame(98);
   vxlan_encap(tunnel(), later_fragment);
   rte_pktmbuf_mtod_offset(later_fragment, rte_ipv4_hdr*, 14)->fragment_offset = rte_cpu_to_be_16(185);
+  fix_outer_checksum(later_fragment);
   EXPECT_EQ(classify(later_fragment), UnderlayClass::kHost);
 
   EXPECT_EQ(classify(frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 60, RTE_ETHER_TYPE_ARP)), UnderlayClass::kArp);
