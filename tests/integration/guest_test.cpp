@@ -23,15 +23,16 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
   ASSERT_TRUE(std::filesystem::exists(guest_image_dir() + "/vmlinuz"))
       << "no guest image in '" << guest_image_dir() << "': run scripts/build-guest.sh";
   TempDir dir("guests");
+  const std::string kg = ns_prefix() + "-kg";
   Guest g1(dir, "g1", dir.file("g1.sock"), "52:54:00:00:00:11", "192.0.2.11/24");
   Guest g2(dir, "g2", dir.file("g2.sock"), "52:54:00:00:00:12", "192.0.2.12/24");
   Daemon daemon(dir, "[[network]]\nname = \"private\"\nvni = 1001\n" + vhost_port("g1", dir.file("g1.sock")) +
                          vhost_port("g2", dir.file("g2.sock")) +
-                         "[[port]]\nname = \"inc-kg\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+                         "[[port]]\nname = \"" + kg + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  Netns host("inc-guest-host");
-  ASSERT_EQ(sh("ip link set inc-kg netns " + host.name()).exit_code, 0);
-  ASSERT_EQ(host.exec("ip addr add 192.0.2.100/24 dev inc-kg && ip link set inc-kg up").exit_code, 0);
+  Netns host(ns_prefix() + "-guest-host");
+  ASSERT_EQ(sh("ip link set " + kg + " netns " + host.name()).exit_code, 0);
+  ASSERT_EQ(host.exec("ip addr add 192.0.2.100/24 dev " + kg + " && ip link set " + kg + " up").exit_code, 0);
 
   ASSERT_TRUE(g1.wait_ready()) << "g1 did not boot";
   ASSERT_TRUE(g2.wait_ready()) << "g2 did not boot";

@@ -161,6 +161,14 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+std::string ns_prefix() {
+  const char* value = std::getenv("INCEPTION_NS_PREFIX");
+  if (value == nullptr || *value == '\0') return "inct";
+  const std::string prefix(value);
+  if (prefix.size() > 6) throw std::runtime_error("INCEPTION_NS_PREFIX must be at most 6 characters");
+  return prefix;
+}
+
 TempDir::TempDir(const std::string& tag) {
   std::string pattern = "/tmp/inception-" + tag + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -457,7 +465,7 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
 
 Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat)
     : dir_(dir.file("topology")) {
-  setenv("TOPO_PREFIX", kPrefix, 1);
+  setenv("TOPO_PREFIX", ns_prefix().c_str(), 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
   if (ivms) argv.push_back("--ivms");
   if (nat) argv.push_back("--nat");

@@ -152,21 +152,29 @@ class VportPeer {
   std::vector<Frame> frames_;
 };
 
+// Prefix of every network namespace and root-namespace interface a test
+// creates: INCEPTION_NS_PREFIX (at most 6 characters, so interface names
+// stay within 15), default "inct". Two checkouts running the suites at once
+// give each its own.
+std::string ns_prefix();
+
 // scripts/topology.sh: N rVMs (network namespaces running inceptiond with a
 // VXLAN underlay on a shared management bridge), torn down on destruction.
 class Topology {
  public:
-  static constexpr const char* kPrefix = "inct";
   Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false);
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }
   CommandResult ctl(int rvm, const std::vector<std::string>& args) const;
   nlohmann::json ctl_json(int rvm, const std::vector<std::string>& args) const;
-  std::string rvm_ns(int rvm) const { return std::string(kPrefix) + "-rvm" + std::to_string(rvm); }
+  std::string rvm_ns(int rvm) const { return ns("rvm" + std::to_string(rvm)); }
   std::string ivm_ns(int rvm, const std::string& network) const {
-    return std::string(kPrefix) + "-ivm" + std::to_string(rvm) + "-" + network;
+    return ns("ivm" + std::to_string(rvm) + "-" + network);
   }
+  // A namespace of the topology by its short name ("client", "server",
+  // "reality", "mgmt").
+  std::string ns(const std::string& name) const { return ns_prefix() + "-" + name; }
   CommandResult in(const std::string& ns, const std::string& command, std::chrono::milliseconds timeout = 60s) const;
   std::string log(int rvm) const;
 

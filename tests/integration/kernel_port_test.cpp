@@ -10,14 +10,14 @@ namespace {
 
 TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
   TempDir dir("kernel");
-  Daemon daemon(dir,
-                "[[network]]\nname = \"private\"\nvni = 1001\n"
-                "[[port]]\nname = \"inc-k1\"\ntype = \"kernel\"\nnetwork = \"private\"\n"
-                "[[port]]\nname = \"inc-k2\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+  const std::string k1 = ns_prefix() + "-k1", k2 = ns_prefix() + "-k2";
+  Daemon daemon(dir, "[[network]]\nname = \"private\"\nvni = 1001\n"
+                     "[[port]]\nname = \"" + k1 + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n"
+                     "[[port]]\nname = \"" + k2 + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  Netns ns1("inc-kp1"), ns2("inc-kp2");
+  Netns ns1(ns_prefix() + "-kp1"), ns2(ns_prefix() + "-kp2");
   for (auto [ns, dev, addr] :
-       {std::tuple{&ns1, "inc-k1", "192.0.2.1/24"}, std::tuple{&ns2, "inc-k2", "192.0.2.2/24"}}) {
+       {std::tuple{&ns1, k1, "192.0.2.1/24"}, std::tuple{&ns2, k2, "192.0.2.2/24"}}) {
     ASSERT_EQ(sh(std::string("ip link set ") + dev + " netns " + ns->name()).exit_code, 0);
     ASSERT_EQ(ns->exec(std::string("ip addr add ") + addr + " dev " + dev + " && ip link set " + dev + " up").exit_code,
               0);
@@ -29,13 +29,13 @@ TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
   EXPECT_EQ(back.exit_code, 0) << back.out << back.err;
 
   // The switch learned both interfaces' MACs on the right ports.
-  const std::string mac1 = ns1.exec("cat /sys/class/net/inc-k1/address").out.substr(0, 17);
-  const std::string mac2 = ns2.exec("cat /sys/class/net/inc-k2/address").out.substr(0, 17);
+  const std::string mac1 = ns1.exec("cat /sys/class/net/" + k1 + "/address").out.substr(0, 17);
+  const std::string mac2 = ns2.exec("cat /sys/class/net/" + k2 + "/address").out.substr(0, 17);
   const auto fdb = daemon.ctl_json({"fdb", "show", "private"});
   bool found1 = false, found2 = false;
   for (const auto& e : fdb) {
-    found1 |= e["mac"] == mac1 && e["port"] == "inc-k1";
-    found2 |= e["mac"] == mac2 && e["port"] == "inc-k2";
+    found1 |= e["mac"] == mac1 && e["port"] == k1;
+    found2 |= e["mac"] == mac2 && e["port"] == k2;
   }
   EXPECT_TRUE(found1 && found2) << fdb.dump();
 

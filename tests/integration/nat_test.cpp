@@ -38,16 +38,16 @@ class Nat : public ::testing::Test {
     // take longer than socat's default 0.5 s to fork and run.
     std::ofstream(dir->file("peer.sh")) << "#!/bin/sh\necho \"$SOCAT_PEERADDR\"\n";
     std::filesystem::permissions(dir->file("peer.sh"), std::filesystem::perms::owner_all);
-    ASSERT_EQ(topo->in("inct-server",
+    ASSERT_EQ(topo->in(topo->ns("server"),
                        "setsid socat -t10 TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
                            " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork "
                            "EXEC:" +
                            dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
                   .exit_code,
               0);
-    topo->in("inct-server", wait_for_listener("tcp", 8080) + "; " + wait_for_listener("udp", 5353));
+    topo->in(topo->ns("server"), wait_for_listener("tcp", 8080) + "; " + wait_for_listener("udp", 5353));
     // Neighbors resolve on first use: warm the paths.
-    topo->in("inct-client", "ping -c 2 -W 1 203.0.113.10");
+    topo->in(topo->ns("client"), "ping -c 2 -W 1 203.0.113.10");
   }
 
   std::string seen_by_server(const std::string& ns) {
@@ -60,15 +60,15 @@ class Nat : public ::testing::Test {
 
 TEST_F(Nat, FigureFourEndToEnd) {
   // Internet -> floating IP: ping, HTTP, UDP.
-  CommandResult r = topo->in("inct-client", "ping -c 3 -W 2 203.0.113.10");
+  CommandResult r = topo->in(topo->ns("client"), "ping -c 3 -W 2 203.0.113.10");
   EXPECT_EQ(r.exit_code, 0) << r.out << topo->log(1) << topo->log(2);
-  r = topo->in("inct-client", "curl -s -m 10 --retry 2 http://203.0.113.10/");
+  r = topo->in(topo->ns("client"), "curl -s -m 10 --retry 2 http://203.0.113.10/");
   EXPECT_EQ(r.out, "hello from ivm2\n") << r.err;
   topo->in(topo->ivm_ns(2, "private"),
            "setsid socat UDP-RECVFROM:7000,fork SYSTEM:'echo udp-pong-ivm2' </dev/null "
            ">/dev/null 2>&1 &");
   topo->in(topo->ivm_ns(2, "private"), wait_for_listener("udp", 7000));
-  r = topo->in("inct-client", "echo ping | timeout 10 socat -T3 - UDP:203.0.113.10:7000");
+  r = topo->in(topo->ns("client"), "echo ping | timeout 10 socat -T3 - UDP:203.0.113.10:7000");
   EXPECT_EQ(r.out, "udp-pong-ivm2\n") << r.err;
 
   // iVM2 -> internet leaves as its floating IP; iVM3 and iVM1 (on the
@@ -89,7 +89,7 @@ TEST_F(Nat, FigureFourEndToEnd) {
   EXPECT_TRUE(eventually([&] { return sh("cat " + dir->file("conn") + ".* | grep -c '^203.0.113.1$'").out == "60\n"; },
                          30s, 500ms))
       << sh("cat " + dir->file("conn") + ".* | sort | uniq -c; grep -L . " + dir->file("conn") + ".*").out
-      << topo->in(topo->ivm_ns(3, "private"), "ss -tan").out << topo->in("inct-server", "ss -tan").out
+      << topo->in(topo->ivm_ns(3, "private"), "ss -tan").out << topo->in(topo->ns("server"), "ss -tan").out
       << topo->ctl(1, {"nat", "sessions", "--limit", "1000"}).out << topo->ctl(1, {"stats"}).out
       << topo->ctl(3, {"stats"}).out;
   const auto sessions = topo->ctl_json(1, {"nat", "sessions", "--limit", "100000"});
@@ -107,7 +107,7 @@ TEST_F(Nat, FigureFourEndToEnd) {
   r = topo->in(topo->ivm_ns(2, "private"), "timeout 30 busybox traceroute -n -w 2 -q 1 -m 4 203.0.113.200");
   EXPECT_NE(r.out.find(" 1  10.0.0.1 "), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find(" 2  203.0.113.200 "), std::string::npos) << r.out << r.err;
-  r = topo->in("inct-client", "echo probe | timeout 10 socat -T3 - UDP:203.0.113.10:9");
+  r = topo->in(topo->ns("client"), "echo probe | timeout 10 socat -T3 - UDP:203.0.113.10:9");
   EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
 
   // Per floating IP counters, both directions.
@@ -118,21 +118,21 @@ TEST_F(Nat, FigureFourEndToEnd) {
 
   // Isolation: nothing from the internet reaches a fixed IP or an iVM
   // without a floating IP, even if the reality cloud routed it to the gateway.
-  topo->in("inct-reality", "ip route add 192.0.2.0/24 via 10.0.0.11");
-  r = topo->in("inct-client", "ping -c 2 -W 1 192.0.2.3");
+  topo->in(topo->ns("reality"), "ip route add 192.0.2.0/24 via 10.0.0.11");
+  r = topo->in(topo->ns("client"), "ping -c 2 -W 1 192.0.2.3");
   EXPECT_NE(r.exit_code, 0) << r.out;
-  r = topo->in("inct-client", "curl -s -m 3 http://192.0.2.2/");
+  r = topo->in(topo->ns("client"), "curl -s -m 3 http://192.0.2.2/");
   EXPECT_NE(r.exit_code, 0) << r.out;
-  r = topo->in("inct-client", "ping -c 2 -W 1 10.0.0.100");  // the SNAT address, no session
+  r = topo->in(topo->ns("client"), "ping -c 2 -W 1 10.0.0.100");  // the SNAT address, no session
   EXPECT_NE(r.exit_code, 0) << r.out;
 }
 
 TEST_F(Nat, FloatingIpMovesToAnotherIvmOnTheNextRequest) {
-  CommandResult r = topo->in("inct-client", "curl -s -m 10 --retry 2 http://203.0.113.10/");
+  CommandResult r = topo->in(topo->ns("client"), "curl -s -m 10 --retry 2 http://203.0.113.10/");
   ASSERT_EQ(r.out, "hello from ivm2\n") << r.err;
   ASSERT_EQ(topo->ctl(2, {"fip", "del", "203.0.113.10"}).exit_code, 0);
   ASSERT_EQ(topo->ctl(3, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.3", "--network", "private"}).exit_code, 0);
-  r = topo->in("inct-client", "curl -s -m 10 http://203.0.113.10/");
+  r = topo->in(topo->ns("client"), "curl -s -m 10 http://203.0.113.10/");
   EXPECT_EQ(r.out, "hello from ivm3\n") << r.err << topo->ctl(1, {"neigh", "show"}).out;
   EXPECT_EQ(seen_by_server(topo->ivm_ns(3, "private")), "203.0.113.10\n");
   EXPECT_EQ(seen_by_server(topo->ivm_ns(2, "private")), "203.0.113.1\n");

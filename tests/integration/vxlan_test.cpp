@@ -189,28 +189,29 @@ TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
   ASSERT_TRUE(topo.up()) << topo.output();
   // A kernel VTEP on the management network: VXLAN device (VNI 1001, port
   // 4789) in a Linux bridge with a host behind it.
-  Netns vtep("inct-kvtep"), host("inct-khost");
+  Netns vtep(ns_prefix() + "-kvtep"), host(ns_prefix() + "-khost");
+  const std::string kv = ns_prefix() + "-kv", kh = ns_prefix() + "-kh";
   auto must = [](const CommandResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err; };
-  must(sh("ip link add inct-kv netns " + vtep.name() + " type veth peer name kvtep netns inct-mgmt"));
-  must(sh("ip -n inct-mgmt link set kvtep master br0 up"));
+  must(sh("ip link add " + kv + " netns " + vtep.name() + " type veth peer name kvtep netns " + topo.ns("mgmt")));
+  must(sh("ip -n " + topo.ns("mgmt") + " link set kvtep master br0 up"));
   must(vtep.exec(
-      "ip link set inct-kv up && ip addr add 10.0.0.20/24 dev inct-kv && ethtool -K inct-kv tx off >/dev/null"));
+      "ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv + " tx off >/dev/null"));
   must(
       vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
                 "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
                 "ip link set vx1001 master br1"));
-  must(sh("ip link add inct-kh netns " + host.name() + " type veth peer name kh netns " + vtep.name()));
+  must(sh("ip link add " + kh + " netns " + host.name() + " type veth peer name kh netns " + vtep.name()));
   must(vtep.exec("ip link set kh master br1 up"));
   must(
-      host.exec("ip link set inct-kh mtu 1450 up && ip addr add 192.0.2.20/24 dev inct-kh && "
-                "ethtool -K inct-kh tx off >/dev/null"));
+      host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
+                " tx off >/dev/null"));
   ASSERT_EQ(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}).exit_code, 0);
 
   CommandResult r = host.exec("ping -c 3 -W 3 192.0.2.1");
   EXPECT_EQ(r.exit_code, 0) << r.out << topo.log(1);
   r = topo.in(topo.ivm_ns(1, "private"), "ping -c 3 -W 3 192.0.2.20");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_TRUE(fdb_says(topo, 1, "private", host.exec("cat /sys/class/net/inct-kh/address").out.substr(0, 17),
+  EXPECT_TRUE(fdb_says(topo, 1, "private", host.exec("cat /sys/class/net/" + kh + "/address").out.substr(0, 17),
                        "peer:10.0.0.20"));
 
   ASSERT_EQ(sh("head -c 3000000 /dev/urandom > " + dir.file("payload")).exit_code, 0);
