@@ -1,6 +1,8 @@
 // inceptiond's life cycle and inceptionctl's errors, as a user meets them.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -43,6 +45,40 @@ TEST(Daemon, RejectsABadConfigBeforeStartingAnything) {
   const CommandResult missing = run({binary("INCEPTIOND"), "--config", dir.file("nope.toml")});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("nope.toml"), std::string::npos) << missing.err;
+}
+
+// A kernel port's name is its interface name, and Linux allows 15
+// characters: the file and inceptionctl both get all of them.
+TEST(Daemon, KernelPortNamesOfFifteenCharacters) {
+  const auto ifname = [](const std::string& tag) {
+    const std::string pid = std::to_string(getpid());
+    return tag + std::string(15 - tag.size() - pid.size(), '0') + pid;
+  };
+  const std::string from_file = ifname("incf-"), from_ctl = ifname("incc-");
+  ASSERT_EQ(from_file.size(), 15u);
+  TempDir dir("ifname");
+  Daemon daemon(dir, kNetworks + "[[port]]\nname = \"" + from_file + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+  const CommandResult check = run({binary("INCEPTIOND"), "--check", "--config", daemon.config_path()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_file));
+
+  const CommandResult added = daemon.ctl({"port", "add", from_ctl, "--type", "kernel", "--network", "private"});
+  ASSERT_EQ(added.exit_code, 0) << added.err << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_ctl));
+  const auto ports = daemon.ctl_json({"port", "list"});
+  ASSERT_EQ(ports.size(), 2u);
+  for (const auto& port : ports) EXPECT_EQ(port["link"], "up") << port.dump();
+
+  // Deleted and added again under the same name.
+  ASSERT_EQ(daemon.ctl({"port", "del", from_ctl}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !fs::exists("/sys/class/net/" + from_ctl); }));
+  ASSERT_EQ(daemon.ctl({"port", "add", from_ctl, "--type", "kernel", "--network", "private"}).exit_code, 0)
+      << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_ctl));
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + from_file));
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + from_ctl));
 }
 
 TEST(Daemon, HelpVersionCheckAndDefaultConfig) {
