@@ -96,6 +96,18 @@ class TableReader {
     return *v;
   }
 
+  // Runs a validation rule; its error points at `key`'s value, or at the
+  // table when the key was left out (the rule then judged a default).
+  template <typename Fn>
+  void check(const std::string& key, Fn&& fn) const {
+    try {
+      fn();
+    } catch (const ConfigError& e) {
+      const toml::node* n = table_.get(key);
+      throw ConfigError(where(n != nullptr ? n->source() : table_.source(), file_) + ": " + e.what());
+    }
+  }
+
   // Rejects keys nobody asked for: a typo must not silently fall back to a
   // default.
   void finish() const {
@@ -130,9 +142,10 @@ void each_array_table(TableReader& reader, const std::string& key, Fn&& fn) {
   for (const toml::node& item : *n->as_array()) fn(*item.as_table(), index++);
 }
 
-// Re-throws a validation error with the position of the table it came from.
+// Re-throws a validation error with the position of the table (or value)
+// it came from.
 template <typename Fn>
-void at_table(const toml::table& table, const std::string& file, Fn&& fn) {
+void at_table(const toml::node& table, const std::string& file, Fn&& fn) {
   try {
     fn();
   } catch (const ConfigError& e) {
@@ -157,8 +170,7 @@ void parse_dpdk(const toml::table& table, const std::string& file, Config::Dpdk&
   if (cores.size() != dpdk.worker_cores.size()) r.fail("worker_cores lists a core twice");
   if (cores.contains(dpdk.main_core))
     r.fail(fmt::format("core {} is both main_core and a worker core", dpdk.main_core));
-  if (dpdk.file_prefix.empty() || dpdk.file_prefix.find('/') != std::string::npos)
-    r.fail("file_prefix must be a non-empty name without '/'");
+  r.check("file_prefix", [&] { validate_file_prefix(dpdk.file_prefix); });
 }
 
 void parse_switch(const toml::table& table, const std::string& file, Config::Switch& sw) {
@@ -179,7 +191,8 @@ void parse_switch(const toml::table& table, const std::string& file, Config::Swi
     r.fail(fmt::format("log_level '{}' is not one of: error, warning, info, debug", sw.log_level));
 }
 
-NetworkConfig parse_network(const toml::table& table, const std::string& file, size_t index) {
+NetworkConfig parse_network(const toml::table& table, const std::string& file, size_t index,
+                            const UnderlayConfig& underlay) {
   TableReader r(table, fmt::format("[[network]] #{}", index + 1), file);
   NetworkConfig n;
   n.name = r.required_string("name");
@@ -187,22 +200,24 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
   if (!vni) r.fail("missing required key 'vni'");
   n.vni = *vni;
   if (auto v = r.integer("fdb_limit", 1, kMaxFdbLimit)) n.fdb_limit = *v;
-  if (auto v = r.strings("peers")) {
-    for (const std::string& text : *v) {
-      const auto ip = Ipv4Address::parse(text);
-      if (!ip)
-        r.fail_at(*table.get("peers"), fmt::format("network {}: peer '{}' is not an IPv4 address", n.name, text));
-      n.peers.push_back(*ip);
-    }
-  }
+  const std::optional<std::vector<std::string>> peers = r.strings("peers");
   if (auto v = r.boolean("hub")) n.hub = *v;
   if (auto v = r.integer("neighbor_limit", 1, kMaxNeighborLimit)) n.neighbor_limit = *v;
   r.finish();
   at_table(table, file, [&] { validate_network(n); });
+  if (peers) {
+    const toml::array& items = *table.get("peers")->as_array();
+    for (size_t i = 0; i < peers->size(); ++i) {
+      const auto ip = Ipv4Address::parse((*peers)[i]);
+      if (!ip) r.fail_at(items[i], fmt::format("network {}: peer '{}' is not an IPv4 address", n.name, (*peers)[i]));
+      at_table(items[i], file, [&] { validate_peer(n.name, *ip, n.peers, underlay); });
+      n.peers.push_back(*ip);
+    }
+  }
   return n;
 }
 
-PortConfig parse_port(const toml::table& table, const std::string& file, size_t index) {
+PortConfig parse_port(const toml::table& table, const std::string& file, size_t index, const Config& config) {
   TableReader r(table, fmt::format("[[port]] #{}", index + 1), file);
   PortConfig p;
   p.name = r.required_string("name");
@@ -241,6 +256,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
     r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
   at_table(table, file, [&] { validate_port(p); });
+  r.check("socket", [&] { validate_port_socket(p, config.ports, config.control.socket); });
   return p;
 }
 
@@ -283,7 +299,8 @@ UnderlayConfig parse_underlay(const toml::table& table, const std::string& file)
   return u;
 }
 
-NeighborConfig parse_neighbor(const toml::table& table, const std::string& file, size_t index) {
+NeighborConfig parse_neighbor(const toml::table& table, const std::string& file, size_t index,
+                              const UnderlayConfig& underlay) {
   TableReader r(table, fmt::format("[[neighbor]] #{}", index + 1), file);
   const std::string ip = r.required_string("ip");
   const std::string mac = r.required_string("mac");
@@ -296,6 +313,7 @@ NeighborConfig parse_neighbor(const toml::table& table, const std::string& file,
     r.fail_at(*table.get("mac"), fmt::format("'{}' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)", mac));
   n.ip = *parsed_ip;
   n.mac = *parsed_mac;
+  r.check("ip", [&] { validate_neighbor(n, underlay); });
   return n;
 }
 
@@ -306,7 +324,7 @@ Ipv4Address required_ip(TableReader& r, const toml::table& table, const std::str
   return *ip;
 }
 
-RouterConfig parse_router(const toml::table& table, const std::string& file, size_t index) {
+RouterConfig parse_router(const toml::table& table, const std::string& file, size_t index, const Config& config) {
   TableReader r(table, fmt::format("[[router]] #{}", index + 1), file);
   RouterConfig router;
   router.network = r.required_string("network");
@@ -317,10 +335,11 @@ RouterConfig parse_router(const toml::table& table, const std::string& file, siz
     r.fail_at(*table.get("address"),
               fmt::format("router address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)", address));
   router.address = *prefix;
+  r.check("address", [&] { validate_router(router, config.routers, config.underlay); });
   return router;
 }
 
-NatConfig parse_nat(const toml::table& table, const std::string& file) {
+NatConfig parse_nat(const toml::table& table, const std::string& file, const UnderlayConfig& underlay) {
   TableReader r(table, "[nat]", file);
   NatConfig nat;
   if (auto v = r.string("public_network")) nat.public_network = *v;
@@ -360,50 +379,14 @@ NatConfig parse_nat(const toml::table& table, const std::string& file) {
   if (auto v = r.integer("udp_timeout_s", 1, 86400)) nat.udp_timeout_s = *v;
   if (auto v = r.integer("icmp_timeout_s", 1, 86400)) nat.icmp_timeout_s = *v;
   r.finish();
+  if (nat.snat_address)
+    r.check("snat_address", [&] {
+      validate_nat_address("[nat] snat_address " + nat.snat_address->to_string(), *nat.snat_address, underlay);
+    });
   return nat;
 }
 
 }  // namespace
-
-void validate_nat(const Config& c) {
-  if (c.nat.egress_deny.size() > kMaxEgressDenyPrefixes)
-    throw ConfigError(fmt::format("nat: egress_deny lists {} prefixes, at most {}", c.nat.egress_deny.size(),
-                                  kMaxEgressDenyPrefixes));
-  const bool gateway_role = c.nat.snat_address.has_value() || !c.gateway_mappings.empty();
-  if (gateway_role && !c.underlay.enabled)
-    throw ConfigError("nat: SNAT and gateway mappings need an [underlay] (they send out of the rVM's NIC)");
-  if (gateway_role && !c.underlay.gateway)
-    throw ConfigError("nat: SNAT and gateway mappings need [underlay] gateway (the reality cloud's router)");
-  std::set<Ipv4Address> underlay_addresses;
-  if (c.nat.snat_address) underlay_addresses.insert(*c.nat.snat_address);
-  for (const GatewayMappingConfig& g : c.gateway_mappings) {
-    if (!underlay_addresses.insert(g.underlay).second)
-      throw ConfigError(fmt::format("gateway mapping {}: underlay address used twice", g.underlay.to_string()));
-    if (c.underlay.enabled && g.underlay == c.underlay.address.address)
-      throw ConfigError(
-          fmt::format("gateway mapping {}: that is the VTEP's own address; give each public IP its own "
-                      "underlay address",
-                      g.underlay.to_string()));
-  }
-  std::set<Ipv4Address> publics;
-  for (const FipConfig& f : c.fips) {
-    if (!publics.insert(f.public_ip).second)
-      throw ConfigError(fmt::format("floating IP {} is defined twice", f.public_ip.to_string()));
-    const bool known =
-        std::any_of(c.networks.begin(), c.networks.end(), [&](const NetworkConfig& n) { return n.name == f.network; });
-    if (!known)
-      throw ConfigError(fmt::format("floating IP {}: network {} is not defined", f.public_ip.to_string(), f.network));
-  }
-}
-
-void validate_underlay(const UnderlayConfig& u) {
-  if (u.device.empty()) throw ConfigError("underlay: no device given");
-  if (u.gateway && !u.address.contains(*u.gateway))
-    throw ConfigError(
-        fmt::format("underlay: gateway {} is not inside {}", u.gateway->to_string(), u.address.to_string()));
-  if (!u.host_interface.empty() && !valid_object_name(u.host_interface, kMaxPortNameLength))
-    throw ConfigError(fmt::format("underlay: host_interface '{}' is not a valid interface name", u.host_interface));
-}
 
 std::string_view port_type_name(PortType type) noexcept {
   return type == PortType::kVhostUser ? "vhost-user" : "kernel";
@@ -500,34 +483,39 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (auto v = m.boolean("enabled")) config.metrics.enabled = *v;
     if (auto v = m.string("listen")) config.metrics.listen = *v;
     m.finish();
-    const auto colon = config.metrics.listen.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == config.metrics.listen.size())
-      m.fail(fmt::format("listen '{}' must be ADDRESS:PORT", config.metrics.listen));
+    m.check("listen", [&] { validate_listen_address(config.metrics.listen); });
   }
   if (const toml::table* t = sub_table(r, "underlay")) config.underlay = parse_underlay(*t, source_name);
+  // Tables are read in this order whatever their order in the file: the
+  // rules of a later one may look at an earlier one (peers at the underlay).
   each_array_table(r, "neighbor", [&](const toml::table& t, size_t i) {
-    config.neighbors.push_back(parse_neighbor(t, source_name, i));
+    config.neighbors.push_back(parse_neighbor(t, source_name, i, config.underlay));
   });
-  each_array_table(r, "router",
-                   [&](const toml::table& t, size_t i) { config.routers.push_back(parse_router(t, source_name, i)); });
-  if (const toml::table* t = sub_table(r, "nat")) config.nat = parse_nat(*t, source_name);
+  each_array_table(r, "router", [&](const toml::table& t, size_t i) {
+    config.routers.push_back(parse_router(t, source_name, i, config));
+  });
+  if (const toml::table* t = sub_table(r, "nat")) config.nat = parse_nat(*t, source_name, config.underlay);
   each_array_table(r, "gateway_mapping", [&](const toml::table& t, size_t i) {
     TableReader g(t, fmt::format("[[gateway_mapping]] #{}", i + 1), source_name);
     GatewayMappingConfig mapping{required_ip(g, t, "underlay"), required_ip(g, t, "public")};
     g.finish();
+    g.check("underlay",
+            [&] { validate_gateway_mapping(mapping, config.gateway_mappings, config.nat, config.underlay); });
     config.gateway_mappings.push_back(mapping);
   });
   each_array_table(r, "fip", [&](const toml::table& t, size_t i) {
     TableReader f(t, fmt::format("[[fip]] #{}", i + 1), source_name);
     FipConfig fip{required_ip(f, t, "public"), required_ip(f, t, "fixed"), f.required_string("network")};
     f.finish();
+    f.check("public", [&] { validate_fip(fip, config.fips); });
     config.fips.push_back(fip);
   });
   each_array_table(r, "network", [&](const toml::table& t, size_t i) {
-    config.networks.push_back(parse_network(t, source_name, i));
+    config.networks.push_back(parse_network(t, source_name, i, config.underlay));
   });
-  each_array_table(r, "port",
-                   [&](const toml::table& t, size_t i) { config.ports.push_back(parse_port(t, source_name, i)); });
+  each_array_table(r, "port", [&](const toml::table& t, size_t i) {
+    config.ports.push_back(parse_port(t, source_name, i, config));
+  });
   each_array_table(r, "fdb", [&](const toml::table& t, size_t i) {
     config.static_macs.push_back(parse_static_mac(t, source_name, i));
   });
@@ -542,28 +530,14 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (!vnis.insert(n.vni).second)
       throw ConfigError(
           fmt::format("{}: network {}: VNI {} is already used by another network", source_name, n.name, n.vni));
-    if (!n.peers.empty() && !config.underlay.enabled)
-      throw ConfigError(fmt::format("{}: network {}: peers need an [underlay]", source_name, n.name));
-    std::set<Ipv4Address> peers;
-    for (const Ipv4Address& peer : n.peers) {
-      if (!peers.insert(peer).second)
-        throw ConfigError(
-            fmt::format("{}: network {}: peer {} is listed twice", source_name, n.name, peer.to_string()));
-      if (peer == config.underlay.address.address)
-        throw ConfigError(fmt::format("{}: network {}: peer {} is this rVM's own underlay address", source_name, n.name,
-                                      peer.to_string()));
-    }
   }
   std::set<std::string> ports;
-  std::set<std::string> sockets;
   if (config.underlay.enabled && !config.underlay.host_interface.empty()) ports.insert(config.underlay.host_interface);
   for (const PortConfig& p : config.ports) {
     if (!ports.insert(p.name).second)
       throw ConfigError(fmt::format("{}: port {} is defined twice", source_name, p.name));
     if (!networks.contains(p.network))
       throw ConfigError(fmt::format("{}: port {}: network {} is not defined", source_name, p.name, p.network));
-    if (!p.socket.empty() && !sockets.insert(p.socket).second)
-      throw ConfigError(fmt::format("{}: port {}: socket {} is used by another port", source_name, p.name, p.socket));
   }
   for (const StaticMacConfig& s : config.static_macs) {
     if (!networks.contains(s.network))
@@ -578,15 +552,16 @@ Config parse_config(std::string_view text, const std::string& source_name) {
       throw ConfigError(fmt::format("{}: fdb entry {}: port {} is on network {}, not {}", source_name,
                                     s.mac.to_string(), s.port, port->network, s.network));
   }
-  std::set<std::string> routed;
   for (const RouterConfig& router : config.routers) {
     if (!networks.contains(router.network))
       throw ConfigError(
           fmt::format("{}: router on network {}: the network is not defined", source_name, router.network));
-    if (!routed.insert(router.network).second)
-      throw ConfigError(fmt::format("{}: network {} has two routers", source_name, router.network));
   }
-  validate_nat(config);
+  try {
+    validate_nat(config);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: {}", source_name, e.what()));
+  }
   return config;
 }
 

@@ -168,15 +168,80 @@ Config parse_config(std::string_view text, const std::string& source_name);
 Config load_config_file(const std::string& path);
 std::string to_toml(const Config& config);
 
-// Validation shared by the TOML loader and inceptionctl requests. Each throws
-// ConfigError with a message naming the object and the problem.
+// Validation: one function per rule, called by both doors, the TOML loader
+// (and so `inceptiond --check`) and the Controller's operations
+// (inceptionctl), so that a rule and its wording exist once. Each throws
+// ConfigError naming the object and the cause; the loader adds
+// file:line:column, the Controller passes the text on as a ControlError.
+// Rules about a collection take what is already there (`existing`); the
+// Controller keeps its model as these config structs for that reason.
+// Facts that only the running daemon can know (is an interface name free,
+// does a socket's directory exist, is a TCP port free) stay where the daemon
+// acts on them; the code there says so.
 void validate_network(const NetworkConfig& network);
 void validate_port(const PortConfig& port);
 void validate_underlay(const UnderlayConfig& underlay);
 void validate_nat(const Config& config);
 bool valid_object_name(std::string_view name, size_t max_length) noexcept;
 inline constexpr size_t kMaxNetworkNameLength = 32;
-inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name
+inline constexpr size_t kMaxPortNameLength = 15;  // a port name is also a Linux interface name (IFNAMSIZ - 1)
+
+// [dpdk] file_prefix: DPDK names its runtime directory and its multi-process
+// sockets after it (/var/run/dpdk/PREFIX/mp_socket_PID_TSC), and a unix
+// socket path holds at most 107 bytes: longer prefixes are truncated there.
+inline constexpr size_t kMaxFilePrefixLength = 48;
+void validate_file_prefix(const std::string& prefix);
+
+// [dpdk] main_core and worker_cores must be cores this process may run on
+// (`allowed`: its CPU affinity, see allowed_cores()). Checked by inceptiond,
+// --check included, not by parse_config: the answer depends on the machine.
+void validate_cores(const Config::Dpdk& dpdk, const std::vector<unsigned>& allowed);
+std::vector<unsigned> allowed_cores();
+
+// [metrics] listen: IPV4:PORT, a dotted quad and a port 1..65535 in digits;
+// 0.0.0.0 listens on every address. The HTTP server behind prometheus-cpp
+// (civetweb) reads "999.1.1.1" as 231.1.1.1 and, as packaged here, cannot
+// listen on IPv6: both are refused here rather than misused or failed at start.
+void validate_listen_address(const std::string& listen);
+
+// A vhost-user port's socket is its own: not another port's, not the
+// control socket.
+void validate_port_socket(const PortConfig& port, const std::vector<PortConfig>& existing,
+                          const std::string& control_socket);
+
+// A VXLAN peer of `network` is another rVM's unicast VTEP address, reachable
+// on the underlay (on-link, or through [underlay] gateway), listed once.
+void validate_peer(const std::string& network, Ipv4Address peer, const std::vector<Ipv4Address>& existing,
+                   const UnderlayConfig& underlay);
+
+// Static underlay neighbors need an underlay; the address is unicast.
+void validate_neighbor(const NeighborConfig& neighbor, const UnderlayConfig& underlay);
+
+// A router's address is a host address of its prefix, not the VTEP's; one
+// router per network; the routers' subnets do not overlap (a packet routed
+// to an address in two of them would go to whichever came first).
+void validate_router(const RouterConfig& router, const std::vector<RouterConfig>& existing,
+                     const UnderlayConfig& underlay);
+
+// An underlay address NAT answers ARP for and translates to ([nat]
+// snat_address, a gateway mapping's underlay address): the gateway role
+// needs an [underlay] with a gateway, and the address is a unicast host
+// address of the underlay prefix that is neither the VTEP's nor the
+// gateway's. `object` names it ("[nat] snat_address 10.0.0.100").
+void validate_nat_address(const std::string& object, Ipv4Address address, const UnderlayConfig& underlay);
+
+// A gateway mapping's underlay address is a NAT address (above), not the
+// SNAT address; each underlay and each public address is mapped once.
+void validate_gateway_mapping(const GatewayMappingConfig& mapping, const std::vector<GatewayMappingConfig>& existing,
+                              const NatConfig& nat, const UnderlayConfig& underlay);
+
+// A floating IP is defined once, and an iVM's address has at most one.
+void validate_fip(const FipConfig& fip, const std::vector<FipConfig>& existing);
+
+// Routers, floating IPs, gateway mappings and SNAT all route through
+// [nat] public_network: it must exist while any of them is configured.
+// `object` names the feature that needs it.
+void validate_public_network(const std::string& object, const NatConfig& nat, bool exists);
 inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
 inline constexpr uint32_t kMaxNeighborLimit = 1u << 20;
 // [nat] egress_deny entries: the dataplane's list holds 32, of which the

@@ -42,6 +42,17 @@ std::vector<Ipv4Prefix> builtin_egress_deny() {
   return out;
 }
 
+// Runs a rule of config.h: the loader and inceptionctl refuse the same
+// thing with the same words.
+template <typename Rule>
+void check(Rule&& rule) {
+  try {
+    rule();
+  } catch (const ConfigError& e) {
+    throw ControlError(e.what());
+  }
+}
+
 PortTotals operator-(const PortTotals& a, const PortTotals& b) {
   PortTotals d;
   d.rx_packets = a.rx_packets - b.rx_packets;
@@ -322,21 +333,21 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
   if (!fixed)
     throw ControlError(fmt::format("floating IP {}: fixed IP '{}' is not an IPv4 address", public_text, fixed_text));
   network_or_throw(network, fmt::format("floating IP {}: ", public_text));
-  if (fips_.contains(*public_ip)) throw ControlError(fmt::format("floating IP {} already exists", public_text));
-  for (const auto& [p, fip] : fips_)
-    if (fip.config.fixed == *fixed && fip.config.network == network)
-      throw ControlError(fmt::format("floating IP {}: {} on {} already has floating IP {}", public_text, fixed_text,
-                                     network, p.to_string()));
-  if (!networks_.contains(startup_.nat.public_network))
-    throw ControlError(fmt::format("floating IP {}: the public network '{}' does not exist", public_text,
-                                   startup_.nat.public_network));
+  const FipConfig config{*public_ip, *fixed, network};
+  std::vector<FipConfig> existing;
+  for (const auto& [p, fip] : fips_) existing.push_back(fip.config);
+  check([&] {
+    validate_fip(config, existing);
+    validate_public_network("floating IP " + public_ip->to_string(), startup_.nat,
+                            networks_.contains(startup_.nat.public_network));
+  });
   const auto slot = std::find(fip_slot_used_.begin(), fip_slot_used_.end(), false);
   if (slot == fip_slot_used_.end())
     throw ControlError(
         fmt::format("floating IP {}: the switch has {} floating IPs already", public_text, kMaxFloatingIps));
   *slot = true;
   Fip fip;
-  fip.config = {*public_ip, *fixed, network};
+  fip.config = config;
   fip.counter_slot = static_cast<uint16_t>(slot - fip_slot_used_.begin());
   fip.baseline = fip_totals(fip.counter_slot);
   fips_[*public_ip] = fip;
@@ -365,21 +376,14 @@ void Controller::add_gateway_mapping(const std::string& underlay_text, const std
   if (!underlay_ip || !public_ip)
     throw ControlError(
         fmt::format("gateway mapping {} -> {}: both must be IPv4 addresses", underlay_text, public_text));
-  if (!underlay_ || !startup_.underlay.gateway)
-    throw ControlError(fmt::format("gateway mapping {}: needs an [underlay] with a gateway", underlay_text));
-  if (*underlay_ip == startup_.underlay.address.address)
-    throw ControlError(
-        fmt::format("gateway mapping {}: that is the VTEP's own address; give each public IP its own "
-                    "underlay address",
-                    underlay_text));
-  if (snat_ && *underlay_ip == *startup_.nat.snat_address)
-    throw ControlError(fmt::format("gateway mapping {}: that is the SNAT address", underlay_text));
-  if (gateway_mappings_.contains(*underlay_ip))
-    throw ControlError(fmt::format("gateway mapping {} already exists", underlay_text));
-  for (const auto& [u, p] : gateway_mappings_)
-    if (p == *public_ip)
-      throw ControlError(fmt::format("gateway mapping {}: public IP {} is already mapped to {}", underlay_text,
-                                     public_text, u.to_string()));
+  const GatewayMappingConfig mapping{*underlay_ip, *public_ip};
+  std::vector<GatewayMappingConfig> existing;
+  for (const auto& [u, p] : gateway_mappings_) existing.push_back({u, p});
+  check([&] {
+    validate_gateway_mapping(mapping, existing, startup_.nat, startup_.underlay);
+    validate_public_network("gateway mapping " + underlay_ip->to_string(), startup_.nat,
+                            networks_.contains(startup_.nat.public_network));
+  });
   gateway_mappings_[*underlay_ip] = *public_ip;
   update_wanted_neighbors();
   publish();
@@ -453,12 +457,7 @@ void Controller::update_wanted_neighbors() {
 
 void Controller::add_peer_locked(Network& network, Ipv4Address ip) {
   const std::string context = fmt::format("network {}: peer {}", network.config.name, ip.to_string());
-  if (!underlay_) throw ControlError(context + ": no [underlay] is configured");
-  if (ip == startup_.underlay.address.address) throw ControlError(context + ": that is this rVM's own VTEP address");
-  if (network.peers.contains(ip)) throw ControlError(context + " already exists");
-  if (!next_hop(ip))
-    throw ControlError(
-        fmt::format("{}: not inside {} and no gateway is configured", context, startup_.underlay.address.to_string()));
+  check([&] { validate_peer(network.config.name, ip, network.config.peers, startup_.underlay); });
   const auto index = free_port_index();
   if (!index) throw ControlError(fmt::format("{}: the switch has {} ports already", context, kMaxPorts));
   auto peer = std::make_unique<Peer>();
@@ -510,7 +509,7 @@ void Controller::add_neighbor(const std::string& ip_text, const std::string& mac
   const auto mac = MacAddress::parse(mac_text);
   if (!mac || mac->is_multicast() || mac->is_zero())
     throw ControlError(fmt::format("neighbor {}: '{}' is not a unicast MAC address", ip_text, mac_text));
-  if (!underlay_) throw ControlError(fmt::format("neighbor {}: no [underlay] is configured", ip_text));
+  check([&] { validate_neighbor({*ip, *mac}, startup_.underlay); });
   neighbors_.add_static(*ip, *mac);
   publish();
 }
@@ -576,11 +575,7 @@ void Controller::tick_underlay() {
 
 void Controller::add_network(const NetworkConfig& config) {
   std::lock_guard lock(mutex_);
-  try {
-    validate_network(config);
-  } catch (const ConfigError& e) {
-    throw ControlError(e.what());
-  }
+  check([&] { validate_network(config); });
   if (networks_.contains(config.name)) throw ControlError(fmt::format("network {} already exists", config.name));
   for (const auto& [name, other] : networks_)
     if (other->config.vni == config.vni)
@@ -647,19 +642,15 @@ void Controller::del_network(const std::string& name) {
 
 void Controller::add_port(const PortConfig& config) {
   std::lock_guard lock(mutex_);
-  try {
-    validate_port(config);
-  } catch (const ConfigError& e) {
-    throw ControlError(e.what());
-  }
+  check([&] { validate_port(config); });
   if (ports_.contains(config.name)) throw ControlError(fmt::format("port {} already exists", config.name));
   Network& network = network_or_throw(config.network, fmt::format("port {}: ", config.name));
-  if (config.type == PortType::kVhostUser) {
-    for (const auto& [name, other] : ports_)
-      if (other->config.socket == config.socket)
-        throw ControlError(
-            fmt::format("port {}: socket {} is already used by port {}", config.name, config.socket, name));
-  }
+  std::vector<PortConfig> existing;
+  for (const auto& [name, other] : ports_) existing.push_back(other->config);
+  check([&] { validate_port_socket(config, existing, startup_.control.socket); });
+  // Whether the interface name is free in this network namespace, and
+  // whether a server socket's directory exists, only the running daemon can
+  // tell: KernelPort::create and VhostPort::create check those.
   const auto index = free_port_index();
   if (!index) throw ControlError(fmt::format("port {}: the switch has {} ports already", config.name, kMaxPorts));
   // A MAC bound to a port by port security becomes a static FDB entry of

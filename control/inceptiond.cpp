@@ -172,16 +172,22 @@ int daemon_main(int argc, char** argv) {
     std::fwrite(default_config_text().data(), 1, default_config_text().size(), stdout);
     return 0;
   }
+  const std::string source = config_path.empty() ? "<built-in config>" : config_path;
   Config config;
   try {
-    config =
-        config_path.empty() ? parse_config(default_config_text(), "<built-in config>") : load_config_file(config_path);
+    config = config_path.empty() ? parse_config(default_config_text(), source) : load_config_file(config_path);
+    // What only this machine can answer, asked before --check says OK.
+    try {
+      validate_cores(config.dpdk, allowed_cores());
+    } catch (const ConfigError& e) {
+      throw ConfigError(source + ": " + e.what());
+    }
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "inceptiond: invalid configuration: %s\n", e.what());
     return 2;
   }
   if (check_only) {
-    std::printf("%s: configuration OK\n", config_path.empty() ? "<built-in config>" : config_path.c_str());
+    std::printf("%s: configuration OK\n", source.c_str());
     return 0;
   }
   return run(config);

@@ -5,6 +5,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include <atomic>
 #include <cctype>
 #include <stdexcept>
 
@@ -15,6 +16,18 @@ namespace inception {
 namespace {
 
 constexpr uint16_t kTxRingSize = 1024;
+
+// The vdev's name, not the interface's: DPDK 22.11's TAP PMD names the
+// mempool it creates at the first tx queue setup (for TSO) "mp_<vdev name>",
+// and a mempool name holds at most 25 characters (RTE_MEMPOOL_NAMESIZE). A
+// vdev named after the interface ("net_tap_" + up to 15 characters) made
+// interface names of 15 characters fail there with -1 ("Operation not
+// permitted"). A counter keeps the vdev name short, whatever the interface
+// is called, and unique even when a port is deleted and re-added.
+std::string next_vdev_name() {
+  static std::atomic<uint32_t> counter{0};
+  return "net_tap_kp" + std::to_string(counter.fetch_add(1));
+}
 
 [[noreturn]] void fail(const std::string& ifname, const std::string& cause) {
   throw std::runtime_error("port " + ifname + ": kernel interface: " + cause);
@@ -36,7 +49,7 @@ std::unique_ptr<KernelPort> KernelPort::create(const std::string& ifname, uint16
   if (!valid_ifname(ifname)) fail(ifname, "not a valid interface name (1-15 characters, no '/', ':' or spaces)");
   if (if_nametoindex(ifname.c_str()) != 0) fail(ifname, "an interface with this name already exists");
 
-  const std::string vdev_name = "net_tap_" + ifname;
+  const std::string vdev_name = next_vdev_name();
   const std::string args = "iface=" + ifname + (mac.empty() ? "" : ",mac=" + mac);
   if (rte_eal_hotplug_add("vdev", vdev_name.c_str(), args.c_str()) != 0)
     fail(ifname, "cannot create the TAP device (is /dev/net/tun available?)");

@@ -1,6 +1,8 @@
 // inceptiond's life cycle and inceptionctl's errors, as a user meets them.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -45,6 +47,115 @@ TEST(Daemon, RejectsABadConfigBeforeStartingAnything) {
   EXPECT_NE(missing.err.find("nope.toml"), std::string::npos) << missing.err;
 }
 
+// `inceptiond --check` runs every rule the start runs: each file below used
+// to pass --check and then stop the daemon at start, or be silently misused.
+TEST(Daemon, CheckRefusesWhatTheStartWouldFailOn) {
+  TempDir dir("check");
+  const std::string control = dir.file("ctl.sock");
+  const std::string head = "[dpdk]\nworker_cores = [1]\nhugepages = false\n[control]\nsocket = \"" + control + "\"\n";
+  const std::string underlay =
+      "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\ngateway = \"10.0.0.1\"\n";
+  const std::string networks = "[[network]]\nname = \"a\"\nvni = 5\n[[network]]\nname = \"b\"\nvni = 6\n";
+  const auto router = [](const std::string& network, const std::string& address) {
+    return "[[router]]\nnetwork = \"" + network + "\"\naddress = \"" + address + "\"\n";
+  };
+  const struct {
+    std::string body;
+    std::string error;  // after "PATH"
+  } cases[] = {
+      {head + "[metrics]\nlisten = \"999.1.1.1:9417\"\n",
+       ":7:10: [metrics] listen '999.1.1.1:9417': '999.1.1.1' is not an IPv4 address"},
+      {head + "[metrics]\nlisten = \"127.0.0.1:99999\"\n",
+       ":7:10: [metrics] listen '127.0.0.1:99999': port '99999' is not a number 1..65535"},
+      {head + "[metrics]\nlisten = \"127.0.0.1:-1\"\n",
+       ":7:10: [metrics] listen '127.0.0.1:-1': port '-1' is not a number 1..65535"},
+      {head + networks + "[[port]]\nname = \"v1\"\ntype = \"vhost-user\"\nnetwork = \"a\"\nsocket = \"" + control +
+           "\"\n",
+       ":16:10: port v1: socket " + control + " is inceptiond's control socket ([control] socket)"},
+      {"[dpdk]\nfile_prefix = \"" + std::string(300, 'p') + "\"\n",
+       ":2:15: [dpdk] file_prefix is 300 characters, at most 48: DPDK puts it in the path of its unix sockets "
+       "(/var/run/dpdk/PREFIX/mp_socket_PID_TSC), which holds at most 107 bytes"},
+      {head + networks + "[nat]\npublic_network = \"nosuch\"\n" + router("a", "192.0.2.254/24"),
+       ": router on network a: the public network 'nosuch' does not exist ([nat] public_network)"},
+      {head + underlay + networks + "[nat]\npublic_network = \"b\"\nsnat_address = \"10.0.0.11\"\n",
+       ":18:16: [nat] snat_address 10.0.0.11: that is the VTEP's own address; give each public IP its own underlay "
+       "address"},
+      {head + networks + router("a", "192.0.2.0/24"),
+       ":14:11: router on network a: address 192.0.2.0 is the network address of 192.0.2.0/24"},
+      {head + networks + router("a", "192.0.2.1/25") + router("b", "192.0.2.254/24"),
+       ":17:11: router on network b: 192.0.2.0/24 overlaps network a's 192.0.2.0/25"},
+      {head + underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"255.255.255.255\"]\n",
+       ":13:10: network a: peer 255.255.255.255 is the broadcast address; a peer is another rVM's unicast VTEP "
+       "address"},
+      // These three stopped the daemon at start.
+      {head + "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\n" +
+           "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"192.0.2.9\"]\n",
+       ":12:10: network a: peer 192.0.2.9: not inside the underlay 10.0.0.0/24 and no [underlay] gateway is "
+       "configured"},
+      {head + underlay + networks + "[nat]\npublic_network = \"b\"\n" +
+           "[[gateway_mapping]]\nunderlay = \"10.0.0.101\"\npublic = \"203.0.113.10\"\n" +
+           "[[gateway_mapping]]\nunderlay = \"10.0.0.102\"\npublic = \"203.0.113.10\"\n",
+       ":22:12: gateway mapping 10.0.0.102: public IP 203.0.113.10 is already mapped to 10.0.0.101"},
+      {head + networks + "[nat]\npublic_network = \"b\"\n" +
+           "[[fip]]\npublic = \"203.0.113.10\"\nfixed = \"192.0.2.2\"\nnetwork = \"a\"\n" +
+           "[[fip]]\npublic = \"203.0.113.11\"\nfixed = \"192.0.2.2\"\nnetwork = \"a\"\n",
+       ":19:10: floating IP 203.0.113.11: 192.0.2.2 on a already has floating IP 203.0.113.10"},
+  };
+  int index = 0;
+  for (const auto& c : cases) {
+    const std::string path = dir.file("bad" + std::to_string(++index) + ".toml");
+    std::ofstream(path) << c.body;
+    const CommandResult r = run({binary("INCEPTIOND"), "--check", "--config", path});
+    EXPECT_EQ(r.exit_code, 2) << c.body;
+    EXPECT_EQ(r.err, "inceptiond: invalid configuration: " + path + c.error + "\n");
+  }
+
+  // A core the machine (the process' CPU affinity) lacks.
+  const std::string path = dir.file("cores.toml");
+  std::ofstream(path) << "[dpdk]\nmain_core = 127\nworker_cores = [0]\n";
+  const CommandResult r = run({binary("INCEPTIOND"), "--check", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("inceptiond: invalid configuration: " + path +
+                            ": [dpdk] main_core 127 is not a core this process may run on (its CPU affinity: ",
+                        0),
+            0u)
+      << r.err;
+}
+
+// A kernel port's name is its interface name, and Linux allows 15
+// characters: the file and inceptionctl both get all of them.
+TEST(Daemon, KernelPortNamesOfFifteenCharacters) {
+  const auto ifname = [](const std::string& tag) {
+    const std::string pid = std::to_string(getpid());
+    return tag + std::string(15 - tag.size() - pid.size(), '0') + pid;
+  };
+  const std::string from_file = ifname("incf-"), from_ctl = ifname("incc-");
+  ASSERT_EQ(from_file.size(), 15u);
+  TempDir dir("ifname");
+  Daemon daemon(dir, kNetworks + "[[port]]\nname = \"" + from_file + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+  const CommandResult check = run({binary("INCEPTIOND"), "--check", "--config", daemon.config_path()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_file));
+
+  const CommandResult added = daemon.ctl({"port", "add", from_ctl, "--type", "kernel", "--network", "private"});
+  ASSERT_EQ(added.exit_code, 0) << added.err << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_ctl));
+  const auto ports = daemon.ctl_json({"port", "list"});
+  ASSERT_EQ(ports.size(), 2u);
+  for (const auto& port : ports) EXPECT_EQ(port["link"], "up") << port.dump();
+
+  // Deleted and added again under the same name.
+  ASSERT_EQ(daemon.ctl({"port", "del", from_ctl}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !fs::exists("/sys/class/net/" + from_ctl); }));
+  ASSERT_EQ(daemon.ctl({"port", "add", from_ctl, "--type", "kernel", "--network", "private"}).exit_code, 0)
+      << daemon.log();
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + from_ctl));
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + from_file));
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + from_ctl));
+}
+
 TEST(Daemon, HelpVersionCheckAndDefaultConfig) {
   const CommandResult help = run({binary("INCEPTIOND"), "--help"});
   EXPECT_EQ(help.exit_code, 0);
@@ -70,7 +181,9 @@ TEST(Daemon, ASecondDaemonOnTheSameSocketIsRefused) {
   text << in.rdbuf();
   std::string config = text.str();
   config.replace(config.find("-first\""), 7, "-other\"");
-  config.replace(config.find("listen = "), std::string("listen = \"127.0.0.1:").size(), "listen = \"127.0.0.1:1");
+  const auto listen = config.find("listen = ");
+  config.replace(listen, config.find('\n', listen) - listen,
+                 "listen = \"127.0.0.1:" + std::to_string(free_tcp_port()) + "\"");
   const std::string path = dir.file("second.toml");
   std::ofstream(path) << config;
   const CommandResult r = run({binary("INCEPTIOND"), "--config", path}, 60s);
@@ -133,6 +246,24 @@ TEST_F(CtlErrors, EveryErrorNamesTheObjectAndTheCause) {
   const auto ports = daemon->ctl_json({"port", "list"});
   ASSERT_EQ(ports.size(), 1u);
   EXPECT_EQ(ports[0]["name"], "v1");
+}
+
+// inceptionctl meets the rules of the file, in the same words
+// (CheckRefusesWhatTheStartWouldFailOn and tests/unit/control/config_test.cpp).
+TEST_F(CtlErrors, RefusesWhatTheFileRefuses) {
+  expect_error({"port", "add", "v1", "--type", "vhost-user", "--socket", daemon->socket(), "--network", "private"},
+               "port v1: socket " + daemon->socket() + " is inceptiond's control socket ([control] socket)");
+  expect_error({"peer", "add", "private", "255.255.255.255"},
+               "network private: peer 255.255.255.255: peers need an [underlay]");
+  expect_error({"neigh", "add", "10.0.0.1", "02:00:00:00:00:01"}, "neighbor 10.0.0.1: no [underlay] is configured");
+  expect_error({"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"},
+               "gateway mapping 10.0.0.101: needs an [underlay] (NAT sends out of the rVM's NIC)");
+  expect_error({"fip", "add", "224.0.0.1", "--fixed", "192.0.2.2", "--network", "private"},
+               "floating IP 224.0.0.1 is a multicast address");
+  ASSERT_EQ(daemon->ctl({"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"}).exit_code, 0);
+  expect_error({"fip", "add", "203.0.113.11", "--fixed", "192.0.2.2", "--network", "private"},
+               "floating IP 203.0.113.11: 192.0.2.2 on private already has floating IP 203.0.113.10");
+  EXPECT_TRUE(daemon->ctl_json({"port", "list"}).empty());
 }
 
 TEST_F(CtlErrors, DaemonNotRunning) {

@@ -206,13 +206,13 @@ TEST(Config, RejectsBadOverlaySettings) {
             "test.toml:1:1: underlay: gateway 192.0.2.1 is not inside 10.0.0.11/24");
   EXPECT_EQ(error_of(underlay + "mtu = 100\n"), "test.toml:4:7: [underlay].mtu: 100 is out of range (576..9216)");
   EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.12\"]\n"),
-            "test.toml: network a: peers need an [underlay]");
+            "test.toml:4:10: network a: peer 10.0.0.12: peers need an [underlay]");
   EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.12\", \"10.0.0.12\"]\n"),
-            "test.toml: network a: peer 10.0.0.12 is listed twice");
+            "test.toml:7:23: network a: peer 10.0.0.12 already exists");
   EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0.11\"]\n"),
-            "test.toml: network a: peer 10.0.0.11 is this rVM's own underlay address");
+            "test.toml:7:10: network a: peer 10.0.0.11 is this rVM's own VTEP address");
   EXPECT_EQ(error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"10.0.0\"]\n"),
-            "test.toml:7:9: network a: peer '10.0.0' is not an IPv4 address");
+            "test.toml:7:10: network a: peer '10.0.0' is not an IPv4 address");
   EXPECT_EQ(error_of("[[neighbor]]\nip = \"10.0.0.1\"\nmac = \"ff:ff:ff:ff:ff:ff\"\n"),
             "test.toml:3:7: 'ff:ff:ff:ff:ff:ff' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)");
 }
@@ -269,13 +269,13 @@ network = "private"
 TEST(Config, RejectsBadNatSettings) {
   const std::string nets = "[[network]]\nname = \"private\"\nvni = 1\n";
   EXPECT_EQ(error_of(nets + "[nat]\nsnat_address = \"10.0.0.100\"\n"),
-            "nat: SNAT and gateway mappings need an [underlay] (they send out of the rVM's NIC)");
+            "test.toml:5:16: [nat] snat_address 10.0.0.100: needs an [underlay] (NAT sends out of the rVM's NIC)");
   EXPECT_EQ(error_of(nets + "[nat]\nsnat_ports = \"9000-100\"\n"),
             "test.toml:5:14: [nat].snat_ports: '9000-100' is not a range LOW-HIGH within 1024-65535");
   EXPECT_EQ(error_of(nets + "[[router]]\nnetwork = \"nowhere\"\naddress = \"192.0.2.254/24\"\n"),
             "test.toml: router on network nowhere: the network is not defined");
   EXPECT_EQ(error_of(nets + "[[fip]]\npublic = \"203.0.113.10\"\nfixed = \"192.0.2.2\"\nnetwork = \"x\"\n"),
-            "floating IP 203.0.113.10: network x is not defined");
+            "test.toml: floating IP 203.0.113.10: network x is not defined");
   EXPECT_EQ(error_of(nets + "[[fip]]\npublic = \"203.0.113\"\nfixed = \"192.0.2.2\"\nnetwork = \"private\"\n"),
             "test.toml:5:10: public: '203.0.113' is not an IPv4 address");
 }
@@ -347,6 +347,252 @@ TEST(Config, RejectsPortSecurityThatCannotWork) {
             "test.toml:4:1: port p: MAC 02:00:00:00:00:01 is listed twice");
   EXPECT_EQ(error_of("[nat]\negress_deny = [\"10.0.0.0/33\"]\n"),
             "test.toml:2:15: [nat].egress_deny: '10.0.0.0/33' is not an IPv4 address or ADDRESS/PREFIX");
+}
+
+// The rules below each refuse, in --check, something inceptiond used to
+// accept and then fail on at start or silently misuse.
+
+TEST(Config, MetricsListenIsAnIpv4AddressAndAPort) {
+  const auto listen = [](const std::string& value) { return error_of("[metrics]\nlisten = \"" + value + "\"\n"); };
+  // civetweb reads 999 as 999 & 0xff: this bound 231.1.1.1, a multicast address.
+  EXPECT_EQ(listen("999.1.1.1:9417"),
+            "test.toml:2:10: [metrics] listen '999.1.1.1:9417': '999.1.1.1' is not an IPv4 address");
+  EXPECT_EQ(listen("127.0.0.1:99999"),
+            "test.toml:2:10: [metrics] listen '127.0.0.1:99999': port '99999' is not a number 1..65535");
+  EXPECT_EQ(listen("127.0.0.1:-1"),
+            "test.toml:2:10: [metrics] listen '127.0.0.1:-1': port '-1' is not a number 1..65535");
+  EXPECT_EQ(listen("127.0.0.1:0"), "test.toml:2:10: [metrics] listen '127.0.0.1:0': port '0' is not a number 1..65535");
+  EXPECT_EQ(listen("127.0.0.1:+80"),
+            "test.toml:2:10: [metrics] listen '127.0.0.1:+80': port '+80' is not a number 1..65535");
+  EXPECT_EQ(listen("localhost:9417"),
+            "test.toml:2:10: [metrics] listen 'localhost:9417': 'localhost' is not an IPv4 address");
+  EXPECT_EQ(listen("[::1]:9417"), "test.toml:2:10: [metrics] listen '[::1]:9417': only IPv4 addresses are supported");
+  EXPECT_EQ(listen("224.0.0.1:9417"),
+            "test.toml:2:10: [metrics] listen '224.0.0.1:9417': 224.0.0.1 is a multicast address");
+  EXPECT_EQ(listen(":9417"), "test.toml:2:10: [metrics] listen ':9417' must be ADDRESS:PORT (e.g. 127.0.0.1:9417)");
+  EXPECT_EQ(listen("0.0.0.0:65535"), "");
+  EXPECT_EQ(listen("127.0.0.1:1"), "");
+}
+
+TEST(Config, FilePrefixFitsDpdksSocketPaths) {
+  const auto prefix = [](const std::string& value) { return error_of("[dpdk]\nfile_prefix = \"" + value + "\"\n"); };
+  EXPECT_EQ(prefix(std::string(300, 'p')),
+            "test.toml:2:15: [dpdk] file_prefix is 300 characters, at most 48: DPDK puts it in the path of its unix "
+            "sockets (/var/run/dpdk/PREFIX/mp_socket_PID_TSC), which holds at most 107 bytes");
+  EXPECT_NE(prefix(std::string(49, 'p')), "");
+  EXPECT_EQ(prefix(std::string(48, 'p')), "");
+  EXPECT_EQ(prefix("a%d"),
+            "test.toml:2:15: [dpdk] file_prefix 'a%d' must be 1-48 characters of A-Z a-z 0-9 . _ - (it names a "
+            "directory)");
+  EXPECT_NE(prefix(".."), "");
+  EXPECT_NE(prefix("a/b"), "");
+  EXPECT_NE(prefix(""), "");
+}
+
+TEST(Config, CoresMustBeInTheProcessAffinity) {
+  Config::Dpdk dpdk;
+  dpdk.main_core = 5;
+  dpdk.worker_cores = {1};
+  try {
+    validate_cores(dpdk, {0, 1});
+    FAIL() << "main_core 5 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "[dpdk] main_core 5 is not a core this process may run on (its CPU affinity: 0-1)");
+  }
+  dpdk.main_core = 0;
+  dpdk.worker_cores = {1, 3};
+  try {
+    validate_cores(dpdk, {0, 1, 2, 4, 5, 6});
+    FAIL() << "worker core 3 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "[dpdk] worker_cores: core 3 is not a core this process may run on (its CPU affinity: 0-2,4-6)");
+  }
+  EXPECT_NO_THROW(validate_cores(dpdk, {0, 1, 3}));
+  // This process may run somewhere.
+  EXPECT_FALSE(allowed_cores().empty());
+}
+
+TEST(Config, AVhostUserSocketIsNotTheControlSocket) {
+  EXPECT_EQ(error_of("[control]\nsocket = \"/tmp/s.sock\"\n[[network]]\nname = \"a\"\nvni = 5\n"
+                     "[[port]]\nname = \"v1\"\ntype = \"vhost-user\"\nnetwork = \"a\"\nsocket = \"/tmp/s.sock\"\n"),
+            "test.toml:10:10: port v1: socket /tmp/s.sock is inceptiond's control socket ([control] socket)");
+  // The default control socket too.
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\n[[port]]\nname = \"v1\"\ntype = \"vhost-user\"\n"
+                     "network = \"a\"\nsocket = \"/run/inception/inceptiond.sock\"\n"),
+            "test.toml:8:10: port v1: socket /run/inception/inceptiond.sock is inceptiond's control socket ([control] "
+            "socket)");
+  // Two ports on one socket: the same words inceptionctl uses.
+  const std::string port = "[[port]]\ntype = \"vhost-user\"\nnetwork = \"a\"\nsocket = \"/tmp/v.sock\"\n";
+  EXPECT_EQ(error_of("[[network]]\nname = \"a\"\nvni = 5\n" + port + "name = \"v1\"\n" + port + "name = \"v2\"\n"),
+            "test.toml:12:10: port v2: socket /tmp/v.sock is already used by port v1");
+}
+
+TEST(Config, AKernelPortNameHasFifteenCharactersAtMost) {
+  const std::string net = "[[network]]\nname = \"a\"\nvni = 5\n";
+  EXPECT_EQ(error_of(net + "[[port]]\nname = \"abcdefghijklmno\"\ntype = \"kernel\"\nnetwork = \"a\"\n"), "");
+  EXPECT_EQ(error_of(net + "[[port]]\nname = \"abcdefghijklmnop\"\ntype = \"kernel\"\nnetwork = \"a\"\n"),
+            "test.toml:4:1: port 'abcdefghijklmnop': a name is 1-15 characters of A-Z a-z 0-9 . _ -");
+  const std::string underlay = "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\n";
+  EXPECT_EQ(error_of(underlay + "host_interface = \"abcdefghijklmno\"\n"), "");
+  EXPECT_EQ(error_of(underlay + "host_interface = \"abcdefghijklmnop\"\n"),
+            "test.toml:1:1: underlay: host_interface 'abcdefghijklmnop': an interface name is 1-15 characters of A-Z "
+            "a-z 0-9 . _ -");
+}
+
+const std::string kUnderlay =
+    "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\ngateway = \"10.0.0.1\"\n";
+
+TEST(Config, PeersAreOtherRvmsUnicastAddresses) {
+  const auto peer = [](const std::string& underlay, const std::string& ip) {
+    return error_of(underlay + "[[network]]\nname = \"a\"\nvni = 5\npeers = [\"" + ip + "\"]\n");
+  };
+  EXPECT_EQ(peer(kUnderlay, "255.255.255.255"),
+            "test.toml:8:10: network a: peer 255.255.255.255 is the broadcast address; a peer is another rVM's "
+            "unicast VTEP address");
+  EXPECT_EQ(peer(kUnderlay, "0.0.0.0"),
+            "test.toml:8:10: network a: peer 0.0.0.0 is the unspecified address; a peer is another rVM's unicast VTEP "
+            "address");
+  EXPECT_EQ(peer(kUnderlay, "239.1.1.1"),
+            "test.toml:8:10: network a: peer 239.1.1.1 is a multicast address; a peer is another rVM's unicast VTEP "
+            "address");
+  EXPECT_EQ(peer(kUnderlay, "127.0.0.1"),
+            "test.toml:8:10: network a: peer 127.0.0.1 is a loopback address; a peer is another rVM's unicast VTEP "
+            "address");
+  EXPECT_EQ(peer(kUnderlay, "169.254.0.7"),
+            "test.toml:8:10: network a: peer 169.254.0.7 is a link-local address; a peer is another rVM's unicast "
+            "VTEP address");
+  EXPECT_EQ(peer(kUnderlay, "10.0.0.0"),
+            "test.toml:8:10: network a: peer 10.0.0.0 is the network address of the underlay 10.0.0.0/24");
+  EXPECT_EQ(peer(kUnderlay, "10.0.0.255"),
+            "test.toml:8:10: network a: peer 10.0.0.255 is the broadcast address of the underlay 10.0.0.0/24");
+  EXPECT_EQ(peer(kUnderlay, "192.0.2.9"), "");  // off-link, through the gateway
+  // Without a gateway an off-link peer is unreachable: the start used to fail on it.
+  const std::string no_gateway = "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"10.0.0.11/24\"\n";
+  EXPECT_EQ(peer(no_gateway, "192.0.2.9"),
+            "test.toml:7:10: network a: peer 192.0.2.9: not inside the underlay 10.0.0.0/24 and no [underlay] gateway "
+            "is configured");
+}
+
+TEST(Config, StaticNeighborsNeedAnUnderlay) {
+  EXPECT_EQ(error_of("[[neighbor]]\nip = \"10.0.0.1\"\nmac = \"02:00:00:00:00:01\"\n"),
+            "test.toml:2:6: neighbor 10.0.0.1: no [underlay] is configured");
+  EXPECT_EQ(error_of(kUnderlay + "[[neighbor]]\nip = \"224.0.0.1\"\nmac = \"02:00:00:00:00:01\"\n"),
+            "test.toml:6:6: neighbor 224.0.0.1 is a multicast address");
+}
+
+TEST(Config, TheUnderlaysOwnAddressesAreHostAddresses) {
+  const std::string u = "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\n";
+  EXPECT_EQ(error_of(u + "address = \"10.0.0.255/24\"\n"),
+            "test.toml:1:1: underlay: address 10.0.0.255 is the broadcast address of 10.0.0.0/24");
+  EXPECT_EQ(error_of(u + "address = \"127.0.0.1/8\"\n"),
+            "test.toml:1:1: underlay: address 127.0.0.1 is a loopback address");
+  EXPECT_EQ(error_of(u + "address = \"10.0.0.11/24\"\ngateway = \"10.0.0.11\"\n"),
+            "test.toml:1:1: underlay: gateway 10.0.0.11 is the VTEP's own address");
+  EXPECT_EQ(error_of(u + "address = \"10.0.0.11/24\"\ngateway = \"10.0.0.0\"\n"),
+            "test.toml:1:1: underlay: gateway 10.0.0.0 is the network address of 10.0.0.0/24");
+  EXPECT_EQ(error_of(u + "address = \"10.0.0.0/31\"\ngateway = \"10.0.0.1\"\n"), "");  // RFC 3021
+  // A TAP underlay whose vdev name the TAP driver cannot fit in its mempool's name.
+  EXPECT_EQ(error_of("[underlay]\ndevice = \"net_tap_underlay_of_rvm1,iface=u0\"\naddress = \"10.0.0.11/24\"\n"),
+            "test.toml:1:1: underlay: device name 'net_tap_underlay_of_rvm1' is longer than 22 characters: DPDK's TAP "
+            "driver names a mempool after it (mp_net_tap_underlay_of_rvm1), and a mempool name holds 25");
+  EXPECT_EQ(error_of("[underlay]\ndevice = \"net_tap_underlay_rvm1,iface=u0\"\naddress = \"10.0.0.11/24\"\n"), "");
+}
+
+const std::string kTwoNetworks = "[[network]]\nname = \"a\"\nvni = 5\n[[network]]\nname = \"b\"\nvni = 6\n";
+
+TEST(Config, RoutersHaveHostAddressesAndSubnetsOfTheirOwn) {
+  const auto router = [](const std::string& network, const std::string& address) {
+    return "[[router]]\nnetwork = \"" + network + "\"\naddress = \"" + address + "\"\n";
+  };
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.0/24")),
+            "test.toml:9:11: router on network a: address 192.0.2.0 is the network address of 192.0.2.0/24");
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.255/24")),
+            "test.toml:9:11: router on network a: address 192.0.2.255 is the broadcast address of 192.0.2.0/24");
+  EXPECT_EQ(error_of(kUnderlay + kTwoNetworks + router("a", "10.0.0.11/24")),
+            "test.toml:13:11: router on network a: address 10.0.0.11 is this rVM's own VTEP address");
+  // Overlapping subnets: the first match used to win, silently.
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.1/25") + router("b", "192.0.2.254/24")),
+            "test.toml:12:11: router on network b: 192.0.2.0/24 overlaps network a's 192.0.2.0/25");
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.254/24") + router("b", "192.0.2.1/25")),
+            "test.toml:12:11: router on network b: 192.0.2.0/25 overlaps network a's 192.0.2.0/24");
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.1/25") + router("b", "192.0.2.129/25") +
+                     "[nat]\npublic_network = \"b\"\n"),
+            "");
+  EXPECT_EQ(error_of(kTwoNetworks + router("a", "192.0.2.1/25") + router("a", "198.51.100.1/24")),
+            "test.toml:12:11: network a has two routers");
+}
+
+TEST(Config, NatAddressesAreTheGatewaysOwnUnderlayAddresses) {
+  const auto snat = [](const std::string& ip) {
+    return error_of(kUnderlay + kTwoNetworks + "[nat]\npublic_network = \"b\"\nsnat_address = \"" + ip + "\"\n");
+  };
+  const std::string at = "test.toml:13:16: [nat] snat_address ";
+  EXPECT_EQ(snat("10.0.0.11"),
+            at + "10.0.0.11: that is the VTEP's own address; give each public IP its own underlay address");
+  EXPECT_EQ(snat("0.0.0.0"), at + "0.0.0.0: that is the unspecified address");
+  EXPECT_EQ(snat("255.255.255.255"), at + "255.255.255.255: that is the broadcast address");
+  EXPECT_EQ(snat("224.0.0.9"), at + "224.0.0.9: that is a multicast address");
+  EXPECT_EQ(snat("127.0.0.9"), at + "127.0.0.9: that is a loopback address");
+  EXPECT_EQ(snat("192.0.2.9"),
+            at + "192.0.2.9: not inside the underlay 10.0.0.0/24, where the reality cloud delivers it");
+  EXPECT_EQ(snat("10.0.0.0"), at + "10.0.0.0: that is the network address of the underlay 10.0.0.0/24");
+  EXPECT_EQ(snat("10.0.0.255"), at + "10.0.0.255: that is the broadcast address of the underlay 10.0.0.0/24");
+  EXPECT_EQ(snat("10.0.0.1"), at + "10.0.0.1: that is the underlay gateway's address");
+  EXPECT_EQ(snat("10.0.0.100"), "");
+
+  const auto mapping = [](const std::string& underlay, const std::string& extra = "") {
+    return error_of(kUnderlay + kTwoNetworks + "[nat]\npublic_network = \"b\"\nsnat_address = \"10.0.0.100\"\n" +
+                    "[[gateway_mapping]]\nunderlay = \"10.0.0.101\"\npublic = \"203.0.113.10\"\n" +
+                    "[[gateway_mapping]]\nunderlay = \"" + underlay + "\"\npublic = \"" +
+                    (extra.empty() ? "203.0.113.11" : extra) + "\"\n");
+  };
+  EXPECT_EQ(mapping("10.0.0.255"),
+            "test.toml:18:12: gateway mapping 10.0.0.255: that is the broadcast address of the underlay 10.0.0.0/24");
+  EXPECT_EQ(mapping("192.0.2.9"),
+            "test.toml:18:12: gateway mapping 192.0.2.9: not inside the underlay 10.0.0.0/24, where the reality cloud "
+            "delivers it");
+  EXPECT_EQ(mapping("10.0.0.100"),
+            "test.toml:18:12: gateway mapping 10.0.0.100: that is the SNAT address ([nat] snat_address)");
+  EXPECT_EQ(mapping("10.0.0.101"), "test.toml:18:12: gateway mapping 10.0.0.101 already exists");
+  // The start used to fail on this one.
+  EXPECT_EQ(mapping("10.0.0.102", "203.0.113.10"),
+            "test.toml:18:12: gateway mapping 10.0.0.102: public IP 203.0.113.10 is already mapped to 10.0.0.101");
+  EXPECT_EQ(mapping("10.0.0.102", "255.255.255.255"),
+            "test.toml:18:12: gateway mapping 10.0.0.102: public IP 255.255.255.255 is the broadcast address");
+  EXPECT_EQ(mapping("10.0.0.102"), "");
+}
+
+TEST(Config, NatFeaturesNeedThePublicNetwork) {
+  const std::string nat = "[nat]\npublic_network = \"nosuch\"\n";
+  EXPECT_EQ(error_of(kTwoNetworks + nat), "");  // no NAT feature: nothing uses it
+  EXPECT_EQ(error_of(kTwoNetworks + nat + "[[router]]\nnetwork = \"a\"\naddress = \"192.0.2.254/24\"\n"),
+            "test.toml: router on network a: the public network 'nosuch' does not exist ([nat] public_network)");
+  EXPECT_EQ(
+      error_of(kTwoNetworks + nat + "[[fip]]\npublic = \"203.0.113.10\"\nfixed = \"192.0.2.2\"\nnetwork = \"a\"\n"),
+      "test.toml: floating IP 203.0.113.10: the public network 'nosuch' does not exist ([nat] public_network)");
+  EXPECT_EQ(error_of(kUnderlay + kTwoNetworks + nat + "snat_address = \"10.0.0.100\"\n"),
+            "test.toml: [nat] snat_address 10.0.0.100: the public network 'nosuch' does not exist ([nat] "
+            "public_network)");
+  // The default, "public", must exist too.
+  EXPECT_EQ(error_of(kTwoNetworks + "[[router]]\nnetwork = \"a\"\naddress = \"192.0.2.254/24\"\n"),
+            "test.toml: router on network a: the public network 'public' does not exist ([nat] public_network)");
+}
+
+TEST(Config, AnIvmAddressHasOneFloatingIp) {
+  const std::string base = kTwoNetworks + "[nat]\npublic_network = \"b\"\n";
+  const auto fip = [](const std::string& public_ip, const std::string& fixed) {
+    return "[[fip]]\npublic = \"" + public_ip + "\"\nfixed = \"" + fixed + "\"\nnetwork = \"a\"\n";
+  };
+  EXPECT_EQ(error_of(base + fip("203.0.113.10", "192.0.2.2") + fip("203.0.113.11", "192.0.2.2")),
+            "test.toml:14:10: floating IP 203.0.113.11: 192.0.2.2 on a already has floating IP 203.0.113.10");
+  EXPECT_EQ(error_of(base + fip("203.0.113.10", "192.0.2.2") + fip("203.0.113.10", "192.0.2.3")),
+            "test.toml:14:10: floating IP 203.0.113.10 already exists");
+  EXPECT_EQ(error_of(base + fip("224.0.0.1", "192.0.2.2")),
+            "test.toml:10:10: floating IP 224.0.0.1 is a multicast address");
+  EXPECT_EQ(error_of(base + fip("203.0.113.10", "0.0.0.0")),
+            "test.toml:10:10: floating IP 203.0.113.10: fixed IP 0.0.0.0 is the unspecified address");
 }
 
 TEST(Config, ReportsAMissingFile) {

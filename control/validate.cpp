@@ -1,0 +1,274 @@
+// Validation rules of config.h: addresses in their roles (peers, routers,
+// NAT, the underlay's own), sockets, cores, the DPDK file prefix, the
+// metrics endpoint. (The rules of a network or a port alone are in
+// config.cpp.) See config.h for who calls them, and why only from there.
+#include <fmt/format.h>
+#include <sched.h>
+
+#include <algorithm>
+
+#include "control/config.h"
+
+namespace inception {
+
+namespace {
+
+Ipv4Prefix subnet_of(const Ipv4Prefix& prefix) {
+  return {Ipv4Address(prefix.address.value() & prefix.mask()), prefix.length};
+}
+
+// Why `ip` cannot be one host's address, or nullopt if it can.
+std::optional<std::string> not_unicast(Ipv4Address ip) {
+  const uint32_t v = ip.value();
+  if (v == 0) return "the unspecified address";
+  if (v == 0xffffffff) return "the broadcast address";
+  if ((v >> 28) == 0xe) return "a multicast address";
+  if ((v >> 24) == 127) return "a loopback address";
+  if ((v >> 16) == 0xa9fe) return "a link-local address";
+  return std::nullopt;
+}
+
+// Why `ip` cannot be a host's address in `prefix` (the all-zeros and
+// all-ones host parts), or nullopt. A /31 has neither (RFC 3021).
+std::optional<std::string> not_host_of(Ipv4Address ip, const Ipv4Prefix& prefix, std::string_view what) {
+  if (prefix.length > 30) return std::nullopt;
+  const Ipv4Prefix subnet = subnet_of(prefix);
+  if (ip == subnet.address) return fmt::format("the network address of {}{}", what, subnet.to_string());
+  if (ip.value() == (subnet.address.value() | ~prefix.mask()))
+    return fmt::format("the broadcast address of {}{}", what, subnet.to_string());
+  return std::nullopt;
+}
+
+bool overlap(const Ipv4Prefix& a, const Ipv4Prefix& b) {
+  const Ipv4Prefix& wider = a.length <= b.length ? a : b;
+  return wider.contains(a.length <= b.length ? b.address : a.address);
+}
+
+// DPDK 22.11's TAP PMD names a mempool "mp_<vdev name>", and a mempool name
+// holds at most 25 characters (RTE_MEMPOOL_NAMESIZE - 1): with a longer
+// vdev name its first tx queue setup fails ("Operation not permitted").
+constexpr size_t kMaxTapVdevNameLength = 22;
+
+std::string core_list(const std::vector<unsigned>& cores) {
+  std::string out;
+  for (size_t i = 0; i < cores.size();) {
+    size_t j = i;
+    while (j + 1 < cores.size() && cores[j + 1] == cores[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(cores[i]);
+    if (j > i) out += "-" + std::to_string(cores[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+void validate_file_prefix(const std::string& prefix) {
+  if (prefix.size() > kMaxFilePrefixLength)
+    throw ConfigError(
+        fmt::format("[dpdk] file_prefix is {} characters, at most {}: DPDK puts it in the path of its unix sockets "
+                    "(/var/run/dpdk/PREFIX/mp_socket_PID_TSC), which holds at most 107 bytes",
+                    prefix.size(), kMaxFilePrefixLength));
+  // It names a directory: no '/', no "." or "..", and no '%', which DPDK refuses.
+  if (!valid_object_name(prefix, kMaxFilePrefixLength))
+    throw ConfigError(
+        fmt::format("[dpdk] file_prefix '{}' must be 1-{} characters of A-Z a-z 0-9 . _ - (it names a directory)",
+                    prefix, kMaxFilePrefixLength));
+}
+
+std::vector<unsigned> allowed_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<unsigned> cores;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cores;
+  for (unsigned core = 0; core < CPU_SETSIZE; ++core)
+    if (CPU_ISSET(core, &set)) cores.push_back(core);
+  return cores;
+}
+
+void validate_cores(const Config::Dpdk& dpdk, const std::vector<unsigned>& allowed) {
+  const auto usable = [&](unsigned core) { return std::find(allowed.begin(), allowed.end(), core) != allowed.end(); };
+  if (!usable(dpdk.main_core))
+    throw ConfigError(fmt::format("[dpdk] main_core {} is not a core this process may run on (its CPU affinity: {})",
+                                  dpdk.main_core, core_list(allowed)));
+  for (const unsigned core : dpdk.worker_cores)
+    if (!usable(core))
+      throw ConfigError(
+          fmt::format("[dpdk] worker_cores: core {} is not a core this process may run on (its CPU affinity: {})", core,
+                      core_list(allowed)));
+}
+
+void validate_listen_address(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
+    throw ConfigError(fmt::format("[metrics] listen '{}' must be ADDRESS:PORT (e.g. 127.0.0.1:9417)", listen));
+  const std::string address = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  if (address.front() == '[')
+    throw ConfigError(fmt::format("[metrics] listen '{}': only IPv4 addresses are supported", listen));
+  const auto ip = Ipv4Address::parse(address);
+  if (!ip) throw ConfigError(fmt::format("[metrics] listen '{}': '{}' is not an IPv4 address", listen, address));
+  const bool digits =
+      port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoul(port) < 1 || std::stoul(port) > 65535)
+    throw ConfigError(fmt::format("[metrics] listen '{}': port '{}' is not a number 1..65535", listen, port));
+  // 0.0.0.0 means every address of this host; a group address is none.
+  if (ip->value() == 0xffffffff || ip->value() >> 28 == 0xe)
+    throw ConfigError(fmt::format("[metrics] listen '{}': {} is {}", listen, address, *not_unicast(*ip)));
+}
+
+void validate_port_socket(const PortConfig& port, const std::vector<PortConfig>& existing,
+                          const std::string& control_socket) {
+  if (port.type != PortType::kVhostUser) return;
+  if (port.socket == control_socket)
+    throw ConfigError(
+        fmt::format("port {}: socket {} is inceptiond's control socket ([control] socket)", port.name, port.socket));
+  for (const PortConfig& other : existing)
+    if (other.type == PortType::kVhostUser && other.socket == port.socket)
+      throw ConfigError(
+          fmt::format("port {}: socket {} is already used by port {}", port.name, port.socket, other.name));
+}
+
+void validate_underlay(const UnderlayConfig& u) {
+  if (u.device.empty()) throw ConfigError("underlay: no device given");
+  const std::string vdev = u.device.substr(0, u.device.find(','));
+  if (vdev.starts_with("net_tap") && vdev.size() > kMaxTapVdevNameLength)
+    throw ConfigError(fmt::format(
+        "underlay: device name '{}' is longer than {} characters: DPDK's TAP driver names a mempool after it "
+        "(mp_{}), and a mempool name holds 25",
+        vdev, kMaxTapVdevNameLength, vdev));
+  const Ipv4Address vtep = u.address.address;
+  if (const auto why = not_unicast(vtep))
+    throw ConfigError(fmt::format("underlay: address {} is {}", vtep.to_string(), *why));
+  if (const auto why = not_host_of(vtep, u.address, ""))
+    throw ConfigError(fmt::format("underlay: address {} is {}", vtep.to_string(), *why));
+  if (u.gateway) {
+    const std::string gateway = u.gateway->to_string();
+    if (!u.address.contains(*u.gateway))
+      throw ConfigError(fmt::format("underlay: gateway {} is not inside {}", gateway, u.address.to_string()));
+    if (const auto why = not_unicast(*u.gateway))
+      throw ConfigError(fmt::format("underlay: gateway {} is {}", gateway, *why));
+    if (const auto why = not_host_of(*u.gateway, u.address, ""))
+      throw ConfigError(fmt::format("underlay: gateway {} is {}", gateway, *why));
+    if (*u.gateway == vtep) throw ConfigError(fmt::format("underlay: gateway {} is the VTEP's own address", gateway));
+  }
+  if (!u.host_interface.empty() && !valid_object_name(u.host_interface, kMaxPortNameLength))
+    throw ConfigError(
+        fmt::format("underlay: host_interface '{}': an interface name is 1-{} characters of A-Z a-z 0-9 . _ -",
+                    u.host_interface, kMaxPortNameLength));
+}
+
+void validate_peer(const std::string& network, Ipv4Address peer, const std::vector<Ipv4Address>& existing,
+                   const UnderlayConfig& underlay) {
+  const std::string context = fmt::format("network {}: peer {}", network, peer.to_string());
+  if (!underlay.enabled) throw ConfigError(context + ": peers need an [underlay]");
+  if (const auto why = not_unicast(peer))
+    throw ConfigError(fmt::format("{} is {}; a peer is another rVM's unicast VTEP address", context, *why));
+  if (peer == underlay.address.address) throw ConfigError(context + " is this rVM's own VTEP address");
+  if (const auto why = not_host_of(peer, underlay.address, "the underlay "))
+    throw ConfigError(fmt::format("{} is {}", context, *why));
+  if (std::find(existing.begin(), existing.end(), peer) != existing.end())
+    throw ConfigError(context + " already exists");
+  if (!underlay.address.contains(peer) && !underlay.gateway)
+    throw ConfigError(fmt::format("{}: not inside the underlay {} and no [underlay] gateway is configured", context,
+                                  subnet_of(underlay.address).to_string()));
+}
+
+void validate_neighbor(const NeighborConfig& neighbor, const UnderlayConfig& underlay) {
+  const std::string ip = neighbor.ip.to_string();
+  if (!underlay.enabled) throw ConfigError(fmt::format("neighbor {}: no [underlay] is configured", ip));
+  if (const auto why = not_unicast(neighbor.ip)) throw ConfigError(fmt::format("neighbor {} is {}", ip, *why));
+}
+
+void validate_router(const RouterConfig& router, const std::vector<RouterConfig>& existing,
+                     const UnderlayConfig& underlay) {
+  const std::string context =
+      fmt::format("router on network {}: address {}", router.network, router.address.address.to_string());
+  if (const auto why = not_unicast(router.address.address)) throw ConfigError(fmt::format("{} is {}", context, *why));
+  if (const auto why = not_host_of(router.address.address, router.address, ""))
+    throw ConfigError(fmt::format("{} is {}", context, *why));
+  if (underlay.enabled && router.address.address == underlay.address.address)
+    throw ConfigError(context + " is this rVM's own VTEP address");
+  for (const RouterConfig& other : existing) {
+    if (other.network == router.network) throw ConfigError(fmt::format("network {} has two routers", router.network));
+    if (overlap(router.address, other.address))
+      throw ConfigError(fmt::format("router on network {}: {} overlaps network {}'s {}", router.network,
+                                    subnet_of(router.address).to_string(), other.network,
+                                    subnet_of(other.address).to_string()));
+  }
+}
+
+void validate_nat_address(const std::string& object, Ipv4Address address, const UnderlayConfig& underlay) {
+  if (!underlay.enabled) throw ConfigError(object + ": needs an [underlay] (NAT sends out of the rVM's NIC)");
+  if (!underlay.gateway) throw ConfigError(object + ": needs [underlay] gateway (the reality cloud's router)");
+  if (const auto why = not_unicast(address)) throw ConfigError(fmt::format("{}: that is {}", object, *why));
+  if (!underlay.address.contains(address))
+    throw ConfigError(fmt::format("{}: not inside the underlay {}, where the reality cloud delivers it", object,
+                                  subnet_of(underlay.address).to_string()));
+  if (const auto why = not_host_of(address, underlay.address, "the underlay "))
+    throw ConfigError(fmt::format("{}: that is {}", object, *why));
+  // VXLAN and the rVM's own traffic (its ssh) use the VTEP address untranslated.
+  if (address == underlay.address.address)
+    throw ConfigError(object + ": that is the VTEP's own address; give each public IP its own underlay address");
+  if (address == *underlay.gateway) throw ConfigError(object + ": that is the underlay gateway's address");
+}
+
+void validate_gateway_mapping(const GatewayMappingConfig& mapping, const std::vector<GatewayMappingConfig>& existing,
+                              const NatConfig& nat, const UnderlayConfig& underlay) {
+  const std::string object = "gateway mapping " + mapping.underlay.to_string();
+  validate_nat_address(object, mapping.underlay, underlay);
+  if (nat.snat_address && mapping.underlay == *nat.snat_address)
+    throw ConfigError(object + ": that is the SNAT address ([nat] snat_address)");
+  if (const auto why = not_unicast(mapping.public_ip))
+    throw ConfigError(fmt::format("{}: public IP {} is {}", object, mapping.public_ip.to_string(), *why));
+  for (const GatewayMappingConfig& other : existing) {
+    if (other.underlay == mapping.underlay) throw ConfigError(object + " already exists");
+    if (other.public_ip == mapping.public_ip)
+      throw ConfigError(fmt::format("{}: public IP {} is already mapped to {}", object, mapping.public_ip.to_string(),
+                                    other.underlay.to_string()));
+  }
+}
+
+void validate_fip(const FipConfig& fip, const std::vector<FipConfig>& existing) {
+  const std::string object = "floating IP " + fip.public_ip.to_string();
+  if (const auto why = not_unicast(fip.public_ip)) throw ConfigError(fmt::format("{} is {}", object, *why));
+  if (const auto why = not_unicast(fip.fixed))
+    throw ConfigError(fmt::format("{}: fixed IP {} is {}", object, fip.fixed.to_string(), *why));
+  for (const FipConfig& other : existing) {
+    if (other.public_ip == fip.public_ip) throw ConfigError(object + " already exists");
+    if (other.fixed == fip.fixed && other.network == fip.network)
+      throw ConfigError(fmt::format("{}: {} on {} already has floating IP {}", object, fip.fixed.to_string(),
+                                    fip.network, other.public_ip.to_string()));
+  }
+}
+
+void validate_public_network(const std::string& object, const NatConfig& nat, bool exists) {
+  if (!exists)
+    throw ConfigError(
+        fmt::format("{}: the public network '{}' does not exist ([nat] public_network)", object, nat.public_network));
+}
+
+void validate_nat(const Config& c) {
+  if (c.nat.egress_deny.size() > kMaxEgressDenyPrefixes)
+    throw ConfigError(fmt::format("nat: egress_deny lists {} prefixes, at most {}", c.nat.egress_deny.size(),
+                                  kMaxEgressDenyPrefixes));
+  const auto defined = [&](const std::string& name) {
+    return std::any_of(c.networks.begin(), c.networks.end(), [&](const NetworkConfig& n) { return n.name == name; });
+  };
+  for (const FipConfig& f : c.fips)
+    if (!defined(f.network))
+      throw ConfigError(fmt::format("floating IP {}: network {} is not defined", f.public_ip.to_string(), f.network));
+  // The error names one feature that needs the public network.
+  std::optional<std::string> user;
+  if (c.nat.snat_address)
+    user = "[nat] snat_address " + c.nat.snat_address->to_string();
+  else if (!c.gateway_mappings.empty())
+    user = "gateway mapping " + c.gateway_mappings.front().underlay.to_string();
+  else if (!c.fips.empty())
+    user = "floating IP " + c.fips.front().public_ip.to_string();
+  else if (!c.routers.empty())
+    user = "router on network " + c.routers.front().network;
+  if (user) validate_public_network(*user, c.nat, defined(c.nat.public_network));
+}
+
+}  // namespace inception
