@@ -154,6 +154,10 @@ class Inceptiond:
         base = (f'[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 1024\nhugepages = true\n'
                 f'file_prefix = "inc-bench-sw"\nmbufs = 65535\n'
                 f'[switch]\nidle_policy = "{idle_policy}"\nlog_level = "warning"\n'
+                # The generator plays a trunk: up to a million source MACs and
+                # SNAT flows behind one port and one inside address, which the
+                # per-tenant bounds (docs/security.md) would refuse by design.
+                f'port_mac_limit = 0\n'
                 f'[control]\nsocket = "{self.dir}/ctl.sock"\n[metrics]\nenabled = false\n')
         underlay = (f'[underlay]\ndevice = "net_vhost0,iface={s["up"]},queues=2"\naddress = "{LOCAL_VTEP}/24"\n'
                     f'gateway = "{UNDERLAY_GW}"\nhost_interface = ""\nmtu = 1600\n'
@@ -174,7 +178,7 @@ class Inceptiond:
             '[[router]]\nnetwork = "private"\naddress = "192.0.2.254/24"\n'
             '[[router]]\nnetwork = "public"\naddress = "203.0.113.1/24"\n'
             '[nat]\npublic_network = "public"\ngateway = "203.0.113.1"\nsnat_address = "10.0.0.100"\n'
-            'max_sessions = 2000000\n'
+            'max_sessions = 2000000\nmax_sessions_per_network = 2000000\nmax_sessions_per_source = 2000000\n'
             '[[gateway_mapping]]\nunderlay = "10.0.0.101"\npublic = "203.0.113.10"\n'
             '[[fip]]\npublic = "203.0.113.10"\nfixed = "192.0.2.2"\nnetwork = "private"\n')
 
