@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 
 #include "inception/types.h"
@@ -24,6 +25,8 @@ struct TxBuffers {
 
   void push(PortIndex port, rte_mbuf* m) noexcept {
     Queue& queue = queues[port];
+    // The invariant above, checked where asserts are on (tests, fuzzers).
+    assert(queue.count < kBurstSize);
     if (queue.count == 0) dirty[n_dirty++] = port;
     queue.pkts[queue.count++] = m;
   }
