@@ -59,7 +59,8 @@ class TableReader {
     if (n == nullptr) return std::nullopt;
     if (!n->is_integer()) fail_at(*n, fmt::format("{}.{}: expected an integer", context_, key));
     const int64_t v = n->as_integer()->get();
-    if (v < min || v > max) fail_at(*n, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+    if (v < min || v > max)
+      fail_at(*n, fmt::format("{}.{}: {}", context_, key, out_of_range_text(std::to_string(v), IntRange{min, max})));
     return static_cast<uint32_t>(v);
   }
 
@@ -84,7 +85,8 @@ class TableReader {
       if (!item.is_integer()) fail_at(item, fmt::format("{}.{}: expected an array of integers", context_, key));
       const int64_t v = item.as_integer()->get();
       if (v < min || v > max)
-        fail_at(item, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+        fail_at(item,
+                fmt::format("{}.{}: {}", context_, key, out_of_range_text(std::to_string(v), IntRange{min, max})));
       out.push_back(static_cast<unsigned>(v));
     }
     return out;
@@ -178,10 +180,10 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
   TableReader r(table, fmt::format("[[network]] #{}", index + 1), file);
   NetworkConfig n;
   n.name = r.required_string("name");
-  const auto vni = r.integer("vni", 1, kMaxVni);
+  const auto vni = r.integer("vni", kVniRange.min, kVniRange.max);
   if (!vni) r.fail("missing required key 'vni'");
   n.vni = *vni;
-  if (auto v = r.integer("fdb_limit", 1, kMaxFdbLimit)) n.fdb_limit = *v;
+  if (auto v = r.integer("fdb_limit", kFdbLimitRange.min, kFdbLimitRange.max)) n.fdb_limit = *v;
   if (auto v = r.strings("peers")) {
     for (const std::string& text : *v) {
       const auto ip = Ipv4Address::parse(text);
@@ -212,7 +214,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
       r.fail_at(*table.get("mode"), fmt::format("port {}: mode '{}' is not one of: client, server", p.name, *v));
     p.server = *v == "server";
   }
-  if (auto v = r.integer("queues", 1, kMaxVhostQueuePairs)) p.queues = static_cast<uint16_t>(*v);
+  if (auto v = r.integer("queues", kVhostQueuesRange.min, kVhostQueuesRange.max)) p.queues = static_cast<uint16_t>(*v);
   r.finish();
   if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
     r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
@@ -319,7 +321,7 @@ NatConfig parse_nat(const toml::table& table, const std::string& file) {
     nat.snat_port_min = static_cast<uint16_t>(lo);
     nat.snat_port_max = static_cast<uint16_t>(hi);
   }
-  if (auto v = r.integer("max_sessions", 64, 1 << 24)) nat.max_sessions = *v;
+  if (auto v = r.integer("max_sessions", kNatMaxSessionsRange.min, kNatMaxSessionsRange.max)) nat.max_sessions = *v;
   if (auto v = r.integer("tcp_established_timeout_s", 1, 86400)) nat.tcp_established_timeout_s = *v;
   if (auto v = r.integer("tcp_transitory_timeout_s", 1, 86400)) nat.tcp_transitory_timeout_s = *v;
   if (auto v = r.integer("udp_timeout_s", 1, 86400)) nat.udp_timeout_s = *v;
@@ -377,6 +379,10 @@ std::optional<PortType> parse_port_type(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::string out_of_range_text(std::string_view value, IntRange range) {
+  return fmt::format("{} is out of range ({}..{})", value, range.min, range.max);
+}
+
 bool valid_object_name(std::string_view name, size_t max_length) noexcept {
   if (name.empty() || name.size() > max_length) return false;
   for (const char c : name) {
@@ -391,11 +397,11 @@ void validate_network(const NetworkConfig& n) {
   if (!valid_object_name(n.name, kMaxNetworkNameLength))
     throw ConfigError(
         fmt::format("network '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", n.name, kMaxNetworkNameLength));
-  if (n.vni < 1 || n.vni > kMaxVni)
-    throw ConfigError(fmt::format("network {}: VNI {} is out of range (1..{})", n.name, n.vni, kMaxVni));
-  if (n.fdb_limit < 1 || n.fdb_limit > kMaxFdbLimit)
-    throw ConfigError(
-        fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit, kMaxFdbLimit));
+  if (!kVniRange.contains(n.vni))
+    throw ConfigError(fmt::format("network {}: vni: {}", n.name, out_of_range_text(std::to_string(n.vni), kVniRange)));
+  if (!kFdbLimitRange.contains(n.fdb_limit))
+    throw ConfigError(fmt::format("network {}: fdb_limit: {}", n.name,
+                                  out_of_range_text(std::to_string(n.fdb_limit), kFdbLimitRange)));
 }
 
 void validate_port(const PortConfig& p) {
@@ -409,9 +415,9 @@ void validate_port(const PortConfig& p) {
       throw ConfigError(fmt::format("port {}: socket path '{}' must be absolute", p.name, p.socket));
     if (p.socket.size() > 107)
       throw ConfigError(fmt::format("port {}: socket path '{}' is longer than 107 bytes", p.name, p.socket));
-    if (p.queues < 1 || p.queues > kMaxVhostQueuePairs)
+    if (!kVhostQueuesRange.contains(p.queues))
       throw ConfigError(
-          fmt::format("port {}: queues {} is out of range (1..{})", p.name, p.queues, kMaxVhostQueuePairs));
+          fmt::format("port {}: queues: {}", p.name, out_of_range_text(std::to_string(p.queues), kVhostQueuesRange)));
   } else if (!p.socket.empty() || p.server) {
     throw ConfigError(fmt::format("port {}: socket and server mode apply to vhost-user ports only", p.name));
   }

@@ -75,9 +75,11 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   NetworkConfig net;
   auto* net_add = network->add_subcommand("add", "add a network");
   net_add->add_option("name", net.name, "network name")->required();
-  net_add->add_option("--vni", net.vni, "VXLAN network identifier")->required()->check(CLI::Range(1u, kMaxVni));
+  net_add->add_option("--vni", net.vni, "VXLAN network identifier")
+      ->required()
+      ->check(CLI::Range(kVniRange.min, kVniRange.max));
   net_add->add_option("--fdb-limit", net.fdb_limit, "dynamic MAC entries the network may learn")
-      ->check(CLI::Range(1u, kMaxFdbLimit))
+      ->check(CLI::Range(kFdbLimitRange.min, kFdbLimitRange.max))
       ->capture_default_str();
   std::vector<std::string> net_peers;
   net_add->add_option("--peer", net_peers, "VTEP address of another rVM reached over VXLAN (repeatable)");
@@ -103,7 +105,7 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* socket_opt = port_add->add_option("--socket", pc.socket, "vhost-user socket path");
   port_add->add_flag("--server", pc.server, "vhost-user: the switch creates the socket (default: QEMU does)");
   port_add->add_option("--queues", pc.queues, "vhost-user: queue pairs a guest may enable")
-      ->check(CLI::Range(1, static_cast<int>(kMaxVhostQueuePairs)))
+      ->check(CLI::Range(kVhostQueuesRange.min, kVhostQueuesRange.max))
       ->capture_default_str();
   auto* port_del = port->add_subcommand("del", "delete a port");
   port_del->add_option("name", name, "port name")->required();
