@@ -173,7 +173,9 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   nat->require_subcommand(1);
   size_t session_limit = 1000;
   auto* nat_sessions = nat->add_subcommand("sessions", "list SNAT sessions");
-  nat_sessions->add_option("--limit", session_limit, "at most this many")->capture_default_str();
+  nat_sessions->add_option("--limit", session_limit, "at most this many")
+      ->check(CLI::Range(kNatSessionListRange.min, kNatSessionListRange.max))
+      ->capture_default_str();
   auto* nat_show = nat->add_subcommand("show", "NAT counters");
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");

@@ -1,15 +1,19 @@
 #include "control/protocol.h"
 
-#include "inception/errors.h"
-
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
+
+#include "inception/errors.h"
 
 namespace inception {
 
@@ -20,13 +24,13 @@ void to_json(nlohmann::json& j, const NetworkConfig& n) {
 }
 
 void from_json(const nlohmann::json& j, NetworkConfig& n) {
-  n.name = j.at("name").get<std::string>();
-  n.vni = j.at("vni").get<uint32_t>();
-  if (j.contains("fdb_limit")) n.fdb_limit = j.at("fdb_limit").get<uint32_t>();
-  if (j.contains("hub")) n.hub = j.at("hub").get<bool>();
-  if (j.contains("peers")) {
-    for (const auto& p : j.at("peers")) {
-      const std::string text = p.get<std::string>();
+  const JsonReader r(j, "network");
+  n.name = r.required_string("name");
+  n.vni = static_cast<uint32_t>(r.required_integer("vni", kVniRange));
+  if (auto v = r.integer("fdb_limit", kFdbLimitRange)) n.fdb_limit = static_cast<uint32_t>(*v);
+  if (auto v = r.boolean("hub")) n.hub = *v;
+  if (auto v = r.strings("peers")) {
+    for (const std::string& text : *v) {
       const auto ip = Ipv4Address::parse(text);
       if (!ip) throw std::invalid_argument("network " + n.name + ": peer '" + text + "' is not an IPv4 address");
       n.peers.push_back(*ip);
@@ -44,21 +48,92 @@ void to_json(nlohmann::json& j, const PortConfig& p) {
 }
 
 void from_json(const nlohmann::json& j, PortConfig& p) {
-  p.name = j.at("name").get<std::string>();
-  const std::string type = j.at("type").get<std::string>();
+  const JsonReader r(j, "port");
+  p.name = r.required_string("name");
+  const std::string type = r.required_string("type");
   const auto parsed = parse_port_type(type);
   if (!parsed)
     throw std::invalid_argument("port " + p.name + ": type '" + type + "' is not one of: vhost-user, kernel");
   p.type = *parsed;
-  p.network = j.at("network").get<std::string>();
-  if (j.contains("socket")) p.socket = j.at("socket").get<std::string>();
-  if (j.contains("mode")) {
-    const std::string mode = j.at("mode").get<std::string>();
-    if (mode != "client" && mode != "server")
-      throw std::invalid_argument("port " + p.name + ": mode '" + mode + "' is not one of: client, server");
-    p.server = mode == "server";
+  p.network = r.required_string("network");
+  if (auto v = r.string("socket")) p.socket = *v;
+  if (auto v = r.string("mode")) {
+    if (*v != "client" && *v != "server")
+      throw std::invalid_argument("port " + p.name + ": mode '" + *v + "' is not one of: client, server");
+    p.server = *v == "server";
   }
-  if (j.contains("queues")) p.queues = j.at("queues").get<uint16_t>();
+  if (auto v = r.integer("queues", kVhostQueuesRange)) p.queues = static_cast<uint16_t>(*v);
+}
+
+JsonReader::JsonReader(const nlohmann::json& object, std::string_view what) : object_(object) {
+  if (!object.is_object()) throw RequestError(fmt::format("{}: expected an object, got {}", what, quote_value(object)));
+}
+
+const nlohmann::json* JsonReader::find(std::string_view key) const {
+  const auto it = object_.find(std::string(key));
+  return it == object_.end() ? nullptr : &*it;
+}
+
+std::optional<int64_t> JsonReader::integer(std::string_view key, IntRange range) const {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  // is_number_integer() holds for both of nlohmann's integer kinds, and not
+  // for floats or booleans.
+  if (!v->is_number_integer()) throw RequestError(fmt::format("{}: expected an integer, got {}", key, quote_value(*v)));
+  // Non-negative numbers arrive unsigned, and may not fit an int64_t.
+  const bool too_big = v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{INT64_MAX};
+  const bool fits = !too_big && range.contains(v->get<int64_t>());
+  if (!fits) throw RequestError(fmt::format("{}: {}", key, out_of_range_text(quote_value(*v), range)));
+  return v->get<int64_t>();
+}
+
+std::optional<std::string> JsonReader::string(std::string_view key) const {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_string()) throw RequestError(fmt::format("{}: expected a string, got {}", key, quote_value(*v)));
+  return v->get<std::string>();
+}
+
+std::optional<bool> JsonReader::boolean(std::string_view key) const {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_boolean()) throw RequestError(fmt::format("{}: expected true or false, got {}", key, quote_value(*v)));
+  return v->get<bool>();
+}
+
+std::optional<std::vector<std::string>> JsonReader::strings(std::string_view key) const {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  const bool all_strings =
+      v->is_array() && std::all_of(v->begin(), v->end(), [](const nlohmann::json& e) { return e.is_string(); });
+  if (!all_strings) throw RequestError(fmt::format("{}: expected an array of strings, got {}", key, quote_value(*v)));
+  return v->get<std::vector<std::string>>();
+}
+
+int64_t JsonReader::required_integer(std::string_view key, IntRange range) const {
+  const auto v = integer(key, range);
+  if (!v) throw RequestError(fmt::format("missing argument '{}'", key));
+  return *v;
+}
+
+std::string JsonReader::required_string(std::string_view key) const {
+  auto v = string(key);
+  if (!v) throw RequestError(fmt::format("missing argument '{}'", key));
+  return std::move(*v);
+}
+
+std::string quote_value(const nlohmann::json& value) {
+  constexpr size_t kMaxQuoted = 64;
+  std::string text = to_wire(value);
+  if (text.size() <= kMaxQuoted) return text;
+  size_t cut = kMaxQuoted - 3;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  text.resize(cut);
+  return text + "...";
+}
+
+std::string to_wire(const nlohmann::json& message) {
+  return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 nlohmann::json make_request(const std::string& command, nlohmann::json args) {
@@ -93,7 +168,7 @@ nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json&
   timeval tv{timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  const std::string line = request.dump() + "\n";
+  const std::string line = to_wire(request) + "\n";
   for (size_t off = 0; off < line.size();) {
     const ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
     if (n <= 0) throw std::runtime_error(std::string("sending to inceptiond: ") + errno_text(errno));
