@@ -149,6 +149,8 @@ nlohmann::json make_error(const std::string& message) {
 }
 
 nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json& request, int timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + errno_text(errno));
   struct Closer {
@@ -160,35 +162,58 @@ nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json&
   if (socket_path.size() >= sizeof(addr.sun_path))
     throw std::runtime_error("control socket path " + socket_path + " is too long");
   std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  // A unix connect() waits while the daemon's backlog is full; the send
+  // timeout bounds that wait.
+  timeval tv{timeout_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int err = errno;
     std::string hint = (err == ENOENT || err == ECONNREFUSED) ? " (is inceptiond running?)" : "";
+    if (err == EAGAIN) hint = " (timed out: the daemon is not accepting connections)";
     throw std::runtime_error("cannot reach inceptiond at " + socket_path + ": " + errno_text(err) + hint);
   }
-  timeval tv{timeout_s, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+  // Send and receive together: the daemon may answer (and close) before it
+  // has read the whole request, and its answer says why.
   const std::string line = to_wire(request) + "\n";
-  for (size_t off = 0; off < line.size();) {
-    const ssize_t n = send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error(std::string("sending to inceptiond: ") + errno_text(errno));
-    off += static_cast<size_t>(n);
-  }
+  size_t sent = 0;
+  bool sending = true;
   std::string response;
   char buffer[65536];
-  for (;;) {
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n < 0) {
+  while (response.find('\n') == std::string::npos) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) throw std::runtime_error(fmt::format("inceptiond did not answer within {} s", timeout_s));
+    pollfd p{fd, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0};
+    if (poll(&p, 1, static_cast<int>(left)) < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("reading from inceptiond: ") +
-                               (errno == EAGAIN ? "timed out" : errno_text(errno)));
+      throw std::runtime_error(std::string("poll: ") + errno_text(errno));
     }
-    if (n == 0) break;
-    response.append(buffer, static_cast<size_t>(n));
+    if (sending && (p.revents & POLLOUT) != 0) {
+      const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        sending = sent < line.size();
+      } else if (errno == EPIPE || errno == ECONNRESET) {
+        sending = false;  // closed by the daemon: read what it said
+      } else if (errno != EAGAIN && errno != EINTR) {
+        throw std::runtime_error(std::string("sending to inceptiond: ") + errno_text(errno));
+      }
+    }
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+      if (n > 0) {
+        response.append(buffer, static_cast<size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        throw std::runtime_error(std::string("reading from inceptiond: ") + errno_text(errno));
+      }
+    }
   }
   if (response.empty()) throw std::runtime_error("inceptiond closed the connection without answering");
   try {
-    return nlohmann::json::parse(response);
+    return nlohmann::json::parse(response.substr(0, response.find('\n')));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("inceptiond sent a malformed response: ") + e.what());
   }

@@ -8,9 +8,10 @@
 // `port add` on the command line and [[port]] in the TOML file carry the
 // same fields.
 //
-// A request field must have the JSON type and range its reader asks for
-// (JsonReader below), and every message is serialised by to_wire, which
-// cannot fail on its content.
+// The daemon bounds what a client may cost (time, size, connections): see
+// control/control_server.h. A request field must have the JSON type and
+// range its reader asks for (JsonReader below), and every message is
+// serialised by to_wire, which cannot fail on its content.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -83,8 +84,11 @@ nlohmann::json make_request(const std::string& command, nlohmann::json args = nl
 nlohmann::json make_ok(nlohmann::json result = nullptr);
 nlohmann::json make_error(const std::string& message);
 
-// Sends one request to the daemon at `socket_path` and returns its response.
-// Throws std::runtime_error when the daemon cannot be reached.
+// Sends one request to the daemon at `socket_path` and returns its response:
+// the first line it answers, read even if the daemon closed the connection
+// before taking the whole request (as it does with an oversized one). The
+// whole exchange, connect included, is bounded by `timeout_s`. Throws
+// std::runtime_error when the daemon cannot be reached or does not answer.
 nlohmann::json call_daemon(const std::string& socket_path, const nlohmann::json& request, int timeout_s = 30);
 
 }  // namespace inception
