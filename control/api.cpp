@@ -15,6 +15,10 @@ namespace {
 
 using nlohmann::json;
 
+// Enough of a parser's message for its position and cause.
+constexpr size_t kMaxParseErrorText = 200;
+constexpr std::string_view kInternalErrorReply = R"({"ok":false,"error":"internal error while handling the request"})";
+
 json port_json(const PortStatus& s) {
   json j = s.config;
   j["link"] = s.link_up ? "up" : "down";
@@ -54,10 +58,8 @@ json totals_json(const PortTotals& t) {
           {"tx_bytes", t.tx_bytes},     {"flood_packets", t.flood_packets}, {"drops", drops}};
 }
 
-const std::string& arg_string(const json& args, const char* key) {
-  if (!args.contains(key) || !args[key].is_string())
-    throw std::invalid_argument(fmt::format("missing argument '{}'", key));
-  return args[key].get_ref<const std::string&>();
+std::string arg_string(const json& args, const char* key) {
+  return JsonReader(args, "args").required_string(key);
 }
 
 using Handler = std::function<json(Controller&, const json&)>;
@@ -150,7 +152,8 @@ const std::map<std::string, Handler>& handlers() {
        }},
       {"nat.sessions",
        [](Controller& c, const json& a) {
-         const size_t limit = a.value("limit", size_t{1000});
+         const auto limit =
+             static_cast<size_t>(JsonReader(a, "args").integer("limit", kNatSessionListRange).value_or(1000));
          json out = json::array();
          for (const nat::SnatSession& s : c.nat_sessions(limit)) {
            const char* protocol = s.protocol == 6 ? "tcp" : s.protocol == 17 ? "udp" : "icmp";
@@ -207,8 +210,7 @@ const std::map<std::string, Handler>& handlers() {
        }},
       {"fdb.show",
        [](Controller& c, const json& a) {
-         std::optional<std::string> network;
-         if (a.contains("network")) network = arg_string(a, "network");
+         const std::optional<std::string> network = JsonReader(a, "args").string("network");
          json out = json::array();
          for (const FdbRow& r : c.fdb(network))
            out.push_back({{"network", r.network},
@@ -284,21 +286,46 @@ const std::map<std::string, Handler>& handlers() {
 }  // namespace
 
 json handle_request(Controller& controller, const json& request) noexcept {
+  std::string command;
   try {
-    if (!request.is_object()) return make_error("request must be a JSON object");
-    if (request.value("version", 0) != kProtocolVersion)
+    const JsonReader r(request, "request");
+    if (r.integer("version", {INT64_MIN, INT64_MAX}) != kProtocolVersion)
       return make_error(fmt::format("unsupported protocol version (this inceptiond speaks {})", kProtocolVersion));
-    const std::string command = request.value("command", "");
+    command = r.string("command").value_or("");
     const auto it = handlers().find(command);
     if (it == handlers().end()) return make_error(fmt::format("unknown command '{}'", command));
     const json args = request.contains("args") ? request["args"] : json::object();
+    static_cast<void>(JsonReader(args, "args"));  // handlers may take their arguments for an object
     return make_ok(it->second(controller, args));
   } catch (const ControlError& e) {
     return make_error(e.what());
+  } catch (const RequestError& e) {
+    return make_error(command.empty() ? e.what() : command + ": " + e.what());
   } catch (const json::exception& e) {
     return make_error(fmt::format("malformed request: {}", e.what()));
   } catch (const std::exception& e) {
     return make_error(e.what());
+  } catch (...) {
+    return make_error("internal error while handling the request");
+  }
+}
+
+std::string handle_request_line(Controller& controller, std::string_view line) noexcept {
+  try {
+    json request;
+    try {
+      request = json::parse(line);
+    } catch (const json::parse_error& e) {
+      // The parser quotes what it last read, which may be long: keep the
+      // position and the first part of the cause.
+      std::string what = e.what();
+      if (what.size() > kMaxParseErrorText) what.replace(kMaxParseErrorText, std::string::npos, "...");
+      return to_wire(make_error("malformed request: " + what));
+    }
+    return to_wire(handle_request(controller, request));
+  } catch (...) {
+    // Out of memory, most likely; the control server answers for us.
+    return std::string(kInternalErrorReply);
   }
 }
 

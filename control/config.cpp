@@ -59,7 +59,8 @@ class TableReader {
     if (n == nullptr) return std::nullopt;
     if (!n->is_integer()) fail_at(*n, fmt::format("{}.{}: expected an integer", context_, key));
     const int64_t v = n->as_integer()->get();
-    if (v < min || v > max) fail_at(*n, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+    if (v < min || v > max)
+      fail_at(*n, fmt::format("{}.{}: {}", context_, key, out_of_range_text(std::to_string(v), IntRange{min, max})));
     return static_cast<uint32_t>(v);
   }
 
@@ -84,7 +85,8 @@ class TableReader {
       if (!item.is_integer()) fail_at(item, fmt::format("{}.{}: expected an array of integers", context_, key));
       const int64_t v = item.as_integer()->get();
       if (v < min || v > max)
-        fail_at(item, fmt::format("{}.{}: {} is out of range ({}..{})", context_, key, v, min, max));
+        fail_at(item,
+                fmt::format("{}.{}: {}", context_, key, out_of_range_text(std::to_string(v), IntRange{min, max})));
       out.push_back(static_cast<unsigned>(v));
     }
     return out;
@@ -179,11 +181,12 @@ void parse_switch(const toml::table& table, const std::string& file, Config::Swi
   if (auto v = r.string("idle_policy")) sw.idle_policy = *v;
   if (auto v = r.integer("idle_sleep_max_us", 1, 100000)) sw.idle_sleep_max_us = *v;
   if (auto v = r.string("log_level")) sw.log_level = *v;
-  if (auto v = r.integer("port_mac_limit", 0, kMaxFdbLimit)) sw.port_mac_limit = *v;
-  if (auto v = r.integer("punt_pps_per_port", 0, 10000000)) sw.punt_pps_per_port = *v;
-  if (auto v = r.integer("punt_pps_per_network", 0, 10000000)) sw.punt_pps_per_network = *v;
-  if (auto v = r.integer("flood_pps_per_port", 0, 100000000)) sw.flood_pps_per_port = *v;
-  if (auto v = r.integer("flood_pps_per_network", 0, 100000000)) sw.flood_pps_per_network = *v;
+  if (auto v = r.integer("port_mac_limit", kMacLimitRange.min, kMacLimitRange.max)) sw.port_mac_limit = *v;
+  for (auto [key, field] : {std::pair{"punt_pps_per_port", &sw.punt_pps_per_port},
+                            std::pair{"punt_pps_per_network", &sw.punt_pps_per_network},
+                            std::pair{"flood_pps_per_port", &sw.flood_pps_per_port},
+                            std::pair{"flood_pps_per_network", &sw.flood_pps_per_network}})
+    if (auto v = r.integer(key, kRateRange.min, kRateRange.max)) *field = *v;
   r.finish();
   if (sw.idle_policy != "adaptive" && sw.idle_policy != "poll")
     r.fail(fmt::format("idle_policy '{}' is not one of: adaptive, poll", sw.idle_policy));
@@ -196,13 +199,13 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
   TableReader r(table, fmt::format("[[network]] #{}", index + 1), file);
   NetworkConfig n;
   n.name = r.required_string("name");
-  const auto vni = r.integer("vni", 1, kMaxVni);
+  const auto vni = r.integer("vni", kVniRange.min, kVniRange.max);
   if (!vni) r.fail("missing required key 'vni'");
   n.vni = *vni;
-  if (auto v = r.integer("fdb_limit", 1, kMaxFdbLimit)) n.fdb_limit = *v;
+  if (auto v = r.integer("fdb_limit", kFdbLimitRange.min, kFdbLimitRange.max)) n.fdb_limit = *v;
   const std::optional<std::vector<std::string>> peers = r.strings("peers");
   if (auto v = r.boolean("hub")) n.hub = *v;
-  if (auto v = r.integer("neighbor_limit", 1, kMaxNeighborLimit)) n.neighbor_limit = *v;
+  if (auto v = r.integer("neighbor_limit", kNeighborLimitRange.min, kNeighborLimitRange.max)) n.neighbor_limit = *v;
   r.finish();
   at_table(table, file, [&] { validate_network(n); });
   if (peers) {
@@ -233,7 +236,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
       r.fail_at(*table.get("mode"), fmt::format("port {}: mode '{}' is not one of: client, server", p.name, *v));
     p.server = *v == "server";
   }
-  if (auto v = r.integer("queues", 1, kMaxVhostQueuePairs)) p.queues = static_cast<uint16_t>(*v);
+  if (auto v = r.integer("queues", kVhostQueuesRange.min, kVhostQueuesRange.max)) p.queues = static_cast<uint16_t>(*v);
   if (auto v = r.strings("macs")) {
     for (const std::string& text : *v) {
       const auto mac = MacAddress::parse(text);
@@ -251,7 +254,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
     }
   }
   if (auto v = r.boolean("port_security")) p.port_security = *v;
-  if (auto v = r.integer("mac_limit", 0, kMaxFdbLimit)) p.mac_limit = *v;
+  if (auto v = r.integer("mac_limit", kMacLimitRange.min, kMacLimitRange.max)) p.mac_limit = *v;
   r.finish();
   if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
     r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
@@ -362,9 +365,9 @@ NatConfig parse_nat(const toml::table& table, const std::string& file, const Und
     nat.snat_port_min = static_cast<uint16_t>(lo);
     nat.snat_port_max = static_cast<uint16_t>(hi);
   }
-  if (auto v = r.integer("max_sessions", 64, 1 << 24)) nat.max_sessions = *v;
-  if (auto v = r.integer("max_sessions_per_network", 1, 1 << 24)) nat.max_sessions_per_network = *v;
-  if (auto v = r.integer("max_sessions_per_source", 1, 1 << 24)) nat.max_sessions_per_source = *v;
+  if (auto v = r.integer("max_sessions", kNatMaxSessionsRange.min, kNatMaxSessionsRange.max)) nat.max_sessions = *v;
+  if (auto v = r.integer("max_sessions_per_network", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max)) nat.max_sessions_per_network = *v;
+  if (auto v = r.integer("max_sessions_per_source", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max)) nat.max_sessions_per_source = *v;
   if (auto v = r.strings("egress_deny")) {
     for (const std::string& text : *v) {
       const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
@@ -398,6 +401,10 @@ std::optional<PortType> parse_port_type(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::string out_of_range_text(std::string_view value, IntRange range) {
+  return fmt::format("{} is out of range ({}..{})", value, range.min, range.max);
+}
+
 bool valid_object_name(std::string_view name, size_t max_length) noexcept {
   if (name.empty() || name.size() > max_length) return false;
   for (const char c : name) {
@@ -412,14 +419,14 @@ void validate_network(const NetworkConfig& n) {
   if (!valid_object_name(n.name, kMaxNetworkNameLength))
     throw ConfigError(
         fmt::format("network '{}': a name is 1-{} characters of A-Z a-z 0-9 . _ -", n.name, kMaxNetworkNameLength));
-  if (n.vni < 1 || n.vni > kMaxVni)
-    throw ConfigError(fmt::format("network {}: VNI {} is out of range (1..{})", n.name, n.vni, kMaxVni));
-  if (n.fdb_limit < 1 || n.fdb_limit > kMaxFdbLimit)
-    throw ConfigError(
-        fmt::format("network {}: fdb_limit {} is out of range (1..{})", n.name, n.fdb_limit, kMaxFdbLimit));
-  if (n.neighbor_limit < 1 || n.neighbor_limit > kMaxNeighborLimit)
-    throw ConfigError(fmt::format("network {}: neighbor_limit {} is out of range (1..{})", n.name, n.neighbor_limit,
-                                  kMaxNeighborLimit));
+  if (!kVniRange.contains(n.vni))
+    throw ConfigError(fmt::format("network {}: vni: {}", n.name, out_of_range_text(std::to_string(n.vni), kVniRange)));
+  if (!kFdbLimitRange.contains(n.fdb_limit))
+    throw ConfigError(fmt::format("network {}: fdb_limit: {}", n.name,
+                                  out_of_range_text(std::to_string(n.fdb_limit), kFdbLimitRange)));
+  if (!kNeighborLimitRange.contains(n.neighbor_limit))
+    throw ConfigError(fmt::format("network {}: neighbor_limit: {}", n.name,
+                                  out_of_range_text(std::to_string(n.neighbor_limit), kNeighborLimitRange)));
 }
 
 void validate_port(const PortConfig& p) {
@@ -433,9 +440,9 @@ void validate_port(const PortConfig& p) {
       throw ConfigError(fmt::format("port {}: socket path '{}' must be absolute", p.name, p.socket));
     if (p.socket.size() > 107)
       throw ConfigError(fmt::format("port {}: socket path '{}' is longer than 107 bytes", p.name, p.socket));
-    if (p.queues < 1 || p.queues > kMaxVhostQueuePairs)
+    if (!kVhostQueuesRange.contains(p.queues))
       throw ConfigError(
-          fmt::format("port {}: queues {} is out of range (1..{})", p.name, p.queues, kMaxVhostQueuePairs));
+          fmt::format("port {}: queues: {}", p.name, out_of_range_text(std::to_string(p.queues), kVhostQueuesRange)));
   } else if (!p.socket.empty() || p.server) {
     throw ConfigError(fmt::format("port {}: socket and server mode apply to vhost-user ports only", p.name));
   }

@@ -15,6 +15,7 @@
 
 #include "inception/ipv4_address.h"
 #include "inception/mac_address.h"
+#include "inception/types.h"
 
 namespace inception {
 
@@ -247,6 +248,29 @@ inline constexpr uint32_t kMaxNeighborLimit = 1u << 20;
 // [nat] egress_deny entries: the dataplane's list holds 32, of which the
 // built-in destinations and the underlay's subnet take 7.
 inline constexpr size_t kMaxEgressDenyPrefixes = 24;
+inline constexpr uint32_t kMaxNatSessions = 1u << 24;
+
+// The bounds of an integer setting. The TOML loader, the JSON API
+// (control/protocol.h) and inceptionctl's argument checks read the same
+// constant, so a limit cannot differ between them.
+struct IntRange {
+  int64_t min;
+  int64_t max;
+  constexpr bool contains(int64_t value) const noexcept { return value >= min && value <= max; }
+};
+inline constexpr IntRange kVniRange{1, kMaxVni};
+inline constexpr IntRange kFdbLimitRange{1, kMaxFdbLimit};
+inline constexpr IntRange kVhostQueuesRange{1, kMaxVhostQueuePairs};
+inline constexpr IntRange kNatMaxSessionsRange{64, kMaxNatSessions};  // [nat] max_sessions
+inline constexpr IntRange kNatSessionQuotaRange{1, kMaxNatSessions};  // [nat] max_sessions_per_*
+inline constexpr IntRange kNeighborLimitRange{1, kMaxNeighborLimit};
+inline constexpr IntRange kMacLimitRange{0, kMaxFdbLimit};  // 0: no per-port limit
+inline constexpr IntRange kRateRange{0, 100000000};         // frames per second, 0: unlimited
+
+// "4294967297 is out of range (1..16777215)": the one wording of a value
+// outside its range, for every reader of settings. `value` is the value as
+// written, so what the user sent is what the error shows.
+std::string out_of_range_text(std::string_view value, IntRange range);
 // Outer Ethernet + IPv4 + UDP + VXLAN headers (RFC 7348, no outer VLAN).
 inline constexpr uint16_t kVxlanOverhead = 50;
 

@@ -75,9 +75,11 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   NetworkConfig net;
   auto* net_add = network->add_subcommand("add", "add a network");
   net_add->add_option("name", net.name, "network name")->required();
-  net_add->add_option("--vni", net.vni, "VXLAN network identifier")->required()->check(CLI::Range(1u, kMaxVni));
+  net_add->add_option("--vni", net.vni, "VXLAN network identifier")
+      ->required()
+      ->check(CLI::Range(kVniRange.min, kVniRange.max));
   net_add->add_option("--fdb-limit", net.fdb_limit, "dynamic MAC entries the network may learn")
-      ->check(CLI::Range(1u, kMaxFdbLimit))
+      ->check(CLI::Range(kFdbLimitRange.min, kFdbLimitRange.max))
       ->capture_default_str();
   std::vector<std::string> net_peers;
   net_add->add_option("--peer", net_peers, "VTEP address of another rVM reached over VXLAN (repeatable)");
@@ -103,7 +105,7 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* socket_opt = port_add->add_option("--socket", pc.socket, "vhost-user socket path");
   port_add->add_flag("--server", pc.server, "vhost-user: the switch creates the socket (default: QEMU does)");
   port_add->add_option("--queues", pc.queues, "vhost-user: queue pairs a guest may enable")
-      ->check(CLI::Range(1, static_cast<int>(kMaxVhostQueuePairs)))
+      ->check(CLI::Range(kVhostQueuesRange.min, kVhostQueuesRange.max))
       ->capture_default_str();
   std::vector<std::string> port_macs, port_ips;
   port_add->add_option("--mac", port_macs, "the guest's MAC address; turns port security on (repeatable)")
@@ -180,7 +182,9 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   nat->require_subcommand(1);
   size_t session_limit = 1000;
   auto* nat_sessions = nat->add_subcommand("sessions", "list SNAT sessions");
-  nat_sessions->add_option("--limit", session_limit, "at most this many")->capture_default_str();
+  nat_sessions->add_option("--limit", session_limit, "at most this many")
+      ->check(CLI::Range(kNatSessionListRange.min, kNatSessionListRange.max))
+      ->capture_default_str();
   auto* nat_show = nat->add_subcommand("show", "NAT counters");
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");

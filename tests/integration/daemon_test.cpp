@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "harness.h"
 
@@ -307,6 +309,135 @@ TEST_F(CtlErrors, ChangesAreLiveAndConfigShowRoundTrips) {
   ASSERT_EQ(fdb.size(), 1u);
   EXPECT_EQ(fdb[0]["mac"], "02:00:00:00:00:07");
   EXPECT_EQ(again.ctl_json({"port", "list"})[0]["queues"], 2);
+}
+
+// The control socket against hostile clients (DESIGN.md section 8: bad
+// bytes, oversized messages and slow clients cost the sender, never the
+// daemon or the next inceptionctl).
+class ControlSocket : public CtlErrors {
+ protected:
+  // The daemon's reply to `bytes`, sent as they are.
+  nlohmann::json raw(std::string_view bytes) {
+    const auto line = raw_request(daemon->socket(), bytes);
+    EXPECT_TRUE(line.has_value()) << "no reply";
+    return line ? nlohmann::json::parse(*line) : nlohmann::json::object();
+  }
+  // A request whose `args` are JSON text sent as written (2.9 stays 2.9).
+  nlohmann::json call(const std::string& command, const std::string& args) {
+    return raw(R"({"version": 1, "command": ")" + command + R"(", "args": )" + args + "}\n");
+  }
+  // Each inceptionctl call is answered, promptly: never after a stalled
+  // client's timeout.
+  void expect_prompt_answer() {
+    const auto start = Clock::now();
+    const CommandResult r = daemon->ctl({"network", "list"});
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_LT(took, 1500ms) << "inceptionctl network list waited for another client";
+  }
+  std::vector<std::string> network_names() {
+    std::vector<std::string> names;
+    for (const auto& n : daemon->ctl_json({"network", "list"})) names.push_back(n["name"]);
+    return names;
+  }
+};
+
+TEST_F(ControlSocket, BytesThatAreNotUtf8GetAnErrorAndTheDaemonCarriesOn) {
+  for (const std::string& request : {
+           std::string("{\"command\": \xe9}\n"),
+           std::string("{\"version\": 1, \"command\": \"network.show\", \"args\": {\"name\": \"\xe9t\xe9\"}}\n"),
+           std::string("{\"version\": 1, \"comm\xff\xfe"
+                       "nd\": \"network.list\"}\n"),
+           std::string("\xc3\n"),
+       }) {
+    nlohmann::json reply = raw(request);
+    EXPECT_EQ(reply["ok"], false) << reply;
+    EXPECT_EQ(reply.value("error", "").rfind("malformed request: ", 0), 0u) << reply;
+    ASSERT_TRUE(daemon->process().running()) << daemon->log();
+  }
+  expect_prompt_answer();
+}
+
+TEST_F(ControlSocket, SlowAndSilentClientsHoldUpNobody) {
+  // Slowloris: one byte every 3 s, never a newline.
+  UnixClient slow(daemon->socket());
+  std::atomic<bool> slow_closed{false};
+  std::jthread slowloris([&](std::stop_token stop) {
+    while (!stop.stop_requested() && slow.send("{", 1s) == 1)
+      if (slow.wait_closed(3s)) break;
+    slow_closed = true;
+  });
+  // Half a request, then silence.
+  UnixClient silent(daemon->socket());
+  const std::string half = R"({"version": 1, "command": "netw)";
+  ASSERT_EQ(silent.send(half), half.size());
+  const auto opened = Clock::now();
+
+  // inceptionctl is served all along, until the daemon gives up on both.
+  int calls = 0;
+  while (!silent.wait_closed(300ms) && Clock::now() < opened + 15s) {
+    expect_prompt_answer();
+    ++calls;
+  }
+  EXPECT_GE(calls, 5);
+  EXPECT_LT(Clock::now() - opened, 10s) << "the silent client was not closed at its deadline";
+  const auto reply = silent.read_line(0ms);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(*reply, R"({"error":"no complete request within 5 s","ok":false})");
+  EXPECT_TRUE(eventually([&] { return slow_closed.load(); }, 10s)) << "the slowloris was not closed";
+  expect_prompt_answer();
+  EXPECT_NE(daemon->log().find("sent no complete request within 5 s"), std::string::npos) << daemon->log();
+}
+
+TEST_F(ControlSocket, FiveHundredIdleConnectionsLockNobodyOutAndLeakNothing) {
+  const pid_t pid = daemon->process().pid();
+  const size_t baseline = open_fds(pid);
+  {
+    std::vector<std::unique_ptr<UnixClient>> idle;
+    for (int i = 0; i < 500; ++i) idle.push_back(std::make_unique<UnixClient>(daemon->socket()));
+    for (int i = 0; i < 3; ++i) expect_prompt_answer();
+    EXPECT_LE(open_fds(pid), baseline + 256) << "more connections open than the limit";
+  }
+  EXPECT_TRUE(eventually([&] { return open_fds(pid) <= baseline + 2; }))
+      << open_fds(pid) << " descriptors open, " << baseline << " before";
+  expect_prompt_answer();
+  EXPECT_NE(daemon->log().find("256 connections open, the limit; closing the oldest"), std::string::npos)
+      << daemon->log();
+}
+
+TEST_F(ControlSocket, IntegersAreNeitherWrappedNorRoundedNorTakenFromBooleans) {
+  auto error = [&](const std::string& command, const std::string& args) {
+    return call(command, args).value("error", "(none)");
+  };
+  EXPECT_EQ(error("network.add", R"({"name": "lab", "vni": 4294967297})"),
+            "network.add: vni: 4294967297 is out of range (1..16777215)");
+  EXPECT_EQ(error("network.add", R"({"name": "lab", "vni": 2.9})"), "network.add: vni: expected an integer, got 2.9");
+  EXPECT_EQ(error("network.add", R"({"name": "lab", "vni": true})"), "network.add: vni: expected an integer, got true");
+  EXPECT_EQ(network_names(), (std::vector<std::string>{"private", "public"}));
+
+  // Every argument is read by type, not only the config structs' fields.
+  EXPECT_EQ(error("network.del", R"({"name": 5})"), "network.del: name: expected a string, got 5");
+  EXPECT_EQ(error("nat.sessions", R"({"limit": -1})"), "nat.sessions: limit: -1 is out of range (1..16777216)");
+  EXPECT_EQ(error("port.list", "[1]"), "port.list: args: expected an object, got [1]");
+  const std::string string_version = R"({"version": "1", "command": "port.list"})";
+  EXPECT_EQ(raw(string_version + "\n").value("error", "(none)"), R"(version: expected an integer, got "1")");
+  EXPECT_EQ(network_names(), (std::vector<std::string>{"private", "public"}));
+}
+
+TEST_F(ControlSocket, AnOversizedRequestIsRefusedWithAReason) {
+  // Larger than the limit and than what socket buffers hold: the daemon
+  // must answer before it has all of it.
+  const std::string huge =
+      R"({"version": 1, "command": "network.show", "args": {"name": ")" + std::string(size_t{4} << 20, 'a') + "\"}}\n";
+  UnixClient client(daemon->socket());
+  EXPECT_LT(client.send(huge), huge.size()) << "the daemon read a request past its limit";
+  const auto reply = client.read_line();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(nlohmann::json::parse(*reply),
+            nlohmann::json({{"ok", false}, {"error", "request is longer than 1048576 bytes"}}));
+  EXPECT_TRUE(client.wait_closed(5s));
+  ASSERT_TRUE(daemon->process().running()) << daemon->log();
+  expect_prompt_answer();
 }
 
 }  // namespace

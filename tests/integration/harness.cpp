@@ -8,9 +8,11 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -323,6 +325,100 @@ std::string http_get(int port, const std::string& path) {
   close(fd);
   const auto body = response.find("\r\n\r\n");
   return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+UnixClient::UnixClient(const std::string& path, std::chrono::milliseconds timeout) {
+  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  // A unix connect() blocks while the listener's backlog is full, for at
+  // most the send timeout.
+  const auto ms = timeout.count();
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int err = errno;
+    close(fd_);
+    throw std::runtime_error("connect " + path + ": " + std::strerror(err));
+  }
+  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+}
+
+UnixClient::~UnixClient() {
+  close(fd_);
+}
+
+size_t UnixClient::send(std::string_view bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  size_t sent = 0;
+  while (sent < bytes.size() && Clock::now() < deadline) {
+    pollfd p{fd_, POLLIN | POLLOUT, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (poll(&p, 1, static_cast<int>(std::max<decltype(left)>(left, 0))) <= 0) continue;
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) break;  // answered or closed: stop talking
+    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+    if (n > 0) sent += static_cast<size_t>(n);
+  }
+  return sent;
+}
+
+void UnixClient::shut_write() {
+  shutdown(fd_, SHUT_WR);
+}
+
+std::optional<std::string> UnixClient::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (const size_t nl = received_.find('\n'); nl != std::string::npos) {
+      std::string line = received_.substr(0, nl);
+      received_.erase(0, nl + 1);
+      return line;
+    }
+    if (eof_) return std::nullopt;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::max<decltype(left)>(left, 0))) <= 0) {
+      if (Clock::now() >= deadline) return std::nullopt;
+      continue;
+    }
+    char buffer[65536];
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n > 0) {
+      received_.append(buffer, static_cast<size_t>(n));
+      received_bytes_ += static_cast<size_t>(n);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      eof_ = true;
+    }
+  }
+}
+
+bool UnixClient::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    // With no events asked for, poll() still reports a hang-up.
+    pollfd p{fd_, 0, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (poll(&p, 1, static_cast<int>(std::max<decltype(left)>(left, 0))) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0)
+      return true;
+    if (Clock::now() >= deadline) return false;
+  }
+}
+
+std::optional<std::string> raw_request(const std::string& socket, std::string_view bytes) {
+  UnixClient client(socket);
+  client.send(bytes);
+  return client.read_line();
+}
+
+size_t open_fds(pid_t pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end; it.increment(ec))
+    ++n;
+  return n;
 }
 
 Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name)

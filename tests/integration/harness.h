@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -96,6 +97,46 @@ int free_tcp_port();
 
 // GET http://127.0.0.1:port/path; returns the body, empty on failure.
 std::string http_get(int port, const std::string& path);
+
+// A raw connection to a unix stream socket, for tests that speak the control
+// protocol by hand or misbehave on purpose (slow, silent, oversized, not
+// UTF-8). Closed on destruction.
+class UnixClient {
+ public:
+  // Connects, waiting at most `timeout` while the server's backlog is full.
+  // Throws std::runtime_error on failure.
+  explicit UnixClient(const std::string& path, std::chrono::milliseconds timeout = 2s);
+  ~UnixClient();
+  UnixClient(const UnixClient&) = delete;
+  UnixClient& operator=(const UnixClient&) = delete;
+
+  // Sends `bytes` until all are gone, the server answers or closes, or
+  // `timeout` passes; returns how many were sent.
+  size_t send(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
+  // No more requests from this side (shutdown(SHUT_WR)).
+  void shut_write();
+  // The next line the server sends (without its newline); nullopt if it
+  // closes first or `timeout` passes.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 5s);
+  // True once the server has closed its end, false after `timeout`. Reads
+  // nothing: what the server sent before closing is left for read_line.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  // Bytes read from the server so far.
+  size_t received_bytes() const { return received_bytes_; }
+
+ private:
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string received_;
+  size_t received_bytes_ = 0;
+};
+
+// Sends `bytes` as they are on a new connection to `socket`; returns the
+// reply line, or nullopt if none came within 5 s.
+std::optional<std::string> raw_request(const std::string& socket, std::string_view bytes);
+
+// How many descriptors process `pid` has open (/proc/PID/fd).
+size_t open_fds(pid_t pid);
 
 // inceptiond under test, with its own socket, file prefix and metrics port.
 class Daemon {
