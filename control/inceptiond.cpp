@@ -23,6 +23,7 @@
 #include "control/controller.h"
 #include "control/metrics.h"
 #include "control/protocol.h"
+#include "control/signals.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "inception/log.h"
@@ -42,19 +43,6 @@ int dpdk_log_level(log::Level level) {
       return RTE_LOG_DEBUG;
   }
   return RTE_LOG_NOTICE;
-}
-
-// Signals are taken synchronously by the control loop through a signalfd;
-// blocking them before the EAL starts makes every DPDK thread inherit the
-// mask, so no thread is interrupted by them.
-int block_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
 void control_loop(Controller& controller, int signal_fd) {
@@ -83,7 +71,8 @@ void control_loop(Controller& controller, int signal_fd) {
 
 int run(const Config& config) {
   log::set_level(*log::parse_level(config.sw.log_level));
-  const int signal_fd = block_signals();
+  // Before the EAL: every thread started from here on inherits the mask.
+  const ProcessSignals signals;
 
   EalOptions eal;
   eal.main_core = config.dpdk.main_core;
@@ -130,7 +119,7 @@ int run(const Config& config) {
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
                 metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));
-      control_loop(*controller, signal_fd);
+      control_loop(*controller, signals.stop_fd());
     } catch (const std::exception& e) {
       log::error("{}", e.what());
       status = 1;
@@ -144,7 +133,6 @@ int run(const Config& config) {
     dataplane.reset();
   }
   eal_cleanup();
-  close(signal_fd);
   if (status == 0) log::info("stopped");
   return status;
 }

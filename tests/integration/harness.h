@@ -97,6 +97,20 @@ int free_tcp_port();
 // GET http://127.0.0.1:port/path; returns the body, empty on failure.
 std::string http_get(int port, const std::string& path);
 
+// One HTTP/1.1 exchange as curl makes it (no "Connection: close" from us),
+// read until the server closes, the body is complete or `timeout` passes.
+// The request is sent `request_delay` after the connection is up, as a
+// scraper across a network or a busy one would. `status` is 0 when no status
+// line came back (an empty reply); `error` says why.
+struct HttpReply {
+  int status = 0;
+  std::string headers;
+  std::string body;
+  std::string error;
+};
+HttpReply http_fetch(int port, const std::string& path, std::chrono::milliseconds request_delay = 0ms,
+                     std::chrono::milliseconds timeout = 5s);
+
 // inceptiond under test, with its own socket, file prefix and metrics port.
 class Daemon {
  public:
