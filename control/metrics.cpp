@@ -221,7 +221,13 @@ class MetricsExporter::Collector : public prometheus::Collectable {
 MetricsExporter::MetricsExporter(const std::string& listen, Controller& controller)
     : collector_(std::make_shared<Collector>(controller)) {
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+    exposer_ = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", listen,
+                                 // A client that connects and says nothing (a port scan, a stuck
+                                 // scraper) holds a civetweb thread until the request timeout: with
+                                 // civetweb's defaults, one thread and 30 s, it held every scrape up.
+                                 // A scraper sends its request as soon as it is connected.
+                                 "num_threads", "2", "request_timeout_ms", "2000"});
   } catch (const std::exception& e) {
     throw std::runtime_error("metrics: cannot listen on " + listen + ": " + e.what());
   }

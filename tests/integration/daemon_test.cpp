@@ -1,6 +1,12 @@
 // inceptiond's life cycle and inceptionctl's errors, as a user meets them.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -27,6 +33,38 @@ TEST(Daemon, StopsCleanlyOnSigtermAndSigint) {
     EXPECT_FALSE(fs::exists(dir.file("v1.sock"))) << "vhost-user socket left behind";
     EXPECT_NE(daemon.log().find("stopped"), std::string::npos);
   }
+}
+
+// The metrics endpoint serves scrapes while a client that connected without
+// sending a request (a port scan, a stuck scraper) sits on a connection, and
+// the server drops that client after a short request timeout.
+TEST(Daemon, ASilentClientDoesNotHoldUpScrapes) {
+  TempDir dir("silent");
+  Daemon daemon(dir, kNetworks);
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(daemon.metrics_port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  // Let the server hand the silent connection to a thread first.
+  std::this_thread::sleep_for(200ms);
+
+  const auto start = Clock::now();
+  const HttpReply reply = http_fetch(daemon.metrics_port(), "/metrics", 0ms, 1500ms);
+  EXPECT_EQ(reply.status, 200) << reply.error;
+  EXPECT_NE(reply.body.find("inception_build_info{"), std::string::npos);
+  std::printf("[ measured ] scrape beside a silent client: %ld ms\n",
+              static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()));
+
+  // The server closes the silent connection (EOF) within its request
+  // timeout, 2 s, plus civetweb's 2 s poll quantum.
+  pollfd pfd{silent, POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 6000), 1) << "the silent client was never dropped";
+  char byte = 0;
+  EXPECT_EQ(recv(silent, &byte, 1, 0), 0);
+  close(silent);
 }
 
 TEST(Daemon, RejectsABadConfigBeforeStartingAnything) {
