@@ -145,7 +145,7 @@ class MetricsExporter::Collector : public prometheus::Collectable {
                               "MAC addresses not learned because the network's FDB was full.", MetricType::Counter);
     auto fdb_moves =
         family("inception_fdb_moves_total", "MAC addresses relearned on another port.", MetricType::Counter);
-    for (const NetworkStatus& n : controller_.networks()) {
+    for (const NetworkStatus& n : stats.networks) {
       const std::string& name = n.config.name;
       add(fdb_entries, {{"network", name}, {"type", "dynamic"}}, n.fdb_dynamic);
       add(fdb_entries, {{"network", name}, {"type", "static"}}, n.fdb_static);
