@@ -89,6 +89,7 @@ int run(const Config& config) {
     log::error("{}", e.what());
     return 1;
   }
+  log::debug("EAL initialised");
 
   int status = 0;
   {
@@ -104,6 +105,7 @@ int run(const Config& config) {
     try {
       dataplane = std::make_unique<Dataplane>(options);
       dataplane->start();
+      log::debug("dataplane: {} packet buffers, {} worker(s) started", options.mbufs, options.worker_lcores.size());
       controller = std::make_unique<Controller>(config, *dataplane);
       controller->apply(config);
       server = std::make_unique<ControlServer>(config.control.socket, [&controller](const std::string& line) {
@@ -127,10 +129,14 @@ int run(const Config& config) {
     // Reverse order: no new requests, no scrapes, then ports, then workers.
     metrics.reset();
     server.reset();
+    log::debug("control socket and metrics closed");
     if (controller) controller->remove_all_ports();
+    log::debug("ports removed");
     if (dataplane) dataplane->stop();
+    log::debug("workers stopped");
     controller.reset();
     dataplane.reset();
+    log::debug("tables freed");
   }
   eal_cleanup();
   if (status == 0) log::info("stopped");
