@@ -384,14 +384,22 @@ HttpReply http_fetch(int port, const std::string& path, std::chrono::millisecond
   return reply;
 }
 
-Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name)
+unsigned free_hugepages() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("HugePages_Free:", 0) == 0) return static_cast<unsigned>(std::stoul(line.substr(15)));
+  return 0;
+}
+
+Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name, bool hugepages)
     : name_(name),
       config_path_(dir.file(name + ".toml")),
       socket_(dir.file(name + ".sock")),
       log_path_(dir.file(name + ".log")),
       metrics_port_(free_tcp_port()) {
   std::ofstream config(config_path_);
-  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = false\n"
+  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = " << (hugepages ? "true" : "false")
+         << "\n"
          << "file_prefix = \"" << fs::path(dir.path()).filename().string() << "-" << name << "\"\n"
          << "[switch]\nlog_level = \"debug\"\n"
          << "[control]\nsocket = \"" << socket_ << "\"\n"

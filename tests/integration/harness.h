@@ -90,6 +90,9 @@ class Process {
   bool eof_ = false;
 };
 
+// Free 2 MB hugepages (HugePages_Free in /proc/meminfo).
+unsigned free_hugepages();
+
 // A free TCP port on 127.0.0.1 (bound and released; good enough for tests
 // that run one at a time).
 int free_tcp_port();
@@ -115,8 +118,9 @@ HttpReply http_fetch(int port, const std::string& path, std::chrono::millisecond
 class Daemon {
  public:
   // `body` is appended to a [dpdk]/[control]/[metrics] preamble written by
-  // the harness (no hugepages, worker on core 1).
-  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond");
+  // the harness (worker on core 1; no hugepages unless asked, as in
+  // production, for a test that times start-up).
+  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond", bool hugepages = false);
   ~Daemon();
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   CommandResult ctl(const std::vector<std::string>& args);
