@@ -11,8 +11,8 @@
 //    process-directed: the kernel hands it to any thread that does not block
 //    it, and the blocking system call it interrupts there returns EINTR.
 //    civetweb (the metrics server) takes EINTR while it waits for a request
-//    as a broken connection and closes it unanswered: with 100k frames/s
-//    from a kernel port, 7% of scrapes came back empty. So every thread
+//    as a broken connection and closes it unanswered: with a flood into a
+//    kernel port, 7% of curl's scrapes came back empty. So every thread
 //    blocks the real-time signals too, except one "signals" thread that
 //    exists only to run their handlers. Workers are never interrupted either.
 //
