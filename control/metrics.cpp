@@ -267,8 +267,10 @@ MetricsExporter::MetricsExporter(const std::string& listen, Controller& controll
   // A client that connects and says nothing (a port scan, a stuck scraper)
   // holds a civetweb thread until the request timeout: with civetweb's
   // defaults, one thread and 30 s, it held every scrape up. A scraper sends
-  // its request as soon as it is connected.
-  const std::vector<std::string> options{"listening_ports", listen, "num_threads", "2", "request_timeout_ms", "2000"};
+  // its request as soon as it is connected. The timeout also bounds how long
+  // such a client delays a shutdown: civetweb's request threads look at the
+  // stop flag only when their wait for the request ends.
+  const std::vector<std::string> options{"listening_ports", listen, "num_threads", "2", "request_timeout_ms", "1000"};
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(options);
   } catch (const std::exception& e) {

@@ -44,9 +44,8 @@ inline void write(Level level, std::string_view message) noexcept {
   try {
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-    const std::string line =
-        fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03} {:<7} {}\n", std::chrono::floor<std::chrono::seconds>(now), ms,
-                    level_name(level), message);
+    const std::string line = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03} {:<7} {}\n",
+                                         std::chrono::floor<std::chrono::seconds>(now), ms, level_name(level), message);
     std::fwrite(line.data(), 1, line.size(), stderr);
   } catch (...) {
     // Logging must never take the daemon down.
