@@ -891,8 +891,10 @@ Stats Controller::stats() {
   s.tsc_hz = dataplane_.tsc_hz();
   s.mempool = dataplane_.mempool_usage();
   for (const auto& [name, port] : ports_) s.ports.push_back(port_status(*port));
-  for (const auto& [name, network] : networks_)
-    for (const auto& [ip, peer] : network->peers) s.peers.push_back(peer_status(*network, *peer));
+  for (const auto& [name, network] : networks_) {
+    s.networks.push_back(network_status(*network));
+    s.peers.insert(s.peers.end(), s.networks.back().peers.begin(), s.networks.back().peers.end());
+  }
   if (underlay_) {
     UnderlayStatus u;
     u.device = startup_.underlay.device;

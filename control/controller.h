@@ -113,10 +113,12 @@ struct UnderlayStatus {
   PortTotals host;
 };
 
+// Everything a scrape reports, read under one lock: one moment of the switch.
 struct Stats {
   uint64_t tsc_hz = 0;
   MempoolUsage mempool;
   std::vector<PortStatus> ports;
+  std::vector<NetworkStatus> networks;
   std::vector<PeerStatus> peers;
   std::optional<UnderlayStatus> underlay;
   NatStatus nat;

@@ -22,6 +22,8 @@
 #include "control/control_server.h"
 #include "control/controller.h"
 #include "control/metrics.h"
+#include "control/protocol.h"
+#include "control/signals.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "inception/log.h"
@@ -41,19 +43,6 @@ int dpdk_log_level(log::Level level) {
       return RTE_LOG_DEBUG;
   }
   return RTE_LOG_NOTICE;
-}
-
-// Signals are taken synchronously by the control loop through a signalfd;
-// blocking them before the EAL starts makes every DPDK thread inherit the
-// mask, so no thread is interrupted by them.
-int block_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
 void control_loop(Controller& controller, int signal_fd) {
@@ -82,7 +71,8 @@ void control_loop(Controller& controller, int signal_fd) {
 
 int run(const Config& config) {
   log::set_level(*log::parse_level(config.sw.log_level));
-  const int signal_fd = block_signals();
+  // Before the EAL: every thread started from here on inherits the mask.
+  const ProcessSignals signals;
 
   EalOptions eal;
   eal.main_core = config.dpdk.main_core;
@@ -99,6 +89,7 @@ int run(const Config& config) {
     log::error("{}", e.what());
     return 1;
   }
+  log::debug("EAL initialised");
 
   int status = 0;
   {
@@ -114,6 +105,7 @@ int run(const Config& config) {
     try {
       dataplane = std::make_unique<Dataplane>(options);
       dataplane->start();
+      log::debug("dataplane: {} packet buffers, {} worker(s) started", options.mbufs, options.worker_lcores.size());
       controller = std::make_unique<Controller>(config, *dataplane);
       controller->apply(config);
       server = std::make_unique<ControlServer>(config.control.socket, [&controller](const std::string& line) {
@@ -123,7 +115,7 @@ int run(const Config& config) {
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
                 metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));
-      control_loop(*controller, signal_fd);
+      control_loop(*controller, signals.stop_fd());
     } catch (const std::exception& e) {
       log::error("{}", e.what());
       status = 1;
@@ -131,13 +123,16 @@ int run(const Config& config) {
     // Reverse order: no new requests, no scrapes, then ports, then workers.
     metrics.reset();
     server.reset();
+    log::debug("control socket and metrics closed");
     if (controller) controller->remove_all_ports();
+    log::debug("ports removed");
     if (dataplane) dataplane->stop();
+    log::debug("workers stopped");
     controller.reset();
     dataplane.reset();
+    log::debug("tables freed");
   }
   eal_cleanup();
-  close(signal_fd);
   if (status == 0) log::info("stopped");
   return status;
 }

@@ -1,10 +1,17 @@
 #include "control/metrics.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 namespace inception {
 
@@ -30,6 +37,43 @@ void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
   else
     m.gauge.value = value;
   f.metric.push_back(std::move(m));
+}
+
+// Where a local client reaches the listening socket: its address, or the
+// loopback address of its family when it listens on all of them.
+std::optional<sockaddr_storage> wake_address(const std::string& listen, int port) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || port <= 0) return std::nullopt;
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  sockaddr_storage storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    if (v4->sin_addr.s_addr == htonl(INADDR_ANY)) v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return storage;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr)) v6->sin6_addr = in6addr_loopback;
+    return storage;
+  }
+  return std::nullopt;
+}
+
+void knock(const sockaddr_storage& address) {
+  const int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  // A local connection completes at once; refused once civetweb has closed
+  // the socket. The timeout only bounds a firewall that drops it.
+  timeval timeout{0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  const socklen_t length = address.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  (void)connect(fd, reinterpret_cast<const sockaddr*>(&address), length);
+  close(fd);
 }
 
 }  // namespace
@@ -146,7 +190,7 @@ class MetricsExporter::Collector : public prometheus::Collectable {
                               "MAC addresses not learned because the network's FDB was full.", MetricType::Counter);
     auto fdb_moves =
         family("inception_fdb_moves_total", "MAC addresses relearned on another port.", MetricType::Counter);
-    for (const NetworkStatus& n : controller_.networks()) {
+    for (const NetworkStatus& n : stats.networks) {
       const std::string& name = n.config.name;
       add(fdb_entries, {{"network", name}, {"type", "dynamic"}}, n.fdb_dynamic);
       add(fdb_entries, {{"network", name}, {"type", "static"}}, n.fdb_static);
@@ -227,15 +271,44 @@ class MetricsExporter::Collector : public prometheus::Collectable {
 
 MetricsExporter::MetricsExporter(const std::string& listen, Controller& controller)
     : collector_(std::make_shared<Collector>(controller)) {
+  // A client that connects and says nothing (a port scan, a stuck scraper)
+  // holds a civetweb thread until the request timeout: with civetweb's
+  // defaults, one thread and 30 s, it held every scrape up. A scraper sends
+  // its request as soon as it is connected. The timeout also bounds how long
+  // such a client delays a shutdown: civetweb's request threads look at the
+  // stop flag only when their wait for the request ends.
+  const std::vector<std::string> options{"listening_ports", listen, "num_threads", "2", "request_timeout_ms", "1000"};
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+    exposer_ = std::make_unique<prometheus::Exposer>(options);
   } catch (const std::exception& e) {
     throw std::runtime_error("metrics: cannot listen on " + listen + ": " + e.what());
   }
   exposer_->RegisterCollectable(collector_);
+  wake_address_ = wake_address(listen, port());
 }
 
-MetricsExporter::~MetricsExporter() = default;
+// civetweb's accept thread waits for connections in poll() calls of 2 s and
+// looks at its stop flag only between them, so destroying the exposer (which
+// sets the flag, then waits for that thread) took up to 2 s: most of the
+// daemon's shutdown. A connection ends the wait. The knocks before the flag
+// is set are accepted and closed like any client that hangs up; the first one
+// after it lets the thread see the flag and exit.
+MetricsExporter::~MetricsExporter() {
+  // Release/acquire only orders the flag with the knocker's exit; nothing
+  // else is shared.
+  std::atomic<bool> stopped{false};
+  std::thread knocker;
+  if (wake_address_)
+    knocker = std::thread([this, &stopped] {
+      while (!stopped.load(std::memory_order_acquire)) {
+        knock(*wake_address_);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  exposer_.reset();
+  stopped.store(true, std::memory_order_release);
+  if (knocker.joinable()) knocker.join();
+}
 
 int MetricsExporter::port() const {
   const auto ports = exposer_->GetListeningPorts();

@@ -5,9 +5,16 @@
 // read with relaxed loads; the fast path never knows a scrape happened.
 // Metric names follow Prometheus conventions: inception_ prefix, _total for
 // counters, labels for port, network, worker and drop reason.
+//
+// Threads: civetweb's accept thread and two request threads serve scrapes;
+// the collector takes the controller's lock once per scrape. Construct and
+// destroy on the control thread.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "control/controller.h"
@@ -33,6 +40,7 @@ class MetricsExporter {
   class Collector;
   std::shared_ptr<Collector> collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::optional<sockaddr_storage> wake_address_;  // see ~MetricsExporter
 };
 
 }  // namespace inception

@@ -1,7 +1,8 @@
 // Logging for the control side of inceptiond (never called by workers).
 //
-// One line per event on stderr: "<time> <level> <message>". The level is set
-// once at start-up from the config; messages below it are not formatted.
+// One line per event on stderr: "<time> <level> <message>", the time in
+// milliseconds (start-up and shutdown steps take tens of them). The level is
+// set once at start-up from the config; messages below it are not formatted.
 #pragma once
 
 #include <fmt/chrono.h>
@@ -42,8 +43,9 @@ inline std::optional<Level> parse_level(std::string_view name) noexcept {
 inline void write(Level level, std::string_view message) noexcept {
   try {
     const auto now = std::chrono::system_clock::now();
-    const std::string line = fmt::format("{:%Y-%m-%dT%H:%M:%S} {:<7} {}\n",
-                                         std::chrono::floor<std::chrono::seconds>(now), level_name(level), message);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const std::string line = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03} {:<7} {}\n",
+                                         std::chrono::floor<std::chrono::seconds>(now), ms, level_name(level), message);
     std::fwrite(line.data(), 1, line.size(), stderr);
   } catch (...) {
     // Logging must never take the daemon down.

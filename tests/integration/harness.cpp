@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -421,14 +422,87 @@ size_t open_fds(pid_t pid) {
   return n;
 }
 
-Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name)
+HttpReply http_fetch(int port, const std::string& path, std::chrono::milliseconds request_delay,
+                     std::chrono::milliseconds timeout) {
+  HttpReply reply;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    reply.error = std::string("connect: ") + std::strerror(errno);
+    close(fd);
+    return reply;
+  }
+  std::this_thread::sleep_for(request_delay);
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                              "\r\nUser-Agent: inception-test\r\nAccept: */*\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    reply.error = std::string("send: ") + std::strerror(errno);
+    close(fd);
+    return reply;
+  }
+  // Read until the server closes, or until Content-Length bytes of body
+  // arrived (a server that keeps the connection open is not an error).
+  std::string response;
+  const auto deadline = Clock::now() + timeout;
+  std::optional<size_t> expected;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      reply.error = "timed out after " + std::to_string(timeout.count()) + " ms";
+      break;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+    char buffer[8192];
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      reply.error = std::string("recv: ") + std::strerror(errno);
+      break;
+    }
+    if (n == 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+    const auto end = response.find("\r\n\r\n");
+    if (end != std::string::npos && !expected) {
+      std::string head = response.substr(0, end);
+      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto at = head.find("content-length:");
+      if (at != std::string::npos) expected = end + 4 + std::stoul(head.substr(at + 15));
+    }
+    if (expected && response.size() >= *expected) break;
+  }
+  close(fd);
+  if (response.empty()) {
+    if (reply.error.empty()) reply.error = "empty reply: the server closed the connection without answering";
+    return reply;
+  }
+  const auto end = response.find("\r\n\r\n");
+  reply.headers = response.substr(0, end == std::string::npos ? response.size() : end);
+  if (end != std::string::npos) reply.body = response.substr(end + 4);
+  if (reply.headers.rfind("HTTP/1.", 0) == 0 && reply.headers.size() > 12)
+    reply.status = std::stoi(reply.headers.substr(9, 3));
+  return reply;
+}
+
+unsigned free_hugepages() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("HugePages_Free:", 0) == 0) return static_cast<unsigned>(std::stoul(line.substr(15)));
+  return 0;
+}
+
+Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name, bool hugepages)
     : name_(name),
       config_path_(dir.file(name + ".toml")),
       socket_(dir.file(name + ".sock")),
       log_path_(dir.file(name + ".log")),
       metrics_port_(free_tcp_port()) {
   std::ofstream config(config_path_);
-  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = false\n"
+  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = " << (hugepages ? "true" : "false")
+         << "\n"
          << "file_prefix = \"" << fs::path(dir.path()).filename().string() << "-" << name << "\"\n"
          << "[switch]\nlog_level = \"debug\"\n"
          << "[control]\nsocket = \"" << socket_ << "\"\n"

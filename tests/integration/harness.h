@@ -91,6 +91,9 @@ class Process {
   bool eof_ = false;
 };
 
+// Free 2 MB hugepages (HugePages_Free in /proc/meminfo).
+unsigned free_hugepages();
+
 // A free TCP port on 127.0.0.1 (bound and released; good enough for tests
 // that run one at a time).
 int free_tcp_port();
@@ -138,12 +141,27 @@ std::optional<std::string> raw_request(const std::string& socket, std::string_vi
 // How many descriptors process `pid` has open (/proc/PID/fd).
 size_t open_fds(pid_t pid);
 
+// One HTTP/1.1 exchange as curl makes it (no "Connection: close" from us),
+// read until the server closes, the body is complete or `timeout` passes.
+// The request is sent `request_delay` after the connection is up, as a
+// scraper across a network or a busy one would. `status` is 0 when no status
+// line came back (an empty reply); `error` says why.
+struct HttpReply {
+  int status = 0;
+  std::string headers;
+  std::string body;
+  std::string error;
+};
+HttpReply http_fetch(int port, const std::string& path, std::chrono::milliseconds request_delay = 0ms,
+                     std::chrono::milliseconds timeout = 5s);
+
 // inceptiond under test, with its own socket, file prefix and metrics port.
 class Daemon {
  public:
   // `body` is appended to a [dpdk]/[control]/[metrics] preamble written by
-  // the harness (no hugepages, worker on core 1).
-  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond");
+  // the harness (worker on core 1; no hugepages unless asked, as in
+  // production, for a test that times start-up).
+  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond", bool hugepages = false);
   ~Daemon();
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   CommandResult ctl(const std::vector<std::string>& args);

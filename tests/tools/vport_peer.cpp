@@ -4,7 +4,9 @@
 // driven by line commands on stdin and reporting on stdout:
 //   stdin:  send DST_MAC SRC_MAC ETHERTYPE TAG [COUNT [FRAME_BYTES]]
 //           stats | quit
-//   stdout: ready                              link up (vhost-user connected)
+//   stdout: ready                              link up (vhost-user connected),
+//                                              again after every reconnection
+//           down                               the switch went away
 //           sent N
 //           rx DST_MAC SRC_MAC ETHERTYPE BYTES TAG
 //           stats rx=N tx=N
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -116,6 +119,26 @@ struct Peer {
   }
 };
 
+// The last link state printed (the link starts down, unreported); the main
+// loop and the interrupt thread both report, each change once.
+std::atomic<int> reported_link{0};
+
+void report_link(uint16_t port) {
+  rte_eth_link link{};
+  rte_eth_link_get_nowait(port, &link);
+  const int up = link.link_status == RTE_ETH_LINK_UP ? 1 : 0;
+  if (reported_link.exchange(up) != up) std::printf("%s\n", up ? "ready" : "down");
+}
+
+// Link changes arrive as interrupts on DPDK's interrupt thread, the way
+// QEMU as a vhost-user server sees them: in server mode (--server) a switch
+// that connects again is taken at once and the device renegotiated, without
+// waiting for anyone to ask for the link state.
+int on_link_change(uint16_t port, rte_eth_event_type, void*, void*) {
+  report_link(port);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +164,8 @@ int main(int argc, char** argv) {
   Peer peer;
   peer.pool = rte_pktmbuf_pool_create("peer_pool", 4095, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   rte_eth_conf conf{};
+  conf.intr_conf.lsc = 1;
+  rte_eth_dev_callback_register(peer.port, RTE_ETH_EVENT_INTR_LSC, on_link_change, nullptr);
   if (peer.pool == nullptr || rte_eth_dev_configure(peer.port, 1, 1, &conf) != 0 ||
       rte_eth_rx_queue_setup(peer.port, 0, 256, 0, nullptr, peer.pool) != 0 ||
       rte_eth_tx_queue_setup(peer.port, 0, 256, 0, nullptr) != 0 || rte_eth_dev_start(peer.port) != 0) {
@@ -148,17 +173,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  bool ready = false;
   std::string input;
   int idle = 0;
+  bool was_up = false;
   for (;;) {
-    if (!ready) {
-      rte_eth_link link{};
-      rte_eth_link_get_nowait(peer.port, &link);
-      if (link.link_status == RTE_ETH_LINK_UP) {
-        ready = true;
-        std::printf("ready\n");
-      }
+    // Until the first link up; interrupts report the changes after it.
+    if (!was_up) {
+      report_link(peer.port);
+      was_up = reported_link.load() == 1;
     }
     pollfd fd{STDIN_FILENO, POLLIN, 0};
     if (poll(&fd, 1, 0) > 0) {
