@@ -10,6 +10,7 @@
 
 #include "inception/errors.h"
 #include "inception/log.h"
+#include "inception/counters.h"
 #include "inception/types.h"
 
 namespace inception {
@@ -565,6 +566,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
           fmt::format("{}: router on network {}: the network is not defined", source_name, router.network));
   }
   try {
+    validate_capacity(config);
     validate_nat(config);
   } catch (const ConfigError& e) {
     throw ConfigError(fmt::format("{}: {}", source_name, e.what()));

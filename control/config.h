@@ -242,6 +242,10 @@ void validate_fip(const FipConfig& fip, const std::vector<FipConfig>& existing);
 // Routers, floating IPs, gateway mappings and SNAT all route through
 // [nat] public_network: it must exist while any of them is configured.
 // `object` names the feature that needs it.
+// How many networks, ports (with VXLAN peers) and floating IPs a file may
+// define: the switch's index spaces (inception/types.h, counters.h).
+void validate_capacity(const Config& config);
+
 void validate_public_network(const std::string& object, const NatConfig& nat, bool exists);
 inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
 inline constexpr uint32_t kMaxNeighborLimit = 1u << 20;

@@ -622,6 +622,21 @@ void Controller::del_network(const std::string& name) {
     if (fip.config.network == name)
       throw ControlError(
           fmt::format("network {}: floating IP {} uses it; delete it first", name, public_ip.to_string()));
+  // NAT routes through the public network: without it, floating IPs,
+  // gateway mappings and SNAT would stop and `config show` would print a
+  // file --check refuses.
+  if (name == startup_.nat.public_network) {
+    const bool other_routers =
+        std::any_of(routers_.begin(), routers_.end(), [&](const auto& r) { return r.first != name; });
+    const char* user = !fips_.empty()               ? "floating IPs"
+                       : !gateway_mappings_.empty() ? "gateway mappings"
+                       : snat_                      ? "SNAT"
+                       : other_routers              ? "the routers of other networks"
+                                                    : nullptr;
+    if (user != nullptr)
+      throw ControlError(fmt::format("network {}: it is [nat] public_network, which {} route through; it stays", name,
+                                     user));
+  }
   auto owned = std::move(networks_.at(name));
   networks_.erase(name);
   network_at_[owned->index] = nullptr;

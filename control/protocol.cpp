@@ -38,6 +38,7 @@ void from_json(const nlohmann::json& j, NetworkConfig& n) {
       n.peers.push_back(*ip);
     }
   }
+  r.finish("network " + n.name);
 }
 
 void to_json(nlohmann::json& j, const PortConfig& p) {
@@ -93,6 +94,9 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   // default (on with a MAC, off without) is the user's own choice.
   if (auto v = r.boolean("port_security"); v && *v != !p.macs.empty()) p.port_security = *v;
   if (auto v = r.integer("mac_limit", kMacLimitRange)) p.mac_limit = static_cast<uint32_t>(*v);
+  if (p.type == PortType::kKernel && (r.has("socket") || r.has("mode") || r.has("queues")))
+    throw RequestError(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
+  r.finish("port " + p.name);
 }
 
 JsonReader::JsonReader(const nlohmann::json& object, std::string_view what) : object_(object) {
@@ -100,8 +104,14 @@ JsonReader::JsonReader(const nlohmann::json& object, std::string_view what) : ob
 }
 
 const nlohmann::json* JsonReader::find(std::string_view key) const {
+  seen_.emplace(key);
   const auto it = object_.find(std::string(key));
   return it == object_.end() ? nullptr : &*it;
+}
+
+void JsonReader::finish(std::string_view what) const {
+  for (const auto& [key, value] : object_.items())
+    if (!seen_.contains(key)) throw RequestError(fmt::format("{}: unknown field '{}'", what, key));
 }
 
 std::optional<int64_t> JsonReader::integer(std::string_view key, IntRange range) const {

@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,10 +61,15 @@ class JsonReader {
 
   int64_t required_integer(std::string_view key, IntRange range) const;
   std::string required_string(std::string_view key) const;
+  bool has(std::string_view key) const { return find(key) != nullptr; }
+  // Refuses a field no getter asked for: a misspelt one must not fall back
+  // to a default silently (the TOML loader's rule too).
+  void finish(std::string_view what) const;
 
  private:
   const nlohmann::json* find(std::string_view key) const;
   const nlohmann::json& object_;
+  mutable std::set<std::string, std::less<>> seen_;
 };
 
 // A JSON value as it was sent, for an error message: compact, and cut short

@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include "control/config.h"
+#include "inception/counters.h"
+#include "inception/types.h"
 
 namespace inception {
 
@@ -248,7 +250,25 @@ void validate_public_network(const std::string& object, const NatConfig& nat, bo
         fmt::format("{}: the public network '{}' does not exist ([nat] public_network)", object, nat.public_network));
 }
 
+void validate_capacity(const Config& c) {
+  if (c.networks.size() > kMaxNetworks)
+    throw ConfigError(fmt::format("{} networks, the switch holds at most {}", c.networks.size(), kMaxNetworks));
+  // Ports, each network's VXLAN peers, the underlay and its host interface
+  // share one index space.
+  size_t indices = c.ports.size() + (c.underlay.enabled ? 2 : 0);
+  for (const NetworkConfig& n : c.networks) indices += n.peers.size();
+  if (indices > kMaxPorts)
+    throw ConfigError(fmt::format("{} ports and VXLAN peers (one per network and peer), the switch holds at most {}",
+                                  indices, kMaxPorts));
+  if (c.fips.size() > kMaxFloatingIps)
+    throw ConfigError(fmt::format("{} floating IPs, the switch holds at most {}", c.fips.size(), kMaxFloatingIps));
+}
+
 void validate_nat(const Config& c) {
+  if (c.nat.gateway) {
+    if (const auto why = not_unicast(*c.nat.gateway))
+      throw ConfigError(fmt::format("[nat] gateway {}: that is {}", c.nat.gateway->to_string(), *why));
+  }
   if (c.nat.egress_deny.size() > kMaxEgressDenyPrefixes)
     throw ConfigError(fmt::format("nat: egress_deny lists {} prefixes, at most {}", c.nat.egress_deny.size(),
                                   kMaxEgressDenyPrefixes));

@@ -236,6 +236,8 @@ down() {
     rm -f "$pidfile"
   done
   clean_namespaces
+  # DPDK leaves each process's runtime directory behind.
+  [ -n "${prefix:-}" ] && rm -rf /var/run/dpdk/"$prefix"-rvm*
   echo "topology: down"
 }
 

@@ -522,3 +522,28 @@ TEST_F(ControlSocket, AnOversizedRequestIsRefusedWithAReason) {
 
 }  // namespace
 }  // namespace inception::test
+
+namespace inception::test {
+namespace {
+
+TEST(Daemon, ThePublicNetworkStaysWhileNatRoutesThroughIt) {
+  TempDir dir("public");
+  Daemon daemon(dir,
+                "[[network]]\nname = \"private\"\nvni = 1001\n[[network]]\nname = \"public\"\nvni = 1002\n"
+                "[[router]]\nnetwork = \"private\"\naddress = \"192.0.2.254/24\"\n");
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const CommandResult r = daemon.ctl({"network", "del", "public"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "inceptionctl: network public: it is [nat] public_network, which the routers of other networks route "
+            "through; it stays\n");
+  // What `config show` prints is still a file the daemon accepts.
+  const CommandResult shown = daemon.ctl({"config", "show"});
+  ASSERT_EQ(shown.exit_code, 0);
+  std::ofstream(dir.file("shown.toml")) << shown.out;
+  const CommandResult check = run({binary("INCEPTIOND"), "--check", "--config", dir.file("shown.toml")});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+}
+
+}  // namespace
+}  // namespace inception::test

@@ -181,6 +181,13 @@ TempDir::TempDir(const std::string& tag) {
 
 TempDir::~TempDir() {
   std::error_code ec;
+  // Every DPDK process a test starts (daemons, peers) takes a file prefix
+  // that begins with this directory's name; DPDK leaves its runtime
+  // directory behind when the process exits. The processes are stopped by
+  // now: they are owned by objects made after this one.
+  const std::string tag = fs::path(path_).filename().string() + "-";
+  for (fs::directory_iterator it("/var/run/dpdk", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(tag, 0) == 0) fs::remove_all(it->path(), ec);
   if (std::getenv("INCEPTION_KEEP_TMP") == nullptr) fs::remove_all(path_, ec);
 }
 

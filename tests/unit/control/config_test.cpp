@@ -595,6 +595,26 @@ TEST(Config, AnIvmAddressHasOneFloatingIp) {
             "test.toml:10:10: floating IP 203.0.113.10: fixed IP 0.0.0.0 is the unspecified address");
 }
 
+TEST(Config, RefusesMoreThanTheSwitchHolds) {
+  std::string many_networks;
+  for (int i = 1; i <= 257; ++i)
+    many_networks += "[[network]]\nname = \"n" + std::to_string(i) + "\"\nvni = " + std::to_string(i) + "\n";
+  EXPECT_EQ(error_of(many_networks), "test.toml: 257 networks, the switch holds at most 256");
+  std::string fips = "[[network]]\nname = \"private\"\nvni = 1\n[[network]]\nname = \"public\"\nvni = 2\n";
+  for (int i = 0; i < 257; ++i)
+    fips += "[[fip]]\npublic = \"203.0." + std::to_string(113 + i / 250) + "." + std::to_string(1 + i % 250) +
+            "\"\nfixed = \"192.0." + std::to_string(2 + i / 250) + "." + std::to_string(1 + i % 250) +
+            "\"\nnetwork = \"private\"\n";
+  EXPECT_EQ(error_of(fips), "test.toml: 257 floating IPs, the switch holds at most 256");
+}
+
+TEST(Config, TheNatGatewayIsAUnicastAddress) {
+  const std::string nets =
+      "[[network]]\nname = \"private\"\nvni = 1\n[[network]]\nname = \"public\"\nvni = 2\n";
+  EXPECT_EQ(error_of(nets + "[nat]\ngateway = \"255.255.255.255\"\n"),
+            "test.toml: [nat] gateway 255.255.255.255: that is the broadcast address");
+}
+
 TEST(Config, ReportsAMissingFile) {
   try {
     load_config_file("/nonexistent/inceptiond.toml");

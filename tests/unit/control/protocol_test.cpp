@@ -157,6 +157,39 @@ TEST(ProtocolFromJson, RoundTripsWhatTheCliSends) {
   EXPECT_EQ(port.socket, "/run/ivm1.sock");
 }
 
+TEST(ProtocolFromJson, UnknownFieldsAndVhostOnlyFieldsOnKernelPortsAreRefused) {
+  EXPECT_EQ(network_error({{"name", "blue"}, {"vni", 7}, {"fdb_limt", 10}}), "network blue: unknown field 'fdb_limt'");
+  const json kernel = {{"name", "eth1"}, {"type", "kernel"}, {"network", "blue"}};
+  EXPECT_EQ(port_error(kernel), "");
+  json with_queues = kernel;
+  with_queues["queues"] = 2;
+  EXPECT_EQ(port_error(with_queues), "port eth1: socket, mode and queues apply to vhost-user ports only");
+  json misspelt = kernel;
+  misspelt["mac"] = "52:54:00:00:00:01";
+  EXPECT_EQ(port_error(misspelt), "port eth1: unknown field 'mac'");
+}
+
+TEST(ProtocolFromJson, PortSecurityRoundTripsAndKeepsItsDefault) {
+  PortConfig p;
+  p.name = "ivm1";
+  p.network = "blue";
+  p.socket = "/run/ivm1.sock";
+  p.macs = {*MacAddress::parse("52:54:00:00:00:02")};
+  p.ips = {*Ipv4Prefix::parse("192.0.2.0/28")};
+  p.mac_limit = 5;
+  const PortConfig back = json(p).get<PortConfig>();
+  EXPECT_TRUE(back.port_security_enabled());
+  EXPECT_FALSE(back.port_security.has_value()) << "the default stays a default";
+  ASSERT_EQ(back.ips.size(), 1u);
+  EXPECT_EQ(back.ips[0].to_string(), "192.0.2.0/28");
+  EXPECT_EQ(back.mac_limit, 5u);
+  p.port_security = false;
+  EXPECT_EQ(json(p).get<PortConfig>().port_security, std::optional<bool>(false));
+  json bad = json(p);
+  bad["ips"] = {"192.0.2.300"};
+  EXPECT_EQ(port_error(bad), "port ivm1: ips: '192.0.2.300' is not an IPv4 address or ADDRESS/PREFIX");
+}
+
 TEST(ToWire, NeverThrowsOnBytesThatAreNotUtf8) {
   // What inceptiond used to answer a request of `{"command": <0xE9>}` with:
   // the parser's message quotes the invalid byte, and dump() threw
