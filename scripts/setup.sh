@@ -11,7 +11,7 @@ set -euo pipefail
 build_packages=(
   meson ninja-build pkg-config g++
   libdpdk-dev dpdk
-  libtbb-dev libtomlplusplus-dev prometheus-cpp-dev libvirt-dev
+  libtomlplusplus-dev prometheus-cpp-dev libvirt-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
 )
