@@ -493,12 +493,17 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
   return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
 }
 
-Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat)
+Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat,
+                   const std::vector<std::string>& settings)
     : dir_(dir.file("topology")) {
   setenv("TOPO_PREFIX", ns_prefix().c_str(), 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
   if (ivms) argv.push_back("--ivms");
   if (nat) argv.push_back("--nat");
+  for (const std::string& setting : settings) {
+    argv.push_back("--set");
+    argv.push_back(setting);
+  }
   const CommandResult r = run(argv, 180s);
   output_ = r.out + r.err;
   up_ = r.exit_code == 0;

@@ -173,7 +173,9 @@ std::string ns_prefix();
 // VXLAN underlay on a shared management bridge), torn down on destruction.
 class Topology {
  public:
-  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false);
+  // `settings` are topology.sh's --set SECTION.KEY=VALUE: extra TOML for every rVM.
+  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false,
+           const std::vector<std::string>& settings = {});
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }
