@@ -181,6 +181,12 @@ int listen_frames(int fd) {
   int on = 1;
   if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof(on)) != 0)
     die("PACKET_AUXDATA: " + std::string(std::strerror(errno)));
+  // A capture that counts floods must not lose frames while this process
+  // waits for a core: a receive buffer for thousands of them (root may
+  // exceed net.core.rmem_max).
+  const int buffer_bytes = 32 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof(buffer_bytes)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
   std::printf("ready\n");
   std::fflush(stdout);
   std::vector<uint8_t> buffer(65536);
