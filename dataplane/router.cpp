@@ -138,6 +138,20 @@ bool may_teach_neighbor(const Snapshot& snapshot, const NetworkView& n, NetworkI
          !(network == snapshot.nat.public_network && sender_ip_be == snapshot.nat.gateway_ip);
 }
 
+// Whether an ARP sender address is one only routers announce on `network`:
+// the router's own, and on `public` the gateway rVM's address and anything
+// outside the subnet (floating IPs). Other rVMs believe these from a peer
+// (may_teach_neighbor), so a guest's claim must stop where it enters: once
+// flooded over VXLAN it would teach the gateway that a floating IP lives
+// behind the guest, or a host rVM that the guest is the gateway.
+bool claims_router_address(const Snapshot& snapshot, const NetworkView& n, NetworkIndex network,
+                           uint32_t sender_ip_be) noexcept {
+  if (sender_ip_be == 0) return false;  // an ARP probe (RFC 5227) claims nothing
+  if (n.router.enabled && sender_ip_be == n.router.ip) return true;
+  if (network != snapshot.nat.public_network) return false;
+  return sender_ip_be == snapshot.nat.gateway_ip || (n.router.enabled && !n.router.is_host(sender_ip_be));
+}
+
 bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
                 rte_mbuf* m) noexcept {
   const auto arp = parse_arp(m);
@@ -146,6 +160,11 @@ bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex netwo
   const NetworkView& n = snapshot.networks[network];
   const PortView& in = snapshot.ports[in_port];
   PortCounters& in_counters = ctx.counters->ports[in_port];
+  if (!in.is_peer && claims_router_address(snapshot, n, network, rte_cpu_to_be_32(arp->sender_ip))) {
+    count_drop(in_counters, DropReason::kSpoofedArp);
+    rte_pktmbuf_free(m);
+    return true;
+  }
   // The control thread learns who is who on the network from ARP it may
   // believe, within the port's and the network's punt budgets.
   if (may_teach_neighbor(snapshot, n, network, in, rte_cpu_to_be_32(arp->sender_ip))) {

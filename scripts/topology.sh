@@ -5,7 +5,7 @@
 # as the VXLAN underlay, and iVMs as kernel ports moved into namespaces of
 # their own. For tests, for the perf work and for trying the project.
 #
-#   scripts/topology.sh up   DIR N [mesh|star] [--ivms] [--nat]
+#   scripts/topology.sh up   DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]...
 #   scripts/topology.sh map  DIR PUBLIC_IP UNDERLAY_IP
 #   scripts/topology.sh down DIR
 #
@@ -22,6 +22,10 @@
 #          management network, iptables 1:1 NAT) in front of an "internet"
 #          with a client (<prefix>-client, 203.0.113.100) and a server
 #          (<prefix>-server, 203.0.113.200); SNAT leaves as 203.0.113.1.
+#   --set  one more key for every rVM's configuration, VALUE in TOML syntax:
+#          SECTION is dpdk, switch, underlay, nat (with --nat) or network
+#          (every [[network]]), KEY one the script does not write itself,
+#          e.g. --set nat.max_sessions_per_source=4 --set network.neighbor_limit=16
 #   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP
 #
 # Environment: INCEPTIOND and INCEPTIONCTL (default: build/control/...),
@@ -40,26 +44,57 @@ die() { echo "topology: $*" >&2; exit 1; }
 rvm_ns() { echo "$prefix-rvm$1"; }
 ctl() { "$inceptionctl" --socket "$dir/rvm$1.sock" "${@:2}"; }
 
+# Turns IPv6 off in a namespace, for the interfaces created in it later too.
+ipv4_only() {
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+# The --set lines of one configuration section, as KEY=VALUE lines.
+extra() {
+  local setting
+  for setting in "${settings[@]}"; do
+    [ "${setting%%.*}" = "$1" ] && echo "${setting#*.}"
+  done
+  return 0
+}
+
 up() {
-  [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat]"
+  [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]..."
   dir=$1; n=$2; shift 2
-  mode=mesh; ivms=0; nat=0
-  for arg in "$@"; do
-    case "$arg" in
-      mesh|star) mode=$arg ;;
+  mode=mesh; ivms=0; nat=0; settings=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      mesh|star) mode=$1 ;;
       --ivms) ivms=1 ;;
       --nat) nat=1 ;;
-      *) die "unknown argument '$arg'" ;;
+      --set) [ $# -ge 2 ] || die "--set needs SECTION.KEY=VALUE"; settings+=("$2"); shift ;;
+      *) die "unknown argument '$1'" ;;
     esac
+    shift
   done
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
+  for setting in "${settings[@]}"; do
+    [[ "$setting" =~ ^(dpdk|switch|underlay|network|nat)\.[a-z_]+=.+ ]] ||
+      die "--set '$setting': expected SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat"
+    [[ "$setting" != nat.* ]] || [ "$nat" = 1 ] || die "--set '$setting': [nat] exists only with --nat"
+  done
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   # Leftovers of an earlier run that was killed (same prefix) go first.
   clean_namespaces
   echo "$prefix" > "$dir/prefix"
   ip netns add "$mgmt"
+  # The reality cloud's network carries IPv4 only (prepare-underlay.sh turns
+  # IPv6 off on the rVMs' NICs too): no router solicitations or MLD reports
+  # from the bridge reach the switches as frames nobody sent them.
+  ipv4_only "$mgmt"
   ip -n "$mgmt" link add br0 type bridge
   ip -n "$mgmt" link set br0 up
+  # A plain L2 network, as the reality cloud's is to an rVM: with
+  # br_netfilter loaded the bridge would check IPv4 headers and drop what a
+  # hostile host sends before the switch under test could see it.
+  for table in iptables ip6tables arptables; do
+    ip netns exec "$mgmt" sysctl -qw "net.bridge.bridge-nf-call-$table=0" 2>/dev/null || true
+  done
   ip -n "$mgmt" link set lo up
   for i in $(seq 1 "$n"); do
     ns=$(rvm_ns "$i")
@@ -103,8 +138,10 @@ worker_cores = [1]
 memory_mb = 256
 hugepages = ${TOPO_HUGEPAGES:-false}
 file_prefix = "$prefix-rvm$i"
+$(extra dpdk)
 [switch]
 log_level = "${TOPO_LOG_LEVEL:-info}"
+$(extra switch)
 [control]
 socket = "$dir/rvm$i.sock"
 [metrics]
@@ -115,17 +152,21 @@ address = "10.0.0.1$i/24"
 $gateway_line
 mtu = 1500
 host_interface = "inc-host"
+$(extra underlay)
 [[network]]
 name = "private"
 vni = 1001
 peers = $peers
 hub = $hub
+$(extra network)
 [[network]]
 name = "public"
 vni = 1002
 peers = $peers
 hub = $hub
+$(extra network)
 $(printf '%b' "$nat_toml")
+$(extra nat)
 TOML
     ip netns exec "$(rvm_ns "$i")" "$inceptiond" --config "$dir/rvm$i.toml" > "$dir/rvm$i.log" 2>&1 &
     echo $! > "$dir/rvm$i.pid"
@@ -164,6 +205,7 @@ TOML
   if [ "$nat" = 1 ]; then
     reality=$prefix-reality
     ip netns add "$reality"
+    ipv4_only "$reality"
     ip -n "$reality" link set lo up
     ip link add "$prefix-rr" netns "$reality" type veth peer name reality netns "$mgmt"
     ip -n "$mgmt" link set reality master br0 up
@@ -245,5 +287,5 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   map) shift; map "$@" ;;
   down) shift; down "$@" ;;
-  *) die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] | map DIR PUBLIC UNDERLAY | down DIR" ;;
+  *) die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]... | map DIR PUBLIC UNDERLAY | down DIR" ;;
 esac

@@ -579,7 +579,7 @@ void VportPeer::pump(std::chrono::milliseconds timeout) {
     in >> kind;
     if (kind == "rx") {
       Frame f;
-      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag;
+      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag >> f.hex;
       frames_.push_back(f);
     }
     timeout = 0ms;
@@ -600,24 +600,54 @@ unsigned VportPeer::send(const std::string& dst, const std::string& src, const s
                          const std::string& ether_type, unsigned bytes) {
   process_.write_line("send " + dst + " " + src + " " + ether_type + " " + tag + " " + std::to_string(count) + " " +
                       std::to_string(bytes));
+  return await_sent();
+}
+
+unsigned VportPeer::send_hex(const std::string& hex, unsigned count) {
+  process_.write_line("sendhex " + hex + " " + std::to_string(count));
+  return await_sent();
+}
+
+void VportPeer::show_bytes() {
+  // The peer answers `stats` after it has read `hex on`: every frame the
+  // test sends after this returns is shown with its bytes.
+  process_.write_line("hex on");
+  process_.write_line("stats");
+  await_line("stats ");
+}
+
+const std::vector<Frame>& VportPeer::frames(std::chrono::milliseconds window) {
+  const auto deadline = Clock::now() + window;
+  do {
+    pump(std::min<std::chrono::milliseconds>(50ms, window));
+  } while (Clock::now() < deadline);
+  return frames_;
+}
+
+unsigned VportPeer::await_sent() {
+  const auto line = await_line("sent ");
+  return line ? static_cast<unsigned>(std::stoul(line->substr(5))) : 0;
+}
+
+std::optional<std::string> VportPeer::await_line(const std::string& prefix) {
   const auto deadline = Clock::now() + 30s;
   while (Clock::now() < deadline) {
     auto line = process_.read_line(100ms);
     if (!line) {
-      if (!process_.running()) return 0;
+      if (!process_.running()) return std::nullopt;
       continue;
     }
-    if (line->rfind("sent ", 0) == 0) return static_cast<unsigned>(std::stoul(line->substr(5)));
+    if (line->rfind(prefix, 0) == 0) return line;
     std::istringstream in(*line);
     std::string kind;
     in >> kind;
     if (kind == "rx") {
       Frame f;
-      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag;
+      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag >> f.hex;
       frames_.push_back(f);
     }
   }
-  return 0;
+  return std::nullopt;
 }
 
 std::vector<Frame> VportPeer::received(const std::string& tag, std::chrono::milliseconds window) {
@@ -640,12 +670,17 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
   return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
 }
 
-Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat)
+Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat,
+                   const std::vector<std::string>& settings)
     : dir_(dir.file("topology")) {
   setenv("TOPO_PREFIX", ns_prefix().c_str(), 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
   if (ivms) argv.push_back("--ivms");
   if (nat) argv.push_back("--nat");
+  for (const std::string& setting : settings) {
+    argv.push_back("--set");
+    argv.push_back(setting);
+  }
   const CommandResult r = run(argv, 180s);
   output_ = r.out + r.err;
   up_ = r.exit_code == 0;

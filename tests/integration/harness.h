@@ -188,6 +188,7 @@ struct Frame {
   std::string dst, src, ether_type;
   unsigned bytes = 0;
   std::string tag;
+  std::string hex;  // the whole frame, after VportPeer::show_bytes()
 };
 
 // inception-vport-peer: a virtio-user NIC on one vhost-user socket.
@@ -198,6 +199,13 @@ class VportPeer {
   // Sends `count` frames; returns how many the switch took.
   unsigned send(const std::string& dst, const std::string& src, const std::string& tag, unsigned count = 1,
                 const std::string& ether_type = "88b5", unsigned bytes = 60);
+  // Sends `count` copies of a frame given in hex, byte for byte; returns how
+  // many the switch took.
+  unsigned send_hex(const std::string& hex, unsigned count = 1);
+  // From now on, frames received carry their bytes (Frame::hex).
+  void show_bytes();
+  // Every frame received so far (after pumping for `window`).
+  const std::vector<Frame>& frames(std::chrono::milliseconds window = 0ms);
   // Frames received with `tag`, collected for `window`.
   std::vector<Frame> received(const std::string& tag, std::chrono::milliseconds window = 500ms);
   // Waits for at least `count` frames with `tag` (all frames read are kept).
@@ -207,6 +215,9 @@ class VportPeer {
 
  private:
   void pump(std::chrono::milliseconds timeout);
+  unsigned await_sent();
+  // The next line starting with `prefix` (frames received meanwhile are kept).
+  std::optional<std::string> await_line(const std::string& prefix);
   Process process_;
   std::vector<Frame> frames_;
 };
@@ -221,7 +232,9 @@ std::string ns_prefix();
 // VXLAN underlay on a shared management bridge), torn down on destruction.
 class Topology {
  public:
-  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false);
+  // `settings` are topology.sh's --set SECTION.KEY=VALUE: extra TOML for every rVM.
+  Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false,
+           const std::vector<std::string>& settings = {});
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }

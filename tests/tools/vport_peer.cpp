@@ -3,15 +3,20 @@
 // A DPDK virtio-user port connected to one vhost-user socket of inceptiond,
 // driven by line commands on stdin and reporting on stdout:
 //   stdin:  send DST_MAC SRC_MAC ETHERTYPE TAG [COUNT [FRAME_BYTES]]
+//           sendhex HEX [COUNT]                 any frame, byte for byte (1..2048 bytes)
+//           hex on|off                          append each frame received, in hex, to its rx line
 //           stats | quit
 //   stdout: ready                              link up (vhost-user connected),
 //                                              again after every reconnection
 //           down                               the switch went away
 //           sent N
-//           rx DST_MAC SRC_MAC ETHERTYPE BYTES TAG
+//           rx DST_MAC SRC_MAC ETHERTYPE BYTES TAG [HEX]
 //           stats rx=N tx=N
 // TAG is an ASCII word carried at the start of the payload, so a test can
-// tell which of its frames arrived where.
+// tell which of its frames arrived where. `sendhex` puts on the wire what
+// no well-behaved NIC would (runts, broken headers, spoofed addresses: the
+// frames of tests/tools/hostile_frames.h), and `hex on` shows a test the
+// exact bytes the switch delivered.
 #include <poll.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -23,9 +28,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "inception/mac_address.h"
 
@@ -46,10 +53,71 @@ std::string mac_text(const rte_ether_addr& a) {
   return inception::MacAddress(bytes).to_string();
 }
 
+std::optional<std::vector<uint8_t>> parse_hex(const std::string& text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (text.empty() || text.size() % 2 != 0) return std::nullopt;
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(hi << 4 | lo));
+  }
+  return out;
+}
+
 struct Peer {
   uint16_t port = 0;
   rte_mempool* pool = nullptr;
   uint64_t rx = 0, tx = 0;
+  bool hex = false;
+
+  // Hands `n` frames to the switch, retrying while its ring is full; gives
+  // up after a second without progress (a switch sharing a loaded core
+  // may not poll for a while, a dead one never will).
+  unsigned transmit(rte_mbuf** pkts, unsigned n) {
+    unsigned done = 0;
+    for (int idle = 0; done < n && idle < 10000;) {
+      const uint16_t sent = rte_eth_tx_burst(port, 0, pkts + done, static_cast<uint16_t>(n - done));
+      done += sent;
+      idle = sent != 0 ? 0 : idle + 1;
+      if (done < n) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    if (done < n) rte_pktmbuf_free_bulk(pkts + done, n - done);
+    return done;
+  }
+
+  void send_hex(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd, text;
+    unsigned count = 1;
+    in >> cmd >> text;
+    in >> count;
+    const auto frame = parse_hex(text);
+    if (!frame || frame->size() > 2048) {
+      std::printf("error bad sendhex command: %s\n", line.c_str());
+      return;
+    }
+    unsigned sent = 0;
+    while (sent < count) {
+      rte_mbuf* pkts[kBurst];
+      const unsigned n = std::min<unsigned>(kBurst, count - sent);
+      if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) break;
+      for (unsigned i = 0; i < n; ++i) {
+        char* data = rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frame->size()));
+        std::memcpy(data, frame->data(), frame->size());  // 2048 bytes fit RTE_MBUF_DEFAULT_BUF_SIZE's room
+      }
+      const unsigned done = transmit(pkts, n);
+      sent += done;
+      if (done < n) break;
+    }
+    tx += sent;
+    std::printf("sent %u\n", sent);
+  }
 
   void send(const std::string& line) {
     std::istringstream in(line);
@@ -82,12 +150,7 @@ struct Peer {
         eth->ether_type = rte_cpu_to_be_16(ether_type);
         std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
       }
-      unsigned done = 0;
-      for (int attempt = 0; done < n && attempt < 1000; ++attempt) {
-        done += rte_eth_tx_burst(port, 0, pkts + done, static_cast<uint16_t>(n - done));
-        if (done < n) std::this_thread::sleep_for(std::chrono::microseconds(100));
-      }
-      if (done < n) rte_pktmbuf_free_bulk(pkts + done, n - done);
+      const unsigned done = transmit(pkts, n);
       sent += done;
       if (done < n) break;
     }
@@ -109,8 +172,22 @@ struct Peer {
           if (c <= ' ' || c > '~') break;
           tag += c;
         }
-        std::printf("rx %s %s %04x %u %s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
-                    rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str());
+        std::string bytes;
+        if (hex) {
+          static constexpr char kDigits[] = "0123456789abcdef";
+          bytes = " ";
+          for (uint32_t k = 0; k < m->pkt_len; ++k) {
+            uint8_t b;
+            const auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, k, 1, &b));
+            bytes += kDigits[*p >> 4];
+            bytes += kDigits[*p & 0x0f];
+          }
+        }
+        std::printf("rx %s %s %04x %u %s%s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
+                    rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str(), bytes.c_str());
+      } else {
+        // A runt: no header to show, but a test must see that it arrived.
+        std::printf("rx - - - %u -\n", m->pkt_len);
       }
       rte_pktmbuf_free(m);
     }
@@ -194,6 +271,10 @@ int main(int argc, char** argv) {
         input.erase(0, nl + 1);
         if (line.rfind("send ", 0) == 0)
           peer.send(line);
+        else if (line.rfind("sendhex ", 0) == 0)
+          peer.send_hex(line);
+        else if (line == "hex on" || line == "hex off")
+          peer.hex = line == "hex on";
         else if (line == "stats")
           std::printf("stats rx=%lu tx=%lu\n", peer.rx, peer.tx);
         else if (line == "quit")

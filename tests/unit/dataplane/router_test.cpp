@@ -218,6 +218,24 @@ TEST_F(RouterTest, AGratuitousArpForTheGatewayOrAFloatingIpFromALocalGuestIsNotB
   }
 }
 
+TEST_F(RouterTest, AGuestsClaimOfARouterAddressNeverReachesOtherRvms) {
+  // Other rVMs believe the gateway's address and floating IPs from a peer:
+  // a guest's claim is dropped where it enters, not flooded to them.
+  bridge(kPublicGuest, arp_frame("52:54:00:00:01:01", be(198, 51, 100, 201), be(198, 51, 100, 201)));
+  bridge(kPublicGuest, arp_frame("52:54:00:00:01:01", be(203, 0, 113, 10), be(203, 0, 113, 10), RTE_ARP_OP_REPLY));
+  bridge(kPublicGuest, arp_frame("52:54:00:00:01:01", be(198, 51, 100, 202), be(198, 51, 100, 9)));
+  bridge(kGuest, arp_frame("52:54:00:00:00:02", be(192, 0, 2, 254), be(192, 0, 2, 254)));
+  EXPECT_EQ(queued(kPeer), 0u);
+  EXPECT_EQ(drops(kPublicGuest, DropReason::kSpoofedArp), 3u);
+  EXPECT_EQ(drops(kGuest, DropReason::kSpoofedArp), 1u);
+  EXPECT_EQ(drain_overlay_punts(), 0u);
+  // Its own address, and an ARP probe (sender 0.0.0.0), go on as before.
+  bridge(kPublicGuest, arp_frame("52:54:00:00:01:01", be(198, 51, 100, 1), be(198, 51, 100, 1)));
+  bridge(kPublicGuest, arp_frame("52:54:00:00:01:01", 0, be(198, 51, 100, 1)));
+  EXPECT_EQ(queued(kPeer), 2u);
+  EXPECT_EQ(drops(kPublicGuest, DropReason::kSpoofedArp), 3u);
+}
+
 TEST_F(RouterTest, ArpPuntsAreBoundedPerPort) {
   snapshot.limits.punt_port = {1000000000, 3};
   for (int i = 0; i < 5; ++i) bridge(kGuest, arp_frame("52:54:00:00:00:02", be(192, 0, 2, 2), be(192, 0, 2, 9)));
