@@ -40,6 +40,13 @@ ProcessSignals::ProcessSignals() {
   sigaddset(&blocked, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // The TAP driver has the kernel queue a real-time signal per received
+  // batch. When the queue of pending signals is full (RLIMIT_SIGPENDING,
+  // reached by a flood from a kernel port on a busy host), the kernel sends
+  // SIGIO instead, whose default action ends the process. Ignoring it loses
+  // nothing: the real-time signals already queued still wake the driver,
+  // and its receive loop reads the TAP queue until it is empty.
+  signal(SIGIO, SIG_IGN);
 
   stop_fd_ = signalfd(-1, &stop, SFD_CLOEXEC);
   if (stop_fd_ < 0) throw std::runtime_error("signalfd: " + errno_text(errno));
