@@ -23,6 +23,7 @@
 #include <map>
 #include <sstream>
 
+#include "figure_four.h"
 #include "harness.h"
 #include "hostile_frames.h"
 
@@ -761,49 +762,9 @@ std::unique_ptr<VportPeer> topology_vport(const Topology& topo, const TempDir& d
 // IP 203.0.113.10 mapped to 10.0.0.101, SNAT as 203.0.113.1); iVM2
 // (192.0.2.2 on rVM2) has that floating IP; iVM3 (192.0.2.3 on rVM3) and
 // iVM1 (192.0.2.1, on the gateway) reach the internet through SNAT.
-class Tenants : public ::testing::Test {
+class Tenants : public FigureFourTest {
  protected:
-  void up(const std::vector<std::string>& settings = {}) {
-    dir = std::make_unique<TempDir>("tenants");
-    topo = std::make_unique<Topology>(*dir, 3, "mesh", true, true, settings);
-    ASSERT_TRUE(topo->up()) << topo->output();
-    ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir->file("topology"), "203.0.113.10", "10.0.0.101"}).exit_code, 0);
-    ASSERT_EQ(topo->ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}).exit_code, 0);
-    const CommandResult fip =
-        topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"});
-    ASSERT_EQ(fip.exit_code, 0) << fip.err;
-    for (int i : {2, 3}) serve_http(topo->ivm_ns(i, "private"), "hello from ivm" + std::to_string(i));
-    std::ofstream(dir->file("peer.sh")) << "#!/bin/sh\necho \"$SOCAT_PEERADDR\"\n";
-    std::filesystem::permissions(dir->file("peer.sh"), std::filesystem::perms::owner_all);
-    ASSERT_EQ(topo->in(topo->ns("server"),
-                       "setsid socat -t10 TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
-                           " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork EXEC:" +
-                           dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
-                  .exit_code,
-              0);
-    topo->in(topo->ns("server"), wait_for_listener("tcp", 8080) + "; " + wait_for_listener("udp", 5353));
-    // Neighbors resolve on first use: warm the paths.
-    topo->in(topo->ns("client"), "ping -c 2 -W 1 203.0.113.10");
-  }
-
-  void serve_http(const std::string& ns, const std::string& text, const std::string& listen = "80") {
-    const std::string www = dir->file("www-" + ns + "-" + listen);
-    std::filesystem::create_directories(www);
-    std::ofstream(www + "/index.html") << text << "\n";
-    ASSERT_EQ(topo->in(ns, "busybox httpd -p " + listen + " -h " + www).exit_code, 0);
-  }
-
-  // The address the internet server sees a TCP connection come from.
-  std::string seen_by_server(const std::string& ns) {
-    return topo->in(ns, "timeout 10 socat -t5 -T5 - TCP:203.0.113.200:8080 </dev/null").out;
-  }
-
-  // One UDP exchange with the server from a given source port.
-  std::string udp_seen_by_server(const std::string& ns, int source_port) {
-    return topo
-        ->in(ns, "echo q | timeout 6 socat -T3 - UDP:203.0.113.200:5353,sourceport=" + std::to_string(source_port))
-        .out;
-  }
+  void up(const std::vector<std::string>& settings = {}) { bring_up("tenants", settings); }
 
   Drops rvm_port_drops(int rvm, const std::string& port) { return port_drops(topo->ctl_json(rvm, {"stats"}), port); }
 
@@ -824,9 +785,6 @@ class Tenants : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return std::make_unique<Process>(argv, dir->file(log));
   }
-
-  std::unique_ptr<TempDir> dir;
-  std::unique_ptr<Topology> topo;
 };
 
 // The router MAC of rVM i: 02:49:4e and the low 24 bits of its VTEP

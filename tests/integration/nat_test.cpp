@@ -9,53 +9,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "harness.h"
+#include "figure_four.h"
 
 namespace inception::test {
 namespace {
 
-class Nat : public ::testing::Test {
+class Nat : public FigureFourTest {
  protected:
-  void SetUp() override {
-    dir = std::make_unique<TempDir>("nat");
-    topo = std::make_unique<Topology>(*dir, 3, "mesh", true, true);
-    ASSERT_TRUE(topo->up()) << topo->output();
-    ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir->file("topology"), "203.0.113.10", "10.0.0.101"}).exit_code, 0);
-    ASSERT_EQ(topo->ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}).exit_code, 0);
-    const CommandResult fip =
-        topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"});
-    ASSERT_EQ(fip.exit_code, 0) << fip.err;
-    // Web servers in the iVMs, a server on the internet that answers with
-    // the address it sees.
-    for (int i : {2, 3}) {
-      const std::string www = dir->file("www" + std::to_string(i));
-      std::filesystem::create_directories(www);
-      std::ofstream(www + "/index.html") << "hello from ivm" << i << "\n";
-      ASSERT_EQ(topo->in(topo->ivm_ns(i, "private"), "busybox httpd -p 80 -h " + www).exit_code, 0);
-    }
-    // The clients half-close at once (stdin is /dev/null): -t10 keeps the
-    // server's socat waiting for peer.sh's answer, which a loaded machine may
-    // take longer than socat's default 0.5 s to fork and run.
-    std::ofstream(dir->file("peer.sh")) << "#!/bin/sh\necho \"$SOCAT_PEERADDR\"\n";
-    std::filesystem::permissions(dir->file("peer.sh"), std::filesystem::perms::owner_all);
-    ASSERT_EQ(topo->in(topo->ns("server"),
-                       "setsid socat -t10 TCP-LISTEN:8080,reuseaddr,fork,backlog=256 EXEC:" + dir->file("peer.sh") +
-                           " </dev/null >/dev/null 2>&1 & setsid socat UDP-RECVFROM:5353,fork "
-                           "EXEC:" +
-                           dir->file("peer.sh") + " </dev/null >/dev/null 2>&1 &")
-                  .exit_code,
-              0);
-    topo->in(topo->ns("server"), wait_for_listener("tcp", 8080) + "; " + wait_for_listener("udp", 5353));
-    // Neighbors resolve on first use: warm the paths.
-    topo->in(topo->ns("client"), "ping -c 2 -W 1 203.0.113.10");
-  }
-
-  std::string seen_by_server(const std::string& ns) {
-    return topo->in(ns, "timeout 10 socat -t5 -T5 - TCP:203.0.113.200:8080 </dev/null").out;
-  }
-
-  std::unique_ptr<TempDir> dir;
-  std::unique_ptr<Topology> topo;
+  void SetUp() override { bring_up("nat"); }
 };
 
 TEST_F(Nat, FigureFourEndToEnd) {

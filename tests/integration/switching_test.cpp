@@ -74,6 +74,32 @@ class SwitchingTest : public ::testing::Test {
 
   VportPeer& peer(const std::string& name) { return *peers.at(name); }
 
+  // Adds vhost-user port `name` on `private` (the switch owns the socket)
+  // with `extra` port-add arguments, and a guest on it; returns the guest
+  // once the switch sees it attached, nullptr (and a test failure) if not.
+  std::unique_ptr<VportPeer> add_guest(const std::string& name, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{
+        "port",     "add",       name,     "--type", "vhost-user", "--socket", dir->file(name + ".sock"),
+        "--server", "--network", "private"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult added = daemon->ctl(args);
+    if (added.exit_code != 0) {
+      ADD_FAILURE() << added.err;
+      return nullptr;
+    }
+    auto guest = std::make_unique<VportPeer>(*dir, dir->file(name + ".sock"), name);
+    const bool up = guest->wait_ready() && eventually([&] {
+                      for (const auto& p : daemon->ctl_json({"port", "list"}))
+                        if (p["name"] == name) return p["link"] == "up";
+                      return false;
+                    });
+    if (!up) {
+      ADD_FAILURE() << "guest " << name << " did not attach\n" << daemon->log();
+      return nullptr;
+    }
+    return guest;
+  }
+
   std::unique_ptr<TempDir> dir;
   std::unique_ptr<Daemon> daemon;
   std::map<std::string, std::unique_ptr<VportPeer>> peers;
@@ -168,18 +194,9 @@ TEST_F(SwitchingTest, StaticEntriesAndFdbCommands) {
 
 TEST_F(SwitchingTest, PortsAddedAndRemovedAtRuntime) {
   // Add p4 while traffic flows between p1 and p2.
-  ASSERT_EQ(daemon
-                ->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
-                       "--network", "private"})
-                .exit_code,
-            0);
-  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
-  ASSERT_TRUE(p4.wait_ready());
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon->ctl_json({"port", "list"}))
-      if (p["name"] == "p4") return p["link"] == "up";
-    return false;
-  }));
+  const auto guest = add_guest("p4");
+  ASSERT_TRUE(guest);
+  VportPeer& p4 = *guest;
   ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "after-add"), 1u);
   EXPECT_TRUE(p4.wait_for("after-add"));
   EXPECT_TRUE(peer("p2").wait_for("after-add"));
@@ -244,17 +261,9 @@ uint64_t port_drops(Daemon& daemon, const std::string& port, const std::string& 
 
 TEST_F(SwitchingTest, PortSecurityBindsAGuestToItsMacAndAddresses) {
   constexpr const char* kGuestMac = "52:54:00:00:00:04";
-  const CommandResult added = daemon->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"),
-                                           "--server", "--network", "private", "--mac", kGuestMac, "--ip",
-                                           "192.0.2.4"});
-  ASSERT_EQ(added.exit_code, 0) << added.err;
-  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
-  ASSERT_TRUE(p4.wait_ready());
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon->ctl_json({"port", "list"}))
-      if (p["name"] == "p4") return p["link"] == "up";
-    return false;
-  }));
+  const auto guest = add_guest("p4", {"--mac", kGuestMac, "--ip", "192.0.2.4"});
+  ASSERT_TRUE(guest);
+  VportPeer& p4 = *guest;
   for (const auto& p : daemon->ctl_json({"port", "list"})) {
     if (p["name"] != "p4") continue;
     EXPECT_EQ(p["port_security"], true);
@@ -301,18 +310,9 @@ TEST_F(SwitchingTest, PortSecurityBindsAGuestToItsMacAndAddresses) {
 }
 
 TEST_F(SwitchingTest, AGuestSprayingMacsUsesUpOnlyItsPortsQuota) {
-  ASSERT_EQ(daemon
-                ->ctl({"port", "add", "p4", "--type", "vhost-user", "--socket", dir->file("p4.sock"), "--server",
-                       "--network", "private", "--mac-limit", "3"})
-                .exit_code,
-            0);
-  VportPeer p4(*dir, dir->file("p4.sock"), "p4");
-  ASSERT_TRUE(p4.wait_ready());
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon->ctl_json({"port", "list"}))
-      if (p["name"] == "p4") return p["link"] == "up";
-    return false;
-  }));
+  const auto guest = add_guest("p4", {"--mac-limit", "3"});
+  ASSERT_TRUE(guest);
+  VportPeer& p4 = *guest;
   for (int i = 0; i < 10; ++i) {
     const std::string src = "02:00:00:00:0a:0" + std::to_string(i);
     ASSERT_EQ(p4.send(kBroadcast, src, "spray" + std::to_string(i)), 1u);

@@ -102,21 +102,9 @@ struct Peer {
       std::printf("error bad sendhex command: %s\n", line.c_str());
       return;
     }
-    unsigned sent = 0;
-    while (sent < count) {
-      rte_mbuf* pkts[kBurst];
-      const unsigned n = std::min<unsigned>(kBurst, count - sent);
-      if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) break;
-      for (unsigned i = 0; i < n; ++i) {
-        char* data = rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frame->size()));
-        std::memcpy(data, frame->data(), frame->size());  // 2048 bytes fit RTE_MBUF_DEFAULT_BUF_SIZE's room
-      }
-      const unsigned done = transmit(pkts, n);
-      sent += done;
-      if (done < n) break;
-    }
-    tx += sent;
-    std::printf("sent %u\n", sent);
+    // 2048 bytes fit RTE_MBUF_DEFAULT_BUF_SIZE's room.
+    report_sent(send_frames(count, static_cast<uint16_t>(frame->size()),
+                            [&](char* data) { std::memcpy(data, frame->data(), frame->size()); }));
   }
 
   void send(const std::string& line) {
@@ -131,29 +119,35 @@ struct Peer {
       return;
     }
     const uint16_t ether_type = static_cast<uint16_t>(std::stoul(type_text, nullptr, 16));
+    // frame_bytes <= 1514 fits one mbuf.
+    report_sent(send_frames(count, static_cast<uint16_t>(frame_bytes), [&](char* data) {
+      std::memset(data, 0, frame_bytes);
+      auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+      eth->dst_addr = dst_mac;
+      eth->src_addr = src_mac;
+      eth->ether_type = rte_cpu_to_be_16(ether_type);
+      std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
+    }));
+  }
+
+  // Sends `count` frames of `bytes` bytes, each written by `fill`, in
+  // bursts; stops early when the switch stops taking them.
+  template <typename Fill>
+  unsigned send_frames(unsigned count, uint16_t bytes, Fill&& fill) {
     unsigned sent = 0;
     while (sent < count) {
       rte_mbuf* pkts[kBurst];
       const unsigned n = std::min<unsigned>(kBurst, count - sent);
       if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) break;
-      for (unsigned i = 0; i < n; ++i) {
-        char* data = rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frame_bytes));
-        if (data == nullptr) {  // cannot happen: frame_bytes <= 1514 fits one mbuf
-          rte_pktmbuf_free_bulk(pkts, n);
-          std::printf("error frame does not fit an mbuf\n");
-          return;
-        }
-        std::memset(data, 0, frame_bytes);
-        auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
-        eth->dst_addr = dst_mac;
-        eth->src_addr = src_mac;
-        eth->ether_type = rte_cpu_to_be_16(ether_type);
-        std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
-      }
+      for (unsigned i = 0; i < n; ++i) fill(rte_pktmbuf_append(pkts[i], bytes));
       const unsigned done = transmit(pkts, n);
       sent += done;
       if (done < n) break;
     }
+    return sent;
+  }
+
+  void report_sent(unsigned sent) {
     tx += sent;
     std::printf("sent %u\n", sent);
   }

@@ -332,17 +332,7 @@ rte_mbuf* ipv4_from(const char* src_mac, uint32_t src_ip, const char* dst_mac = 
 }
 
 rte_mbuf* arp_from(const char* src_mac, const char* sender_mac, uint32_t sender_ip) {
-  rte_mbuf* m = frame("ff:ff:ff:ff:ff:ff", src_mac, 60, RTE_ETHER_TYPE_ARP);
-  auto* arp = rte_pktmbuf_mtod_offset(m, rte_arp_hdr*, 14);
-  arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-  arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  arp->arp_hlen = 6;
-  arp->arp_plen = 4;
-  arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
-  std::memcpy(arp->arp_data.arp_sha.addr_bytes, mac(sender_mac).bytes().data(), 6);
-  arp->arp_data.arp_sip = rte_cpu_to_be_32(sender_ip);
-  arp->arp_data.arp_tip = rte_cpu_to_be_32(0xc00002fe);
-  return m;
+  return arp_frame(src_mac, rte_cpu_to_be_32(sender_ip), rte_cpu_to_be_32(0xc00002fe), RTE_ARP_OP_REQUEST, sender_mac);
 }
 
 class PortSecurityTest : public BridgeTest {

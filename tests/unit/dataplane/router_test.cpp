@@ -37,21 +37,6 @@ uint32_t be(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return rte_cpu_to_be_32(uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d);
 }
 
-rte_mbuf* arp_frame(const char* src_mac, uint32_t sender_ip_be, uint32_t target_ip_be,
-                    uint16_t op = RTE_ARP_OP_REQUEST) {
-  rte_mbuf* m = frame("ff:ff:ff:ff:ff:ff", src_mac, 60, RTE_ETHER_TYPE_ARP);
-  auto* arp = rte_pktmbuf_mtod_offset(m, rte_arp_hdr*, 14);
-  arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-  arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  arp->arp_hlen = 6;
-  arp->arp_plen = 4;
-  arp->arp_opcode = rte_cpu_to_be_16(op);
-  std::memcpy(arp->arp_data.arp_sha.addr_bytes, mac(src_mac).bytes().data(), 6);
-  arp->arp_data.arp_sip = sender_ip_be;
-  arp->arp_data.arp_tip = target_ip_be;
-  return m;
-}
-
 // A UDP datagram from `src` to `dst` (network order) addressed to `dst_mac`.
 rte_mbuf* udp_frame(const char* dst_mac, const char* src_mac, uint32_t src, uint32_t dst) {
   rte_mbuf* m = frame(dst_mac, src_mac, 60, RTE_ETHER_TYPE_IPV4);

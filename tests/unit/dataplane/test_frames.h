@@ -1,6 +1,7 @@
 // Hand-built frames and a QSBR variable for dataplane unit tests.
 #pragma once
 
+#include <rte_arp.h>
 #include <rte_ether.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -35,6 +36,24 @@ inline rte_mbuf* frame(const char* dst, const char* src, uint16_t bytes = 60, ui
     std::memcpy(eth->src_addr.addr_bytes, mac(src).bytes().data(), 6);
     eth->ether_type = rte_cpu_to_be_16(ether_type);
   }
+  return m;
+}
+
+// An Ethernet/ARP frame (RFC 826, IPv4 over Ethernet) from `src_mac`,
+// broadcast; addresses in network byte order. `sender_mac` defaults to the
+// frame's source.
+inline rte_mbuf* arp_frame(const char* src_mac, uint32_t sender_ip_be, uint32_t target_ip_be,
+                           uint16_t op = RTE_ARP_OP_REQUEST, const char* sender_mac = nullptr) {
+  rte_mbuf* m = frame("ff:ff:ff:ff:ff:ff", src_mac, 60, RTE_ETHER_TYPE_ARP);
+  auto* arp = rte_pktmbuf_mtod_offset(m, rte_arp_hdr*, sizeof(rte_ether_hdr));
+  arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+  arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  arp->arp_hlen = 6;
+  arp->arp_plen = 4;
+  arp->arp_opcode = rte_cpu_to_be_16(op);
+  std::memcpy(arp->arp_data.arp_sha.addr_bytes, mac(sender_mac ? sender_mac : src_mac).bytes().data(), 6);
+  arp->arp_data.arp_sip = sender_ip_be;
+  arp->arp_data.arp_tip = target_ip_be;
   return m;
 }
 

@@ -243,6 +243,17 @@ class Snat : public ::testing::Test {
     k.dst_port = proto == IPPROTO_ICMP ? be16(inside_port) : be16(remote_port);
     return k;
   }
+  // A reply from the remote endpoint of `flow()` (203.0.113.200:80) to the
+  // session's outside port.
+  nat::FlowKey reply_to(const nat::SnatSession& session, uint8_t proto = IPPROTO_TCP) {
+    nat::FlowKey reply;
+    reply.protocol = proto;
+    reply.src_ip = ip(203, 0, 113, 200);
+    reply.src_port = be16(80);
+    reply.dst_ip = ip(10, 0, 0, 100);
+    reply.dst_port = session.outside_port;
+    return reply;
+  }
   const uint8_t mac_[6] = {2, 0, 0, 0, 0, 9};
 };
 
@@ -259,12 +270,7 @@ TEST_F(Snat, CreatesOnceAndFindsRepliesBySession) {
   EXPECT_LE(port, 59999);
   EXPECT_EQ(s1->origin_network, 3);
   // The reply: from the remote endpoint to our address and outside port.
-  nat::FlowKey reply;
-  reply.protocol = IPPROTO_TCP;
-  reply.src_ip = ip(203, 0, 113, 200);
-  reply.src_port = be16(80);
-  reply.dst_ip = ip(10, 0, 0, 100);
-  reply.dst_port = s1->outside_port;
+  nat::FlowKey reply = reply_to(*s1);
   EXPECT_EQ(table.inbound(reply, 0, 12), s1);
   reply.src_port = be16(81);  // another remote port: no session
   EXPECT_EQ(table.inbound(reply, 0, 12), nullptr);
@@ -301,12 +307,7 @@ TEST_F(Snat, SessionsExpirePerProtocolAndFreeTheirPorts) {
   ASSERT_EQ(table.outbound(flow(IPPROTO_ICMP, 7), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 2), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
   // The TCP session sees its reply on worker 1: established.
-  nat::FlowKey reply;
-  reply.protocol = IPPROTO_TCP;
-  reply.src_ip = ip(203, 0, 113, 200);
-  reply.src_port = be16(80);
-  reply.dst_ip = ip(10, 0, 0, 100);
-  reply.dst_port = s->outside_port;
+  nat::FlowKey reply = reply_to(*s);
   ASSERT_NE(table.inbound(reply, 1, 5), nullptr);
   EXPECT_EQ(table.expire(9), 0u);
   EXPECT_EQ(table.expire(10), 1u);   // ICMP
@@ -368,12 +369,7 @@ TEST_F(Snat, ForgettingANetworkEndsItsSessionsOnly) {
   nat::SnatTable table(config(64), 1, test_rcu());
   const nat::SnatSession* s = nullptr;
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 1), 4, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
-  nat::FlowKey reply;
-  reply.protocol = IPPROTO_TCP;
-  reply.src_ip = ip(203, 0, 113, 200);
-  reply.src_port = be16(80);
-  reply.dst_ip = ip(10, 0, 0, 100);
-  reply.dst_port = s->outside_port;
+  nat::FlowKey reply = reply_to(*s);
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 2), 5, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
   EXPECT_EQ(table.forget_network(4), 1u);
   EXPECT_EQ(table.inbound(reply, 0, 2), nullptr) << "a reply to a deleted network's session goes nowhere";
