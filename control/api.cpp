@@ -302,4 +302,14 @@ json handle_request(Controller& controller, const json& request) noexcept {
   }
 }
 
+std::string handle_request_line(Controller& controller, const std::string& line) {
+  nlohmann::json request;
+  try {
+    request = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(std::string("malformed request: ") + e.what()).dump();
+  }
+  return handle_request(controller, request).dump();
+}
+
 }  // namespace inception

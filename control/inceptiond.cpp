@@ -22,7 +22,6 @@
 #include "control/control_server.h"
 #include "control/controller.h"
 #include "control/metrics.h"
-#include "control/protocol.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "inception/log.h"
@@ -118,13 +117,7 @@ int run(const Config& config) {
       controller = std::make_unique<Controller>(config, *dataplane);
       controller->apply(config);
       server = std::make_unique<ControlServer>(config.control.socket, [&controller](const std::string& line) {
-        nlohmann::json request;
-        try {
-          request = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-          return make_error(std::string("malformed request: ") + e.what()).dump();
-        }
-        return handle_request(*controller, request).dump();
+        return handle_request_line(*controller, line);
       });
       if (config.metrics.enabled) metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
