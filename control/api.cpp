@@ -303,13 +303,17 @@ json handle_request(Controller& controller, const json& request) noexcept {
 }
 
 std::string handle_request_line(Controller& controller, const std::string& line) {
-  nlohmann::json request;
+  // A parse error quotes the bytes the parser stopped at, which need not be
+  // UTF-8: they are replaced (U+FFFD) in the response, where serialising
+  // them as they are would throw out of the control thread.
+  constexpr auto kReplace = json::error_handler_t::replace;
+  json request;
   try {
-    request = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    return make_error(std::string("malformed request: ") + e.what()).dump();
+    request = json::parse(line);
+  } catch (const json::exception& e) {
+    return make_error(std::string("malformed request: ") + e.what()).dump(-1, ' ', false, kReplace);
   }
-  return handle_request(controller, request).dump();
+  return handle_request(controller, request).dump(-1, ' ', false, kReplace);
 }
 
 }  // namespace inception
