@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up (once) and builds build-sanitize/: clang with AddressSanitizer and
+# UBSan, the unit and integration tests and the libFuzzer harnesses, one
+# build for all of them. scripts/test.sh runs its tests, scripts/fuzz.sh
+# its fuzzers. (No QEMU guest tests here: the gcc build runs those.)
+#
+#   scripts/sanitize-build.sh [ninja targets...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-sanitize
+if ! command -v clang++ >/dev/null; then
+  echo "sanitize-build: clang++ is missing (sudo scripts/setup.sh --tests installs it)" >&2
+  exit 1
+fi
+if [ ! -d "$build" ]; then
+  CC=clang CXX=clang++ meson setup "$build" \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dfuzzing=true -Dguest_tests=false
+fi
+ninja -C "$build" "$@"
