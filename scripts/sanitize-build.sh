@@ -13,7 +13,10 @@ if ! command -v clang++ >/dev/null; then
   exit 1
 fi
 if [ ! -d "$build" ]; then
+  # -fno-sanitize-recover: undefined behaviour stops the process, as an
+  # ASan report does, so that a fuzzer saves the input and a test fails.
   CC=clang CXX=clang++ meson setup "$build" \
-    -Db_sanitize=address,undefined -Db_lundef=false -Dfuzzing=true -Dguest_tests=false
+    -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all \
+    -Dfuzzing=true -Dguest_tests=false
 fi
 ninja -C "$build" "$@"
