@@ -150,7 +150,7 @@ const std::map<std::string, Handler>& handlers() {
        }},
       {"nat.sessions",
        [](Controller& c, const json& a) {
-         const size_t limit = a.value("limit", size_t{1000});
+         const size_t limit = a.contains("limit") ? get_integer<size_t>(a, "limit", "nat sessions") : 1000;
          json out = json::array();
          for (const nat::SnatSession& s : c.nat_sessions(limit)) {
            const char* protocol = s.protocol == 6 ? "tcp" : s.protocol == 17 ? "udp" : "icmp";
@@ -286,7 +286,8 @@ const std::map<std::string, Handler>& handlers() {
 json handle_request(Controller& controller, const json& request) noexcept {
   try {
     if (!request.is_object()) return make_error("request must be a JSON object");
-    if (request.value("version", 0) != kProtocolVersion)
+    const auto version = request.find("version");
+    if (version == request.end() || !version->is_number_integer() || *version != kProtocolVersion)
       return make_error(fmt::format("unsupported protocol version (this inceptiond speaks {})", kProtocolVersion));
     const std::string command = request.value("command", "");
     const auto it = handlers().find(command);

@@ -16,16 +16,17 @@ namespace inception {
 void to_json(nlohmann::json& j, const NetworkConfig& n) {
   nlohmann::json peers = nlohmann::json::array();
   for (const Ipv4Address& p : n.peers) peers.push_back(p.to_string());
-  j = {{"name", n.name},   {"vni", n.vni}, {"fdb_limit", n.fdb_limit}, {"peers", peers},
-       {"hub", n.hub}, {"neighbor_limit", n.neighbor_limit}};
+  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit},
+       {"peers", peers}, {"hub", n.hub}, {"neighbor_limit", n.neighbor_limit}};
 }
 
 void from_json(const nlohmann::json& j, NetworkConfig& n) {
   n.name = j.at("name").get<std::string>();
-  n.vni = j.at("vni").get<uint32_t>();
-  if (j.contains("fdb_limit")) n.fdb_limit = j.at("fdb_limit").get<uint32_t>();
+  const std::string context = "network " + n.name;
+  n.vni = get_integer<uint32_t>(j, "vni", context);
+  if (j.contains("fdb_limit")) n.fdb_limit = get_integer<uint32_t>(j, "fdb_limit", context);
   if (j.contains("hub")) n.hub = j.at("hub").get<bool>();
-  if (j.contains("neighbor_limit")) n.neighbor_limit = j.at("neighbor_limit").get<uint32_t>();
+  if (j.contains("neighbor_limit")) n.neighbor_limit = get_integer<uint32_t>(j, "neighbor_limit", context);
   if (j.contains("peers")) {
     for (const auto& p : j.at("peers")) {
       const std::string text = p.get<std::string>();
@@ -68,7 +69,7 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
       throw std::invalid_argument("port " + p.name + ": mode '" + mode + "' is not one of: client, server");
     p.server = mode == "server";
   }
-  if (j.contains("queues")) p.queues = j.at("queues").get<uint16_t>();
+  if (j.contains("queues")) p.queues = get_integer<uint16_t>(j, "queues", "port " + p.name);
   if (j.contains("macs")) {
     for (const auto& item : j.at("macs")) {
       const std::string text = item.get<std::string>();
@@ -88,7 +89,7 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   }
   if (j.contains("port_security") && !j.at("port_security").is_null())
     p.port_security = j.at("port_security").get<bool>();
-  if (j.contains("mac_limit")) p.mac_limit = j.at("mac_limit").get<uint32_t>();
+  if (j.contains("mac_limit")) p.mac_limit = get_integer<uint32_t>(j, "mac_limit", "port " + p.name);
 }
 
 nlohmann::json make_request(const std::string& command, nlohmann::json args) {

@@ -92,17 +92,17 @@ void port_add_without_port(const nlohmann::json& request) {
   }
 }
 
-// A request handle_request would pass to add_port: diverted. The reads are
-// handle_request's own (version 1.0 is 1, a command that is not a string
-// an error), so nothing it would hand on slips through.
+// A request handle_request would pass to add_port: diverted. The checks
+// are handle_request's own (an integer version 1, a command that is the
+// string "port.add"), so nothing it would hand on slips through.
 bool is_port_add(const std::string& line) {
   const nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object()) return false;
-  try {
-    if (request.value("version", 0) != kProtocolVersion || request.value("command", "") != "port.add") return false;
-  } catch (const nlohmann::json::exception&) {
+  const auto version = request.find("version");
+  const auto command = request.find("command");
+  if (version == request.end() || !version->is_number_integer() || *version != kProtocolVersion ||
+      command == request.end() || !command->is_string() || *command != "port.add")
     return false;
-  }
   port_add_without_port(request);
   return true;
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "control/protocol.h"
 #include "inception/log.h"
 
 namespace inception::test {
@@ -65,6 +66,42 @@ TEST_F(ApiTest, BytesThatAreNotUtf8GetAnErrorNotACrash) {
   // Inside a string, too.
   EXPECT_EQ(call("{\"version\":1,\"command\":\"\xc3\x28\"}")["ok"], false);
   EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["ok"], true) << "and the next request is served";
+}
+
+// Found by tests/fuzz/control_fuzz.cpp: numbers were converted to their
+// field's type whatever they were. A float out of the type's range is
+// undefined behaviour (UBSan stopped the daemon on "version": 3.9e32), a
+// float was truncated (version 1.5 was 1) and an integer out of range
+// wrapped (VNI 2^32 + 1001 became VNI 1001).
+TEST_F(ApiTest, NumbersMustBeIntegersInTheirFieldsRange) {
+  for (const char* version : {"388888888888888888888888888888888", "1.5", "1.0", "-4294967295"}) {
+    const auto response = call(std::string(R"({"version":)") + version + R"(,"command":"network.list"})");
+    EXPECT_EQ(response["ok"], false) << version;
+    EXPECT_EQ(response["error"], "unsupported protocol version (this inceptiond speaks 1)") << version;
+  }
+  const auto wrapped = call(R"({"version":1,"command":"network.add","args":{"name":"blue","vni":4294968297}})");
+  EXPECT_EQ(wrapped["ok"], false);
+  EXPECT_EQ(wrapped["error"], "network blue: vni 4294968297 is not an integer from 0 to 4294967295");
+  EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["result"].size(), 0u) << "no VNI 1001 network";
+  const auto fraction =
+      call(R"({"version":1,"command":"network.add","args":{"name":"blue","vni":1001,"fdb_limit":1e3}})");
+  EXPECT_EQ(fraction["error"], "network blue: fdb_limit 1000.0 is not an integer from 0 to 4294967295");
+  EXPECT_EQ(call(R"({"version":1,"command":"nat.sessions","args":{"limit":1e300}})")["error"],
+            "nat sessions: limit 1e+300 is not an integer from 0 to 18446744073709551615");
+  // A port's fields, as inceptionctl sends them.
+  const nlohmann::json port = {
+      {"name", "ivm1"}, {"type", "vhost-user"}, {"network", "blue"}, {"socket", "/run/x.sock"}};
+  nlohmann::json queues = port;
+  queues["queues"] = 65537;  // would wrap to 1
+  EXPECT_THROW(queues.get<PortConfig>(), std::invalid_argument);
+  nlohmann::json mac_limit = port;
+  mac_limit["mac_limit"] = -1;  // would wrap to 4294967295, no quota at all
+  try {
+    mac_limit.get<PortConfig>();
+    ADD_FAILURE() << "mac_limit -1 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "port ivm1: mac_limit -1 is not an integer from 0 to 4294967295");
+  }
 }
 
 }  // namespace
