@@ -46,7 +46,14 @@ VxlanTemplate make_vxlan_template(const std::array<uint8_t, 6>& local_mac, const
 
 uint16_t vxlan_source_port(const rte_mbuf* inner) noexcept {
   const uint8_t* frame = rte_pktmbuf_mtod(inner, const uint8_t*);
-  uint32_t hash = rte_hash_crc(frame, 12, 0);  // MAC addresses
+  // The MAC addresses, read with memcpy: a frame need not start 8-byte
+  // aligned (a decapsulated one starts 50 bytes into its buffer), which
+  // rte_hash_crc's 8-byte loads assume. Same value as rte_hash_crc(frame, 12, 0).
+  uint64_t macs;
+  uint32_t macs_tail;
+  std::memcpy(&macs, frame, sizeof(macs));
+  std::memcpy(&macs_tail, frame + sizeof(macs), sizeof(macs_tail));
+  uint32_t hash = rte_hash_crc_4byte(macs_tail, rte_hash_crc_8byte(macs, 0));
   if (inner->data_len >= kEthernetHeader + kIpv4Header &&
       *reinterpret_cast<const uint16_t*>(frame + 12) == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
     const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(frame + kEthernetHeader);

@@ -3,7 +3,7 @@
 # Idempotent; skips apt when everything is already installed.
 #
 #   scripts/setup.sh            build and run dependencies
-#   scripts/setup.sh --tests    plus what the tests use (QEMU, ping, socat, ...)
+#   scripts/setup.sh --tests    plus what the tests use (QEMU, ping, socat, clang, ...)
 #   scripts/setup.sh --perf     plus the references perf/bench.py measures
 #                               against (testpmd, OVS-DPDK), matplotlib, perf
 set -euo pipefail
@@ -19,6 +19,10 @@ test_packages=(
   iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps iptables
   qemu-system-x86 busybox-static cpio
   clang-tidy cppcheck clang-format
+  # The sanitizer build and the fuzz harnesses (scripts/sanitize-build.sh):
+  # clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer for
+  # readable reports.
+  clang libclang-rt-14-dev llvm
 )
 
 perf_packages=(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up (once) and builds build-sanitize/: clang with AddressSanitizer and
+# UBSan, the unit and integration tests and the libFuzzer harnesses, one
+# build for all of them. scripts/test.sh runs its tests, scripts/fuzz.sh
+# its fuzzers. (No QEMU guest tests here: the gcc build runs those.)
+#
+#   scripts/sanitize-build.sh [ninja targets...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-sanitize
+if ! command -v clang++ >/dev/null; then
+  echo "sanitize-build: clang++ is missing (scripts/setup.sh --tests, as root, installs it)" >&2
+  exit 1
+fi
+if [ ! -d "$build" ]; then
+  # -fno-sanitize-recover: undefined behaviour stops the process, as an
+  # ASan report does, so that a fuzzer saves the input and a test fails.
+  CC=clang CXX=clang++ meson setup "$build" \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all \
+    -Dfuzzing=true -Dguest_tests=false
+fi
+ninja -C "$build" "$@"

@@ -1,0 +1,110 @@
+// The control socket's request handler (handle_request_line) on a real
+// Controller over a Dataplane whose workers are not started: what any
+// client of the socket can send, including bytes that are not JSON or not
+// UTF-8, gets one JSON response line and leaves the daemon running.
+#include "control/api.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "control/protocol.h"
+#include "inception/log.h"
+
+namespace inception::test {
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    log::set_level(log::Level::kError);
+    DataplaneOptions options;
+    options.worker_lcores = {1};  // never started
+    options.mbufs = 2048;
+    dataplane_ = new Dataplane(options);
+  }
+  static void TearDownTestSuite() {
+    delete dataplane_;
+    dataplane_ = nullptr;
+  }
+  void SetUp() override {
+    config_.metrics.enabled = false;
+    controller_ = std::make_unique<Controller>(config_, *dataplane_);
+    controller_->apply(config_);
+  }
+
+  nlohmann::json call(const std::string& line) {
+    const std::string response = handle_request_line(*controller_, line);
+    EXPECT_EQ(response.find('\n'), std::string::npos) << "one response line";
+    return nlohmann::json::parse(response);
+  }
+
+  static Dataplane* dataplane_;
+  Config config_;
+  std::unique_ptr<Controller> controller_;
+};
+
+Dataplane* ApiTest::dataplane_ = nullptr;
+
+TEST_F(ApiTest, ARequestLineIsAnswered) {
+  const auto response = call(R"({"version":1,"command":"network.add","args":{"name":"blue","vni":2001}})");
+  EXPECT_EQ(response["ok"], true);
+  EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["result"][0]["name"], "blue");
+}
+
+// Found by tests/fuzz/control_fuzz.cpp: the parser's error message quotes
+// the bytes it stopped at, and serialising a response holding bytes that
+// are not UTF-8 threw, out of the control thread: the daemon aborted.
+TEST_F(ApiTest, BytesThatAreNotUtf8GetAnErrorNotACrash) {
+  const auto response = call(
+      "{\"version\":\xff\xff\xff\xff\xff\xff\xff\xff"
+      "1,\"command\":\"stats\",\"args\":{}}");
+  EXPECT_EQ(response["ok"], false);
+  EXPECT_TRUE(response["error"].get<std::string>().starts_with("malformed request: ")) << response;
+  // Inside a string, too.
+  EXPECT_EQ(call("{\"version\":1,\"command\":\"\xc3\x28\"}")["ok"], false);
+  EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["ok"], true) << "and the next request is served";
+}
+
+// Found by tests/fuzz/control_fuzz.cpp: numbers were converted to their
+// field's type whatever they were. A float out of the type's range is
+// undefined behaviour (UBSan stopped the daemon on "version": 3.9e32), a
+// float was truncated (version 1.5 was 1) and an integer out of range
+// wrapped (VNI 2^32 + 1001 became VNI 1001).
+TEST_F(ApiTest, NumbersMustBeIntegersInTheirFieldsRange) {
+  for (const char* version : {"388888888888888888888888888888888", "1.5", "1.0", "-4294967295"}) {
+    const auto response = call(std::string(R"({"version":)") + version + R"(,"command":"network.list"})");
+    EXPECT_EQ(response["ok"], false) << version;
+    EXPECT_TRUE(response["error"].get<std::string>().starts_with("version: ") ||
+                response["error"] == "unsupported protocol version (this inceptiond speaks 1)")
+        << response;
+  }
+  const auto wrapped = call(R"({"version":1,"command":"network.add","args":{"name":"blue","vni":4294968297}})");
+  EXPECT_EQ(wrapped["ok"], false);
+  EXPECT_EQ(wrapped["error"], "network.add: vni: 4294968297 is out of range (1..16777215)");
+  EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["result"].size(), 0u) << "no VNI 1001 network";
+  const auto fraction =
+      call(R"({"version":1,"command":"network.add","args":{"name":"blue","vni":1001,"fdb_limit":1e3}})");
+  EXPECT_EQ(fraction["error"], "network.add: fdb_limit: expected an integer, got 1000.0");
+  EXPECT_EQ(call(R"({"version":1,"command":"nat.sessions","args":{"limit":1e300}})")["error"],
+            "nat.sessions: limit: expected an integer, got 1e+300");
+  // A port's fields, as inceptionctl sends them.
+  const nlohmann::json port = {
+      {"name", "ivm1"}, {"type", "vhost-user"}, {"network", "blue"}, {"socket", "/run/x.sock"}};
+  nlohmann::json queues = port;
+  queues["queues"] = 65537;  // would wrap to 1
+  EXPECT_THROW(queues.get<PortConfig>(), std::invalid_argument);
+  nlohmann::json mac_limit = port;
+  mac_limit["mac_limit"] = -1;  // would wrap to 4294967295, no quota at all
+  try {
+    mac_limit.get<PortConfig>();
+    ADD_FAILURE() << "mac_limit -1 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "mac_limit: -1 is out of range (0..16777216)");
+  }
+}
+
+}  // namespace
+}  // namespace inception::test
