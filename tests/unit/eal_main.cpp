@@ -4,6 +4,7 @@
 #include <rte_eal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int result = RUN_ALL_TESTS();
+  // The EAL leaves its runtime directory (/var/run/dpdk/unit-PID) behind;
+  // one per run would pile up on a developer's machine.
+  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  std::error_code ignored;
+  std::filesystem::remove_all(runtime_dir, ignored);
   return result;
 }
