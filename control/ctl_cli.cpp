@@ -81,6 +81,9 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   net_add->add_option("--fdb-limit", net.fdb_limit, "dynamic MAC entries the network may learn")
       ->check(CLI::Range(kFdbLimitRange.min, kFdbLimitRange.max))
       ->capture_default_str();
+  net_add->add_option("--neighbor-limit", net.neighbor_limit, "overlay ARP entries the network may hold")
+      ->check(CLI::Range(kNeighborLimitRange.min, kNeighborLimitRange.max))
+      ->capture_default_str();
   std::vector<std::string> net_peers;
   net_add->add_option("--peer", net_peers, "VTEP address of another rVM reached over VXLAN (repeatable)");
   net_add->add_flag("--hub", net.hub, "relay floods between peers (the hub of a star)");

@@ -356,7 +356,14 @@ TEST_F(CtlErrors, DaemonNotRunning) {
 }
 
 TEST_F(CtlErrors, ChangesAreLiveAndConfigShowRoundTrips) {
-  ASSERT_EQ(daemon->ctl({"network", "add", "lab", "--vni", "77", "--fdb-limit", "100"}).exit_code, 0);
+  ASSERT_EQ(
+      daemon->ctl({"network", "add", "lab", "--vni", "77", "--fdb-limit", "100", "--neighbor-limit", "64"}).exit_code,
+      0);
+  const CommandResult too_many = daemon->ctl({"network", "add", "lab2", "--vni", "78", "--neighbor-limit", "0"});
+  EXPECT_NE(too_many.exit_code, 0);
+  EXPECT_NE(too_many.err.find("--neighbor-limit"), std::string::npos) << too_many.err;
+  const CommandResult lab = daemon->ctl({"network", "show", "lab"});
+  EXPECT_NE(lab.out.find("0 neighbors at the limit of 64"), std::string::npos) << lab.out;
   ASSERT_EQ(daemon
                 ->ctl({"port", "add", "v1", "--type", "vhost-user", "--socket", dir->file("v1.sock"), "--server",
                        "--network", "lab", "--queues", "2"})
@@ -376,6 +383,7 @@ TEST_F(CtlErrors, ChangesAreLiveAndConfigShowRoundTrips) {
   EXPECT_NE(shown.out.find("name = 'lab'"), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("mac = '02:00:00:00:00:07'"), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("queues = 2"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("neighbor_limit = 64"), std::string::npos) << shown.out;
 
   // Restarting from it gives the same switch.
   EXPECT_EQ(daemon->stop(), 0);
