@@ -96,11 +96,6 @@ void check_request(uint32_t sender_ip, uint32_t target_ip) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  world();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
   Input in(data, size);

@@ -34,11 +34,6 @@ void check_isolation(const World& w, PortIndex in_port) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  world();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
   Input in(data, size);
@@ -46,11 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (!in.empty()) {
     const PortIndex port = w.switch_ports()[in.u8() % w.switch_ports().size()];
     w.advance(in.u8());
-    const unsigned count = 1 + in.u8() % kBurstSize;
     rte_mbuf* pkts[kBurstSize];
-    uint16_t n = 0;
-    for (unsigned i = 0; i < count; ++i)
-      if (rte_mbuf* m = make_frame(read_frame_record(in))) pkts[n++] = m;
+    const uint16_t n = read_burst(in, pkts);
     bridge_burst(w.ctx(), w.snapshot(), port, pkts, n);
     check_isolation(w, port);
     w.finish_burst(kName);

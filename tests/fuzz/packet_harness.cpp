@@ -172,6 +172,14 @@ rte_mbuf* make_frame(const FrameRecord& record) {
   return head;
 }
 
+uint16_t read_burst(Input& in, rte_mbuf* (&pkts)[kBurstSize]) {
+  const unsigned count = 1 + in.u8() % kBurstSize;
+  uint16_t n = 0;
+  for (unsigned i = 0; i < count; ++i)
+    if (rte_mbuf* m = make_frame(read_frame_record(in))) pkts[n++] = m;
+  return n;
+}
+
 long outstanding_buffers() noexcept {
   return buffers_outstanding.load(std::memory_order_relaxed);
 }

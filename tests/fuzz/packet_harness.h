@@ -52,6 +52,9 @@ rte_mempool* pool();
 
 // Builds the mbuf chain a record describes, or nullptr if the pool is empty.
 rte_mbuf* make_frame(const FrameRecord& record);
+// A burst from the input: a count byte (1 to kBurstSize), then that many
+// frame records; returns how many frames were made (the pool may run dry).
+uint16_t read_burst(Input& in, rte_mbuf* (&pkts)[kBurstSize]);
 // External buffers allocated and not yet released.
 long outstanding_buffers() noexcept;
 

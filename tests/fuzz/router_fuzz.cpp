@@ -20,11 +20,6 @@ constexpr const char* kName = "router";
 constexpr PortIndex kRoutedPorts[] = {7, 8, 9, 10, 11};
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  world();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
   Input in(data, size);

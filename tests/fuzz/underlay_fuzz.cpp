@@ -18,11 +18,6 @@ namespace {
 constexpr const char* kName = "underlay";
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  world();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
   Input in(data, size);
@@ -30,11 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (!in.empty()) {
     const bool from_host = in.u8() & 1;
     w.advance(in.u8());
-    const unsigned count = 1 + in.u8() % kBurstSize;
     rte_mbuf* pkts[kBurstSize];
-    uint16_t n = 0;
-    for (unsigned i = 0; i < count; ++i)
-      if (rte_mbuf* m = make_frame(read_frame_record(in))) pkts[n++] = m;
+    const uint16_t n = read_burst(in, pkts);
     if (from_host)
       host_input_burst(w.ctx(), w.snapshot(), World::kHost, pkts, n);
     else
