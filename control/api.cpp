@@ -272,7 +272,7 @@ const std::map<std::string, Handler>& handlers() {
                                {"size", s.mempool.size},
                                {"in_use", s.mempool.in_use},
                                {"available", s.mempool.available}};
-         return json{{"tsc_hz", s.tsc_hz},     {"ports", ports},     {"peers", peers},
+         return json{{"tsc_hz", s.tsc_hz},   {"ports", ports},     {"peers", peers},
                      {"underlay", underlay}, {"workers", workers}, {"mempools", json::array({mempool})}};
        }},
       {"config.show",

@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
+#include "inception/counters.h"
 #include "inception/errors.h"
 #include "inception/log.h"
-#include "inception/counters.h"
 #include "inception/types.h"
 
 namespace inception {
@@ -367,8 +367,10 @@ NatConfig parse_nat(const toml::table& table, const std::string& file, const Und
     nat.snat_port_max = static_cast<uint16_t>(hi);
   }
   if (auto v = r.integer("max_sessions", kNatMaxSessionsRange.min, kNatMaxSessionsRange.max)) nat.max_sessions = *v;
-  if (auto v = r.integer("max_sessions_per_network", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max)) nat.max_sessions_per_network = *v;
-  if (auto v = r.integer("max_sessions_per_source", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max)) nat.max_sessions_per_source = *v;
+  if (auto v = r.integer("max_sessions_per_network", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max))
+    nat.max_sessions_per_network = *v;
+  if (auto v = r.integer("max_sessions_per_source", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max))
+    nat.max_sessions_per_source = *v;
   if (auto v = r.strings("egress_deny")) {
     for (const std::string& text : *v) {
       const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);

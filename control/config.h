@@ -136,11 +136,11 @@ struct Config {
     uint32_t idle_sleep_max_us = 500;
     std::string log_level = "info";
     // Per-tenant bounds (docs/security.md); 0 means unlimited.
-    uint32_t port_mac_limit = 1024;         // dynamic MACs per local port
-    uint32_t punt_pps_per_port = 100;       // ARP frames to the control thread, per port
-    uint32_t punt_pps_per_network = 1000;   // ... per network
-    uint32_t flood_pps_per_port = 5000;     // flooded frames, per ingress port
-    uint32_t flood_pps_per_network = 50000; // ... per network
+    uint32_t port_mac_limit = 1024;          // dynamic MACs per local port
+    uint32_t punt_pps_per_port = 100;        // ARP frames to the control thread, per port
+    uint32_t punt_pps_per_network = 1000;    // ... per network
+    uint32_t flood_pps_per_port = 5000;      // flooded frames, per ingress port
+    uint32_t flood_pps_per_network = 50000;  // ... per network
   } sw;
   struct Control {
     std::string socket = "/run/inception/inceptiond.sock";

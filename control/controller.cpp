@@ -36,8 +36,8 @@ constexpr uint32_t kOverlayNeighborCapacity = 65536;
 // 100.100.100.200 on Alibaba) with the rVM's own credentials.
 std::vector<Ipv4Prefix> builtin_egress_deny() {
   std::vector<Ipv4Prefix> out;
-  for (const char* text : {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "100.100.100.200/32", "224.0.0.0/4",
-                           "240.0.0.0/4"})
+  for (const char* text :
+       {"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "100.100.100.200/32", "224.0.0.0/4", "240.0.0.0/4"})
     out.push_back(*Ipv4Prefix::parse(text));
   return out;
 }
@@ -222,7 +222,7 @@ void Controller::publish() {
       for (const MacAddress& mac : port->config.macs) security.mac_keys[security.n_macs++] = mac.key();
       for (const Ipv4Prefix& prefix : port->config.ips)
         security.prefixes[security.n_prefixes++] = {prefix.address.network_order(),
-                                                     Ipv4Address(prefix.mask()).network_order()};
+                                                    Ipv4Address(prefix.mask()).network_order()};
     }
     if (port->vhost) {
       view.kind = PortKind::kVhost;
@@ -634,8 +634,8 @@ void Controller::del_network(const std::string& name) {
                        : other_routers              ? "the routers of other networks"
                                                     : nullptr;
     if (user != nullptr)
-      throw ControlError(fmt::format("network {}: it is [nat] public_network, which {} route through; it stays", name,
-                                     user));
+      throw ControlError(
+          fmt::format("network {}: it is [nat] public_network, which {} route through; it stays", name, user));
   }
   auto owned = std::move(networks_.at(name));
   networks_.erase(name);
@@ -773,10 +773,9 @@ void Controller::add_static_mac(const std::string& network_name, const std::stri
   // would silently black-hole that port's station. The operator deletes
   // the learned entry first if the station really moved.
   if (const auto entry = network.fdb->find(*mac, dataplane_.now_s()); entry && entry->port != it->second->index) {
-    throw ControlError(fmt::format("fdb entry {}: {} is {} on port {} (delete that entry first if it moved)",
-                                   mac_text, mac->to_string(),
-                                   entry->is_static ? "bound" : fmt::format("live ({} s ago)", entry->age_s),
-                                   this->port_name(entry->port)));
+    throw ControlError(fmt::format(
+        "fdb entry {}: {} is {} on port {} (delete that entry first if it moved)", mac_text, mac->to_string(),
+        entry->is_static ? "bound" : fmt::format("live ({} s ago)", entry->age_s), this->port_name(entry->port)));
   }
   try {
     network.fdb->add_static(*mac, it->second->index);
@@ -949,8 +948,8 @@ Config Controller::running_config() {
     for (const FdbEntry& e : network->fdb->entries(0)) {
       if (!e.is_static) continue;
       const PortConfig& owner = port_at_[e.port]->config;
-      const bool bound = owner.port_security_enabled() &&
-                         std::find(owner.macs.begin(), owner.macs.end(), e.mac) != owner.macs.end();
+      const bool bound =
+          owner.port_security_enabled() && std::find(owner.macs.begin(), owner.macs.end(), e.mac) != owner.macs.end();
       if (!bound) c.static_macs.push_back({name, e.mac, owner.name});  // [[port]] macs restores the rest
     }
   }

@@ -69,9 +69,9 @@ struct NetworkStatus {
   uint64_t fdb_limit_hits = 0;
   uint64_t fdb_port_limit_hits = 0;  // MACs refused because their port held its quota
   uint64_t fdb_moves = 0;
-  uint32_t neighbors = 0;             // IPv4 neighbors the router learned here
-  uint64_t neighbor_limit_hits = 0;   // ... and refused at the network's limit
-  uint32_t snat_sessions = 0;         // SNAT sessions that came from this network
+  uint32_t neighbors = 0;            // IPv4 neighbors the router learned here
+  uint64_t neighbor_limit_hits = 0;  // ... and refused at the network's limit
+  uint32_t snat_sessions = 0;        // SNAT sessions that came from this network
   NetworkIndex index = kInvalidNetwork;
 };
 

@@ -414,7 +414,8 @@ std::string render_result(const std::string& command, const json& result) {
     rows.clear();
     for (const auto& pool : result["mempools"])
       rows.push_back({str(pool["name"]), std::to_string(pool["size"].get<uint32_t>()),
-                      std::to_string(pool["in_use"].get<uint32_t>()), std::to_string(pool["available"].get<uint32_t>())});
+                      std::to_string(pool["in_use"].get<uint32_t>()),
+                      std::to_string(pool["available"].get<uint32_t>())});
     out += "\n" + table({"MEMPOOL", "MBUFS", "IN_USE", "AVAILABLE"}, rows);
     return out;
   }

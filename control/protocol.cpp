@@ -20,8 +20,8 @@ namespace inception {
 void to_json(nlohmann::json& j, const NetworkConfig& n) {
   nlohmann::json peers = nlohmann::json::array();
   for (const Ipv4Address& p : n.peers) peers.push_back(p.to_string());
-  j = {{"name", n.name},   {"vni", n.vni}, {"fdb_limit", n.fdb_limit}, {"peers", peers},
-       {"hub", n.hub}, {"neighbor_limit", n.neighbor_limit}};
+  j = {{"name", n.name}, {"vni", n.vni}, {"fdb_limit", n.fdb_limit},
+       {"peers", peers}, {"hub", n.hub}, {"neighbor_limit", n.neighbor_limit}};
 }
 
 void from_json(const nlohmann::json& j, NetworkConfig& n) {
@@ -85,8 +85,7 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
     for (const std::string& text : *v) {
       const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
       if (!prefix)
-        throw RequestError(
-            fmt::format("port {}: ips: '{}' is not an IPv4 address or ADDRESS/PREFIX", p.name, text));
+        throw RequestError(fmt::format("port {}: ips: '{}' is not an IPv4 address or ADDRESS/PREFIX", p.name, text));
       p.ips.push_back(*prefix);
     }
   }

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
-#include <stdexcept>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -45,11 +45,11 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   learn_ring_ =
       rte_ring_create_elem("inception_learn", sizeof(LearnRequest), options_.learn_ring_size, socket, RING_F_SC_DEQ);
   if (learn_ring_ == nullptr) dpdk_failure("cannot create the learn ring");
-  underlay_punt_ring_ = rte_ring_create_elem("inception_punt_ul", sizeof(PuntedFrame), options_.punt_ring_size,
-                                             socket, RING_F_SC_DEQ);
+  underlay_punt_ring_ =
+      rte_ring_create_elem("inception_punt_ul", sizeof(PuntedFrame), options_.punt_ring_size, socket, RING_F_SC_DEQ);
   if (underlay_punt_ring_ == nullptr) dpdk_failure("cannot create the underlay punt ring");
-  overlay_punt_ring_ = rte_ring_create_elem("inception_punt_ol", sizeof(PuntedFrame), options_.punt_ring_size,
-                                            socket, RING_F_SC_DEQ);
+  overlay_punt_ring_ =
+      rte_ring_create_elem("inception_punt_ol", sizeof(PuntedFrame), options_.punt_ring_size, socket, RING_F_SC_DEQ);
   if (overlay_punt_ring_ == nullptr) dpdk_failure("cannot create the overlay punt ring");
   inject_ring_ = rte_ring_create_elem("inception_inject", sizeof(InjectedFrame), 256, socket, RING_F_SC_DEQ);
   if (inject_ring_ == nullptr) dpdk_failure("cannot create the inject ring");

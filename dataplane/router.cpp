@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
-#include "dataplane/punt.h"
 #include "dataplane/overlay_neighbors.h"
+#include "dataplane/punt.h"
 #include "nat/snat.h"
 #include "nat/translate.h"
 

@@ -155,8 +155,8 @@ struct UnderlayView {
   uint32_t local_ip = 0;
   uint16_t vxlan_port = 0;
   std::array<uint8_t, 6> mac{};
-  uint16_t mtu = 0;              // IP MTU of the underlay: no single frame off the wire is longer
-  uint16_t overlay_mtu = 0;      // IP MTU inside the overlay (underlay MTU - 50)
+  uint16_t mtu = 0;          // IP MTU of the underlay: no single frame off the wire is longer
+  uint16_t overlay_mtu = 0;  // IP MTU inside the overlay (underlay MTU - 50)
   // Next hops the switch resolves (peers, the reality router), host order:
   // only their ARP reaches the control thread, so no other host on the
   // underlay can make it work or fill its queue.

@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
-#include "dataplane/punt.h"
 #include "dataplane/bridge.h"
+#include "dataplane/punt.h"
 #include "dataplane/router.h"
 #include "dataplane/vxlan.h"
 

@@ -19,8 +19,8 @@ bool valid_ipv4_header(const rte_mbuf* m) noexcept {
   const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthernetHeader);
   const uint16_t header = rte_ipv4_hdr_len(ip);
   const uint16_t total = rte_be_to_cpu_16(ip->total_length);
-  if ((ip->version_ihl >> 4) != 4 || header < kIpv4Header || m->data_len < kEthernetHeader + header ||
-      total < header || total > m->pkt_len - kEthernetHeader)
+  if ((ip->version_ihl >> 4) != 4 || header < kIpv4Header || m->data_len < kEthernetHeader + header || total < header ||
+      total > m->pkt_len - kEthernetHeader)
     return false;
   const uint64_t checksum = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (checksum == RTE_MBUF_F_RX_IP_CKSUM_GOOD) return true;

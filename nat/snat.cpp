@@ -193,7 +193,7 @@ uint32_t SnatTable::timeout_of(const SnatSession& s) const noexcept {
 uint32_t SnatTable::source_sessions(uint64_t key) const noexcept {
   void* data = nullptr;
   return rte_hash_lookup_data(per_source_, &key, &data) >= 0 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data))
-                                                            : 0;
+                                                             : 0;
 }
 
 void SnatTable::add_source_session(uint64_t key, int delta) noexcept {

@@ -132,10 +132,10 @@ class SnatTable {
   rte_hash* reverse_ = nullptr;
   rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER;  // serialises every writer of the hashes and slots
   std::vector<SnatSession> slots_;
-  std::vector<uint32_t> free_slots_;  // under lock_
-  rte_hash* per_source_ = nullptr;    // source_key -> sessions, under lock_
+  std::vector<uint32_t> free_slots_;                  // under lock_
+  rte_hash* per_source_ = nullptr;                    // source_key -> sessions, under lock_
   std::array<uint32_t, kMaxNetworks> per_network_{};  // under lock_
-  std::vector<uint32_t*> last_seen_;  // [worker][slot]
+  std::vector<uint32_t*> last_seen_;                  // [worker][slot]
   std::atomic<uint32_t> active_{0};
   std::atomic<uint64_t> created_{0}, expired_{0};
 };

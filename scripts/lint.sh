@@ -12,7 +12,7 @@ status=0
 
 echo "== clang-format"
 if ! clang-format --dry-run --Werror "${sources[@]}" 2> /tmp/inception-format.log; then
-  grep -c 'warning:' /tmp/inception-format.log | xargs echo "formatting differences:"
+  grep -c -E '(warning|error):' /tmp/inception-format.log | xargs echo "formatting differences (clang-format -i fixes them):"
   status=1
 fi
 

@@ -32,9 +32,9 @@ enum class DropReason : uint8_t {
   kPortMacLimit,  // unknown source MAC while the port's own MAC quota is used up
   kFloodLimit,    // flooded frame over the port's or the network's flood rate
   kPuntLimit,     // ARP for the control thread over the port's or the network's rate
-  kPortDown,       // egress port has no guest / link
-  kTxFull,         // egress queue full (guest not reading fast enough)
-  kNoBuffer,       // a copy was needed and the mempool was empty
+  kPortDown,      // egress port has no guest / link
+  kTxFull,        // egress queue full (guest not reading fast enough)
+  kNoBuffer,      // a copy was needed and the mempool was empty
   // Overlay (counted on the port the frame came from or was headed to).
   kTooBig,      // larger than the overlay MTU toward a VXLAN peer
   kNoNeighbor,  // the peer's next-hop MAC is not resolved yet
@@ -57,12 +57,12 @@ enum class DropReason : uint8_t {
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)> kDropReasonNames = {
-    "malformed",       "invalid_source", "fdb_limit",      "same_port",         "link_local",
-    "split_horizon",   "spoofed_mac",    "spoofed_ip",     "spoofed_arp",       "port_mac_limit",
-    "flood_limit",     "punt_limit",     "port_down",      "tx_full",           "no_buffer",
-    "too_big",         "no_neighbor",    "bad_header",     "not_for_us",        "fragment",
-    "bad_vxlan_flags", "unknown_vni",    "unknown_peer",   "no_host_interface", "punt_full",
-    "no_mapping",      "ports_exhausted", "session_table_full", "session_limit", "egress_denied"};
+    "malformed",       "invalid_source",  "fdb_limit",          "same_port",         "link_local",
+    "split_horizon",   "spoofed_mac",     "spoofed_ip",         "spoofed_arp",       "port_mac_limit",
+    "flood_limit",     "punt_limit",      "port_down",          "tx_full",           "no_buffer",
+    "too_big",         "no_neighbor",     "bad_header",         "not_for_us",        "fragment",
+    "bad_vxlan_flags", "unknown_vni",     "unknown_peer",       "no_host_interface", "punt_full",
+    "no_mapping",      "ports_exhausted", "session_table_full", "session_limit",     "egress_denied"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");

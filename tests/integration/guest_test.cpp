@@ -27,8 +27,8 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
   Guest g1(dir, "g1", dir.file("g1.sock"), "52:54:00:00:00:11", "192.0.2.11/24");
   Guest g2(dir, "g2", dir.file("g2.sock"), "52:54:00:00:00:12", "192.0.2.12/24");
   Daemon daemon(dir, "[[network]]\nname = \"private\"\nvni = 1001\n" + vhost_port("g1", dir.file("g1.sock")) +
-                         vhost_port("g2", dir.file("g2.sock")) +
-                         "[[port]]\nname = \"" + kg + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+                         vhost_port("g2", dir.file("g2.sock")) + "[[port]]\nname = \"" + kg +
+                         "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   Netns host(ns_prefix() + "-guest-host");
   ASSERT_EQ(sh("ip link set " + kg + " netns " + host.name()).exit_code, 0);

@@ -12,13 +12,16 @@ namespace {
 TEST(KernelPorts, PingBothWaysThroughTheSwitch) {
   TempDir dir("kernel");
   const std::string k1 = ns_prefix() + "-k1", k2 = ns_prefix() + "-k2";
-  Daemon daemon(dir, "[[network]]\nname = \"private\"\nvni = 1001\n"
-                     "[[port]]\nname = \"" + k1 + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n"
-                     "[[port]]\nname = \"" + k2 + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+  Daemon daemon(dir,
+                "[[network]]\nname = \"private\"\nvni = 1001\n"
+                "[[port]]\nname = \"" +
+                    k1 +
+                    "\"\ntype = \"kernel\"\nnetwork = \"private\"\n"
+                    "[[port]]\nname = \"" +
+                    k2 + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   Netns ns1(ns_prefix() + "-kp1"), ns2(ns_prefix() + "-kp2");
-  for (auto [ns, dev, addr] :
-       {std::tuple{&ns1, k1, "192.0.2.1/24"}, std::tuple{&ns2, k2, "192.0.2.2/24"}}) {
+  for (auto [ns, dev, addr] : {std::tuple{&ns1, k1, "192.0.2.1/24"}, std::tuple{&ns2, k2, "192.0.2.2/24"}}) {
     ASSERT_EQ(sh(std::string("ip link set ") + dev + " netns " + ns->name()).exit_code, 0);
     ASSERT_EQ(ns->exec(std::string("ip addr add ") + addr + " dev " + dev + " && ip link set " + dev + " up").exit_code,
               0);
@@ -68,8 +71,10 @@ TEST(KernelPorts, AFloodThatOverrunsTheSignalQueueDoesNotStopTheSwitch) {
   rlimit tiny = saved;
   tiny.rlim_cur = 4;
   ASSERT_EQ(setrlimit(RLIMIT_SIGPENDING, &tiny), 0);
-  Daemon daemon(dir, "[[network]]\nname = \"private\"\nvni = 1001\n"
-                     "[[port]]\nname = \"" + port + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
+  Daemon daemon(dir,
+                "[[network]]\nname = \"private\"\nvni = 1001\n"
+                "[[port]]\nname = \"" +
+                    port + "\"\ntype = \"kernel\"\nnetwork = \"private\"\n");
   ASSERT_EQ(setrlimit(RLIMIT_SIGPENDING, &saved), 0);
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   Netns host(ns_prefix() + "-kpf");

@@ -194,17 +194,16 @@ TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
   auto must = [](const CommandResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err; };
   must(sh("ip link add " + kv + " netns " + vtep.name() + " type veth peer name kvtep netns " + topo.ns("mgmt")));
   must(sh("ip -n " + topo.ns("mgmt") + " link set kvtep master br0 up"));
-  must(vtep.exec(
-      "ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv + " tx off >/dev/null"));
+  must(vtep.exec("ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv +
+                 " tx off >/dev/null"));
   must(
       vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
                 "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
                 "ip link set vx1001 master br1"));
   must(sh("ip link add " + kh + " netns " + host.name() + " type veth peer name kh netns " + vtep.name()));
   must(vtep.exec("ip link set kh master br1 up"));
-  must(
-      host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
-                " tx off >/dev/null"));
+  must(host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
+                 " tx off >/dev/null"));
   ASSERT_EQ(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}).exit_code, 0);
 
   CommandResult r = host.exec("ping -c 3 -W 3 192.0.2.1");

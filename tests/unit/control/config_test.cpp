@@ -332,7 +332,8 @@ egress_deny = ["10.0.0.0/8", "192.168.1.1"]
 }
 
 TEST(Config, RejectsPortSecurityThatCannotWork) {
-  const std::string net = "[[network]]\nname = \"n\"\nvni = 1\n[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"n\"\n";
+  const std::string net =
+      "[[network]]\nname = \"n\"\nvni = 1\n[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"n\"\n";
   EXPECT_EQ(error_of(net + "port_security = true\n"),
             "test.toml:4:1: port p: port security needs the MAC address(es) of the port's guest");
   EXPECT_EQ(error_of(net + "ips = [\"192.0.2.2\"]\n"),
@@ -609,8 +610,7 @@ TEST(Config, RefusesMoreThanTheSwitchHolds) {
 }
 
 TEST(Config, TheNatGatewayIsAUnicastAddress) {
-  const std::string nets =
-      "[[network]]\nname = \"private\"\nvni = 1\n[[network]]\nname = \"public\"\nvni = 2\n";
+  const std::string nets = "[[network]]\nname = \"private\"\nvni = 1\n[[network]]\nname = \"public\"\nvni = 2\n";
   EXPECT_EQ(error_of(nets + "[nat]\ngateway = \"255.255.255.255\"\n"),
             "test.toml: [nat] gateway 255.255.255.255: that is the broadcast address");
 }

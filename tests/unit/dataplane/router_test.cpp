@@ -27,9 +27,9 @@ namespace {
 
 constexpr NetworkIndex kPrivate = 0;
 constexpr NetworkIndex kPublic = 1;
-constexpr PortIndex kGuest = 0;       // local port on private
-constexpr PortIndex kPublicGuest = 1; // local port on public
-constexpr PortIndex kPeer = 2;        // VXLAN peer on public
+constexpr PortIndex kGuest = 0;        // local port on private
+constexpr PortIndex kPublicGuest = 1;  // local port on public
+constexpr PortIndex kPeer = 2;         // VXLAN peer on public
 constexpr PortIndex kUnderlay = 3;
 constexpr PortIndex kHost = 4;
 
