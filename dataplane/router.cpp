@@ -211,9 +211,12 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   // ingress network's router subnet. Only on `public`, and only from
   // another rVM's switch (a peer), may a source come from elsewhere: spokes
   // relay their iVMs' fixed addresses untranslated to the gateway's SNAT.
+  // Asked only on the outbound paths that need it, not for inbound frames.
   const PortView& in = snapshot.ports[in_port];
-  const bool relayed = in.is_peer && network == nat.public_network;
-  const bool source_ok = relayed || snapshot.networks[network].router.is_host(src);
+  const auto source_ok = [&] {
+    const bool relayed = in.is_peer && network == nat.public_network;
+    return relayed || snapshot.networks[network].router.is_host(src);
+  };
 
   // Host mapping, inbound: public -> fixed.
   if (network == nat.public_network) {
@@ -274,7 +277,7 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   // SNAT, on the gateway: anything else an iVM (here, or routed from
   // another rVM over `public`) sends toward the internet.
   if (nat.snat != nullptr && routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
-    if (!source_ok) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!source_ok()) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
     if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
     const bool creates = !key->icmp_error && (key->protocol != IPPROTO_ICMP || key->icmp_type == kIcmpEchoRequest);
     const bool known_protocol =
@@ -303,7 +306,7 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   // gateway's SNAT, over `public`, untranslated.
   if (network != nat.public_network && nat.gateway_ip != 0 &&
       routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
-    if (!source_ok) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!source_ok()) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
     if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
     return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
   }
