@@ -24,6 +24,7 @@ json port_json(const PortStatus& s) {
   j["link"] = s.link_up ? "up" : "down";
   j["active_queues"] = s.active_queues;
   if (s.config.type == PortType::kVhostUser) j["guest_mtu"] = s.guest_mtu;
+  if (s.origin.is_domain()) j["domain"] = {{"name", s.origin.domain}, {"uuid", s.origin.uuid}};
   return j;
 }
 
@@ -117,20 +118,23 @@ const std::map<std::string, Handler>& handlers() {
        }},
       {"fip.del",
        [](Controller& c, const json& a) {
-         c.del_fip(arg_string(a, "public"));
+         c.del_fip(arg_string(a, "public"), JsonReader(a, "args").boolean("force").value_or(false));
          return json();
        }},
       {"fip.list",
        [](Controller& c, const json&) {
          json out = json::array();
-         for (const FipStatus& f : c.nat().fips)
-           out.push_back({{"public", f.config.public_ip.to_string()},
-                          {"fixed", f.config.fixed.to_string()},
-                          {"network", f.config.network},
-                          {"in_packets", f.totals.in_packets},
-                          {"in_bytes", f.totals.in_bytes},
-                          {"out_packets", f.totals.out_packets},
-                          {"out_bytes", f.totals.out_bytes}});
+         for (const FipStatus& f : c.nat().fips) {
+           json j = {{"public", f.config.public_ip.to_string()},
+                     {"fixed", f.config.fixed.to_string()},
+                     {"network", f.config.network},
+                     {"in_packets", f.totals.in_packets},
+                     {"in_bytes", f.totals.in_bytes},
+                     {"out_packets", f.totals.out_packets},
+                     {"out_bytes", f.totals.out_bytes}};
+           if (f.origin.is_domain()) j["domain"] = {{"name", f.origin.domain}, {"uuid", f.origin.uuid}};
+           out.push_back(j);
+         }
          return out;
        }},
       {"gateway.add",
@@ -199,7 +203,7 @@ const std::map<std::string, Handler>& handlers() {
        }},
       {"port.del",
        [](Controller& c, const json& a) {
-         c.del_port(arg_string(a, "name"));
+         c.del_port(arg_string(a, "name"), JsonReader(a, "args").boolean("force").value_or(false));
          return json();
        }},
       {"port.list",
@@ -285,18 +289,20 @@ const std::map<std::string, Handler>& handlers() {
 
 }  // namespace
 
-json handle_request(Controller& controller, const json& request) noexcept {
+json handle_request(Controller& controller, const json& request, const ModuleCommands* modules) noexcept {
   std::string command;
   try {
     const JsonReader r(request, "request");
     if (r.integer("version", {INT64_MIN, INT64_MAX}) != kProtocolVersion)
       return make_error(fmt::format("unsupported protocol version (this inceptiond speaks {})", kProtocolVersion));
     command = r.string("command").value_or("");
-    const auto it = handlers().find(command);
-    if (it == handlers().end()) return make_error(fmt::format("unknown command '{}'", command));
+    const auto core = handlers().find(command);
+    const auto module = modules != nullptr ? modules->find(command) : ModuleCommands::const_iterator();
+    if (core == handlers().end() && (modules == nullptr || module == modules->end()))
+      return make_error(fmt::format("unknown command '{}'", command));
     const json args = request.contains("args") ? request["args"] : json::object();
     static_cast<void>(JsonReader(args, "args"));  // handlers may take their arguments for an object
-    return make_ok(it->second(controller, args));
+    return make_ok(core != handlers().end() ? core->second(controller, args) : module->second(args));
   } catch (const ControlError& e) {
     return make_error(e.what());
   } catch (const RequestError& e) {
@@ -310,7 +316,7 @@ json handle_request(Controller& controller, const json& request) noexcept {
   }
 }
 
-std::string handle_request_line(Controller& controller, std::string_view line) noexcept {
+std::string handle_request_line(Controller& controller, std::string_view line, const ModuleCommands* modules) noexcept {
   try {
     json request;
     try {
@@ -322,7 +328,7 @@ std::string handle_request_line(Controller& controller, std::string_view line) n
       if (what.size() > kMaxParseErrorText) what.replace(kMaxParseErrorText, std::string::npos, "...");
       return to_wire(make_error("malformed request: " + what));
     }
-    return to_wire(handle_request(controller, request));
+    return to_wire(handle_request(controller, request, modules));
   } catch (...) {
     // Out of memory, most likely; the control server answers for us.
     return std::string(kInternalErrorReply);

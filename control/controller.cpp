@@ -14,6 +14,13 @@ namespace inception {
 
 namespace {
 
+std::string owned_by_domain(const Origin& origin) {
+  return fmt::format(
+      "plugged by libvirt for domain {} ({}); it goes when the domain stops or its interface is unplugged "
+      "(--force removes it now, and the next libvirt resync plugs it again while the domain runs)",
+      origin.domain, origin.uuid);
+}
+
 template <typename T, size_t N>
 std::optional<uint16_t> free_index(const std::array<T*, N>& slots) {
   for (size_t i = 0; i < N; ++i)
@@ -325,7 +332,8 @@ void Controller::announce_fip(Ipv4Address public_ip) {
     log::warning("nat: could not announce floating IP {}", public_ip.to_string());
 }
 
-void Controller::add_fip(const std::string& public_text, const std::string& fixed_text, const std::string& network) {
+void Controller::add_fip(const std::string& public_text, const std::string& fixed_text, const std::string& network,
+                         const Origin& origin) {
   std::lock_guard lock(mutex_);
   const auto public_ip = Ipv4Address::parse(public_text);
   if (!public_ip) throw ControlError(fmt::format("floating IP '{}' is not an IPv4 address", public_text));
@@ -348,6 +356,7 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
   *slot = true;
   Fip fip;
   fip.config = config;
+  fip.origin = origin;
   fip.counter_slot = static_cast<uint16_t>(slot - fip_slot_used_.begin());
   fip.baseline = fip_totals(fip.counter_slot);
   fips_[*public_ip] = fip;
@@ -355,14 +364,17 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
     overlay_neighbors_ = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
   publish();
   announce_fip(*public_ip);
-  log::info("nat: floating IP {} -> {} on {}", public_text, fixed_text, network);
+  log::info("nat: floating IP {} -> {} on {}{}", public_text, fixed_text, network,
+            origin.is_domain() ? " for domain " + origin.domain : "");
 }
 
-void Controller::del_fip(const std::string& public_text) {
+void Controller::del_fip(const std::string& public_text, bool force) {
   std::lock_guard lock(mutex_);
   const auto public_ip = Ipv4Address::parse(public_text);
   auto it = public_ip ? fips_.find(*public_ip) : fips_.end();
   if (it == fips_.end()) throw ControlError(fmt::format("floating IP {} does not exist", public_text));
+  if (it->second.origin.is_domain() && !force)
+    throw ControlError(fmt::format("floating IP {}: {}", public_text, owned_by_domain(it->second.origin)));
   fip_slot_used_[it->second.counter_slot] = false;
   fips_.erase(it);
   publish();
@@ -414,7 +426,7 @@ NatStatus Controller::nat_status() const {
     d.in_bytes = now.in_bytes - fip.baseline.in_bytes;
     d.out_packets = now.out_packets - fip.baseline.out_packets;
     d.out_bytes = now.out_bytes - fip.baseline.out_bytes;
-    s.fips.push_back({fip.config, d});
+    s.fips.push_back({fip.config, fip.origin, d});
   }
   for (const auto& [u, p] : gateway_mappings_) s.gateway_mappings.push_back({u, p});
   s.snat = snat_ != nullptr;
@@ -655,7 +667,7 @@ void Controller::del_network(const std::string& name) {
   log::info("network {}: deleted", name);
 }
 
-void Controller::add_port(const PortConfig& config) {
+void Controller::add_port(const PortConfig& config, const Origin& origin) {
   std::lock_guard lock(mutex_);
   check([&] { validate_port(config); });
   if (ports_.contains(config.name)) throw ControlError(fmt::format("port {} already exists", config.name));
@@ -691,6 +703,7 @@ void Controller::add_port(const PortConfig& config) {
 
   auto port = std::make_unique<Port>();
   port->config = config;
+  port->origin = origin;
   port->index = *index;
   port->network = network.index;
   try {
@@ -721,8 +734,9 @@ void Controller::add_port(const PortConfig& config) {
   network.ports.push_back(config.name);
   ports_.emplace(config.name, std::move(port));
   publish();
-  log::info("port {}: added to network {}{}", config.name, config.network,
-            config.port_security_enabled() ? " with port security" : "");
+  log::info("port {}: added to network {}{}{}", config.name, config.network,
+            config.port_security_enabled() ? " with port security" : "",
+            origin.is_domain() ? " for domain " + origin.domain : "");
 }
 
 void Controller::remove_port(Port& port) {
@@ -736,17 +750,25 @@ void Controller::remove_port(Port& port) {
   // 2. Requests queued before that still name the port; handle them now so
   //    that none re-learns a MAC on it, then forget its MACs.
   dataplane_.drain_learn_requests([this](const LearnRequest& r) { handle_learn(r); });
+  std::vector<MacAddress> macs;
+  for (const FdbEntry& e : network.fdb->entries(0))
+    if (e.port == owned->index) macs.push_back(e.mac);
   network.fdb->flush_port(owned->index);
+  // The router's neighbor entries for the port's stations go too: a guest
+  // that left (or moved to another rVM) is not answered for from here.
+  if (overlay_neighbors_) overlay_neighbors_->forget_macs(network.index, macs);
   network.fdb->set_port_limit(owned->index, 0);
   // 3. Close the guest connection / kernel interface.
   if (owned->kernel) pinned_mbufs_ -= KernelPort::pinned_mbufs(dataplane_.worker_count());
   owned.reset();
 }
 
-void Controller::del_port(const std::string& name) {
+void Controller::del_port(const std::string& name, bool force) {
   std::lock_guard lock(mutex_);
   auto it = ports_.find(name);
   if (it == ports_.end()) throw ControlError(fmt::format("port {} does not exist", name));
+  if (it->second->origin.is_domain() && !force)
+    throw ControlError(fmt::format("port {}: {}", name, owned_by_domain(it->second->origin)));
   remove_port(*it->second);
   log::info("port {}: deleted", name);
 }
@@ -858,6 +880,7 @@ PortTotals Controller::port_totals(PortIndex index) const {
 PortStatus Controller::port_status(const Port& port) const {
   PortStatus s;
   s.config = port.config;
+  s.origin = port.origin;
   if (port.vhost) {
     s.link_up = port.vhost->connected();
     s.active_queues = s.link_up ? port.vhost->rx_queue_pairs() : 0;
@@ -940,20 +963,24 @@ Config Controller::running_config() {
   c.gateway_mappings.clear();
   for (const auto& [u, p] : gateway_mappings_) c.gateway_mappings.push_back({u, p});
   c.fips.clear();
-  for (const auto& [p, fip] : fips_) c.fips.push_back(fip.config);
+  // What a domain plugged comes back from its XML, not from this file.
+  for (const auto& [p, fip] : fips_)
+    if (!fip.origin.is_domain()) c.fips.push_back(fip.config);
   for (const NeighborEntry& n : neighbors_.entries())
     if (n.is_static && n.mac) c.neighbors.push_back({n.ip, *n.mac});
   for (const auto& [name, network] : networks_) {
     c.networks.push_back(network->config);
     for (const FdbEntry& e : network->fdb->entries(0)) {
       if (!e.is_static) continue;
+      if (port_at_[e.port]->origin.is_domain()) continue;
       const PortConfig& owner = port_at_[e.port]->config;
       const bool bound =
           owner.port_security_enabled() && std::find(owner.macs.begin(), owner.macs.end(), e.mac) != owner.macs.end();
       if (!bound) c.static_macs.push_back({name, e.mac, owner.name});  // [[port]] macs restores the rest
     }
   }
-  for (const auto& [name, port] : ports_) c.ports.push_back(port->config);
+  for (const auto& [name, port] : ports_)
+    if (!port->origin.is_domain()) c.ports.push_back(port->config);
   return c;
 }
 

@@ -39,6 +39,17 @@ class ControlError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Who plugged a port or a floating IP: an operator (config file,
+// inceptionctl; `uuid` empty) or the libvirt module for a running domain.
+// What a domain plugged goes away with it, is left out of the running
+// config (the domain's XML is its source), and is not deleted by hand
+// without `force`.
+struct Origin {
+  std::string domain;
+  std::string uuid;
+  bool is_domain() const noexcept { return !uuid.empty(); }
+};
+
 struct PortTotals {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, flood_packets = 0;
   std::array<uint64_t, kDropReasonCount> drops{};
@@ -46,6 +57,7 @@ struct PortTotals {
 
 struct PortStatus {
   PortConfig config;
+  Origin origin;
   bool link_up = false;
   uint16_t active_queues = 0;
   uint16_t guest_mtu = 0;  // vhost-user: the MTU QEMU announced (host_mtu), 0 if none
@@ -92,6 +104,7 @@ struct WorkerStatus {
 
 struct FipStatus {
   FipConfig config;
+  Origin origin;
   FipCounters totals{};
 };
 
@@ -137,16 +150,18 @@ class Controller {
 
   void add_network(const NetworkConfig& network);
   void del_network(const std::string& name);
-  void add_port(const PortConfig& port);
-  void del_port(const std::string& name);
+  void add_port(const PortConfig& port, const Origin& origin = {});
+  // A port a domain plugged is refused without `force` (see Origin).
+  void del_port(const std::string& name, bool force = false);
   void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
   void del_mac(const std::string& network, const std::string& mac);
   void add_peer(const std::string& network, const std::string& ip);
   void del_peer(const std::string& network, const std::string& ip);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
-  void add_fip(const std::string& public_ip, const std::string& fixed_ip, const std::string& network);
-  void del_fip(const std::string& public_ip);
+  void add_fip(const std::string& public_ip, const std::string& fixed_ip, const std::string& network,
+               const Origin& origin = {});
+  void del_fip(const std::string& public_ip, bool force = false);
   void add_gateway_mapping(const std::string& underlay_ip, const std::string& public_ip);
   void del_gateway_mapping(const std::string& underlay_ip);
   NatStatus nat();
@@ -191,6 +206,7 @@ class Controller {
     std::unique_ptr<vhost::VhostPort> vhost;
     std::unique_ptr<KernelPort> kernel;
     PortTotals baseline;  // counters of this index before the port existed
+    Origin origin;
   };
 
   Network& network_or_throw(const std::string& name, const std::string& context);
@@ -233,6 +249,7 @@ class Controller {
   // Routing and NAT (docs/nat.md).
   struct Fip {
     FipConfig config;
+    Origin origin;
     uint16_t counter_slot = 0;
     FipCounters baseline{};
   };

@@ -58,6 +58,29 @@ std::string join(const json& array) {
   return out.empty() ? "-" : out;
 }
 
+std::string render_libvirt_status(const json& s) {
+  const auto count = [&](const char* key) { return s["events"].value(key, uint64_t{0}); };
+  std::string out = fmt::format("libvirt {}: {}\n", str(s["uri"]),
+                                s["connected"].get<bool>() ? "connected since " + str(s["connected_since"])
+                                                           : "not connected (" + str(s["last_error"]) + ")");
+  out += fmt::format("  socket dir {}; {} resync(s), last {}; {} reconnect(s)\n", str(s["socket_dir"]),
+                     s["resyncs"].get<uint64_t>(), str(s["last_resync"]), s["reconnects"].get<uint64_t>());
+  out += fmt::format(
+      "  events: {} lifecycle, {} device added, {} device removed, {} metadata, {} socket created; {} domain(s) "
+      "refused so far\n",
+      count("lifecycle"), count("device_added"), count("device_removed"), count("metadata"), count("socket_created"),
+      s["refused_total"].get<uint64_t>());
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : s["domains"])
+    rows.push_back({str(d["name"]), str(d["uuid"]), join(d["ports"]), join(d["floating_ips"])});
+  out += "\n" +
+         (rows.empty() ? std::string("no domain adopted\n") : table({"DOMAIN", "UUID", "PORTS", "FLOATING_IPS"}, rows));
+  rows.clear();
+  for (const auto& r : s["refused"]) rows.push_back({str(r["domain"]), str(r["since"]), str(r["reason"])});
+  if (!rows.empty()) out += "\n" + table({"REFUSED", "SINCE", "REASON"}, rows);
+  return out;
+}
+
 }  // namespace
 
 CtlParse parse_ctl_args(const std::vector<std::string>& args) {
@@ -121,6 +144,8 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
       ->check(CLI::Range(0u, kMaxFdbLimit));
   auto* port_del = port->add_subcommand("del", "delete a port");
   port_del->add_option("name", name, "port name")->required();
+  bool force = false;
+  port_del->add_flag("--force", force, "also a port libvirt plugged for a running domain");
   auto* port_list = port->add_subcommand("list", "list ports");
 
   // fdb
@@ -169,6 +194,7 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   fip_add->add_option("--network", fip_network, "the iVM's network")->required();
   auto* fip_del = fip->add_subcommand("del", "remove a floating IP");
   fip_del->add_option("public", fip_public, "floating (public) IP")->required()->check(CLI::ValidIPV4);
+  fip_del->add_flag("--force", force, "also a floating IP that a running domain's metadata gives");
   auto* fip_list = fip->add_subcommand("list", "list floating IPs with their counters");
   auto* gateway = app.add_subcommand("gateway", "gateway mappings (underlay address <-> reality public IP)");
   gateway->require_subcommand(1);
@@ -189,6 +215,11 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
       ->check(CLI::Range(kNatSessionListRange.min, kNatSessionListRange.max))
       ->capture_default_str();
   auto* nat_show = nat->add_subcommand("show", "NAT counters");
+
+  auto* libvirt = app.add_subcommand("libvirt", "the guests libvirt runs on this rVM (docs/libvirt.md)");
+  libvirt->require_subcommand(1);
+  auto* libvirt_status =
+      libvirt->add_subcommand("status", "connection, adopted domains and ports, refused domains, events");
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");
@@ -235,7 +266,7 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   } else if (*fip_add) {
     request("fip.add", {{"public", fip_public}, {"fixed", fip_fixed}, {"network", fip_network}});
   } else if (*fip_del) {
-    request("fip.del", {{"public", fip_public}});
+    request("fip.del", {{"public", fip_public}, {"force", force}});
   } else if (*fip_list) {
     request("fip.list");
   } else if (*gw_add) {
@@ -277,7 +308,7 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     if (no_port_security) pc.port_security = false;
     request("port.add", pc);
   } else if (*port_del) {
-    request("port.del", {{"name", name}});
+    request("port.del", {{"name", name}, {"force", force}});
   } else if (*port_list) {
     request("port.list");
   } else if (*fdb_show) {
@@ -290,6 +321,8 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     request("stats");
   } else if (*config_show) {
     request("config.show");
+  } else if (*libvirt_status) {
+    request("libvirt.status");
   }
   parse.ok = true;
   return parse;
@@ -328,9 +361,9 @@ std::string render_result(const std::string& command, const json& result) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : result)
       rows.push_back({str(f["public"]), str(f["fixed"]), str(f["network"]),
-                      std::to_string(f["in_packets"].get<uint64_t>()),
-                      std::to_string(f["out_packets"].get<uint64_t>())});
-    return table({"PUBLIC", "FIXED", "NETWORK", "IN_PKTS", "OUT_PKTS"}, rows);
+                      std::to_string(f["in_packets"].get<uint64_t>()), std::to_string(f["out_packets"].get<uint64_t>()),
+                      f.contains("domain") ? str(f["domain"]["name"]) : "-"});
+    return table({"PUBLIC", "FIXED", "NETWORK", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);
   }
   if (command == "gateway.list") {
     std::vector<std::vector<std::string>> rows;
@@ -352,9 +385,10 @@ std::string render_result(const std::string& command, const json& result) {
       if (p.value("port_security", false)) security = join(p["macs"]) + (p["ips"].empty() ? "" : " " + join(p["ips"]));
       rows.push_back({str(p["name"]), str(p["type"]), str(p["network"]), str(p["link"]),
                       std::to_string(p["active_queues"].get<unsigned>()),
-                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", security});
+                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", security,
+                      p.contains("domain") ? str(p["domain"]["name"]) : "-"});
     }
-    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "PORT_SECURITY"}, rows);
+    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "PORT_SECURITY", "DOMAIN"}, rows);
   }
   if (command == "fdb.show") {
     std::vector<std::vector<std::string>> rows;
@@ -420,6 +454,7 @@ std::string render_result(const std::string& command, const json& result) {
     return out;
   }
   if (command == "config.show") return result["toml"].get<std::string>();
+  if (command == "libvirt.status") return render_libvirt_status(result);
   return result.is_null() ? std::string() : result.dump(2) + "\n";
 }
 

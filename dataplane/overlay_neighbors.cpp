@@ -90,6 +90,17 @@ void OverlayNeighbors::forget_network(NetworkIndex network) {
   refused_[network] = 0;  // the index will name another network
 }
 
+size_t OverlayNeighbors::forget_macs(NetworkIndex network, const std::vector<MacAddress>& macs) {
+  std::vector<uint64_t> doomed;
+  for (const auto& [key, value] : learned_) {
+    if ((key >> 32) != network) continue;
+    for (const MacAddress& mac : macs)
+      if (mac.key() == value.first) doomed.push_back(key);
+  }
+  erase(doomed);
+  return doomed.size();
+}
+
 std::vector<OverlayNeighbor> OverlayNeighbors::entries(uint32_t now_s) const {
   std::vector<OverlayNeighbor> out;
   for (const auto& [key, value] : learned_)

@@ -46,6 +46,9 @@ class OverlayNeighbors {
   LearnResult learn(NetworkIndex network, uint32_t ip, const MacAddress& mac, uint32_t now_s, uint32_t limit);
   size_t expire(uint32_t now_s, uint32_t timeout_s);
   void forget_network(NetworkIndex network);
+  // Forgets the addresses `network` learned for `macs` (a port that went
+  // away: its guest's addresses must not be answered from a stale entry).
+  size_t forget_macs(NetworkIndex network, const std::vector<MacAddress>& macs);
   std::vector<OverlayNeighbor> entries(uint32_t now_s) const;
   uint32_t count(NetworkIndex network) const noexcept { return count_[network]; }
   uint64_t refused(NetworkIndex network) const noexcept { return refused_[network]; }
