@@ -496,6 +496,15 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     m.check("listen", [&] { validate_listen_address(config.metrics.listen); });
   }
   if (const toml::table* t = sub_table(r, "underlay")) config.underlay = parse_underlay(*t, source_name);
+  if (const toml::table* t = sub_table(r, "libvirt")) {
+    TableReader l(*t, "[libvirt]", source_name);
+    config.libvirt.enabled = true;
+    if (auto v = l.string("uri")) config.libvirt.uri = *v;
+    if (auto v = l.string("socket_dir")) config.libvirt.socket_dir = *v;
+    l.finish();
+    if (config.libvirt.uri.empty()) l.fail("uri must not be empty (default: qemu:///system)");
+    l.check("socket_dir", [&] { validate_socket_dir(config.libvirt.socket_dir); });
+  }
   // Tables are read in this order whatever their order in the file: the
   // rules of a later one may look at an earlier one (peers at the underlay).
   each_array_table(r, "neighbor", [&](const toml::table& t, size_t i) {
@@ -615,6 +624,8 @@ std::string to_toml(const Config& c) {
                                     {"flood_pps_per_network", static_cast<int64_t>(c.sw.flood_pps_per_network)}});
   root.insert("control", toml::table{{"socket", c.control.socket}});
   root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
+  if (c.libvirt.enabled)
+    root.insert("libvirt", toml::table{{"uri", c.libvirt.uri}, {"socket_dir", c.libvirt.socket_dir}});
   if (c.underlay.enabled) {
     toml::table u{{"device", c.underlay.device},
                   {"address", c.underlay.address.to_string()},

@@ -113,6 +113,19 @@ struct PortConfig {
   bool port_security_enabled() const noexcept { return port_security.value_or(!macs.empty()); }
 };
 
+// The libvirt module (docs/libvirt.md): the switch plugs the vhost-user
+// interfaces of the domains libvirt runs on this rVM. On when the file has
+// a [libvirt] section.
+struct LibvirtConfig {
+  bool enabled = false;
+  std::string uri = "qemu:///system";
+  // Every socket a domain's interface names must lie under this directory:
+  // a domain cannot make the switch connect to another domain's socket or
+  // to anything else on the rVM. The switch watches it to plug a guest as
+  // soon as QEMU creates its socket (QEMU waits for the switch there).
+  std::string socket_dir = "/run/inception/vhost-user";
+};
+
 struct StaticMacConfig {
   std::string network;
   MacAddress mac;
@@ -153,6 +166,7 @@ struct Config {
   std::vector<NeighborConfig> neighbors;
   std::vector<RouterConfig> routers;
   NatConfig nat;
+  LibvirtConfig libvirt;
   std::vector<GatewayMappingConfig> gateway_mappings;
   std::vector<FipConfig> fips;
   std::vector<NetworkConfig> networks;
@@ -204,6 +218,12 @@ std::vector<unsigned> allowed_cores();
 // (civetweb) reads "999.1.1.1" as 231.1.1.1 and, as packaged here, cannot
 // listen on IPv6: both are refused here rather than misused or failed at start.
 void validate_listen_address(const std::string& listen);
+
+// [libvirt] socket_dir: an absolute, normalised directory other than "/",
+// short enough to leave room for socket names (a unix socket path holds at
+// most 107 bytes).
+void validate_socket_dir(const std::string& dir);
+inline constexpr size_t kMaxSocketDirLength = 80;
 
 // A vhost-user port's socket is its own: not another port's, not the
 // control socket.

@@ -2,7 +2,8 @@
 //
 // Start-up order: parse and validate the whole config (nothing starts on a
 // bad file) -> EAL -> dataplane and workers -> networks, ports and static
-// MACs from the config -> control socket -> metrics. Then the main thread
+// MACs from the config -> the libvirt watcher (its guests' ports) -> control
+// socket -> metrics. Then the main thread
 // runs the control loop: MAC learning requests, FDB aging, signals.
 // SIGINT/SIGTERM stop it in the reverse order and exit 0.
 
@@ -21,6 +22,8 @@
 #include "control/config.h"
 #include "control/control_server.h"
 #include "control/controller.h"
+#include "control/libvirt/plugger.h"
+#include "control/libvirt/watcher.h"
 #include "control/metrics.h"
 #include "control/protocol.h"
 #include "control/signals.h"
@@ -102,14 +105,26 @@ int run(const Config& config) {
     std::unique_ptr<Controller> controller;
     std::unique_ptr<ControlServer> server;
     std::unique_ptr<MetricsExporter> metrics;
+    std::unique_ptr<libvirt::GuestPlugger> plugger;
+    std::unique_ptr<libvirt::Watcher> watcher;
+    ModuleCommands modules;
     try {
       dataplane = std::make_unique<Dataplane>(options);
       dataplane->start();
       log::debug("dataplane: {} packet buffers, {} worker(s) started", options.mbufs, options.worker_lcores.size());
       controller = std::make_unique<Controller>(config, *dataplane);
       controller->apply(config);
-      server = std::make_unique<ControlServer>(config.control.socket, [&controller](const std::string& line) {
-        return handle_request_line(*controller, line);
+      if (config.libvirt.enabled) {
+        plugger = std::make_unique<libvirt::GuestPlugger>(*controller, config.libvirt.socket_dir);
+        watcher = std::make_unique<libvirt::Watcher>(config.libvirt, *plugger);
+        modules = libvirt::commands(config.libvirt, *watcher, *plugger);
+      } else {
+        modules["libvirt.status"] = [](const nlohmann::json&) -> nlohmann::json {
+          throw ControlError("libvirt: off (the configuration has no [libvirt] section)");
+        };
+      }
+      server = std::make_unique<ControlServer>(config.control.socket, [&controller, &modules](const std::string& line) {
+        return handle_request_line(*controller, line, &modules);
       });
       if (config.metrics.enabled) metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
@@ -124,6 +139,10 @@ int run(const Config& config) {
     metrics.reset();
     server.reset();
     log::debug("control socket and metrics closed");
+    // Ports a domain plugged are removed with the others below; the guests
+    // keep running and a restarted switch adopts them again.
+    watcher.reset();
+    plugger.reset();
     if (controller) controller->remove_all_ports();
     log::debug("ports removed");
     if (dataplane) dataplane->stop();

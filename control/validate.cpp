@@ -3,7 +3,9 @@
 // metrics endpoint. (The rules of a network or a port alone are in
 // config.cpp.) See config.h for who calls them, and why only from there.
 #include <fmt/format.h>
+
 #include <sched.h>
+#include <filesystem>
 
 #include <algorithm>
 
@@ -289,6 +291,20 @@ void validate_nat(const Config& c) {
   else if (!c.routers.empty())
     user = "router on network " + c.routers.front().network;
   if (user) validate_public_network(*user, c.nat, defined(c.nat.public_network));
+}
+
+void validate_socket_dir(const std::string& dir) {
+  const std::filesystem::path path(dir);
+  if (!path.is_absolute() || path.lexically_normal().string() != dir || dir.back() == '/')
+    throw ConfigError(
+        fmt::format("socket_dir '{}' must be an absolute, normalised path other than / (no '.', '..', "
+                    "'//' or trailing '/')",
+                    dir));
+  if (dir.size() > kMaxSocketDirLength)
+    throw ConfigError(
+        fmt::format("socket_dir '{}' is longer than {} bytes: sockets under it would not fit a unix "
+                    "socket path (107 bytes)",
+                    dir, kMaxSocketDirLength));
 }
 
 }  // namespace inception

@@ -11,13 +11,16 @@ set -euo pipefail
 build_packages=(
   meson ninja-build pkg-config g++
   libdpdk-dev dpdk
-  libtomlplusplus-dev prometheus-cpp-dev libvirt-dev
+  libtomlplusplus-dev prometheus-cpp-dev libvirt-dev libxml2-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
   iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps iptables
   qemu-system-x86 busybox-static cpio
+  # A real libvirtd (started privately by the libvirt tests, never as a
+  # service) and virsh.
+  libvirt-daemon-system libvirt-clients
   clang-tidy cppcheck clang-format
   # The sanitizer build and the fuzz harnesses (scripts/sanitize-build.sh):
   # clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer for

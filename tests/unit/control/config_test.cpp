@@ -375,6 +375,31 @@ TEST(Config, MetricsListenIsAnIpv4AddressAndAPort) {
   EXPECT_EQ(listen("127.0.0.1:1"), "");
 }
 
+TEST(Config, LibvirtSectionTurnsTheModuleOnAndItsSocketDirIsChecked) {
+  EXPECT_FALSE(parse_config("", "test.toml").libvirt.enabled);
+  const Config defaults = parse_config("[libvirt]\n", "test.toml");
+  EXPECT_TRUE(defaults.libvirt.enabled);
+  EXPECT_EQ(defaults.libvirt.uri, "qemu:///system");
+  EXPECT_EQ(defaults.libvirt.socket_dir, "/run/inception/vhost-user");
+  const Config custom =
+      parse_config("[libvirt]\nuri = \"qemu+unix:///system?socket=/x/sock\"\nsocket_dir = \"/srv/vu\"\n", "test.toml");
+  EXPECT_EQ(custom.libvirt.uri, "qemu+unix:///system?socket=/x/sock");
+  EXPECT_EQ(custom.libvirt.socket_dir, "/srv/vu");
+  // And it survives `config show`.
+  EXPECT_EQ(parse_config(to_toml(custom), "shown.toml").libvirt.socket_dir, "/srv/vu");
+
+  const auto dir = [](const std::string& value) { return error_of("[libvirt]\nsocket_dir = \"" + value + "\"\n"); };
+  const std::string rule = "must be an absolute, normalised path other than / (no '.', '..', '//' or trailing '/')";
+  EXPECT_EQ(dir("run/vu"), "test.toml:2:14: socket_dir 'run/vu' " + rule);
+  EXPECT_EQ(dir("/run/../etc"), "test.toml:2:14: socket_dir '/run/../etc' " + rule);
+  EXPECT_EQ(dir("/run/vu/"), "test.toml:2:14: socket_dir '/run/vu/' " + rule);
+  EXPECT_EQ(dir("/"), "test.toml:2:14: socket_dir '/' " + rule);
+  EXPECT_NE(dir("/" + std::string(100, 'd')).find("longer than 80 bytes"), std::string::npos);
+  EXPECT_EQ(error_of("[libvirt]\nuri = \"\"\n"),
+            "test.toml:1:1: [libvirt]: uri must not be empty (default: qemu:///system)");
+  EXPECT_NE(error_of("[libvirt]\nsocket = \"/x\"\n").find("socket"), std::string::npos);
+}
+
 TEST(Config, FilePrefixFitsDpdksSocketPaths) {
   const auto prefix = [](const std::string& value) { return error_of("[dpdk]\nfile_prefix = \"" + value + "\"\n"); };
   EXPECT_EQ(prefix(std::string(300, 'p')),
