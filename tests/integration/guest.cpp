@@ -1,14 +1,88 @@
 #include "guest.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
-#include <filesystem>
+#include <cstring>
 #include <regex>
+#include <stdexcept>
 
 namespace inception::test {
 
 std::string guest_image_dir() {
   const char* dir = std::getenv("GUEST_DIR");
   return dir ? dir : "";
+}
+
+SerialConsole::SerialConsole(const std::string& name, bool may_join_late)
+    : name_(name), may_join_late_(may_join_late) {}
+
+std::optional<std::string> SerialConsole::next_line(std::chrono::milliseconds timeout) {
+  auto line = read_line(timeout);
+  if (!line) return line;
+  // The guest's tty ends lines with CR LF.
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  transcript_ += *line + "\n";
+  return line;
+}
+
+bool SerialConsole::wait_ready(std::chrono::milliseconds timeout) {
+  const std::string ready = "INCEPTION-GUEST-READY " + name_;
+  const auto deadline = Clock::now() + timeout;
+  auto next_probe = Clock::now();
+  while (Clock::now() < deadline) {
+    // A console that joined late asks the shell for the marker. The guest's
+    // tty keeps what is typed before /init reads it, and /init prints the
+    // marker before it reads: an answer never comes before the real marker.
+    // The quotes split the marker so that the tty's echo never matches.
+    if (may_join_late_ && Clock::now() >= next_probe) {
+      write_line("echo \"INCEPTION-GUEST-\"\"READY " + name_ + "\"");
+      next_probe = Clock::now() + 5s;
+    }
+    auto line = next_line(500ms);
+    if (line && line->find(ready) != std::string::npos) break;
+    if (!line && !alive()) return false;
+  }
+  // The shell may drop what arrives while it sets up its terminal: probe
+  // until it answers.
+  while (Clock::now() < deadline) {
+    if (run("true", 3s).exit_code == 0) return true;
+    if (!alive()) return false;
+  }
+  return false;
+}
+
+CommandResult SerialConsole::run(const std::string& command, std::chrono::milliseconds timeout) {
+  const std::string marker = "__done_" + std::to_string(next_marker_++) + "_";
+  // One line, so that $? is the command's: /init evaluates each line after
+  // a `read`, whose status a second line would see. The quotes split the
+  // marker so that an echoed command line never matches.
+  std::string quoted = "'";
+  for (char c : command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  write_line("eval " + quoted + "'; echo \"" + marker + "\"\"$?\"");
+  const std::regex done(marker + "([0-9]+)");
+  CommandResult result;
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto line = next_line(500ms);
+    if (!line) {
+      if (!alive()) break;
+      continue;
+    }
+    std::smatch m;
+    if (std::regex_search(*line, m, done)) {
+      result.out += line->substr(0, static_cast<size_t>(m.position(0)));
+      result.exit_code = std::stoi(m[1]);
+      return result;
+    }
+    result.out += *line + "\n";
+  }
+  result.err = "[harness: no answer from guest " + name_ + "; console so far:]\n" + transcript_;
+  return result;
 }
 
 namespace {
@@ -31,53 +105,68 @@ std::vector<std::string> qemu_argv(const std::string& name, const std::string& s
 
 Guest::Guest(const TempDir& dir, const std::string& name, const std::string& vhost_socket, const std::string& mac,
              const std::string& ip_cidr)
-    : name_(name), mac_(mac), qemu_(qemu_argv(name, vhost_socket, mac, ip_cidr), dir.file(name + "-qemu.log")) {}
+    : SerialConsole(name, /*may_join_late=*/false),
+      mac_(mac),
+      qemu_(qemu_argv(name, vhost_socket, mac, ip_cidr), dir.file(name + "-qemu.log")) {}
 
-std::optional<std::string> Guest::read_line(std::chrono::milliseconds timeout) {
-  auto line = qemu_.read_line(timeout);
-  if (line) transcript_ += *line + "\n";
-  return line;
+ConsoleGuest::ConsoleGuest(const std::string& name, const std::string& socket, std::chrono::milliseconds timeout)
+    : SerialConsole(name, /*may_join_late=*/true), socket_(socket) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket.size() >= sizeof(addr.sun_path)) throw std::runtime_error("console socket path too long: " + socket);
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  // QEMU creates the socket when it starts, which under libvirt may be after
+  // the test asked for the domain.
+  int err = 0;
+  const bool connected = eventually(
+      [&] {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return true;
+        err = errno;
+        close(fd_);
+        fd_ = -1;
+        return false;
+      },
+      timeout, 100ms);
+  if (!connected) throw std::runtime_error("console " + socket + ": " + std::strerror(err));
 }
 
-bool Guest::wait_ready(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    auto line = read_line(500ms);
-    if (line && line->find("INCEPTION-GUEST-READY " + name_) != std::string::npos) break;
-    if (!line && !qemu_.running()) return false;
-  }
-  // The shell may drop what arrives while it sets up its terminal: probe
-  // until it answers.
-  while (Clock::now() < deadline) {
-    if (run("true", 3s).exit_code == 0) return true;
-    if (!qemu_.running()) return false;
-  }
-  return false;
+ConsoleGuest::~ConsoleGuest() {
+  if (fd_ >= 0) close(fd_);
 }
 
-CommandResult Guest::run(const std::string& command, std::chrono::milliseconds timeout) {
-  const std::string marker = "__done_" + std::to_string(next_marker_++) + "_";
-  // The quotes split the marker so that an echoed command line never matches.
-  qemu_.write_line(command + "\necho \"" + marker + "\"\"$?\"");
-  const std::regex done(marker + "([0-9]+)");
-  CommandResult result;
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    auto line = read_line(500ms);
-    if (!line) {
-      if (!qemu_.running()) break;
-      continue;
-    }
-    std::smatch m;
-    if (std::regex_search(*line, m, done)) {
-      result.out += line->substr(0, static_cast<size_t>(m.position(0)));
-      result.exit_code = std::stoi(m[1]);
-      return result;
-    }
-    result.out += *line + "\n";
+void ConsoleGuest::write_line(const std::string& line) {
+  const std::string data = line + "\n";
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // QEMU has gone: read_line and alive() tell
+    sent += static_cast<size_t>(n);
   }
-  result.err = "[harness: no answer from guest " + name_ + "; console so far:]\n" + transcript_;
-  return result;
+}
+
+std::optional<std::string> ConsoleGuest::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (const size_t nl = received_.find('\n'); nl != std::string::npos) {
+      std::string line = received_.substr(0, nl);
+      received_.erase(0, nl + 1);
+      return line;
+    }
+    if (eof_) return std::nullopt;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n > 0)
+      received_.append(buffer, static_cast<size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      eof_ = true;
+  }
 }
 
 }  // namespace inception::test

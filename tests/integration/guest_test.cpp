@@ -79,6 +79,9 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
       60s))
       << daemon.log();
   const auto reconnect_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped_at).count();
+  // The restarted switch made its kernel port anew, in its own namespace.
+  ASSERT_EQ(sh("ip link set " + kg + " netns " + host.name()).exit_code, 0);
+  ASSERT_EQ(host.exec("ip addr add 192.0.2.100/24 dev " + kg + " && ip link set " + kg + " up").exit_code, 0);
   std::string log;
   ASSERT_TRUE(eventually(
       [&] {
