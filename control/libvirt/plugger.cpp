@@ -40,7 +40,9 @@ void GuestPlugger::domain_running(const RunningDomain& domain) {
     if (!domain.guest_running) starting_.insert(domain.uuid);
     // Whatever was plugged from an earlier, readable XML stays: the guest
     // keeps its network while the operator fixes the metadata.
-    record_refusals(domain, {{"domain", e.what()}});
+    std::string why = e.what();
+    if (const std::string prefix = "domain " + domain.name + ": "; why.starts_with(prefix)) why.erase(0, prefix.size());
+    record_refusals(domain, {{"XML", why}});
     return;
   }
   if (domain.guest_running) {

@@ -44,7 +44,7 @@ struct AdoptedDomain {
 struct Refusal {
   std::string domain;
   std::string uuid;
-  std::string what;  // "domain", "interface net0 (52:54:00:00:00:02)", ...
+  std::string what;  // "XML", "interface net0 (52:54:00:00:00:02)", "floating IP 203.0.113.10"
   std::string reason;
   int64_t since_unix_ms = 0;
 };

@@ -22,6 +22,10 @@ namespace {
 constexpr int kTickMs = 500;            // reconnect attempts while libvirtd is away
 constexpr int kKeepAliveIntervalS = 2;  // a silent libvirtd is given up after ~3 intervals
 constexpr unsigned kKeepAliveCount = 3;
+// A domain whose every socket lies outside socket_dir creates nothing there
+// and sends no event while QEMU waits: a periodic resync finds it (and
+// refuses it, with the reason) all the same.
+constexpr unsigned kTicksPerResync = 20;
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -267,6 +271,10 @@ void Watcher::on_tick() {
   if (stopping_) return;
   if (lost_) disconnect();
   if (conn_ == nullptr && !connect()) return;
+  if (++ticks_ % kTicksPerResync == 0) {
+    resync();
+    return;
+  }
   for (const std::string& uuid : plugger_.unsettled()) {
     virDomainPtr domain = virDomainLookupByUUIDString(conn_, uuid.c_str());
     const int active = domain != nullptr ? virDomainIsActive(domain) : 0;

@@ -14,7 +14,8 @@
 //
 // A lost connection (libvirtd restarted or gone; keepalive, close callback)
 // never unplugs anything: the switch keeps forwarding, `libvirt status` says
-// so, and the watcher reconnects every half second and resyncs.
+// so, and the watcher reconnects every half second and resyncs. Connected,
+// it also resyncs every 10 s, for what no event and no socket announces.
 #pragma once
 
 #include <atomic>
@@ -83,6 +84,7 @@ class Watcher {
   // Touched by the watcher thread only.
   virConnect* conn_ = nullptr;
   bool lost_ = false;
+  uint64_t ticks_ = 0;
   int callback_ids_[4] = {-1, -1, -1, -1};
 
   mutable std::mutex status_mutex_;
