@@ -126,7 +126,10 @@ int run(const Config& config) {
       server = std::make_unique<ControlServer>(config.control.socket, [&controller, &modules](const std::string& line) {
         return handle_request_line(*controller, line, &modules);
       });
-      if (config.metrics.enabled) metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
+      if (config.metrics.enabled) {
+        metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
+        if (watcher) metrics->add_module(libvirt::metrics(*watcher, *plugger));
+      }
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
                 metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));

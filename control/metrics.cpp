@@ -15,13 +15,11 @@
 
 namespace inception {
 
-namespace {
-
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(const std::string& name, const std::string& help, MetricType type) {
+MetricFamily metric_family(const std::string& name, const std::string& help, MetricType type) {
   MetricFamily f;
   f.name = name;
   f.help = help;
@@ -29,7 +27,7 @@ MetricFamily family(const std::string& name, const std::string& help, MetricType
   return f;
 }
 
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+void add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
   ClientMetric m;
   m.label = std::move(labels);
   if (f.type == MetricType::Counter)
@@ -37,6 +35,16 @@ void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
   else
     m.gauge.value = value;
   f.metric.push_back(std::move(m));
+}
+
+namespace {
+
+MetricFamily family(const std::string& name, const std::string& help, MetricType type) {
+  return metric_family(name, help, type);
+}
+
+void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  add_sample(f, std::move(labels), value);
 }
 
 // Where a local client reaches the listening socket: its address, or the
@@ -308,6 +316,11 @@ MetricsExporter::~MetricsExporter() {
   exposer_.reset();
   stopped.store(true, std::memory_order_release);
   if (knocker.joinable()) knocker.join();
+}
+
+void MetricsExporter::add_module(const std::shared_ptr<prometheus::Collectable>& collectable) {
+  modules_.push_back(collectable);
+  exposer_->RegisterCollectable(collectable);
 }
 
 int MetricsExporter::port() const {

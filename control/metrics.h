@@ -11,6 +11,8 @@
 // destroy on the control thread.
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 #include <sys/socket.h>
 
 #include <memory>
@@ -25,6 +27,10 @@ class Exposer;
 
 namespace inception {
 
+// For the collectors of modules beside the controller's (libvirt's).
+prometheus::MetricFamily metric_family(const std::string& name, const std::string& help, prometheus::MetricType type);
+void add_sample(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels, double value);
+
 class MetricsExporter {
  public:
   // Listens on `listen` ("ADDRESS:PORT"). Throws std::runtime_error naming
@@ -35,10 +41,13 @@ class MetricsExporter {
   MetricsExporter& operator=(const MetricsExporter&) = delete;
 
   int port() const;
+  // A module's metrics, served until the exporter goes (destroy it first).
+  void add_module(const std::shared_ptr<prometheus::Collectable>& collectable);
 
  private:
   class Collector;
   std::shared_ptr<Collector> collector_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> modules_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::optional<sockaddr_storage> wake_address_;  // see ~MetricsExporter
 };

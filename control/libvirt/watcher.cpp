@@ -13,6 +13,7 @@
 #include <memory>
 #include <system_error>
 
+#include "control/metrics.h"
 #include "inception/log.h"
 
 namespace inception::libvirt {
@@ -427,6 +428,49 @@ nlohmann::json status_json(const LibvirtConfig& config, const Watcher& watcher, 
           {"refused_total", plugger.refused_total()},
           {"domains", domains},
           {"refused", refused}};
+}
+
+namespace {
+
+class LibvirtCollector : public prometheus::Collectable {
+ public:
+  LibvirtCollector(const Watcher& watcher, const GuestPlugger& plugger) : watcher_(watcher), plugger_(plugger) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    using prometheus::MetricType;
+    const WatcherStatus w = watcher_.status();
+    auto connected = metric_family("inception_libvirt_connected", "1 while connected to libvirtd.", MetricType::Gauge);
+    add_sample(connected, {}, w.connected ? 1 : 0);
+    auto reconnects = metric_family("inception_libvirt_reconnects_total", "Connections to libvirtd after the first.",
+                                    MetricType::Counter);
+    add_sample(reconnects, {}, static_cast<double>(w.reconnects));
+    auto events = metric_family("inception_libvirt_events_total",
+                                "libvirt events seen, and sockets that appeared in socket_dir.", MetricType::Counter);
+    add_sample(events, {{"type", "lifecycle"}}, static_cast<double>(w.lifecycle_events));
+    add_sample(events, {{"type", "device_added"}}, static_cast<double>(w.device_added_events));
+    add_sample(events, {{"type", "device_removed"}}, static_cast<double>(w.device_removed_events));
+    add_sample(events, {{"type", "metadata"}}, static_cast<double>(w.metadata_events));
+    add_sample(events, {{"type", "socket_created"}}, static_cast<double>(w.sockets_created));
+    auto domains = metric_family("inception_libvirt_domains", "Running domains with ports plugged.", MetricType::Gauge);
+    add_sample(domains, {}, static_cast<double>(plugger_.adopted().size()));
+    auto refused =
+        metric_family("inception_libvirt_refused", "Interfaces (or floating IPs) refused now.", MetricType::Gauge);
+    add_sample(refused, {}, static_cast<double>(plugger_.refusals().size()));
+    auto refused_total =
+        metric_family("inception_libvirt_refused_total", "Refusals since start, by first sight.", MetricType::Counter);
+    add_sample(refused_total, {}, static_cast<double>(plugger_.refused_total()));
+    return {connected, reconnects, events, domains, refused, refused_total};
+  }
+
+ private:
+  const Watcher& watcher_;
+  const GuestPlugger& plugger_;
+};
+
+}  // namespace
+
+std::shared_ptr<prometheus::Collectable> metrics(const Watcher& watcher, const GuestPlugger& plugger) {
+  return std::make_shared<LibvirtCollector>(watcher, plugger);
 }
 
 ModuleCommands commands(const LibvirtConfig& config, const Watcher& watcher, const GuestPlugger& plugger) {

@@ -18,8 +18,10 @@
 // it also resyncs every 10 s, for what no event and no socket announces.
 #pragma once
 
+#include <prometheus/collectable.h>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -93,6 +95,9 @@ class Watcher {
 
 // `inceptionctl libvirt status`: the watcher's and the plugger's view.
 nlohmann::json status_json(const LibvirtConfig& config, const Watcher& watcher, const GuestPlugger& plugger);
+
+// inception_libvirt_* metrics, read at each scrape.
+std::shared_ptr<prometheus::Collectable> metrics(const Watcher& watcher, const GuestPlugger& plugger);
 
 // The control socket's "libvirt.*" commands.
 ModuleCommands commands(const LibvirtConfig& config, const Watcher& watcher, const GuestPlugger& plugger);

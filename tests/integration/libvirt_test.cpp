@@ -124,6 +124,9 @@ TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) 
   EXPECT_TRUE(s["connected"].get<bool>());
   EXPECT_EQ(s["domains"].size(), 2u) << s.dump(2);
   EXPECT_TRUE(s["refused"].empty()) << s.dump(2);
+  const std::string scrape = http_get(daemon->metrics_port(), "/metrics");
+  EXPECT_NE(scrape.find("inception_libvirt_connected 1"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("inception_libvirt_domains 2"), std::string::npos) << scrape;
   // Neither the TOML nor a person owns these.
   CommandResult r = daemon->ctl({"port", "del", "g1-net0"});
   EXPECT_NE(r.exit_code, 0);
@@ -244,6 +247,8 @@ TEST_F(LibvirtTest, RefusesBadDomainsWithTheirReasonAndLeavesTheOthersAlone) {
       30s, 500ms);  // bad-dir creates nothing in socket_dir: the periodic resync finds it
   EXPECT_TRUE(all_refused) << s.dump(2) << daemon->log();
   EXPECT_GE(s["refused_total"].get<uint64_t>(), bad.size());
+  const std::string scrape = http_get(daemon->metrics_port(), "/metrics");
+  EXPECT_NE(scrape.find("inception_libvirt_refused 5"), std::string::npos) << scrape;
   const std::string text = daemon->ctl({"libvirt", "status"}).out;
   EXPECT_NE(text.find("bad-net-net0: network nonexistent does not exist"), std::string::npos) << text;
   // Nothing of theirs was plugged, nothing of the others was disturbed.
