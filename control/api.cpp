@@ -25,6 +25,7 @@ json port_json(const PortStatus& s) {
   j["active_queues"] = s.active_queues;
   if (s.config.type == PortType::kVhostUser) j["guest_mtu"] = s.guest_mtu;
   if (s.origin.is_domain()) j["domain"] = {{"name", s.origin.domain}, {"uuid", s.origin.uuid}};
+  if (s.config.port_security_enabled()) j["macs_bound"] = s.macs_bound;
   return j;
 }
 

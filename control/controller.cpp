@@ -1,6 +1,7 @@
 #include "control/controller.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -667,7 +668,7 @@ void Controller::del_network(const std::string& name) {
   log::info("network {}: deleted", name);
 }
 
-void Controller::add_port(const PortConfig& config, const Origin& origin) {
+void Controller::add_port(const PortConfig& config, const Origin& origin, bool bind_macs) {
   std::lock_guard lock(mutex_);
   check([&] { validate_port(config); });
   if (ports_.contains(config.name)) throw ControlError(fmt::format("port {} already exists", config.name));
@@ -721,13 +722,14 @@ void Controller::add_port(const PortConfig& config, const Origin& origin) {
   }
   port->baseline = port_totals(*index);
   network.fdb->set_port_limit(*index, config.mac_limit != 0 ? config.mac_limit : startup_.sw.port_mac_limit);
-  if (config.port_security_enabled()) {
+  if (config.port_security_enabled() && bind_macs) {
     try {
       for (const MacAddress& mac : config.macs) network.fdb->add_static(mac, *index);
     } catch (const std::runtime_error& e) {
       network.fdb->flush_port(*index);
       throw ControlError(fmt::format("port {}: {}", config.name, e.what()));
     }
+    port->macs_bound = true;
   }
   pinned_mbufs_ += pinned;
   port_at_[*index] = port.get();
@@ -771,6 +773,38 @@ void Controller::del_port(const std::string& name, bool force) {
     throw ControlError(fmt::format("port {}: {}", name, owned_by_domain(it->second->origin)));
   remove_port(*it->second);
   log::info("port {}: deleted", name);
+}
+
+void Controller::bind_port_macs(const std::string& name, bool bound) {
+  std::lock_guard lock(mutex_);
+  auto it = ports_.find(name);
+  if (it == ports_.end()) throw ControlError(fmt::format("port {} does not exist", name));
+  Port& port = *it->second;
+  if (!port.config.port_security_enabled() || port.macs_bound == bound) return;
+  Network& network = *network_at_[port.network];
+  const uint32_t now = dataplane_.now_s();
+  if (bound) {
+    for (const MacAddress& mac : port.config.macs) {
+      const auto entry = network.fdb->find(mac, now);
+      if (entry && entry->is_static && entry->port != port.index)
+        throw ControlError(fmt::format("port {}: MAC {} is already bound to port {} on network {}", name,
+                                       mac.to_string(), port_name(entry->port), port.config.network));
+    }
+    try {
+      // Replaces what was learned elsewhere (the rVM the guest left).
+      for (const MacAddress& mac : port.config.macs) network.fdb->add_static(mac, port.index);
+    } catch (const std::runtime_error& e) {
+      throw ControlError(fmt::format("port {}: {}", name, e.what()));
+    }
+  } else {
+    for (const MacAddress& mac : port.config.macs)
+      if (const auto entry = network.fdb->find(mac, now); entry && entry->port == port.index) network.fdb->remove(mac);
+  }
+  port.macs_bound = bound;
+  std::vector<std::string> macs;
+  for (const MacAddress& mac : port.config.macs) macs.push_back(mac.to_string());
+  log::info("port {}: {} {}", name, fmt::join(macs, ", "),
+            bound ? "bound to the port" : "released (the guest does not run here)");
 }
 
 void Controller::remove_all_ports() {
@@ -881,6 +915,7 @@ PortStatus Controller::port_status(const Port& port) const {
   PortStatus s;
   s.config = port.config;
   s.origin = port.origin;
+  s.macs_bound = port.macs_bound;
   if (port.vhost) {
     s.link_up = port.vhost->connected();
     s.active_queues = s.link_up ? port.vhost->rx_queue_pairs() : 0;

@@ -58,6 +58,7 @@ struct PortTotals {
 struct PortStatus {
   PortConfig config;
   Origin origin;
+  bool macs_bound = false;  // port security's MACs are static FDB entries of the port
   bool link_up = false;
   uint16_t active_queues = 0;
   uint16_t guest_mtu = 0;  // vhost-user: the MTU QEMU announced (host_mtu), 0 if none
@@ -150,7 +151,16 @@ class Controller {
 
   void add_network(const NetworkConfig& network);
   void del_network(const std::string& name);
-  void add_port(const PortConfig& port, const Origin& origin = {});
+  // `bind_macs` false: port security holds (the port sends from its MACs
+  // only) but the MACs are not pinned to it in the FDB yet (see
+  // bind_port_macs).
+  void add_port(const PortConfig& port, const Origin& origin = {}, bool bind_macs = true);
+  // Pins a port's bound MACs to it as static FDB entries, or unpins them.
+  // A guest migrating in is plugged before it runs here and one migrating
+  // away stays plugged after it stopped running there; while it does not
+  // run, its MAC must stay where its traffic is (learned from the other
+  // rVM), or every frame to it is lost until the move completes.
+  void bind_port_macs(const std::string& name, bool bound);
   // A port a domain plugged is refused without `force` (see Origin).
   void del_port(const std::string& name, bool force = false);
   void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
@@ -207,6 +217,7 @@ class Controller {
     std::unique_ptr<KernelPort> kernel;
     PortTotals baseline;  // counters of this index before the port existed
     Origin origin;
+    bool macs_bound = false;
   };
 
   Network& network_or_throw(const std::string& name, const std::string& context);

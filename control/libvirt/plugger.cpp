@@ -64,14 +64,16 @@ void GuestPlugger::domain_running(const RunningDomain& domain) {
       continue;
     }
     const auto it = plugged.find(i.port->name);
-    if (it == plugged.end() || !same_port(it->second, *i.port)) {
-      if (it != plugged.end()) controller_.del_port(i.port->name, /*force=*/true);
-      try {
-        controller_.add_port(*i.port, origin);
-      } catch (const ControlError& e) {
-        reasons[i.label] = e.what();
-        continue;
+    try {
+      if (it == plugged.end() || !same_port(it->second, *i.port)) {
+        if (it != plugged.end()) controller_.del_port(i.port->name, /*force=*/true);
+        controller_.add_port(*i.port, origin, /*bind_macs=*/domain.guest_running);
+      } else {
+        controller_.bind_port_macs(i.port->name, domain.guest_running);
       }
+    } catch (const ControlError& e) {
+      reasons[i.label] = e.what();
+      continue;
     }
     wanted.insert(i.port->name);
     if (i.fip) wanted_fips.push_back(*i.fip);
@@ -103,7 +105,7 @@ void GuestPlugger::domain_running(const RunningDomain& domain) {
       }
     }
   }
-  record_refusals(domain, std::move(reasons));
+  record_refusals(domain, reasons);
 }
 
 void GuestPlugger::unplug(const std::string& uuid) {
@@ -148,12 +150,12 @@ void GuestPlugger::resync(const std::vector<RunningDomain>& running) {
     if (!alive.contains(uuid)) unplug(uuid);
 }
 
-void GuestPlugger::record_refusals(const RunningDomain& domain, std::map<std::string, std::string> reasons) {
+void GuestPlugger::record_refusals(const RunningDomain& domain, const std::map<std::string, std::string>& reasons) {
   std::map<std::string, Refusal>& now = refusals_[domain.uuid];
   std::map<std::string, Refusal> next;
-  for (auto& [what, reason] : reasons) {
+  for (const auto& [what, why] : reasons) {
     // The controller's messages name the object already.
-    if (reason.starts_with(what + ": ")) reason.erase(0, what.size() + 2);
+    const std::string reason = why.starts_with(what + ": ") ? why.substr(what.size() + 2) : why;
     const auto before = now.find(what);
     if (before != now.end() && before->second.reason == reason) {
       next.emplace(what, before->second);
@@ -161,7 +163,7 @@ void GuestPlugger::record_refusals(const RunningDomain& domain, std::map<std::st
     }
     ++refused_total_;
     log::warning("libvirt: domain {}: {} not plugged: {}", domain.name, what, reason);
-    next.emplace(what, Refusal{domain.name, domain.uuid, what, std::move(reason), unix_ms()});
+    next.emplace(what, Refusal{domain.name, domain.uuid, what, reason, unix_ms()});
   }
   if (next.empty()) {
     refusals_.erase(domain.uuid);
@@ -190,6 +192,7 @@ std::vector<AdoptedDomain> GuestPlugger::adopted() const {
   for (const FipStatus& f : controller_.nat().fips)
     if (f.origin.is_domain()) entry(f.origin).floating_ips.push_back(f.config.public_ip.to_string());
   std::vector<AdoptedDomain> out;
+  out.reserve(by_uuid.size());
   for (auto& [uuid, d] : by_uuid) out.push_back(std::move(d));
   return out;
 }

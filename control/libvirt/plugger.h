@@ -27,10 +27,12 @@ struct RunningDomain {
   std::string name;
   std::string uuid;
   std::string xml;  // virDomainGetXMLDesc
-  // False while QEMU starts or an incoming migration has not switched over
-  // yet: the ports are plugged then (QEMU waits for them), the floating IPs
-  // only once the guest runs here, so that the rVM it leaves keeps serving
-  // them until the move.
+  // False while QEMU starts, while an incoming migration has not switched
+  // over yet, and on the rVM a guest migrates from once it paused for the
+  // switch-over. The ports are plugged then (QEMU waits for them), but their
+  // MACs are pinned to them (Controller::bind_port_macs) and the floating
+  // IPs taken only while the guest runs here: until the move, its traffic
+  // keeps going where it runs.
   bool guest_running = false;
 };
 
@@ -72,7 +74,7 @@ class GuestPlugger {
   uint64_t refused_total() const;
 
  private:
-  void record_refusals(const RunningDomain& domain, std::map<std::string, std::string> reasons);
+  void record_refusals(const RunningDomain& domain, const std::map<std::string, std::string>& reasons);
   void unplug(const std::string& uuid);
 
   mutable std::mutex mutex_;

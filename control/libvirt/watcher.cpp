@@ -160,12 +160,13 @@ Watcher::Watcher(const LibvirtConfig& config, GuestPlugger& plugger) : config_(c
                  config_.socket_dir);
   }
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0) throw std::runtime_error(fmt::format("libvirt: inotify: {}", std::strerror(errno)));
+  if (inotify_fd_ < 0)
+    throw std::runtime_error(fmt::format("libvirt: inotify: {}", std::generic_category().message(errno)));
   if (inotify_add_watch(inotify_fd_, config_.socket_dir.c_str(), IN_CREATE) < 0) {
     const int error = errno;
     close(inotify_fd_);
-    throw std::runtime_error(
-        fmt::format("libvirt: cannot watch socket_dir {}: {}", config_.socket_dir, std::strerror(error)));
+    throw std::runtime_error(fmt::format("libvirt: cannot watch socket_dir {}: {}", config_.socket_dir,
+                                         std::generic_category().message(error)));
   }
   inotify_watch_ = virEventAddHandle(inotify_fd_, VIR_EVENT_HANDLE_READABLE, inotify_cb, this, nullptr);
   wake_timer_ = virEventAddTimeout(-1, wake_cb, this, nullptr);
@@ -364,7 +365,8 @@ void Watcher::on_lifecycle(virDomainPtr domain, int event, int detail) {
   switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
     case VIR_DOMAIN_EVENT_RESUMED:
-    case VIR_DOMAIN_EVENT_DEFINED:  // a live domain redefined: its XML may have changed
+    case VIR_DOMAIN_EVENT_SUSPENDED:  // paused for a migration's switch-over: its MACs are released
+    case VIR_DOMAIN_EVENT_DEFINED:    // a live domain redefined: its XML may have changed
       adopt(domain);
       break;
     case VIR_DOMAIN_EVENT_STOPPED:
@@ -372,7 +374,7 @@ void Watcher::on_lifecycle(virDomainPtr domain, int event, int detail) {
       if (virDomainIsActive(domain) != 1) plugger_.domain_gone(id.uuid);
       break;
     default:
-      break;  // suspended, shutdown (STOPPED follows), crashed (STOPPED follows)...
+      break;  // shutdown, crashed: STOPPED follows
   }
 }
 

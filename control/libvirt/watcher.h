@@ -18,7 +18,9 @@
 // it also resyncs every 10 s, for what no event and no socket announces.
 #pragma once
 
+#include <libvirt/libvirt.h>
 #include <prometheus/collectable.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,9 +32,6 @@
 #include "control/api.h"
 #include "control/config.h"
 #include "control/libvirt/plugger.h"
-
-typedef struct _virConnect virConnect;
-typedef struct _virDomain virDomain;
 
 namespace inception::libvirt {
 

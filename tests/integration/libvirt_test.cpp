@@ -112,6 +112,7 @@ TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) 
   EXPECT_EQ(p1["socket"], socket("g1"));
   EXPECT_EQ(p1["macs"], json::array({"52:54:00:00:01:01"}));
   EXPECT_EQ(p1["ips"], json::array({"192.0.2.31/32"}));
+  EXPECT_EQ(p1["macs_bound"], true) << "the guest runs here";
   EXPECT_FALSE(port_named(*daemon, "g2-net0").is_null());
   const json fips = daemon->ctl_json({"fip", "list"});
   ASSERT_EQ(fips.size(), 1u) << fips.dump();

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -104,6 +107,55 @@ TEST_F(ApiTest, NumbersMustBeIntegersInTheirFieldsRange) {
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "mac_limit: -1 is out of range (0..16777216)");
   }
+}
+
+}  // namespace
+}  // namespace inception::test
+
+namespace inception::test {
+namespace {
+
+// A guest migrating in is plugged before it runs here: its MAC stays where
+// its traffic goes (learned from the rVM it leaves) until the libvirt
+// module binds it; a guest migrating away releases it at the switch-over.
+TEST_F(ApiTest, APortsBoundMacsArePinnedOnlyWhileItsGuestRunsHere) {
+  controller_->add_network({.name = "private", .vni = 1001});
+  const std::string dir = "/tmp/inception-api-test-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  PortConfig port;
+  port.name = "mover";
+  port.network = "private";
+  port.socket = dir + "/mover.sock";
+  port.server = true;  // the switch makes the socket: no guest needed
+  port.queues = 1;
+  port.macs = {*MacAddress::parse("52:54:00:00:00:42")};
+  controller_->add_port(port, Origin{"vm", "0b6e4c1a-7d2e-4f4e-9a55-3f1c0f0a0042"}, /*bind_macs=*/false);
+  auto entries = [&] { return controller_->fdb("private"); };
+  EXPECT_TRUE(entries().empty()) << "plugged for a guest that does not run here yet";
+  EXPECT_FALSE(controller_->ports()[0].macs_bound);
+  EXPECT_EQ(call(R"({"version":1,"command":"port.list"})")["result"][0]["macs_bound"], false);
+
+  controller_->bind_port_macs("mover", true);
+  ASSERT_EQ(entries().size(), 1u);
+  EXPECT_EQ(entries()[0].port, "mover");
+  EXPECT_TRUE(entries()[0].is_static);
+
+  controller_->bind_port_macs("mover", false);
+  EXPECT_TRUE(entries().empty()) << "released for the rVM the guest moves to";
+
+  // Another port holding the MAC keeps it: binding is refused, by name.
+  PortConfig other = port;
+  other.name = "holder";
+  other.socket = dir + "/holder.sock";
+  controller_->add_port(other);
+  try {
+    controller_->bind_port_macs("mover", true);
+    ADD_FAILURE() << "bound a MAC another port holds";
+  } catch (const ControlError& e) {
+    EXPECT_STREQ(e.what(), "port mover: MAC 52:54:00:00:00:42 is already bound to port holder on network private");
+  }
+  controller_->remove_all_ports();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
