@@ -148,25 +148,7 @@ void ConsoleGuest::write_line(const std::string& line) {
 }
 
 std::optional<std::string> ConsoleGuest::read_line(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (const size_t nl = received_.find('\n'); nl != std::string::npos) {
-      std::string line = received_.substr(0, nl);
-      received_.erase(0, nl + 1);
-      return line;
-    }
-    if (eof_) return std::nullopt;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buffer[4096];
-    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-    if (n > 0)
-      received_.append(buffer, static_cast<size_t>(n));
-    else if (n == 0 || errno != EINTR)
-      eof_ = true;
-  }
+  return lines_.next(fd_, timeout);
 }
 
 }  // namespace inception::test

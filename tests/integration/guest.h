@@ -91,13 +91,12 @@ class ConsoleGuest : public SerialConsole {
  protected:
   void write_line(const std::string& line) override;
   std::optional<std::string> read_line(std::chrono::milliseconds timeout) override;
-  bool alive() override { return !eof_; }
+  bool alive() override { return !lines_.eof; }
 
  private:
   std::string socket_;
   int fd_ = -1;
-  bool eof_ = false;
-  std::string received_;
+  SocketLines lines_;
 };
 
 }  // namespace inception::test

@@ -377,30 +377,34 @@ void UnixClient::shut_write() {
   shutdown(fd_, SHUT_WR);
 }
 
-std::optional<std::string> UnixClient::read_line(std::chrono::milliseconds timeout) {
+std::optional<std::string> SocketLines::next(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    if (const size_t nl = received_.find('\n'); nl != std::string::npos) {
-      std::string line = received_.substr(0, nl);
-      received_.erase(0, nl + 1);
+    if (const size_t nl = received.find('\n'); nl != std::string::npos) {
+      std::string line = received.substr(0, nl);
+      received.erase(0, nl + 1);
       return line;
     }
-    if (eof_) return std::nullopt;
+    if (eof) return std::nullopt;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(std::max<decltype(left)>(left, 0))) <= 0) {
       if (Clock::now() >= deadline) return std::nullopt;
       continue;
     }
     char buffer[65536];
-    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
     if (n > 0) {
-      received_.append(buffer, static_cast<size_t>(n));
-      received_bytes_ += static_cast<size_t>(n);
+      received.append(buffer, static_cast<size_t>(n));
+      received_bytes += static_cast<size_t>(n);
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      eof_ = true;
+      eof = true;
     }
   }
+}
+
+std::optional<std::string> UnixClient::read_line(std::chrono::milliseconds timeout) {
+  return lines_.next(fd_, timeout);
 }
 
 bool UnixClient::wait_closed(std::chrono::milliseconds timeout) {

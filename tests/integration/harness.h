@@ -101,6 +101,17 @@ int free_tcp_port();
 // GET http://127.0.0.1:port/path; returns the body, empty on failure.
 std::string http_get(int port, const std::string& path);
 
+// Lines from a stream socket: bytes are kept until a newline completes a
+// line. For UnixClient and the guests' socket consoles.
+struct SocketLines {
+  std::string received;
+  size_t received_bytes = 0;
+  bool eof = false;
+  // The next line from `fd` (without its newline); nullopt once the peer
+  // has closed and every line was read, or after `timeout`.
+  std::optional<std::string> next(int fd, std::chrono::milliseconds timeout);
+};
+
 // A raw connection to a unix stream socket, for tests that speak the control
 // protocol by hand or misbehave on purpose (slow, silent, oversized, not
 // UTF-8). Closed on destruction.
@@ -125,13 +136,11 @@ class UnixClient {
   // nothing: what the server sent before closing is left for read_line.
   bool wait_closed(std::chrono::milliseconds timeout);
   // Bytes read from the server so far.
-  size_t received_bytes() const { return received_bytes_; }
+  size_t received_bytes() const { return lines_.received_bytes; }
 
  private:
   int fd_ = -1;
-  bool eof_ = false;
-  std::string received_;
-  size_t received_bytes_ = 0;
+  SocketLines lines_;
 };
 
 // Sends `bytes` as they are on a new connection to `socket`; returns the

@@ -83,12 +83,23 @@ class LibvirtTest : public ::testing::Test {
     host->virsh({"start", spec.name}, 3s);
   }
 
+  // Both boot at once (TCG boots take seconds); their consoles answer.
+  void start_two(const LibvirtGuestSpec& g1, const LibvirtGuestSpec& g2) {
+    ASSERT_NO_FATAL_FAILURE(start_guest(g1));
+    ASSERT_NO_FATAL_FAILURE(start_guest(g2));
+    console1 = std::make_unique<ConsoleGuest>(g1.name, console_socket(*host, g1.name));
+    console2 = std::make_unique<ConsoleGuest>(g2.name, console_socket(*host, g2.name));
+    ASSERT_TRUE(console1->wait_ready()) << console1->transcript();
+    ASSERT_TRUE(console2->wait_ready()) << console2->transcript();
+  }
+
   json status() { return daemon->ctl_json({"libvirt", "status"}); }
 
   std::unique_ptr<TempDir> dir;
   std::unique_ptr<Netns> ns;
   std::unique_ptr<LibvirtHost> host;
   std::unique_ptr<Daemon> daemon;
+  std::unique_ptr<ConsoleGuest> console1, console2;
 };
 
 TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) {
@@ -97,12 +108,9 @@ TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) 
                                      "floating-ip='203.0.113.31'")};
   const LibvirtGuestSpec g2{"g2", "52:54:00:00:01:02", socket("g2"), "192.0.2.32/24",
                             metadata("mac='52:54:00:00:01:02' network='private' fixed-ip='192.0.2.32'")};
-  start_guest(g1);
-  start_guest(g2);
-  ConsoleGuest c1("g1", console_socket(*host, "g1"));
-  ConsoleGuest c2("g2", console_socket(*host, "g2"));
-  ASSERT_TRUE(c1.wait_ready()) << c1.transcript();
-  ASSERT_TRUE(c2.wait_ready()) << c2.transcript();
+  ASSERT_NO_FATAL_FAILURE(start_two(g1, g2));
+  ConsoleGuest& c1 = *console1;
+  ConsoleGuest& c2 = *console2;
 
   // Plugged from the XML alone: ports named after domain and alias, port
   // security from the metadata, the floating IP taken for the running guest.
@@ -199,12 +207,8 @@ TEST_F(LibvirtTest, RefusesBadDomainsWithTheirReasonAndLeavesTheOthersAlone) {
                             metadata("mac='52:54:00:00:02:01' network='private' fixed-ip='192.0.2.41'")};
   const LibvirtGuestSpec g2{"g2", "52:54:00:00:02:02", socket("g2"), "192.0.2.42/24",
                             metadata("mac='52:54:00:00:02:02' network='private'")};
-  start_guest(g1);
-  start_guest(g2);
-  ConsoleGuest c1("g1", console_socket(*host, "g1"));
-  ConsoleGuest c2("g2", console_socket(*host, "g2"));
-  ASSERT_TRUE(c1.wait_ready()) << c1.transcript();
-  ASSERT_TRUE(c2.wait_ready()) << c2.transcript();
+  ASSERT_NO_FATAL_FAILURE(start_two(g1, g2));
+  ConsoleGuest& c1 = *console1;
   ASSERT_TRUE(pings(c1, "192.0.2.42"));
 
   struct Bad {
