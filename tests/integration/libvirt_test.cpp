@@ -5,6 +5,7 @@
 // restarts of inceptiond (kill -9) and of libvirtd, and domains that must
 // be refused, with their reasons, while the others keep working.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -157,21 +158,27 @@ TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) 
   EXPECT_EQ(daemon->ctl_json({"fip", "list"}).size(), 1u);
 
   // libvirtd restarted: nothing is unplugged meanwhile, the watcher
-  // reconnects and resyncs.
+  // reconnects and resyncs; a guest that died while libvirtd was away
+  // (its QEMU killed) is unplugged then.
   ASSERT_EQ(host->stop(), 0) << host->log();
   ASSERT_TRUE(eventually([&] { return !status()["connected"].get<bool>(); }, 10s)) << status().dump(2);
   EXPECT_TRUE(pings(c1, "192.0.2.32")) << "forwarding stops without libvirtd";
   EXPECT_EQ(status()["domains"].size(), 2u);
+  const pid_t g2_qemu = static_cast<pid_t>(std::stol(read_file(host->root() + "/run/qemu/g2.pid")));
+  ASSERT_GT(g2_qemu, 1);
+  ASSERT_EQ(kill(g2_qemu, SIGKILL), 0);
   host->start();
   ASSERT_TRUE(host->wait_ready()) << host->log();
   ASSERT_TRUE(eventually(
       [&] {
         s = status();
-        return s["connected"].get<bool>() && s["reconnects"].get<uint64_t>() >= 1;
+        return s["connected"].get<bool>() && s["reconnects"].get<uint64_t>() >= 1 && s["domains"].size() == 1;
       },
-      10s))
-      << s.dump(2);
-  EXPECT_EQ(s["domains"].size(), 2u) << s.dump(2);
+      15s))
+      << s.dump(2) << daemon->log();
+  EXPECT_EQ(s["domains"][0]["name"], "g1") << s.dump(2);
+  EXPECT_TRUE(port_named(*daemon, "g2-net0").is_null());
+  for (const json& e : daemon->ctl_json({"fdb", "show"})) EXPECT_NE(e["mac"], "52:54:00:00:01:02") << e.dump();
 
   // Hot-plug: QEMU waits for the switch on the new socket too; the attach
   // completes because the switch plugs it.
@@ -192,14 +199,12 @@ TEST_F(LibvirtTest, PlugsGuestsFromTheirXmlFollowsTheirLifeAndSurvivesRestarts) 
   EXPECT_EQ(port_named(*daemon, "g1-pub")["network"], "public");
   EXPECT_GE(status()["events"]["device_added"].get<uint64_t>(), 1u);
 
-  // Destroyed: its port, its MACs and (for g1 later) floating IP go.
-  ASSERT_EQ(host->virsh({"destroy", "g2"}).exit_code, 0);
-  ASSERT_TRUE(eventually([&] { return port_named(*daemon, "g2-net0").is_null(); }, 10s)) << daemon->log();
-  for (const json& e : daemon->ctl_json({"fdb", "show"})) EXPECT_NE(e["mac"], "52:54:00:00:01:02") << e.dump();
-  EXPECT_TRUE(eventually([&] { return status()["domains"].size() == 1; }, 5s));
+  // Destroyed: its ports, their MACs and its floating IP go.
   ASSERT_EQ(host->virsh({"destroy", "g1"}).exit_code, 0);
   ASSERT_TRUE(eventually([&] { return daemon->ctl_json({"port", "list"}).empty(); }, 10s)) << daemon->log();
   EXPECT_TRUE(daemon->ctl_json({"fip", "list"}).empty());
+  EXPECT_TRUE(daemon->ctl_json({"fdb", "show"}).empty()) << daemon->ctl({"fdb", "show"}).out;
+  EXPECT_TRUE(status()["domains"].empty());
 }
 
 TEST_F(LibvirtTest, RefusesBadDomainsWithTheirReasonAndLeavesTheOthersAlone) {
@@ -231,6 +236,9 @@ TEST_F(LibvirtTest, RefusesBadDomainsWithTheirReasonAndLeavesTheOthersAlone) {
       {{"bad-mac", "52:54:00:00:02:13", socket("bad-mac"), "192.0.2.53/24",
         metadata("mac='52:54:00:00:02:99' network='private'")},
        "no <inception:port mac='52:54:00:00:02:13'>"},
+      {{"bad-name", "52:54:00:00:02:15", socket("bad-name"), "192.0.2.55/24",
+        metadata("mac='52:54:00:00:02:15' network='private' name='g1-net0'")},
+       "port g1-net0 already exists"},
       {{"bad-dir", "52:54:00:00:02:14", outside.string() + "/bad-dir.sock", "192.0.2.54/24",
         metadata("mac='52:54:00:00:02:14' network='private'")},
        "outside the allowed directory " + host->socket_dir()},
@@ -253,7 +261,7 @@ TEST_F(LibvirtTest, RefusesBadDomainsWithTheirReasonAndLeavesTheOthersAlone) {
   EXPECT_TRUE(all_refused) << s.dump(2) << daemon->log();
   EXPECT_GE(s["refused_total"].get<uint64_t>(), bad.size());
   const std::string scrape = http_get(daemon->metrics_port(), "/metrics");
-  EXPECT_NE(scrape.find("inception_libvirt_refused 5"), std::string::npos) << scrape;
+  EXPECT_NE(scrape.find("inception_libvirt_refused 6"), std::string::npos) << scrape;
   const std::string text = daemon->ctl({"libvirt", "status"}).out;
   EXPECT_NE(text.find("bad-net-net0: network nonexistent does not exist"), std::string::npos) << text;
   // Nothing of theirs was plugged, nothing of the others was disturbed.
