@@ -129,6 +129,7 @@ const std::map<std::string, Handler>& handlers() {
            json j = {{"public", f.config.public_ip.to_string()},
                      {"fixed", f.config.fixed.to_string()},
                      {"network", f.config.network},
+                     {"active", f.active},
                      {"in_packets", f.totals.in_packets},
                      {"in_bytes", f.totals.in_bytes},
                      {"out_packets", f.totals.out_packets},

@@ -284,7 +284,7 @@ void Controller::publish_nat(Snapshot& snapshot) const {
     if (it == networks_.end()) continue;
     const auto index = static_cast<uint16_t>(view.fips.size());
     view.fips.push_back(
-        {public_ip.network_order(), fip.config.fixed.network_order(), it->second->index, fip.counter_slot});
+        {public_ip.network_order(), fip.config.fixed.network_order(), it->second->index, fip.counter_slot, fip.active});
     view.fip_by_public.insert(public_ip.value(), index);
     view.fip_by_fixed.insert((uint64_t{it->second->index} << 32) | fip.config.fixed.value(), index);
     snapshot.networks[it->second->index].l3 = true;
@@ -333,8 +333,22 @@ void Controller::announce_fip(Ipv4Address public_ip) {
     log::warning("nat: could not announce floating IP {}", public_ip.to_string());
 }
 
+// A gratuitous ARP for the router's address on a network, to this rVM's
+// ports only (the router floods its own frames locally except on the public
+// network, where every rVM's router has an address of its own): guests
+// whose ARP cache holds another rVM's router MAC switch to this one.
+void Controller::announce_router(const Network& network) {
+  const auto router = routers_.find(network.config.name);
+  if (router == routers_.end() || network.config.name == startup_.nat.public_network) return;
+  const uint32_t ip = router->second.address.address.value();
+  rte_mbuf* garp = make_arp_request(dataplane_.mempool(), router_mac_, ip, ip);
+  if (garp == nullptr || !dataplane_.inject(network.index, garp))
+    log::warning("router: could not announce {} on {}", router->second.address.address.to_string(),
+                 network.config.name);
+}
+
 void Controller::add_fip(const std::string& public_text, const std::string& fixed_text, const std::string& network,
-                         const Origin& origin) {
+                         const Origin& origin, bool active) {
   std::lock_guard lock(mutex_);
   const auto public_ip = Ipv4Address::parse(public_text);
   if (!public_ip) throw ControlError(fmt::format("floating IP '{}' is not an IPv4 address", public_text));
@@ -358,15 +372,29 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
   Fip fip;
   fip.config = config;
   fip.origin = origin;
+  fip.active = active;
   fip.counter_slot = static_cast<uint16_t>(slot - fip_slot_used_.begin());
   fip.baseline = fip_totals(fip.counter_slot);
   fips_[*public_ip] = fip;
   if (!overlay_neighbors_)
     overlay_neighbors_ = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
   publish();
-  announce_fip(*public_ip);
-  log::info("nat: floating IP {} -> {} on {}{}", public_text, fixed_text, network,
-            origin.is_domain() ? " for domain " + origin.domain : "");
+  if (active) announce_fip(*public_ip);
+  log::info("nat: floating IP {} -> {} on {}{}{}", public_text, fixed_text, network,
+            origin.is_domain() ? " for domain " + origin.domain : "", active ? "" : " (inactive)");
+}
+
+void Controller::activate_fip(const std::string& public_text, bool active) {
+  std::lock_guard lock(mutex_);
+  const auto public_ip = Ipv4Address::parse(public_text);
+  auto it = public_ip ? fips_.find(*public_ip) : fips_.end();
+  if (it == fips_.end()) throw ControlError(fmt::format("floating IP {} does not exist", public_text));
+  if (it->second.active == active) return;
+  it->second.active = active;
+  publish();
+  if (active) announce_fip(*public_ip);
+  log::info("nat: floating IP {} {}", public_text,
+            active ? "active: claimed on the public network" : "inactive: its guest does not run here");
 }
 
 void Controller::del_fip(const std::string& public_text, bool force) {
@@ -427,7 +455,7 @@ NatStatus Controller::nat_status() const {
     d.in_bytes = now.in_bytes - fip.baseline.in_bytes;
     d.out_packets = now.out_packets - fip.baseline.out_packets;
     d.out_bytes = now.out_bytes - fip.baseline.out_bytes;
-    s.fips.push_back({fip.config, fip.origin, d});
+    s.fips.push_back({fip.config, fip.origin, fip.active, d});
   }
   for (const auto& [u, p] : gateway_mappings_) s.gateway_mappings.push_back({u, p});
   s.snat = snat_ != nullptr;
@@ -801,6 +829,7 @@ void Controller::bind_port_macs(const std::string& name, bool bound) {
       if (const auto entry = network.fdb->find(mac, now); entry && entry->port == port.index) network.fdb->remove(mac);
   }
   port.macs_bound = bound;
+  if (bound) announce_router(network);
   std::vector<std::string> macs;
   for (const MacAddress& mac : port.config.macs) macs.push_back(mac.to_string());
   log::info("port {}: {} {}", name, fmt::join(macs, ", "),

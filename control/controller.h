@@ -106,6 +106,7 @@ struct WorkerStatus {
 struct FipStatus {
   FipConfig config;
   Origin origin;
+  bool active = true;  // this switch answers ARP for the public IP (see activate_fip)
   FipCounters totals{};
 };
 
@@ -159,7 +160,10 @@ class Controller {
   // A guest migrating in is plugged before it runs here and one migrating
   // away stays plugged after it stopped running there; while it does not
   // run, its MAC must stay where its traffic is (learned from the other
-  // rVM), or every frame to it is lost until the move completes.
+  // rVM), or every frame to it is lost until the move completes. Binding
+  // also tells the port's network, from its router, that the router's
+  // address is at this rVM's router MAC: a guest that arrives by live
+  // migration still has the previous rVM's in its ARP cache.
   void bind_port_macs(const std::string& name, bool bound);
   // A port a domain plugged is refused without `force` (see Origin).
   void del_port(const std::string& name, bool force = false);
@@ -169,8 +173,14 @@ class Controller {
   void del_peer(const std::string& network, const std::string& ip);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
+  // An inactive floating IP translates but is not claimed on the public
+  // network (no ARP answers, no announcement): its guest is plugged here
+  // but runs on another rVM, before or after a live migration.
   void add_fip(const std::string& public_ip, const std::string& fixed_ip, const std::string& network,
-               const Origin& origin = {});
+               const Origin& origin = {}, bool active = true);
+  // Claims the public IP (a gratuitous ARP moves it here at once) or stops
+  // answering for it.
+  void activate_fip(const std::string& public_ip, bool active);
   void del_fip(const std::string& public_ip, bool force = false);
   void add_gateway_mapping(const std::string& underlay_ip, const std::string& public_ip);
   void del_gateway_mapping(const std::string& underlay_ip);
@@ -233,6 +243,7 @@ class Controller {
   NatStatus nat_status() const;
   FipCounters fip_totals(uint16_t slot) const;
   void announce_fip(Ipv4Address public_ip);
+  void announce_router(const Network& network);
   std::string port_name(PortIndex index) const;
   void publish();
   void handle_learn(const LearnRequest& request);
@@ -261,6 +272,7 @@ class Controller {
   struct Fip {
     FipConfig config;
     Origin origin;
+    bool active = true;
     uint16_t counter_slot = 0;
     FipCounters baseline{};
   };

@@ -361,9 +361,10 @@ std::string render_result(const std::string& command, const json& result) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : result)
       rows.push_back({str(f["public"]), str(f["fixed"]), str(f["network"]),
-                      std::to_string(f["in_packets"].get<uint64_t>()), std::to_string(f["out_packets"].get<uint64_t>()),
+                      f.value("active", true) ? "active" : "standby", std::to_string(f["in_packets"].get<uint64_t>()),
+                      std::to_string(f["out_packets"].get<uint64_t>()),
                       f.contains("domain") ? str(f["domain"]["name"]) : "-"});
-    return table({"PUBLIC", "FIXED", "NETWORK", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);
+    return table({"PUBLIC", "FIXED", "NETWORK", "STATE", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);
   }
   if (command == "gateway.list") {
     std::vector<std::vector<std::string>> rows;

@@ -183,8 +183,10 @@ bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex netwo
   }
   if (arp->operation == RTE_ARP_OP_REQUEST) {
     bool ours = n.router.enabled && arp->target_ip == rte_be_to_cpu_32(n.router.ip);
-    if (!ours && network == nat.public_network)
-      ours = nat.fip_by_public.find(arp->target_ip, kInvalidPort) != kInvalidPort;
+    if (!ours && network == nat.public_network) {
+      const uint16_t i = nat.fip_by_public.find(arp->target_ip, kInvalidPort);
+      ours = i != kInvalidPort && nat.fips[i].active;
+    }
     if (ours && arp_reply_in_place(m, nat.router_mac, arp->target_ip)) {
       ctx.tx.push(in_port, m);
       return true;

@@ -189,6 +189,7 @@ struct FloatingIpView {
   uint32_t fixed_ip = 0;   // network order
   NetworkIndex network = kInvalidNetwork;
   uint16_t counter_slot = 0;  // index into WorkerCounters::fips
+  bool active = true;         // answered in ARP: the guest runs on this rVM
 };
 
 struct GatewayMappingView {

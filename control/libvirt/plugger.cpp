@@ -91,18 +91,21 @@ void GuestPlugger::domain_running(const RunningDomain& domain) {
     });
     if (still) {
       std::erase_if(wanted_fips, [&](const FipConfig& w) { return w.public_ip == f.config.public_ip; });
+      controller_.activate_fip(f.config.public_ip.to_string(), domain.guest_running);
     } else {
       controller_.del_fip(f.config.public_ip.to_string(), /*force=*/true);
     }
   }
-  // A floating IP moves here only once the guest runs here (RunningDomain).
-  if (domain.guest_running) {
-    for (const FipConfig& fip : wanted_fips) {
-      try {
-        controller_.add_fip(fip.public_ip.to_string(), fip.fixed.to_string(), fip.network, origin);
-      } catch (const ControlError& e) {
-        reasons["floating IP " + fip.public_ip.to_string()] = e.what();
-      }
+  // The translation is ready from the plug; the public IP is claimed only
+  // while the guest runs here (RunningDomain), so that during a live
+  // migration exactly one rVM answers for it and the destination takes it
+  // over with one gratuitous ARP the moment the guest resumes.
+  for (const FipConfig& fip : wanted_fips) {
+    try {
+      controller_.add_fip(fip.public_ip.to_string(), fip.fixed.to_string(), fip.network, origin,
+                          /*active=*/domain.guest_running);
+    } catch (const ControlError& e) {
+      reasons["floating IP " + fip.public_ip.to_string()] = e.what();
     }
   }
   record_refusals(domain, reasons);

@@ -158,5 +158,34 @@ TEST_F(ApiTest, APortsBoundMacsArePinnedOnlyWhileItsGuestRunsHere) {
   std::filesystem::remove_all(dir);
 }
 
+// During a live migration the floating IP exists on both rVMs, but only the
+// one where the guest runs claims it; the other keeps the translation ready.
+TEST_F(ApiTest, AFloatingIpIsClaimedOnlyWhileActive) {
+  controller_->add_network({.name = "private", .vni = 1001});
+  controller_->add_network({.name = "public", .vni = 1002});
+  const Origin origin{"vm", "0b6e4c1a-7d2e-4f4e-9a55-3f1c0f0a0043"};
+  controller_->add_fip("203.0.113.10", "192.0.2.50", "private", origin, /*active=*/false);
+  auto listed = [&] { return call(R"({"version":1,"command":"fip.list"})")["result"]; };
+  ASSERT_EQ(listed().size(), 1u);
+  EXPECT_EQ(listed()[0]["active"], false);
+  EXPECT_FALSE(controller_->nat().fips[0].active);
+
+  controller_->activate_fip("203.0.113.10", true);
+  EXPECT_EQ(listed()[0]["active"], true);
+  controller_->activate_fip("203.0.113.10", false);
+  EXPECT_EQ(listed()[0]["active"], false);
+  try {
+    controller_->activate_fip("203.0.113.11", true);
+    ADD_FAILURE() << "activated a floating IP that does not exist";
+  } catch (const ControlError& e) {
+    EXPECT_STREQ(e.what(), "floating IP 203.0.113.11 does not exist");
+  }
+  // Added by hand (inceptionctl), a floating IP is active at once.
+  controller_->add_fip("203.0.113.12", "192.0.2.51", "private");
+  EXPECT_EQ(listed()[1]["active"], true);
+  controller_->del_fip("203.0.113.10", /*force=*/true);
+  controller_->del_fip("203.0.113.12");
+}
+
 }  // namespace
 }  // namespace inception::test
