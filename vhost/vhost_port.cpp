@@ -122,7 +122,7 @@ const rte_vhost_device_ops kDeviceOps = {
 // has them but does not compile as C++ (a member named `class`).
 constexpr unsigned kFeatureCsum = 0, kFeatureGuestCsum = 1, kFeatureGuestTso4 = 7, kFeatureGuestTso6 = 8,
                    kFeatureGuestEcn = 9, kFeatureGuestUfo = 10, kFeatureHostTso4 = 11, kFeatureHostTso6 = 12,
-                   kFeatureHostEcn = 13, kFeatureHostUfo = 14, kFeatureMq = 22;
+                   kFeatureHostEcn = 13, kFeatureHostUfo = 14, kFeatureGuestAnnounce = 21, kFeatureMq = 22;
 
 // Offloads the switch does not implement: a guest must hand us complete
 // frames with complete checksums, and must not expect them from us, because
@@ -130,7 +130,13 @@ constexpr unsigned kFeatureCsum = 0, kFeatureGuestCsum = 1, kFeatureGuestTso4 = 
 constexpr uint64_t kDisabledFeatures =
     (1ULL << kFeatureCsum) | (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureGuestTso4) | (1ULL << kFeatureGuestTso6) |
     (1ULL << kFeatureGuestEcn) | (1ULL << kFeatureGuestUfo) | (1ULL << kFeatureHostTso4) | (1ULL << kFeatureHostTso6) |
-    (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo);
+    (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo) |
+    // After a live migration the guest would announce itself (GUEST_ANNOUNCE)
+    // only once its vCPUs run again, tens of ms later under load. Without
+    // it QEMU asks the switch (VHOST_USER_SEND_RARP) and rte_vhost injects
+    // the RARP into the port's first dequeue: every rVM's FDB moves the MAC
+    // the moment the destination starts the NIC.
+    (1ULL << kFeatureGuestAnnounce);
 
 [[noreturn]] void fail(const std::string& name, const std::string& path, const std::string& cause) {
   throw std::runtime_error("port " + name + ": vhost-user socket " + path + ": " + cause);

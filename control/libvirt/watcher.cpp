@@ -361,7 +361,9 @@ void Watcher::on_lifecycle(virDomainPtr domain, int event, int detail) {
     ++status_.lifecycle_events;
   }
   const DomainName id = name_of(domain);
-  log::debug("libvirt: domain {}: {} (detail {})", id.name, lifecycle_name(event), detail);
+  // At info: a guest's life and moves are rare, and their times are what an
+  // operator reads a migration's blackout from.
+  log::info("libvirt: domain {}: {} (detail {})", id.name, lifecycle_name(event), detail);
   switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
     case VIR_DOMAIN_EVENT_RESUMED:
