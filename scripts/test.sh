@@ -10,6 +10,7 @@
 #   scripts/test.sh                       both builds, every suite
 #   scripts/test.sh --gcc | --sanitize    one build only
 #   scripts/test.sh [...] [meson test args]   e.g. --suite unit
+#   scripts/test.sh --gcc --suite migration   live migration (not in the default run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 builds=(gcc sanitize)
@@ -27,8 +28,13 @@ for b in "${builds[@]}"; do
     scripts/build-guest.sh build/guest
     ninja -C build
     # Integration suites start real daemons and guests one at a time; the
-    # summary at the end lists every test.
-    meson test -C build --print-errorlogs "$@" || status=1
+    # summary at the end lists every test. Without arguments, all but the
+    # live-migration suite: under TCG here QEMU now and then resumes a
+    # guest with its memory corrupted (docs/libvirt.md#limits), which would
+    # fail a run for reasons outside the switch.
+    selection=("$@")
+    [ $# -gt 0 ] || selection=(--no-suite migration)
+    meson test -C build --print-errorlogs "${selection[@]}" || status=1
   else
     scripts/sanitize-build.sh
     # Every process of the run (tests, daemons, peers, fuzzers) writes its
@@ -40,7 +46,7 @@ for b in "${builds[@]}"; do
     # fuzzers and the hostile suite already drive here), to keep .ci/run
     # under 30 minutes on two cores.
     selection=("$@")
-    [ $# -gt 0 ] || selection=(--no-suite multi_rvm)
+    [ $# -gt 0 ] || selection=(--no-suite multi_rvm --no-suite migration)
     ASAN_OPTIONS=log_path=$reports/asan UBSAN_OPTIONS=log_path=$reports/ubsan:halt_on_error=1:print_stacktrace=1 \
       meson test -C build-sanitize --print-errorlogs "${selection[@]}" || status=1
     if [ -n "$(ls -A "$reports")" ]; then

@@ -23,9 +23,11 @@
 #          with a client (<prefix>-client, 203.0.113.100) and a server
 #          (<prefix>-server, 203.0.113.200); SNAT leaves as 203.0.113.1.
 #   --set  one more key for every rVM's configuration, VALUE in TOML syntax:
-#          SECTION is dpdk, switch, underlay, nat (with --nat) or network
-#          (every [[network]]), KEY one the script does not write itself,
-#          e.g. --set nat.max_sessions_per_source=4 --set network.neighbor_limit=16
+#          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt or
+#          network (every [[network]]), KEY one the script does not write
+#          itself, e.g. --set nat.max_sessions_per_source=4 --set
+#          network.neighbor_limit=16; rvmI.SECTION.KEY=VALUE sets it for rVM I
+#          only, e.g. --set 'rvm2.libvirt.uri="qemu+unix:///system?socket=..."'
 #   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP
 #
 # Environment: INCEPTIOND and INCEPTIONCTL (default: build/control/...),
@@ -49,10 +51,11 @@ ipv4_only() {
   ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
 
-# The --set lines of one configuration section, as KEY=VALUE lines.
+# The --set lines of configuration section $1 for rVM $2, as KEY=VALUE lines.
 extra() {
   local setting
   for setting in "${settings[@]}"; do
+    [[ "$setting" == "rvm$2."* ]] && setting=${setting#rvm"$2".}
     [ "${setting%%.*}" = "$1" ] && echo "${setting#*.}"
   done
   return 0
@@ -74,9 +77,9 @@ up() {
   done
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
   for setting in "${settings[@]}"; do
-    [[ "$setting" =~ ^(dpdk|switch|underlay|network|nat)\.[a-z_]+=.+ ]] ||
-      die "--set '$setting': expected SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat"
-    [[ "$setting" != nat.* ]] || [ "$nat" = 1 ] || die "--set '$setting': [nat] exists only with --nat"
+    [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt)\.[a-z_]+=.+ ]] ||
+      die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt"
+    [[ "${setting#rvm[1-9].}" != nat.* ]] || [ "$nat" = 1 ] || die "--set '$setting': [nat] exists only with --nat"
   done
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   # Leftovers of an earlier run that was killed (same prefix) go first.
@@ -138,10 +141,10 @@ worker_cores = [1]
 memory_mb = 256
 hugepages = ${TOPO_HUGEPAGES:-false}
 file_prefix = "$prefix-rvm$i"
-$(extra dpdk)
+$(extra dpdk "$i")
 [switch]
 log_level = "${TOPO_LOG_LEVEL:-info}"
-$(extra switch)
+$(extra switch "$i")
 [control]
 socket = "$dir/rvm$i.sock"
 [metrics]
@@ -152,21 +155,23 @@ address = "10.0.0.1$i/24"
 $gateway_line
 mtu = 1500
 host_interface = "inc-host"
-$(extra underlay)
+$(extra underlay "$i")
 [[network]]
 name = "private"
 vni = 1001
 peers = $peers
 hub = $hub
-$(extra network)
+$(extra network "$i")
 [[network]]
 name = "public"
 vni = 1002
 peers = $peers
 hub = $hub
-$(extra network)
+$(extra network "$i")
 $(printf '%b' "$nat_toml")
-$(extra nat)
+$(extra nat "$i")
+$(extra libvirt "$i" | grep -q . && echo "[libvirt]")
+$(extra libvirt "$i")
 TOML
     ip netns exec "$(rvm_ns "$i")" "$inceptiond" --config "$dir/rvm$i.toml" > "$dir/rvm$i.log" 2>&1 &
     echo $! > "$dir/rvm$i.pid"

@@ -5,12 +5,16 @@
 
 namespace inception::test {
 
-void FigureFourTest::bring_up(const std::string& tag, const std::vector<std::string>& settings) {
-  dir = std::make_unique<TempDir>(tag);
+void FigureFourTest::bring_up_reality(const std::string& tag, const std::vector<std::string>& settings) {
+  if (!dir) dir = std::make_unique<TempDir>(tag);
   topo = std::make_unique<Topology>(*dir, 3, "mesh", true, true, settings);
   ASSERT_TRUE(topo->up()) << topo->output();
   ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir->file("topology"), "203.0.113.10", "10.0.0.101"}).exit_code, 0);
   ASSERT_EQ(topo->ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}).exit_code, 0);
+}
+
+void FigureFourTest::bring_up(const std::string& tag, const std::vector<std::string>& settings) {
+  ASSERT_NO_FATAL_FAILURE(bring_up_reality(tag, settings));
   const CommandResult fip =
       topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"});
   ASSERT_EQ(fip.exit_code, 0) << fip.err;

@@ -19,6 +19,9 @@ class FigureFourTest : public ::testing::Test {
  protected:
   // `settings` go to every rVM's config (topology.sh --set SECTION.KEY=VALUE).
   void bring_up(const std::string& tag, const std::vector<std::string>& settings = {});
+  // The topology and the gateway's public address alone: no floating IP,
+  // no servers. For fixtures that bring their own iVMs.
+  void bring_up_reality(const std::string& tag, const std::vector<std::string>& settings = {});
   // A busybox web server in namespace `ns` serving `text`; `listen` is
   // PORT or ADDRESS:PORT.
   void serve_http(const std::string& ns, const std::string& text, const std::string& listen = "80");

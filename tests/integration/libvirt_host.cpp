@@ -213,16 +213,20 @@ std::string libvirt_guest_xml(const LibvirtHost& host, const LibvirtGuestSpec& s
   xml << "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
       << "  <name>" << spec.name << "</name>\n";
   if (!spec.metadata.empty()) xml << "  <metadata>" << spec.metadata << "</metadata>\n";
-  xml << "  <memory unit='MiB'>256</memory>\n"
+  xml << "  <memory unit='MiB'>" << spec.memory_mib << "</memory>\n"
       << "  <vcpu>1</vcpu>\n"
       // vhost-user needs guest memory the switch can map: a shared memfd.
       << "  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n"
       << "  <os>\n"
       << "    <type arch='x86_64' machine='q35'>hvm</type>\n"
       << "    <kernel>" << kernel << "</kernel>\n"
-      << "    <initrd>" << initrd << "</initrd>\n"
-      << "    <cmdline>console=ttyS0 panic=-1 quiet loglevel=3 inc_ip=" << spec.ip_cidr << " inc_name=" << spec.name
-      << "</cmdline>\n"
+      << "    <initrd>" << initrd
+      << "</initrd>\n"
+      // clocksource=hpet: under TCG the TSC the guest would pick does not
+      // survive a live migration well (guests hung with soft lockups after
+      // a move); the HPET is a device whose state QEMU migrates.
+      << "    <cmdline>console=ttyS0 panic=-1 quiet loglevel=3 clocksource=hpet inc_ip=" << spec.ip_cidr
+      << " inc_name=" << spec.name << "</cmdline>\n"
       << "  </os>\n"
       << "  <cpu mode='custom' match='exact'><model>qemu64</model></cpu>\n"
       // A guest that panics or reboots is gone, as Guest's -no-reboot.
@@ -237,7 +241,11 @@ std::string libvirt_guest_xml(const LibvirtHost& host, const LibvirtGuestSpec& s
       << "      <rom enabled='no'/>\n"
       << "    </interface>\n"
       << "    <serial type='unix'>\n"
-      << "      <source mode='bind' path='" << console_socket(host, spec.name) << "'/>\n"
+      << "      <source mode='bind' path='" << console_socket(host, spec.name)
+      << "'/>\n"
+      // Everything the guest printed, also while no test was connected (a
+      // panic after a migration): for failure messages.
+      << "      <log file='" << console_socket(host, spec.name) << ".log' append='on'/>\n"
       << "      <target port='0'/>\n"
       << "    </serial>\n"
       << "  </devices>\n"

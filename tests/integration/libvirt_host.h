@@ -82,6 +82,7 @@ struct LibvirtGuestSpec {
   std::string socket;    // vhost-user socket; QEMU is the server (mode='server')
   std::string ip_cidr;   // guest eth0 address (inc_ip=)
   std::string metadata;  // raw XML inside <metadata>...</metadata>; may be empty
+  unsigned memory_mib = 256;
 };
 
 // Where libvirt_guest_xml() puts the serial console of domain `name`.
