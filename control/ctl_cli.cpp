@@ -361,7 +361,7 @@ std::string render_result(const std::string& command, const json& result) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : result)
       rows.push_back({str(f["public"]), str(f["fixed"]), str(f["network"]),
-                      f.value("active", true) ? "active" : "standby", std::to_string(f["in_packets"].get<uint64_t>()),
+                      f["active"].get<bool>() ? "active" : "standby", std::to_string(f["in_packets"].get<uint64_t>()),
                       std::to_string(f["out_packets"].get<uint64_t>()),
                       f.contains("domain") ? str(f["domain"]["name"]) : "-"});
     return table({"PUBLIC", "FIXED", "NETWORK", "STATE", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);

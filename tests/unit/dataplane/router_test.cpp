@@ -301,5 +301,22 @@ TEST_F(RouterTest, APriorityTaggedUnderlayFrameIsUntaggedAndHandled) {
   EXPECT_EQ(eth->ether_type, rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4));
 }
 
+// During a live migration both rVMs hold the guest's floating IP; only the
+// one where the guest runs (active) answers ARP for it, so the gateway can
+// not be drawn back to the rVM the guest left.
+TEST_F(RouterTest, OnlyAnActiveFloatingIpIsAnsweredInArp) {
+  snapshot.nat.fips.push_back({be(203, 0, 113, 10), be(192, 0, 2, 2), kPrivate, 0, true});
+  snapshot.nat.fip_by_public.insert(0xcb00710a, 0);
+  bridge(kPeer, arp_frame("02:49:4e:00:00:0b", be(198, 51, 100, 201), be(203, 0, 113, 10)));
+  ASSERT_EQ(queued(kPeer), 1) << "an active floating IP is answered, back to the asking peer";
+  const auto* reply = rte_pktmbuf_mtod_offset(ctx->tx.queues[kPeer].pkts[0], const rte_arp_hdr*, 14);
+  EXPECT_EQ(reply->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REPLY));
+  EXPECT_EQ(reply->arp_data.arp_sip, be(203, 0, 113, 10));
+
+  snapshot.nat.fips[0].active = false;
+  bridge(kPeer, arp_frame("02:49:4e:00:00:0b", be(198, 51, 100, 201), be(203, 0, 113, 10)));
+  EXPECT_EQ(queued(kPeer), 1) << "a standby floating IP is not answered";
+}
+
 }  // namespace
 }  // namespace inception::test
