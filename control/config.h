@@ -56,7 +56,7 @@ struct UnderlayConfig {
   uint32_t neighbor_timeout_s = 300;
 };
 
-// The distributed router's interface on a network (see dataplane/router.h).
+// The distributed router's interface on a network (see dataplane/router/router.h).
 struct RouterConfig {
   std::string network;
   Ipv4Prefix address;

@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "dataplane/arp.h"
-#include "dataplane/rate_limit.h"
-#include "dataplane/vxlan.h"
+#include "dataplane/worker/rate_limit.h"
+#include "dataplane/vxlan/vxlan.h"
 #include "inception/log.h"
 
 namespace inception {

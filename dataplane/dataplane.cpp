@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "dataplane/worker_state.h"
+#include "dataplane/worker/worker_state.h"
 
 namespace inception {
 

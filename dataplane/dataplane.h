@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/learn_ring.h"
-#include "dataplane/punt.h"
+#include "dataplane/l2/learn_ring.h"
+#include "dataplane/worker/punt.h"
 #include "dataplane/snapshot.h"
 #include "inception/counters.h"
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "dataplane/fdb.h"
+#include "dataplane/l2/fdb.h"
 #include "inception/types.h"
 #include "vhost/vhost_port.h"
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "dataplane/arp.h"
-#include "dataplane/router.h"
+#include "dataplane/router/router.h"
 #include "packet_harness.h"
 
 using namespace inception;

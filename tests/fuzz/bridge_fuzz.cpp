@@ -9,7 +9,7 @@
 // that network (DESIGN.md section 8: networks are isolated by construction).
 #include <rte_mbuf.h>
 
-#include "dataplane/bridge.h"
+#include "dataplane/l2/bridge.h"
 #include "packet_harness.h"
 
 using namespace inception;

@@ -34,7 +34,7 @@
 #include "control/controller.h"
 #include "control/protocol.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/punt.h"
+#include "dataplane/worker/punt.h"
 #include "inception/log.h"
 #include "packet_harness.h"
 

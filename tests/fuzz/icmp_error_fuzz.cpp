@@ -14,7 +14,7 @@
 
 #include <cstring>
 
-#include "dataplane/icmp_error.h"
+#include "dataplane/vxlan/icmp_error.h"
 #include "packet_harness.h"
 
 using namespace inception;

@@ -18,10 +18,10 @@
 #include <string>
 
 #include "dataplane/arp.h"
-#include "dataplane/bridge.h"
-#include "dataplane/punt.h"
-#include "dataplane/vxlan.h"
-#include "dataplane/worker.h"
+#include "dataplane/l2/bridge.h"
+#include "dataplane/worker/punt.h"
+#include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/worker.h"
 
 namespace inception::fuzz {
 

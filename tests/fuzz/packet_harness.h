@@ -31,10 +31,10 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/fdb.h"
-#include "dataplane/overlay_neighbors.h"
+#include "dataplane/l2/fdb.h"
+#include "dataplane/router/overlay_neighbors.h"
 #include "dataplane/snapshot.h"
-#include "dataplane/worker_context.h"
+#include "dataplane/worker/worker_context.h"
 #include "fuzz_input.h"
 #include "inception/counters.h"
 #include "nat/snat.h"

@@ -9,7 +9,7 @@
 // picks the ingress port among the routed networks' ports.
 #include <rte_mbuf.h>
 
-#include "dataplane/router.h"
+#include "dataplane/router/router.h"
 #include "packet_harness.h"
 
 using namespace inception;

@@ -8,7 +8,7 @@
 //   count:u8 (1 + count % 32 frames)  frame records (fuzz_input.h)
 #include <rte_mbuf.h>
 
-#include "dataplane/underlay_input.h"
+#include "dataplane/underlay/underlay_input.h"
 #include "packet_harness.h"
 
 using namespace inception;

@@ -1,6 +1,6 @@
 // Forwarding and flooding decisions of the bridge stage, on hand-built
 // frames, with the TX buffers inspected instead of transmitted.
-#include "dataplane/bridge.h"
+#include "dataplane/l2/bridge.h"
 
 #include <gtest/gtest.h>
 #include <rte_arp.h>

@@ -1,4 +1,4 @@
-#include "dataplane/fdb.h"
+#include "dataplane/l2/fdb.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The router's IPv4 neighbor table: keyed by network, bounded per network,
 // refusals counted, and nothing left of a network once it is forgotten.
-#include "dataplane/overlay_neighbors.h"
+#include "dataplane/router/overlay_neighbors.h"
 
 #include <gtest/gtest.h>
 #include <rte_byteorder.h>

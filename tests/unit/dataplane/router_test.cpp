@@ -3,7 +3,7 @@
 // translation trusts, which destinations no packet may leave for, and the
 // metadata punted frames carry. Hand-built frames, TX buffers and punt
 // rings inspected instead of transmitted.
-#include "dataplane/router.h"
+#include "dataplane/router/router.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -15,10 +15,10 @@
 #include <memory>
 
 #include "dataplane/arp.h"
-#include "dataplane/bridge.h"
-#include "dataplane/overlay_neighbors.h"
-#include "dataplane/punt.h"
-#include "dataplane/underlay_input.h"
+#include "dataplane/l2/bridge.h"
+#include "dataplane/router/overlay_neighbors.h"
+#include "dataplane/worker/punt.h"
+#include "dataplane/underlay/underlay_input.h"
 #include "nat/snat.h"
 #include "test_frames.h"
 

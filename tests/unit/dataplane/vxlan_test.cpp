@@ -1,6 +1,6 @@
 // VXLAN encapsulation/decapsulation, underlay classification, ARP and ICMP
 // errors on hand-built frames; checksums checked from scratch.
-#include "dataplane/vxlan.h"
+#include "dataplane/vxlan/vxlan.h"
 
 #include <gtest/gtest.h>
 #include <rte_arp.h>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "dataplane/arp.h"
-#include "dataplane/icmp_error.h"
+#include "dataplane/vxlan/icmp_error.h"
 #include "test_frames.h"
 
 namespace inception::test {

@@ -1,4 +1,4 @@
-#include "dataplane/neighbor_table.h"
+#include "dataplane/underlay/neighbor_table.h"
 
 namespace inception {
 

@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-#include "dataplane/kernel_port.h"
+#include "dataplane/ports/kernel_port.h"
 
 namespace inception {
 

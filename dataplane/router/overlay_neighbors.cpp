@@ -1,4 +1,4 @@
-#include "dataplane/overlay_neighbors.h"
+#include "dataplane/router/overlay_neighbors.h"
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>

@@ -1,17 +1,17 @@
-#include "dataplane/worker.h"
+#include "dataplane/worker/worker.h"
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "dataplane/bridge.h"
+#include "dataplane/l2/bridge.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/port_io.h"
-#include "dataplane/router.h"
-#include "dataplane/underlay_input.h"
-#include "dataplane/vxlan.h"
-#include "dataplane/worker_state.h"
+#include "dataplane/ports/port_io.h"
+#include "dataplane/router/router.h"
+#include "dataplane/underlay/underlay_input.h"
+#include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/worker_state.h"
 
 namespace inception {
 

@@ -1,4 +1,4 @@
-#include "dataplane/fdb.h"
+#include "dataplane/l2/fdb.h"
 
 #include <rte_errno.h>
 #include <rte_hash_crc.h>

@@ -1,4 +1,4 @@
-#include "dataplane/underlay_port.h"
+#include "dataplane/underlay/underlay_port.h"
 
 #include <rte_dev.h>
 #include <rte_errno.h>

@@ -1,4 +1,4 @@
-#include "dataplane/bridge.h"
+#include "dataplane/l2/bridge.h"
 
 #include <rte_arp.h>
 #include <rte_ether.h>
@@ -7,8 +7,8 @@
 
 #include <cstring>
 
-#include "dataplane/icmp_error.h"
-#include "dataplane/router.h"
+#include "dataplane/vxlan/icmp_error.h"
+#include "dataplane/router/router.h"
 
 namespace inception {
 

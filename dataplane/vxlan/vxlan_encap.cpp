@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "dataplane/vxlan.h"
+#include "dataplane/vxlan/vxlan.h"
 
 namespace inception {
 

@@ -3,7 +3,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
-#include "dataplane/vxlan.h"
+#include "dataplane/vxlan/vxlan.h"
 
 namespace inception {
 

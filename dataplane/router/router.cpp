@@ -1,4 +1,4 @@
-#include "dataplane/router.h"
+#include "dataplane/router/router.h"
 
 #include <netinet/in.h>
 #include <rte_arp.h>
@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
-#include "dataplane/overlay_neighbors.h"
-#include "dataplane/punt.h"
+#include "dataplane/router/overlay_neighbors.h"
+#include "dataplane/worker/punt.h"
 #include "nat/snat.h"
 #include "nat/translate.h"
 

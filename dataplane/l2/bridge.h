@@ -38,7 +38,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/snapshot.h"
-#include "dataplane/worker_context.h"
+#include "dataplane/worker/worker_context.h"
 
 namespace inception {
 

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
-#include "dataplane/learn_ring.h"
-#include "dataplane/rate_limit.h"
-#include "dataplane/tx_buffers.h"
+#include "dataplane/l2/learn_ring.h"
+#include "dataplane/worker/rate_limit.h"
+#include "dataplane/worker/tx_buffers.h"
 #include "inception/counters.h"
 
 namespace inception {

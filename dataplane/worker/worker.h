@@ -10,7 +10,7 @@
 #pragma once
 
 #include "dataplane/snapshot.h"
-#include "dataplane/worker_context.h"
+#include "dataplane/worker/worker_context.h"
 
 namespace inception {
 

@@ -1,4 +1,4 @@
-#include "dataplane/underlay_input.h"
+#include "dataplane/underlay/underlay_input.h"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -6,10 +6,10 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
-#include "dataplane/bridge.h"
-#include "dataplane/punt.h"
-#include "dataplane/router.h"
-#include "dataplane/vxlan.h"
+#include "dataplane/l2/bridge.h"
+#include "dataplane/worker/punt.h"
+#include "dataplane/router/router.h"
+#include "dataplane/vxlan/vxlan.h"
 
 namespace inception {
 

@@ -1,4 +1,4 @@
-#include "dataplane/icmp_error.h"
+#include "dataplane/vxlan/icmp_error.h"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "dataplane/dataplane.h"
-#include "dataplane/worker_context.h"
+#include "dataplane/worker/worker_context.h"
 
 namespace inception {
 

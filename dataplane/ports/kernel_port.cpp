@@ -1,4 +1,4 @@
-#include "dataplane/kernel_port.h"
+#include "dataplane/ports/kernel_port.h"
 
 #include <net/if.h>
 #include <rte_dev.h>
