@@ -27,31 +27,51 @@ bool is_link_local_group(const rte_ether_addr& dst) noexcept {
          dst.addr_bytes[3] == 0x00 && dst.addr_bytes[4] == 0x00 && (dst.addr_bytes[5] & 0xf0) == 0x00;
 }
 
+void drop(WorkerContext& ctx, const L2Origin& from, DropReason reason, rte_mbuf* m) noexcept {
+  if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], reason);
+  rte_pktmbuf_free(m);
+}
+
+// Every port of the network a flood reaches: local ports and, within split
+// horizon and the overlay MTU, peers; never the ingress port of a switched
+// frame. A routed frame goes to peers only on the public network: elsewhere
+// the router's address is the same on every rVM (a distributed default
+// gateway) and what it sends unaddressed is local; flooding its ARP to other
+// rVMs would teach their iVMs a remote MAC for their own gateway.
+unsigned flood_targets(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network,
+                       const L2Origin& from, const rte_mbuf* m, PortIndex* targets) noexcept {
+  const PortIndex except = from.routed ? kInvalidPort : from.port;
+  bool to_peers = from.routed ? from.network == snapshot.nat.public_network
+                              : !snapshot.ports[from.port].is_peer || network.hub;
+  to_peers = to_peers && !network.peer_ports.empty();
+  if (to_peers && m->pkt_len > overlay_frame_limit(snapshot)) {
+    if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], DropReason::kTooBig);
+    to_peers = false;
+  }
+  unsigned n = 0;
+  for (const PortIndex out : network.local_ports)
+    if (out != except) targets[n++] = out;
+  if (to_peers)
+    for (const PortIndex out : network.peer_ports)
+      if (out != except) targets[n++] = out;
+  return n;
+}
+
 // Flood copies share the mbuf: raise the reference count of every segment
 // once for all of them (rte_pktmbuf_refcnt_update; a chained frame's tail
 // freed by each target would otherwise return to the pool several times),
 // then hand the same pointer to each port's TX buffer. Peers whose copy
 // would need encapsulation get their own writable copy at flush time.
-// Floods are bounded per ingress port and per network (flood_limit).
-void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, PortIndex in_port,
-           NetworkIndex network_index, rte_mbuf* m) noexcept {
-  PortCounters& in_counters = ctx.counters->ports[in_port];
-  if (unlikely(!ctx.flood_port_budget[in_port].take(snapshot.limits.flood_port, ctx.now_cycles) ||
-               !ctx.flood_network_budget[network_index].take(snapshot.limits.flood_network, ctx.now_cycles))) {
-    count_drop(in_counters, DropReason::kFloodLimit);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  const bool fits_tunnel = m->pkt_len <= overlay_frame_limit(snapshot);
-  const bool to_peers = !network.peer_ports.empty() && (!snapshot.ports[in_port].is_peer || network.hub) && fits_tunnel;
-  if (!network.peer_ports.empty() && !fits_tunnel) count_drop(in_counters, DropReason::kTooBig);
+// Floods are bounded per ingress port and per network (flood_limit); the
+// control thread's own frames (no ingress port) are not.
+void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, const L2Origin& from,
+           rte_mbuf* m) noexcept {
+  if (from.port != kInvalidPort &&
+      unlikely(!ctx.flood_port_budget[from.port].take(snapshot.limits.flood_port, ctx.now_cycles) ||
+               !ctx.flood_network_budget[from.network].take(snapshot.limits.flood_network, ctx.now_cycles)))
+    return drop(ctx, from, DropReason::kFloodLimit, m);
   PortIndex targets[kMaxPorts];
-  unsigned n = 0;
-  for (const PortIndex out : network.local_ports)
-    if (out != in_port) targets[n++] = out;
-  if (to_peers)
-    for (const PortIndex out : network.peer_ports)
-      if (out != in_port) targets[n++] = out;
+  const unsigned n = flood_targets(ctx, snapshot, network, from, m, targets);
   if (n == 0) {
     rte_pktmbuf_free(m);
     return;
@@ -63,13 +83,14 @@ void flood(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& netw
   }
 }
 
-// A unicast frame too big for the tunnel: drop it and, for IPv4 with DF,
-// tell the sender the overlay MTU.
-void too_big_for_peer(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf* m) noexcept {
-  count_drop(ctx.counters->ports[in_port], DropReason::kTooBig);
-  if (rte_mbuf* error = make_fragmentation_needed(ctx.pool, m, snapshot.underlay.overlay_mtu))
-    ctx.tx.push(in_port, error);
-  rte_pktmbuf_free(m);
+// A unicast frame too big for the tunnel: drop it and, for IPv4 with DF
+// from a port (not the router, whose translated frame the sender would not
+// recognize), tell the sender the overlay MTU.
+void too_big_for_peer(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& from, rte_mbuf* m) noexcept {
+  if (!from.routed)
+    if (rte_mbuf* error = make_fragmentation_needed(ctx.pool, m, snapshot.underlay.overlay_mtu))
+      ctx.tx.push(from.port, error);
+  drop(ctx, from, DropReason::kTooBig, m);
 }
 
 // Port security for one frame whose source MAC the port may use: may it
@@ -118,15 +139,6 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   PortCounters& in_counters = ctx.counters->ports[in_port];
 
   uint64_t rx_bytes = 0;
-  // Destinations to look up, once per run of frames to the same MAC (a
-  // burst from one guest usually goes to one or a few): `key_of_frame[i]`
-  // is the index in `dst_keys` of unicast frame i.
-  uint64_t dst_keys[kBurstSize];
-  const uint64_t* dst_key_ptrs[kBurstSize];
-  uint8_t key_of_frame[kBurstSize];
-  uint16_t n_keys = 0;
-  rte_mbuf* unicast[kBurstSize];
-  uint16_t n_unicast = 0;
 
   // Sources first, in one bulk lookup (rte_hash pipelines its bucket
   // fetches, which matters once the FDB outgrows the caches), again once
@@ -186,6 +198,12 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
     }
   }
 
+  // Frames for the router (its MAC, on a network with one) go to the
+  // router stage; everything else, and what the router sends back out, to
+  // the one L2 forwarder.
+  rte_mbuf* routed[kBurstSize];
+  uint16_t n_routed = 0;
+  uint16_t n_switched = 0;
   for (uint16_t i = 0; i < n_valid; ++i) {
     rte_mbuf* m = pkts[i];
     const DropReason verdict = src_verdict[src_of_frame[i]];
@@ -202,22 +220,43 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
         continue;
       }
     }
-    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (unlikely(network.l3)) {
+      const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
       if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
         if (router_arp(ctx, snapshot, in.network, in_port, m)) continue;
       } else if (std::memcmp(eth->dst_addr.addr_bytes, snapshot.nat.router_mac.data(), 6) == 0) {
-        router_input(ctx, snapshot, in.network, in_port, m);
+        routed[n_routed++] = m;
         continue;
       }
     }
+    pkts[n_switched++] = m;
+  }
+  if (n_switched != 0) l2_forward(ctx, snapshot, L2Origin{in.network, in_port, false}, pkts, n_switched);
+  if (n_routed != 0) router_burst(ctx, snapshot, in.network, in_port, routed, n_routed);
+}
+
+void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& from, rte_mbuf** pkts,
+                uint16_t n) noexcept {
+  const NetworkView& network = snapshot.networks[from.network];
+  const bool from_peer = !from.routed && snapshot.ports[from.port].is_peer;
+  // Destinations to look up, once per run of frames to the same MAC (a
+  // burst from one guest usually goes to one or a few): `key_of_frame[i]`
+  // is the index in `dst_keys` of unicast frame i.
+  uint64_t dst_keys[kBurstSize];
+  const uint64_t* dst_key_ptrs[kBurstSize];
+  uint8_t key_of_frame[kBurstSize];
+  uint16_t n_keys = 0;
+  rte_mbuf* unicast[kBurstSize];
+  uint16_t n_unicast = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (rte_is_multicast_ether_addr(&eth->dst_addr)) {  // broadcast included
       if (unlikely(is_link_local_group(eth->dst_addr))) {
-        count_drop(in_counters, DropReason::kLinkLocal);
-        rte_pktmbuf_free(m);
+        drop(ctx, from, DropReason::kLinkLocal, m);
         continue;
       }
-      flood(ctx, snapshot, network, in_port, in.network, m);
+      flood(ctx, snapshot, network, from, m);
       continue;
     }
     const uint64_t dst_key = MacAddress::key_of(eth->dst_addr.addr_bytes);
@@ -232,30 +271,30 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   if (n_unicast == 0) return;
 
   uint64_t values[kBurstSize];
-  const uint64_t hits = fdb.lookup_bulk(dst_key_ptrs, n_keys, values);
+  const uint64_t hits = network.fdb->lookup_bulk(dst_key_ptrs, n_keys, values);
   for (uint16_t i = 0; i < n_unicast; ++i) {
     rte_mbuf* m = unicast[i];
     const uint8_t k = key_of_frame[i];
     if (!(hits & (1ULL << k))) {
-      flood(ctx, snapshot, network, in_port, in.network, m);
+      flood(ctx, snapshot, network, from, m);
       continue;
     }
     const PortIndex out = FdbValue::unpack(values[k]).port;
     const PortView& out_view = snapshot.ports[out];
-    if (unlikely(out == in_port || !out_view.present)) {
-      count_drop(in_counters, out == in_port ? DropReason::kSamePort : DropReason::kPortDown);
-      rte_pktmbuf_free(m);
+    // The router may send a frame back where it came from (a peer on
+    // `public` relaying to the gateway and back); a port may not.
+    if (unlikely((out == from.port && !from.routed) || !out_view.present)) {
+      drop(ctx, from, out_view.present ? DropReason::kSamePort : DropReason::kPortDown, m);
       continue;
     }
     // Split horizon holds for unicast too: only a hub relays between peers,
     // so three rVMs with stale FDBs cannot pass a frame around in a loop.
-    if (unlikely(out_view.is_peer && in.is_peer && !network.hub)) {
-      count_drop(in_counters, DropReason::kSplitHorizon);
-      rte_pktmbuf_free(m);
+    if (unlikely(out_view.is_peer && from_peer && !network.hub)) {
+      drop(ctx, from, DropReason::kSplitHorizon, m);
       continue;
     }
     if (out_view.is_peer && unlikely(m->pkt_len > overlay_frame_limit(snapshot))) {
-      too_big_for_peer(ctx, snapshot, in_port, m);
+      too_big_for_peer(ctx, snapshot, from, m);
       continue;
     }
     ctx.tx.push(out, m);

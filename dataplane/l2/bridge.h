@@ -42,9 +42,28 @@
 
 namespace inception {
 
-// Consumes `pkts`: each frame ends up in ctx.tx or freed and counted.
+// Where frames handed to the L2 forwarder come from.
+struct L2Origin {
+  NetworkIndex network = kInvalidNetwork;  // the network they are switched on
+  // The port the frames (or the packets the router translated into them)
+  // entered by: drops and floods are charged to it. kInvalidPort: frames
+  // the control thread built.
+  PortIndex port = kInvalidPort;
+  // Sent by the router: not subject to split horizon or the same-port rule,
+  // and flooded to peers only on the public network.
+  bool routed = false;
+};
+
+// Port input: steps 1-3 above for a burst from `in_port`, then frames for
+// the router to router_burst and the rest to l2_forward. Consumes `pkts`:
+// each frame ends up in ctx.tx or freed and counted.
 void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf** pkts,
                   uint16_t n) noexcept;
+
+// Step 4 and 5 for frames on `from.network`: the one forwarder of the
+// switch, for switched and routed frames alike. Consumes `pkts`.
+void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& from, rte_mbuf** pkts,
+                uint16_t n) noexcept;
 
 // Sends the learning requests gathered by bridge_burst to the control thread.
 void flush_learn_requests(WorkerContext& ctx) noexcept;

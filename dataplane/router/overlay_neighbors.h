@@ -40,6 +40,16 @@ class OverlayNeighbors {
 
   // Workers. `ip` in network order.
   bool lookup(NetworkIndex network, uint32_t ip, std::array<uint8_t, 6>* mac) const noexcept;
+  // Looks up `n` (<= 64) keys of key_of() form in one pipelined rte_hash
+  // lookup; bit i of the result is set iff keys[i] was found, and then
+  // mac_keys[i] holds its MAC in MacAddress::key form.
+  uint64_t lookup_bulk(const uint64_t* const* keys, unsigned n, uint64_t* mac_keys) const noexcept {
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, &hits,
+                              reinterpret_cast<void**>(mac_keys));
+    return hits;
+  }
+  static uint64_t key_of(NetworkIndex network, uint32_t ip_host) noexcept { return uint64_t{network} << 32 | ip_host; }
 
   // Control thread. `ip` in host order.
   enum class LearnResult { kLearned, kChanged, kRefreshed, kLimitReached, kTableFull };
@@ -54,7 +64,6 @@ class OverlayNeighbors {
   uint64_t refused(NetworkIndex network) const noexcept { return refused_[network]; }
 
  private:
-  static uint64_t key_of(NetworkIndex network, uint32_t ip_host) { return uint64_t{network} << 32 | ip_host; }
   void erase(const std::vector<uint64_t>& keys);
 
   rte_hash* hash_ = nullptr;

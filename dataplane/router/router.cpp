@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dataplane/arp.h"
+#include "dataplane/l2/bridge.h"
 #include "dataplane/router/overlay_neighbors.h"
 #include "dataplane/worker/punt.h"
 #include "nat/snat.h"
@@ -34,72 +35,35 @@ bool same_mac(const uint8_t* a, const std::array<uint8_t, 6>& b) noexcept {
   return std::memcmp(a, b.data(), 6) == 0;
 }
 
-// A frame the router originates, to every port of the network: local
-// ports, and peers on the public network only. Elsewhere the router's
-// address is the same on every rVM (a distributed default gateway) and what
-// it asks for is local; flooding its ARP to other rVMs would teach their
-// iVMs a remote MAC for their own gateway.
-void flood_from_router(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept {
-  const NetworkView& n = snapshot.networks[network];
-  const bool to_peers = network == snapshot.nat.public_network;
-  const size_t copies = n.local_ports.size() + (to_peers ? n.peer_ports.size() : 0);
-  if (copies == 0) {
-    rte_pktmbuf_free(m);
-    return;
-  }
-  if (copies > 1) rte_pktmbuf_refcnt_update(m, static_cast<int16_t>(copies - 1));
-  for (PortIndex p : n.local_ports) ctx.tx.push(p, m);
-  if (to_peers)
-    for (PortIndex p : n.peer_ports) ctx.tx.push(p, m);
-}
+// Where the router sends a packet it has translated: onto a network toward
+// a next hop whose MAC the overlay neighbor table knows, onto a network
+// with the destination MAC already set, or out of the NIC. kConsumed: it
+// was dropped (and counted) or answered.
+struct Route {
+  enum Kind : uint8_t { kConsumed, kNextHop, kResolved, kUnderlay };
+  Kind kind = kConsumed;
+  NetworkIndex network = kInvalidNetwork;
+  uint32_t next_hop = 0;  // network order
+};
 
-// Asks the network who has `ip` (network order), at most once per window.
-void request_neighbor(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, uint32_t ip) noexcept {
+Route consumed(WorkerContext& ctx, PortIndex port, DropReason reason, rte_mbuf* m) noexcept {
+  drop(ctx, port, reason, m);
+  return {};
+}
+Route via(NetworkIndex network, uint32_t next_hop) noexcept { return {Route::kNextHop, network, next_hop}; }
+Route to_underlay() noexcept { return {Route::kUnderlay, kInvalidNetwork, 0}; }
+
+// Asks the network who has `ip` (network order), at most once per window;
+// the request is charged to `in_port`, whose packet needed the answer.
+void request_neighbor(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                      uint32_t ip) noexcept {
   const NetworkView& n = snapshot.networks[network];
   if (!n.router.enabled) return;  // no address to ask from
   const uint64_t tag = (uint64_t{network} << 32) | ip;
   if (!ctx.arp_filter.should_send(tag, ctx.now_cycles, ctx.learn_window_cycles * 10)) return;
   rte_mbuf* request =
       make_arp_request(ctx.pool, snapshot.nat.router_mac, rte_be_to_cpu_32(n.router.ip), rte_be_to_cpu_32(ip));
-  if (request != nullptr) flood_from_router(ctx, snapshot, network, request);
-}
-
-// Switches a frame whose Ethernet header is already set, on `network`.
-void switch_on_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
-                       rte_mbuf* m) noexcept {
-  const NetworkView& n = snapshot.networks[network];
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  uint64_t value = 0;
-  if (n.fdb == nullptr || !n.fdb->lookup(MacAddress::key_of(eth->dst_addr.addr_bytes), &value)) {
-    flood_from_router(ctx, snapshot, network, m);
-    return;
-  }
-  const PortIndex out = FdbValue::unpack(value).port;
-  const PortView& view = snapshot.ports[out];
-  if (!view.present) return drop(ctx, in_port, DropReason::kPortDown, m);
-  if (view.is_peer && m->pkt_len > uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr))
-    return drop(ctx, in_port, DropReason::kTooBig, m);
-  ctx.tx.push(out, m);
-}
-
-// Routes an IPv4 packet onto `network` toward `next_hop` (network order).
-void emit_on_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, uint32_t next_hop,
-                     PortIndex in_port, rte_mbuf* m) noexcept {
-  std::array<uint8_t, 6> mac{};
-  if (snapshot.nat.neighbors == nullptr || !snapshot.nat.neighbors->lookup(network, next_hop, &mac)) {
-    request_neighbor(ctx, snapshot, network, next_hop);
-    return drop(ctx, in_port, DropReason::kNoNeighbor, m);
-  }
-  set_macs(m, snapshot.nat.router_mac, mac);
-  switch_on_network(ctx, snapshot, network, in_port, m);
-}
-
-// Sends an IPv4 packet out of the NIC toward the reality cloud's router.
-void emit_on_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf* m) noexcept {
-  if (!snapshot.underlay.enabled || !snapshot.nat.underlay_gateway_resolved)
-    return drop(ctx, in_port, DropReason::kNoNeighbor, m);
-  set_macs(m, snapshot.underlay.mac, snapshot.nat.underlay_gateway_mac);
-  ctx.tx.push(snapshot.underlay.port, m);
+  if (request != nullptr) l2_forward(ctx, snapshot, L2Origin{network, in_port, true}, &request, 1);
 }
 
 void count_fip(FipCounters& c, bool inbound, const rte_mbuf* m) noexcept {
@@ -121,7 +85,7 @@ void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
     rte_pktmbuf_free(m);
     return;
   }
-  flood_from_router(ctx, snapshot, network, m);
+  l2_forward(ctx, snapshot, L2Origin{network, kInvalidPort, true}, &m, 1);
 }
 
 // Whether the control thread may learn `sender_ip` from an ARP frame that
@@ -202,11 +166,15 @@ bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex netwo
   return false;
 }
 
-void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
-                  rte_mbuf* m) noexcept {
+namespace {
+
+// The routing decision for one frame addressed to the router MAC on
+// `network`, translated in place.
+Route route_from_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                         rte_mbuf* m) noexcept {
   const NatView& nat = snapshot.nat;
   const auto key = nat::flow_key(m);
-  if (!key) return drop(ctx, in_port, DropReason::kNoMapping, m);
+  if (!key) return consumed(ctx, in_port, DropReason::kNoMapping, m);
   const uint32_t src = key->src_ip;
   const uint32_t dst = key->dst_ip;
   // What an outbound translation may trust: the source is a host of the
@@ -225,10 +193,10 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
     const uint16_t i = nat.fip_by_public.find(rte_be_to_cpu_32(dst), kInvalidPort);
     if (i != kInvalidPort) {
       const FloatingIpView& fip = nat.fips[i];
-      if (!nat::translate_destination(m, fip.fixed_ip)) return drop(ctx, in_port, DropReason::kMalformed, m);
+      if (!nat::translate_destination(m, fip.fixed_ip)) return consumed(ctx, in_port, DropReason::kMalformed, m);
       counter_add(ctx.counters->nat_translations, 1);
       count_fip(ctx.counters->fips[fip.counter_slot], true, m);
-      return emit_on_network(ctx, snapshot, fip.network, fip.fixed_ip, in_port, m);
+      return via(fip.network, fip.fixed_ip);
     }
   }
   // Host mapping, outbound: fixed -> public, then the gateway mapping here
@@ -236,18 +204,18 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   {
     const uint16_t i = nat.fip_by_fixed.find((uint64_t{network} << 32) | rte_be_to_cpu_32(src), kInvalidPort);
     if (i != kInvalidPort) {
-      if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
+      if (!nat.egress_allowed(dst)) return consumed(ctx, in_port, DropReason::kEgressDenied, m);
       const FloatingIpView& fip = nat.fips[i];
-      if (!nat::translate_source(m, fip.public_ip)) return drop(ctx, in_port, DropReason::kMalformed, m);
+      if (!nat::translate_source(m, fip.public_ip)) return consumed(ctx, in_port, DropReason::kMalformed, m);
       counter_add(ctx.counters->nat_translations, 1);
       count_fip(ctx.counters->fips[fip.counter_slot], false, m);
       const uint16_t g = nat.gateway_by_public.find(rte_be_to_cpu_32(fip.public_ip), kInvalidPort);
       if (g != kInvalidPort) {
         nat::translate_source(m, nat.gateway_mappings[g].underlay_ip);
-        return emit_on_underlay(ctx, snapshot, in_port, m);
+        return to_underlay();
       }
-      if (nat.gateway_ip == 0) return drop(ctx, in_port, DropReason::kNoMapping, m);
-      return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
+      if (nat.gateway_ip == 0) return consumed(ctx, in_port, DropReason::kNoMapping, m);
+      return via(nat.public_network, nat.gateway_ip);
     }
   }
   // Gateway mapping, outbound: a host rVM sent its floating IP's traffic here.
@@ -256,12 +224,12 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
     if (g != kInvalidPort) {
       // Only a host rVM's router sends as a floating IP; a local guest
       // claiming one would borrow another tenant's public address.
-      if (!in.is_peer) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
-      if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
+      if (!in.is_peer) return consumed(ctx, in_port, DropReason::kSpoofedIp, m);
+      if (!nat.egress_allowed(dst)) return consumed(ctx, in_port, DropReason::kEgressDenied, m);
       if (!nat::translate_source(m, nat.gateway_mappings[g].underlay_ip))
-        return drop(ctx, in_port, DropReason::kMalformed, m);
+        return consumed(ctx, in_port, DropReason::kMalformed, m);
       counter_add(ctx.counters->nat_translations, 1);
-      return emit_on_underlay(ctx, snapshot, in_port, m);
+      return to_underlay();
     }
     // SNAT replies the gateway relays back to an iVM of this rVM. Only the
     // gateway may route into our fixed networks this way.
@@ -272,81 +240,161 @@ void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
       const bool from_gateway = nat.gateway_ip != 0 && nat.neighbors != nullptr &&
                                 nat.neighbors->lookup(network, nat.gateway_ip, &gateway_mac) &&
                                 same_mac(eth->src_addr.addr_bytes, gateway_mac);
-      if (!from_gateway || nat.snat != nullptr) return drop(ctx, in_port, DropReason::kNoMapping, m);
-      return emit_on_network(ctx, snapshot, inside, dst, in_port, m);
+      if (!from_gateway || nat.snat != nullptr) return consumed(ctx, in_port, DropReason::kNoMapping, m);
+      return via(inside, dst);
     }
   }
   // SNAT, on the gateway: anything else an iVM (here, or routed from
   // another rVM over `public`) sends toward the internet.
   if (nat.snat != nullptr && routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
-    if (!source_ok()) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
-    if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
+    if (!source_ok()) return consumed(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!nat.egress_allowed(dst)) return consumed(ctx, in_port, DropReason::kEgressDenied, m);
     const bool creates = !key->icmp_error && (key->protocol != IPPROTO_ICMP || key->icmp_type == kIcmpEchoRequest);
     const bool known_protocol =
         key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP || key->protocol == IPPROTO_ICMP;
-    if (!known_protocol) return drop(ctx, in_port, DropReason::kNoMapping, m);
+    if (!known_protocol) return consumed(ctx, in_port, DropReason::kNoMapping, m);
     const nat::SnatSession* session = nullptr;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     switch (nat.snat->outbound(*key, network, eth->src_addr.addr_bytes, ctx.index, ctx.now_s, creates, &session)) {
       case nat::SnatResult::kOk:
         break;
       case nat::SnatResult::kTableFull:
-        return drop(ctx, in_port, DropReason::kSessionTableFull, m);
+        return consumed(ctx, in_port, DropReason::kSessionTableFull, m);
       case nat::SnatResult::kPortsExhausted:
-        return drop(ctx, in_port, DropReason::kPortsExhausted, m);
+        return consumed(ctx, in_port, DropReason::kPortsExhausted, m);
       case nat::SnatResult::kSessionLimit:
-        return drop(ctx, in_port, DropReason::kSessionLimit, m);
+        return consumed(ctx, in_port, DropReason::kSessionLimit, m);
       case nat::SnatResult::kNoSession:
-        return drop(ctx, in_port, DropReason::kNoMapping, m);
+        return consumed(ctx, in_port, DropReason::kNoMapping, m);
     }
     if (!nat::translate_source(m, nat.snat_address, session->outside_port))
-      return drop(ctx, in_port, DropReason::kMalformed, m);
+      return consumed(ctx, in_port, DropReason::kMalformed, m);
     counter_add(ctx.counters->nat_translations, 1);
-    return emit_on_underlay(ctx, snapshot, in_port, m);
+    return to_underlay();
   }
   // A spoke: iVMs without a floating IP reach the internet through the
   // gateway's SNAT, over `public`, untranslated.
   if (network != nat.public_network && nat.gateway_ip != 0 &&
       routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
-    if (!source_ok()) return drop(ctx, in_port, DropReason::kSpoofedIp, m);
-    if (!nat.egress_allowed(dst)) return drop(ctx, in_port, DropReason::kEgressDenied, m);
-    return emit_on_network(ctx, snapshot, nat.public_network, nat.gateway_ip, in_port, m);
+    if (!source_ok()) return consumed(ctx, in_port, DropReason::kSpoofedIp, m);
+    if (!nat.egress_allowed(dst)) return consumed(ctx, in_port, DropReason::kEgressDenied, m);
+    return via(nat.public_network, nat.gateway_ip);
   }
-  drop(ctx, in_port, DropReason::kNoMapping, m);
+  return consumed(ctx, in_port, DropReason::kNoMapping, m);
 }
 
-void router_underlay_input(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m) noexcept {
+// The routing decision for one IPv4 packet from the underlay to one of the
+// NAT's addresses, translated in place.
+Route route_from_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m) noexcept {
   const NatView& nat = snapshot.nat;
   const auto key = nat::flow_key(m);
-  if (!key) return drop(ctx, underlay, DropReason::kMalformed, m);
+  if (!key) return consumed(ctx, underlay, DropReason::kMalformed, m);
   // Gateway mapping, inbound: underlay -> public, then the host mapping
   // here or the rVM that answers ARP for the public IP on `public`.
   const uint16_t g = nat.gateway_by_underlay.find(rte_be_to_cpu_32(key->dst_ip), kInvalidPort);
   if (g != kInvalidPort) {
     const GatewayMappingView& mapping = nat.gateway_mappings[g];
-    if (!nat::translate_destination(m, mapping.public_ip)) return drop(ctx, underlay, DropReason::kMalformed, m);
+    if (!nat::translate_destination(m, mapping.public_ip)) return consumed(ctx, underlay, DropReason::kMalformed, m);
     counter_add(ctx.counters->nat_translations, 1);
     const uint16_t i = nat.fip_by_public.find(rte_be_to_cpu_32(mapping.public_ip), kInvalidPort);
     if (i != kInvalidPort) {
       const FloatingIpView& fip = nat.fips[i];
       nat::translate_destination(m, fip.fixed_ip);
       count_fip(ctx.counters->fips[fip.counter_slot], true, m);
-      return emit_on_network(ctx, snapshot, fip.network, fip.fixed_ip, underlay, m);
+      return via(fip.network, fip.fixed_ip);
     }
-    if (nat.public_network == kInvalidNetwork) return drop(ctx, underlay, DropReason::kNoMapping, m);
-    return emit_on_network(ctx, snapshot, nat.public_network, mapping.public_ip, underlay, m);
+    if (nat.public_network == kInvalidNetwork) return consumed(ctx, underlay, DropReason::kNoMapping, m);
+    return via(nat.public_network, mapping.public_ip);
   }
   // SNAT, inbound: a reply to a session.
   if (key->dst_ip == nat.snat_address && nat.snat != nullptr) {
     const nat::SnatSession* session = nat.snat->inbound(*key, ctx.index, ctx.now_s);
-    if (session == nullptr) return drop(ctx, underlay, DropReason::kNoMapping, m);
+    if (session == nullptr) return consumed(ctx, underlay, DropReason::kNoMapping, m);
     if (!nat::translate_destination(m, session->inside_ip, session->inside_port))
-      return drop(ctx, underlay, DropReason::kMalformed, m);
+      return consumed(ctx, underlay, DropReason::kMalformed, m);
     counter_add(ctx.counters->nat_translations, 1);
     set_macs(m, nat.router_mac, session->origin_mac);
-    return switch_on_network(ctx, snapshot, session->origin_network, underlay, m);
+    return {Route::kResolved, session->origin_network, 0};
   }
-  drop(ctx, underlay, DropReason::kNoMapping, m);
+  return consumed(ctx, underlay, DropReason::kNoMapping, m);
+}
+
+// Sends what the router decided for a burst: next hops resolved in one
+// bulk lookup, frames for the NIC to its TX buffer, and each network's
+// frames through the L2 forwarder together.
+void emit_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port, rte_mbuf** pkts, Route* routes,
+                uint16_t n) noexcept {
+  const NatView& nat = snapshot.nat;
+  uint64_t keys[kBurstSize];
+  const uint64_t* key_ptrs[kBurstSize];
+  uint16_t lookup_of[kBurstSize];
+  uint16_t n_keys = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    switch (routes[i].kind) {
+      case Route::kNextHop:
+        keys[n_keys] = OverlayNeighbors::key_of(routes[i].network, rte_be_to_cpu_32(routes[i].next_hop));
+        key_ptrs[n_keys] = &keys[n_keys];
+        lookup_of[n_keys++] = i;
+        break;
+      case Route::kUnderlay:
+        routes[i].kind = Route::kConsumed;
+        if (!snapshot.underlay.enabled || !nat.underlay_gateway_resolved) {
+          drop(ctx, in_port, DropReason::kNoNeighbor, m);
+          break;
+        }
+        set_macs(m, snapshot.underlay.mac, nat.underlay_gateway_mac);
+        ctx.tx.push(snapshot.underlay.port, m);
+        break;
+      default:
+        break;
+    }
+  }
+  if (n_keys != 0) {
+    uint64_t mac_keys[kBurstSize];
+    const uint64_t hits = nat.neighbors != nullptr ? nat.neighbors->lookup_bulk(key_ptrs, n_keys, mac_keys) : 0;
+    for (uint16_t k = 0; k < n_keys; ++k) {
+      const uint16_t i = lookup_of[k];
+      if (!(hits & (1ULL << k))) {
+        request_neighbor(ctx, snapshot, routes[i].network, in_port, routes[i].next_hop);
+        drop(ctx, in_port, DropReason::kNoNeighbor, pkts[i]);
+        routes[i].kind = Route::kConsumed;
+        continue;
+      }
+      set_macs(pkts[i], nat.router_mac, MacAddress::from_key(mac_keys[k]).bytes());
+      routes[i].kind = Route::kResolved;
+    }
+  }
+  // One forwarder call per network, frames in arrival order.
+  rte_mbuf* group[kBurstSize];
+  for (uint16_t i = 0; i < n; ++i) {
+    if (routes[i].kind != Route::kResolved) continue;
+    const NetworkIndex network = routes[i].network;
+    uint16_t k = 0;
+    for (uint16_t j = i; j < n; ++j) {
+      if (routes[j].kind == Route::kResolved && routes[j].network == network) {
+        group[k++] = pkts[j];
+        routes[j].kind = Route::kConsumed;
+      }
+    }
+    l2_forward(ctx, snapshot, L2Origin{network, in_port, true}, group, k);
+  }
+}
+
+}  // namespace
+
+void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                  rte_mbuf** pkts, uint16_t n) noexcept {
+  Route routes[kBurstSize];
+  for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_network(ctx, snapshot, network, in_port, pkts[i]);
+  emit_burst(ctx, snapshot, in_port, pkts, routes, n);
+}
+
+void router_underlay_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf** pkts,
+                           uint16_t n) noexcept {
+  Route routes[kBurstSize];
+  for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_underlay(ctx, snapshot, underlay, pkts[i]);
+  emit_burst(ctx, snapshot, underlay, pkts, routes, n);
 }
 
 }  // namespace inception

@@ -39,14 +39,20 @@ namespace inception {
 bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
                 rte_mbuf* m) noexcept;
 
-// A frame addressed to the router MAC on `network`. Consumes it.
-void router_input(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
-                  rte_mbuf* m) noexcept;
+// The router stage, for a burst of frames addressed to the router MAC that
+// entered `network` by `in_port`: translates each in place, resolves the
+// next hops of the whole burst in one bulk lookup, and sends each network's
+// frames through the L2 forwarder (l2_forward) together, the NIC's to its
+// TX buffer. Consumes `pkts`.
+void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                  rte_mbuf** pkts, uint16_t n) noexcept;
 
 // Floods a frame the router originates (the control thread's gratuitous ARP) on `network`.
 void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept;
 
-// IPv4 from the underlay to one of the NAT's underlay addresses. Consumes it.
-void router_underlay_input(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m) noexcept;
+// The router stage for IPv4 from the underlay to the NAT's underlay
+// addresses (gateway mappings, SNAT replies). Consumes `pkts`.
+void router_underlay_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf** pkts,
+                           uint16_t n) noexcept;
 
 }  // namespace inception

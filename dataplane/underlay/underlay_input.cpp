@@ -55,6 +55,8 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
   PortCounters& counters = ctx.counters->ports[underlay_port];
   const uint32_t local_ip = rte_be_to_cpu_32(underlay.local_ip);
 
+  rte_mbuf* routed[kBurstSize];
+  uint16_t n_routed = 0;
   rte_mbuf* decapped[kBurstSize];
   PortIndex from[kBurstSize];
   uint16_t n_decapped = 0;
@@ -112,7 +114,7 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
         continue;
       }
       case UnderlayClass::kNat: {
-        router_underlay_input(ctx, snapshot, underlay_port, m);
+        routed[n_routed++] = m;
         continue;
       }
       case UnderlayClass::kHost:
@@ -126,6 +128,8 @@ void underlay_input_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInde
   }
   counter_add(counters.rx_packets, n);
   counter_add(counters.rx_bytes, bytes);
+
+  if (n_routed != 0) router_underlay_burst(ctx, snapshot, underlay_port, routed, n_routed);
 
   // The bridge stage takes a burst from one ingress port: hand it each
   // peer's frames together, in arrival order.

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "dataplane/snapshot.h"
+#include "dataplane/worker/worker_context.h"
 #include "inception/counters.h"
 
 namespace inception {
@@ -57,5 +58,13 @@ UnderlayClass classify_underlay(const UnderlayView& underlay, const rte_mbuf* m,
 // DropReason::kCount and sets *peer to the pseudo-port of the sending VTEP;
 // otherwise returns why it must be dropped and leaves `m` as it was.
 DropReason vxlan_decap(const UnderlayView& underlay, rte_mbuf* m, PortIndex* peer) noexcept;
+
+// The encap stage: the frames queued for VXLAN peer `peer` in one burst,
+// each made writable (a flood shares its mbuf with local ports), given the
+// peer's outer headers and appended to the worker's UnderlayBatch, which
+// flush_tx sends once for all peers. Frames for an unresolved peer, or that
+// no buffer can be found for, are dropped and counted on the peer.
+void vxlan_encap_stage(WorkerContext& ctx, const Snapshot& snapshot, PortIndex peer, rte_mbuf** pkts,
+                       uint16_t n) noexcept;
 
 }  // namespace inception

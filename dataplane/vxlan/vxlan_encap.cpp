@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/worker.h"
 
 namespace inception {
 
@@ -86,6 +87,37 @@ bool vxlan_encap(const VxlanTemplate& tunnel, rte_mbuf* m) noexcept {
   udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(inner_length + kUdpHeader + kVxlanHeader));
   udp->src_port = rte_cpu_to_be_16(source_port);
   return true;
+}
+
+void vxlan_encap_stage(WorkerContext& ctx, const Snapshot& snapshot, PortIndex peer, rte_mbuf** pkts,
+                       uint16_t n) noexcept {
+  const PortView& view = snapshot.ports[peer];
+  PortCounters& counters = ctx.counters->ports[peer];
+  if (unlikely(!view.resolved || snapshot.underlay.port == kInvalidPort)) {
+    count_drop(counters, DropReason::kNoNeighbor, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    return;
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (unlikely(rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) ||
+                 rte_pktmbuf_headroom(m) < VxlanTemplate::kSize)) {
+      rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
+      rte_pktmbuf_free(m);
+      if (copy == nullptr) {
+        count_drop(counters, DropReason::kNoBuffer);
+        continue;
+      }
+      m = copy;
+    }
+    if (unlikely(!vxlan_encap(view.tunnel, m))) {
+      count_drop(counters, DropReason::kNoBuffer);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (unlikely(ctx.underlay_tx.full())) flush_underlay(ctx, snapshot);
+    ctx.underlay_tx.push(peer, m);
+  }
 }
 
 }  // namespace inception

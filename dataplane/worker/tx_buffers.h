@@ -36,4 +36,21 @@ struct TxBuffers {
   uint16_t n_dirty = 0;
 };
 
+// The NIC's transmit batch of one flush: the underlay port's own frames and
+// every VXLAN peer's, encapsulated (the encap stage, vxlan.h), so the NIC
+// gets one send per burst however many peers a flood reached. Each frame
+// remembers the port whose counters it is charged to.
+struct UnderlayBatch {
+  static constexpr uint16_t kCapacity = 4 * kBurstSize;
+  uint16_t count = 0;
+  rte_mbuf* pkts[kCapacity];
+  PortIndex owner[kCapacity];
+  bool full() const noexcept { return count == kCapacity; }
+  void push(PortIndex from, rte_mbuf* m) noexcept {
+    assert(count < kCapacity);
+    owner[count] = from;
+    pkts[count++] = m;
+  }
+};
+
 }  // namespace inception

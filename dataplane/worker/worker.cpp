@@ -15,71 +15,61 @@
 
 namespace inception {
 
-namespace {
-
-// A VXLAN peer's frames: make each one writable (flood copies share their
-// mbuf with local ports), prepend the tunnel's outer headers, and send on
-// the underlay. Returns how many were handed to the NIC.
-uint16_t tunnel_tx(WorkerContext& ctx, const PortView& peer, PortCounters& counters, rte_mbuf** pkts,
-                   uint16_t n) noexcept {
-  if (unlikely(!peer.resolved)) {
-    count_drop(counters, DropReason::kNoNeighbor, n);
-    rte_pktmbuf_free_bulk(pkts, n);
-    return 0;
-  }
-  uint16_t ready = 0;
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = pkts[i];
-    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || rte_pktmbuf_headroom(m) < VxlanTemplate::kSize) {
-      rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
-      rte_pktmbuf_free(m);
-      if (copy == nullptr) {
-        count_drop(counters, DropReason::kNoBuffer);
-        continue;
+void flush_underlay(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
+  UnderlayBatch& batch = ctx.underlay_tx;
+  if (batch.count == 0) return;
+  const PortView& nic = snapshot.ports[snapshot.underlay.port];
+  const uint16_t sent = port_tx(nic, ctx.index, batch.pkts, batch.count);
+  // Charge runs of one owner at a time: a batch holds a few owners.
+  for (uint16_t i = 0; i < batch.count;) {
+    const PortIndex owner = batch.owner[i];
+    const uint32_t outer = snapshot.ports[owner].kind == PortKind::kVxlanPeer ? VxlanTemplate::kSize : 0;
+    uint16_t packets = 0;
+    uint16_t unsent = 0;
+    uint64_t bytes = 0;
+    for (; i < batch.count && batch.owner[i] == owner; ++i) {
+      if (i < sent) {
+        ++packets;
+        bytes += batch.pkts[i]->pkt_len - outer;
+      } else {
+        ++unsent;
       }
-      m = copy;
     }
-    if (unlikely(!vxlan_encap(peer.tunnel, m))) {
-      count_drop(counters, DropReason::kNoBuffer);
-      rte_pktmbuf_free(m);
-      continue;
-    }
-    pkts[ready++] = m;
+    PortCounters& counters = ctx.counters->ports[owner];
+    counter_add(counters.tx_packets, packets);
+    counter_add(counters.tx_bytes, bytes);
+    if (unsent != 0) count_drop(counters, port_link_up(nic) ? DropReason::kTxFull : DropReason::kPortDown, unsent);
   }
-  const uint16_t sent = rte_eth_tx_burst(peer.ethdev_id, static_cast<uint16_t>(ctx.index), pkts, ready);
-  if (sent < ready) {
-    count_drop(counters, DropReason::kTxFull, ready - sent);
-    rte_pktmbuf_free_bulk(pkts + sent, ready - sent);
-  }
-  return sent;
+  batch.count = 0;  // port_tx freed what the NIC did not take
 }
-
-}  // namespace
 
 void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
   for (uint16_t d = 0; d < ctx.tx.n_dirty; ++d) {
     const PortIndex out = ctx.tx.dirty[d];
     TxBuffers::Queue& queue = ctx.tx.queues[out];
     const PortView& port = snapshot.ports[out];
-    PortCounters& counters = ctx.counters->ports[out];
-    // Byte counters count the frame as the port's user sees it: inner
-    // frames for VXLAN peers.
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < queue.count; ++i) bytes += queue.pkts[i]->pkt_len;
-    uint16_t sent;
     if (port.kind == PortKind::kVxlanPeer) {
-      sent = tunnel_tx(ctx, port, counters, queue.pkts, queue.count);
+      vxlan_encap_stage(ctx, snapshot, out, queue.pkts, queue.count);
+    } else if (out == snapshot.underlay.port) {
+      for (uint16_t i = 0; i < queue.count; ++i) {
+        if (unlikely(ctx.underlay_tx.full())) flush_underlay(ctx, snapshot);
+        ctx.underlay_tx.push(out, queue.pkts[i]);
+      }
     } else {
-      sent = port_tx(port, ctx.index, queue.pkts, queue.count);
+      PortCounters& counters = ctx.counters->ports[out];
+      uint64_t bytes = 0;
+      for (uint16_t i = 0; i < queue.count; ++i) bytes += queue.pkts[i]->pkt_len;
+      const uint16_t sent = port_tx(port, ctx.index, queue.pkts, queue.count);
       if (sent < queue.count)
         count_drop(counters, port_link_up(port) ? DropReason::kTxFull : DropReason::kPortDown, queue.count - sent);
+      counter_add(counters.tx_packets, sent);
+      // Partial sends: bytes approximated by the burst's average frame.
+      counter_add(counters.tx_bytes, sent == queue.count ? bytes : bytes * sent / queue.count);
     }
-    counter_add(counters.tx_packets, sent);
-    // Partial sends: bytes approximated by the burst's average frame.
-    counter_add(counters.tx_bytes, sent == queue.count ? bytes : bytes * sent / queue.count);
     queue.count = 0;
   }
   ctx.tx.n_dirty = 0;
+  flush_underlay(ctx, snapshot);
 }
 
 namespace {

@@ -17,4 +17,9 @@ namespace inception {
 // Transmits every dirty TX buffer of `ctx` and counts what each port took.
 void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept;
 
+// Sends the worker's UnderlayBatch on the NIC and charges each frame to its
+// owner: tx counters for what the NIC took (a peer's bytes as its user
+// sees them, without the outer headers), tx_full for the rest.
+void flush_underlay(WorkerContext& ctx, const Snapshot& snapshot) noexcept;
+
 }  // namespace inception

@@ -48,6 +48,7 @@ struct WorkerContext {
   std::array<TokenBucket, kMaxNetworks> flood_network_budget{};
 
   TxBuffers tx;
+  UnderlayBatch underlay_tx;
 };
 
 }  // namespace inception

@@ -1,11 +1,11 @@
 // Fuzz target: the router stage with floating IPs, gateway mappings and an
-// SNAT table (router_input, router_arp, router_underlay_input), called
+// SNAT table (router_burst, router_arp, router_underlay_burst), called
 // directly, so frames need not carry the router's MAC to reach it.
 //
 // Input: config:u8, then bursts of
 //   entry:u8  advance_ms:u8  count:u8 (1 + count % 32 frames)  frame records
-// entry % 3: 0 router_input, 1 router_arp (a frame it leaves alone is freed,
-// where the bridge would flood it), 2 router_underlay_input; entry / 3
+// entry % 3: 0 router_burst, 1 router_arp (a frame it leaves alone is freed,
+// where the bridge would flood it), 2 router_underlay_burst; entry / 3
 // picks the ingress port among the routed networks' ports.
 #include <rte_mbuf.h>
 
@@ -30,21 +30,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const NetworkIndex network = w.snapshot().ports[port].network;
     w.advance(in.u8());
     const unsigned count = 1 + in.u8() % kBurstSize;
+    rte_mbuf* pkts[kBurstSize];
+    uint16_t n = 0;
     for (unsigned i = 0; i < count; ++i) {
       rte_mbuf* m = make_frame(read_frame_record(in));
       if (m == nullptr) continue;
-      switch (entry % 3) {
-        case 0:
-          router_input(w.ctx(), w.snapshot(), network, port, m);
-          break;
-        case 1:
-          if (!router_arp(w.ctx(), w.snapshot(), network, port, m)) rte_pktmbuf_free(m);
-          break;
-        default:
-          router_underlay_input(w.ctx(), w.snapshot(), World::kUnderlay, m);
-          break;
+      if (entry % 3 == 1) {
+        if (!router_arp(w.ctx(), w.snapshot(), network, port, m)) rte_pktmbuf_free(m);
+        continue;
       }
+      pkts[n++] = m;
     }
+    if (n != 0 && entry % 3 == 0) router_burst(w.ctx(), w.snapshot(), network, port, pkts, n);
+    if (n != 0 && entry % 3 == 2) router_underlay_burst(w.ctx(), w.snapshot(), World::kUnderlay, pkts, n);
     w.finish_burst(kName);
   }
   w.end(kName);

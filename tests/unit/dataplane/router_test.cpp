@@ -318,5 +318,47 @@ TEST_F(RouterTest, OnlyAnActiveFloatingIpIsAnsweredInArp) {
   EXPECT_EQ(queued(kPeer), 1) << "a standby floating IP is not answered";
 }
 
+// The router's output takes the one L2 forwarder: what it routes to a MAC
+// the FDB knows goes to that port, what it does not is flooded by the
+// forwarder's rules (no peers off `public`) and charged to the port the
+// packets entered by, within its flood budget.
+TEST_F(RouterTest, ARoutedBurstIsForwardedAndFloodedByTheL2Forwarder) {
+  snapshot.nat.fips.push_back({be(203, 0, 113, 10), be(192, 0, 2, 2), kPrivate, 0, true});
+  snapshot.nat.fip_by_public.insert(0xcb00710a, 0);
+  snapshot.nat.fips.push_back({be(203, 0, 113, 11), be(192, 0, 2, 3), kPrivate, 1, true});
+  snapshot.nat.fip_by_public.insert(0xcb00710b, 1);
+  const MacAddress known = *MacAddress::parse("52:54:00:00:00:02");
+  const MacAddress unknown = *MacAddress::parse("52:54:00:00:00:03");
+  neighbors->learn(kPrivate, 0xc0000202, known, 0, 64);
+  neighbors->learn(kPrivate, 0xc0000203, unknown, 0, 64);
+  private_fdb->learn(known, kGuest, 0);
+  snapshot.limits.flood_port = {1000000000, 2};  // two floods, then nothing for a long while
+
+  const char* router = "02:49:4e:00:00:02";
+  std::vector<rte_mbuf*> burst;
+  for (int i = 0; i < 3; ++i) {
+    burst.push_back(udp_frame(router, "02:49:4e:00:00:0b", be(192, 0, 2, 9), be(203, 0, 113, 10)));
+    burst.push_back(udp_frame(router, "02:49:4e:00:00:0b", be(192, 0, 2, 9), be(203, 0, 113, 11)));
+  }
+  bridge_burst(*ctx, snapshot, kPeer, burst.data(), static_cast<uint16_t>(burst.size()));
+
+  // Three to the known MAC, two floods of the unknown one: both to the only
+  // local port of `private`, none back over VXLAN.
+  ASSERT_EQ(queued(kGuest), 5);
+  EXPECT_EQ(queued(kPeer), 0);
+  EXPECT_EQ(drops(kPeer, DropReason::kFloodLimit), 1u);
+  unsigned to_known = 0;
+  for (uint16_t i = 0; i < queued(kGuest); ++i) {
+    const auto* eth = rte_pktmbuf_mtod(ctx->tx.queues[kGuest].pkts[i], const rte_ether_hdr*);
+    const auto* ip = rte_pktmbuf_mtod_offset(ctx->tx.queues[kGuest].pkts[i], const rte_ipv4_hdr*, 14);
+    EXPECT_EQ(MacAddress::key_of(eth->src_addr.addr_bytes), MacAddress::parse(router)->key());
+    const bool is_known = MacAddress::key_of(eth->dst_addr.addr_bytes) == known.key();
+    EXPECT_EQ(ip->dst_addr, is_known ? be(192, 0, 2, 2) : be(192, 0, 2, 3));
+    to_known += is_known ? 1 : 0;
+  }
+  EXPECT_EQ(to_known, 3u);
+  EXPECT_EQ(counters->ports[kGuest].flood_packets, 2u);
+}
+
 }  // namespace
 }  // namespace inception::test
