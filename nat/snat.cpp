@@ -37,27 +37,20 @@ rte_hash* make_hash(const char* kind, uint32_t entries, uint32_t key_len, bool l
 
 }  // namespace
 
-SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu) : config_(config), rcu_(rcu) {
+SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu)
+    : config_(config), rcu_(rcu), last_seen_(n_workers, config.max_sessions) {
   forward_ = make_hash("fwd", config_.max_sessions, sizeof(ForwardKey), true);
   reverse_ = make_hash("rev", config_.max_sessions, sizeof(ReverseKey), true);
   per_source_ = make_hash("src", config_.max_sessions, sizeof(uint64_t), false);
   slots_.resize(config_.max_sessions);
   free_slots_.reserve(config_.max_sessions);
   for (uint32_t s = config_.max_sessions; s > 0; --s) free_slots_.push_back(s - 1);
-  const size_t bytes = (size_t{config_.max_sessions} * sizeof(uint32_t) + 63) / 64 * 64;
-  for (unsigned w = 0; w < std::max(1u, n_workers); ++w) {
-    auto* seen = static_cast<uint32_t*>(std::aligned_alloc(64, bytes));
-    if (seen == nullptr) throw std::bad_alloc();
-    std::fill(seen, seen + config_.max_sessions, 0u);
-    last_seen_.push_back(seen);
-  }
 }
 
 SnatTable::~SnatTable() {
   rte_hash_free(forward_);
   rte_hash_free(reverse_);
   rte_hash_free(per_source_);
-  for (uint32_t* seen : last_seen_) std::free(seen);
 }
 
 SnatTable::ForwardKey SnatTable::forward_key(const FlowKey& k, NetworkIndex network) noexcept {
@@ -81,11 +74,6 @@ SnatTable::ReverseKey SnatTable::reverse_key(uint8_t protocol, uint16_t outside_
   return key;
 }
 
-void SnatTable::touch(unsigned worker, uint32_t slot, uint32_t now_s) noexcept {
-  uint32_t& seen = last_seen_[worker][slot];
-  if (__atomic_load_n(&seen, __ATOMIC_RELAXED) != now_s) __atomic_store_n(&seen, now_s, __ATOMIC_RELAXED);
-}
-
 SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac,
                                unsigned worker, uint32_t now_s, bool may_create, const SnatSession** session) noexcept {
   const ForwardKey fkey = forward_key(key, origin_network);
@@ -93,7 +81,7 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
   if (likely(rte_hash_lookup_data(forward_, &fkey, &data) >= 0)) {
     const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
     SnatSession& s = slots_[slot];
-    touch(worker, slot, now_s);
+    last_seen_.touch(worker, slot, now_s);
     if (s.protocol == IPPROTO_TCP) {
       if (!s.seen_outbound) s.seen_outbound = 1;
       if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
@@ -150,7 +138,7 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
   s.created_s = now_s;
   s.seen_outbound = 1;
   s.in_use = true;
-  for (uint32_t* seen : last_seen_) __atomic_store_n(&seen[slot], now_s, __ATOMIC_RELAXED);
+  last_seen_.reset(slot, now_s);
   const auto value = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
   // Reverse first: once the forward key is visible, replies must resolve.
   rte_hash_add_key_data(reverse_, &rkey, value);
@@ -170,7 +158,7 @@ const SnatSession* SnatTable::inbound(const FlowKey& key, unsigned worker, uint3
   if (rte_hash_lookup_data(reverse_, &rkey, &data) < 0) return nullptr;
   const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
   SnatSession& s = slots_[slot];
-  touch(worker, slot, now_s);
+  last_seen_.touch(worker, slot, now_s);
   if (s.protocol == IPPROTO_TCP && !key.icmp_error) {
     if (!s.seen_inbound) s.seen_inbound = 1;
     if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
@@ -211,8 +199,7 @@ size_t SnatTable::expire(uint32_t now_s) {
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
     const SnatSession& s = slots_[slot];
     if (!s.in_use) continue;
-    uint32_t last = s.created_s;
-    for (uint32_t* seen : last_seen_) last = std::max(last, __atomic_load_n(&seen[slot], __ATOMIC_RELAXED));
+    const uint32_t last = last_seen_.latest(slot, s.created_s);
     if (now_s - std::min(now_s, last) >= timeout_of(s)) doomed.push_back(slot);
   }
   erase(doomed);

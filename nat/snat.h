@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "inception/types.h"
+#include "inception/worker_stamps.h"
 #include "nat/translate.h"
 
 namespace inception::nat {
@@ -114,7 +115,6 @@ class SnatTable {
   static ForwardKey forward_key(const FlowKey& k, NetworkIndex network) noexcept;
   static ReverseKey reverse_key(uint8_t protocol, uint16_t outside_port, uint32_t remote_ip,
                                 uint16_t remote_port) noexcept;
-  void touch(unsigned worker, uint32_t slot, uint32_t now_s) noexcept;
   uint32_t timeout_of(const SnatSession& s) const noexcept;
   // Deletes the sessions in `doomed`, waits a grace period, then frees
   // their slots and positions. Control thread.
@@ -135,7 +135,7 @@ class SnatTable {
   std::vector<uint32_t> free_slots_;                  // under lock_
   rte_hash* per_source_ = nullptr;                    // source_key -> sessions, under lock_
   std::array<uint32_t, kMaxNetworks> per_network_{};  // under lock_
-  std::vector<uint32_t*> last_seen_;                  // [worker][slot]
+  WorkerStamps last_seen_;
   std::atomic<uint32_t> active_{0};
   std::atomic<uint64_t> created_{0}, expired_{0};
 };

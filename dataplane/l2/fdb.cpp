@@ -20,7 +20,11 @@ std::string unique_hash_name() {
 }  // namespace
 
 Fdb::Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rte_rcu_qsbr* rcu)
-    : rcu_(rcu), dynamic_limit_(dynamic_limit), capacity_(dynamic_limit + kStaticReserve), n_workers_(n_workers) {
+    : rcu_(rcu),
+      dynamic_limit_(dynamic_limit),
+      capacity_(dynamic_limit + kStaticReserve),
+      n_workers_(n_workers),
+      last_seen_(n_workers, dynamic_limit + kStaticReserve) {
   const std::string hash_name = unique_hash_name();
   rte_hash_parameters params{};
   params.name = hash_name.c_str();
@@ -39,24 +43,12 @@ Fdb::Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rt
   slots_.resize(capacity_);
   free_slots_.reserve(capacity_);
   for (uint32_t s = capacity_; s > 0; --s) free_slots_.push_back(s - 1);
-  const size_t bytes = (size_t{capacity_} * sizeof(uint32_t) + 63) / 64 * 64;
-  for (unsigned w = 0; w < std::max(1u, n_workers_); ++w) {
-    auto* seen = static_cast<uint32_t*>(std::aligned_alloc(64, bytes));
-    if (seen == nullptr) throw std::bad_alloc();
-    std::fill(seen, seen + capacity_, 0u);
-    last_seen_.push_back(seen);
-  }
 }
 
-Fdb::~Fdb() {
-  rte_hash_free(hash_);
-  for (uint32_t* seen : last_seen_) std::free(seen);
-}
+Fdb::~Fdb() { rte_hash_free(hash_); }
 
 uint32_t Fdb::last_seen_s(uint32_t slot) const noexcept {
-  uint32_t last = slots_[slot].learned_s;
-  for (uint32_t* seen : last_seen_) last = std::max(last, __atomic_load_n(&seen[slot], __ATOMIC_RELAXED));
-  return last;
+  return last_seen_.latest(slot, slots_[slot].learned_s);
 }
 
 uint32_t Fdb::allocate_slot() {
@@ -64,7 +56,7 @@ uint32_t Fdb::allocate_slot() {
   free_slots_.pop_back();
   // No worker can reference a free slot (it was released after a grace
   // period), so resetting the workers' last-seen values here is race-free.
-  for (uint32_t* seen : last_seen_) __atomic_store_n(&seen[slot], 0u, __ATOMIC_RELAXED);
+  last_seen_.reset(slot, 0);
   return slot;
 }
 

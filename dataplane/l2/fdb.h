@@ -36,6 +36,7 @@
 
 #include "inception/mac_address.h"
 #include "inception/types.h"
+#include "inception/worker_stamps.h"
 
 namespace inception {
 
@@ -90,10 +91,7 @@ class Fdb {
     return true;
   }
   // Records that `slot` was seen by `worker` at second `now_s`.
-  void touch(unsigned worker, uint32_t slot, uint32_t now_s) const noexcept {
-    uint32_t& seen = last_seen_[worker][slot];
-    if (__atomic_load_n(&seen, __ATOMIC_RELAXED) != now_s) __atomic_store_n(&seen, now_s, __ATOMIC_RELAXED);
-  }
+  void touch(unsigned worker, uint32_t slot, uint32_t now_s) const noexcept { last_seen_.touch(worker, slot, now_s); }
   bool full() const noexcept { return full_.load(std::memory_order_relaxed); }
   // Relaxed: a worker that reads a stale flag lets one more request through
   // (refused by learn) or drops one frame early; neither breaks a bound.
@@ -146,7 +144,7 @@ class Fdb {
   unsigned n_workers_;
   std::vector<SlotInfo> slots_;
   std::vector<uint32_t> free_slots_;
-  std::vector<uint32_t*> last_seen_;  // [worker][slot], each array its own allocation
+  WorkerStamps last_seen_;
   uint32_t dynamic_count_ = 0;
   uint32_t static_count_ = 0;
   uint64_t limit_hits_ = 0;
