@@ -112,6 +112,23 @@ const std::map<std::string, Handler>& handlers() {
                           {"state", "reachable"}});
          return out;
        }},
+      {"router.add",
+       [](Controller& c, const json& a) {
+         c.add_router(arg_string(a, "network"), arg_string(a, "address"));
+         return json();
+       }},
+      {"router.del",
+       [](Controller& c, const json& a) {
+         c.del_router(arg_string(a, "network"));
+         return json();
+       }},
+      {"router.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const RouterConfig& r : c.nat().routers)
+           out.push_back({{"network", r.network}, {"address", r.address.to_string()}});
+         return out;
+       }},
       {"fip.add",
        [](Controller& c, const json& a) {
          c.add_fip(arg_string(a, "public"), arg_string(a, "fixed"), arg_string(a, "network"));

@@ -335,7 +335,7 @@ RouterConfig parse_router(const toml::table& table, const std::string& file, siz
   const std::string address = r.required_string("address");
   r.finish();
   const auto prefix = Ipv4Prefix::parse(address);
-  if (!prefix || prefix->length == 0 || prefix->length > 30)
+  if (!prefix)
     r.fail_at(*table.get("address"),
               fmt::format("router address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)", address));
   router.address = *prefix;

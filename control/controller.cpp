@@ -440,6 +440,44 @@ void Controller::del_gateway_mapping(const std::string& underlay_text) {
   publish();
 }
 
+void Controller::add_router(const std::string& network, const std::string& address_text) {
+  std::lock_guard lock(mutex_);
+  const auto address = Ipv4Prefix::parse(address_text);
+  if (!address)
+    throw ControlError(fmt::format("router on network {}: address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)",
+                                   network, address_text));
+  Network& target = network_or_throw(network, "router: ");
+  const RouterConfig router{network, *address};
+  std::vector<RouterConfig> existing;
+  for (const auto& [name, r] : routers_) existing.push_back(r);
+  check([&] { validate_router(router, existing, startup_.underlay); });
+  routers_[network] = router;
+  if (!overlay_neighbors_)
+    overlay_neighbors_ = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
+  publish();
+  // Guests that asked for their gateway before it existed retry at their
+  // own pace; tell them now.
+  announce_router(target);
+  log::info("router on network {}: {}", network, address->to_string());
+}
+
+void Controller::del_router(const std::string& network) {
+  std::lock_guard lock(mutex_);
+  if (!routers_.contains(network)) throw ControlError(fmt::format("network {} has no router", network));
+  for (const auto& [public_ip, fip] : fips_)
+    if (fip.config.network == network)
+      throw ControlError(fmt::format("router on network {}: floating IP {} routes through it; delete it first",
+                                     network, public_ip.to_string()));
+  if (network == startup_.nat.public_network && (!gateway_mappings_.empty() || snat_ || !fips_.empty()))
+    throw ControlError(fmt::format(
+        "router on network {}: it is [nat] public_network, which gateway mappings and SNAT route through; it stays",
+        network));
+  routers_.erase(network);
+  publish();  // after this, no worker routes on the network
+  if (overlay_neighbors_) overlay_neighbors_->forget_network(networks_.at(network)->index);
+  log::info("router on network {}: deleted", network);
+}
+
 NatStatus Controller::nat() {
   std::lock_guard lock(mutex_);
   return nat_status();
@@ -448,6 +486,7 @@ NatStatus Controller::nat() {
 NatStatus Controller::nat_status() const {
   NatStatus s;
   s.router_mac = MacAddress(router_mac_);
+  for (const auto& [name, router] : routers_) s.routers.push_back(router);
   for (const auto& [public_ip, fip] : fips_) {
     const FipCounters now = fip_totals(fip.counter_slot);
     FipCounters d{};

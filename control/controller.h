@@ -111,6 +111,7 @@ struct FipStatus {
 };
 
 struct NatStatus {
+  std::vector<RouterConfig> routers;
   std::vector<FipStatus> fips;
   std::vector<GatewayMappingConfig> gateway_mappings;
   bool snat = false;
@@ -184,6 +185,12 @@ class Controller {
   void del_fip(const std::string& public_ip, bool force = false);
   void add_gateway_mapping(const std::string& underlay_ip, const std::string& public_ip);
   void del_gateway_mapping(const std::string& underlay_ip);
+  // The distributed router's interface on a network (what [[router]] gives
+  // at start-up): its iVMs' default gateway, `address` as ADDRESS/PREFIX.
+  void add_router(const std::string& network, const std::string& address);
+  // Refused while floating IPs on the network, or NAT through `public`,
+  // need it; forgets the IPv4 neighbors the router learned there.
+  void del_router(const std::string& network);
   NatStatus nat();
   std::vector<nat::SnatSession> nat_sessions(size_t limit);
   std::vector<OverlayNeighbor> overlay_neighbors();

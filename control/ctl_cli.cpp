@@ -184,7 +184,16 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* neigh_del = neigh->add_subcommand("del", "delete a static neighbor");
   neigh_del->add_option("ip", neigh_ip, "IPv4 address")->required()->check(CLI::ValidIPV4);
 
-  // floating IPs, gateway mappings, SNAT
+  // routers, floating IPs, gateway mappings, SNAT
+  auto* router = app.add_subcommand("router", "the distributed router's interface on a network (iVMs' gateway)");
+  router->require_subcommand(1);
+  std::string router_network, router_address;
+  auto* router_add = router->add_subcommand("add", "give a network a router interface");
+  router_add->add_option("network", router_network, "network name")->required();
+  router_add->add_option("address", router_address, "ADDRESS/PREFIX, e.g. 192.0.2.254/24")->required();
+  auto* router_del = router->add_subcommand("del", "remove a network's router interface");
+  router_del->add_option("network", router_network, "network name")->required();
+  auto* router_list = router->add_subcommand("list", "list router interfaces");
   auto* fip = app.add_subcommand("fip", "floating IPs hosted on this rVM (public IP <-> an iVM's fixed IP)");
   fip->require_subcommand(1);
   std::string fip_public, fip_fixed, fip_network;
@@ -263,6 +272,12 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     request("neigh.add", {{"ip", neigh_ip}, {"mac", neigh_mac}});
   } else if (*neigh_del) {
     request("neigh.del", {{"ip", neigh_ip}});
+  } else if (*router_add) {
+    request("router.add", {{"network", router_network}, {"address", router_address}});
+  } else if (*router_del) {
+    request("router.del", {{"network", router_network}});
+  } else if (*router_list) {
+    request("router.list");
   } else if (*fip_add) {
     request("fip.add", {{"public", fip_public}, {"fixed", fip_fixed}, {"network", fip_network}});
   } else if (*fip_del) {
@@ -365,6 +380,11 @@ std::string render_result(const std::string& command, const json& result) {
                       std::to_string(f["out_packets"].get<uint64_t>()),
                       f.contains("domain") ? str(f["domain"]["name"]) : "-"});
     return table({"PUBLIC", "FIXED", "NETWORK", "STATE", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);
+  }
+  if (command == "router.list") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : result) rows.push_back({str(r["network"]), str(r["address"])});
+    return table({"NETWORK", "ADDRESS"}, rows);
   }
   if (command == "gateway.list") {
     std::vector<std::vector<std::string>> rows;

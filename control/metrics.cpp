@@ -139,10 +139,12 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add(peer_tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
       add(peer_flood, labels, static_cast<double>(p.totals.flood_packets));
       add(peer_resolved, labels, p.resolved ? 1.0 : 0.0);
-      for (const DropReason r : {DropReason::kNoNeighbor, DropReason::kTxFull, DropReason::kNoBuffer}) {
+      // Every reason, as for ports: which stage charges a peer or the NIC
+      // is the dataplane's business, not the scrape's.
+      for (size_t r = 0; r < kDropReasonCount; ++r) {
         auto with_reason = labels;
-        with_reason.push_back({"reason", std::string(kDropReasonNames[static_cast<size_t>(r)])});
-        add(peer_drops, with_reason, static_cast<double>(p.totals.drops[static_cast<size_t>(r)]));
+        with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
+        add(peer_drops, with_reason, static_cast<double>(p.totals.drops[r]));
       }
     }
     auto underlay_rx =
@@ -153,20 +155,16 @@ class MetricsExporter::Collector : public prometheus::Collectable {
                               "Frames sent on the underlay NIC (interface=nic) or to the rVM's stack (interface=host).",
                               MetricType::Counter);
     auto underlay_drops =
-        family("inception_underlay_drops_total", "Frames from the underlay dropped, by reason (VXLAN decap and ARP).",
+        family("inception_underlay_drops_total", "Frames from the underlay dropped, by reason (VXLAN decap, ARP, and the router for NAT addresses).",
                MetricType::Counter);
     if (stats.underlay) {
       add(underlay_rx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.rx_packets));
       add(underlay_rx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.rx_packets));
       add(underlay_tx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.tx_packets));
       add(underlay_tx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.tx_packets));
-      for (const DropReason r :
-           {DropReason::kMalformed, DropReason::kBadHeader, DropReason::kNotForUs, DropReason::kFragment,
-            DropReason::kBadVxlanFlags, DropReason::kUnknownVni, DropReason::kUnknownPeer, DropReason::kNoHost,
-            DropReason::kPuntFull, DropReason::kNoBuffer, DropReason::kNoMapping, DropReason::kTxFull}) {
-        add(underlay_drops, {{"reason", std::string(kDropReasonNames[static_cast<size_t>(r)])}},
-            static_cast<double>(stats.underlay->nic.drops[static_cast<size_t>(r)]));
-      }
+      for (size_t r = 0; r < kDropReasonCount; ++r)
+        add(underlay_drops, {{"reason", std::string(kDropReasonNames[r])}},
+            static_cast<double>(stats.underlay->nic.drops[r]));
     }
 
     auto fip_packets =

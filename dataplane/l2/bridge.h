@@ -46,8 +46,9 @@ namespace inception {
 struct L2Origin {
   NetworkIndex network = kInvalidNetwork;  // the network they are switched on
   // The port the frames (or the packets the router translated into them)
-  // entered by: drops and floods are charged to it. kInvalidPort: frames
-  // the control thread built.
+  // entered by: drops are counted on it, and a flood takes a token from its
+  // budget and from `network`'s (the network flooded). kInvalidPort: frames
+  // the control thread built, which no budget limits.
   PortIndex port = kInvalidPort;
   // Sent by the router: not subject to split horizon or the same-port rule,
   // and flooded to peers only on the public network.

@@ -399,6 +399,56 @@ TEST_F(CtlErrors, ChangesAreLiveAndConfigShowRoundTrips) {
   EXPECT_EQ(again.ctl_json({"port", "list"})[0]["queues"], 2);
 }
 
+// A router interface is a runtime object too: added and removed with
+// inceptionctl under the file's rules, answered in ARP by the switch while
+// it exists, and part of `config show`.
+TEST_F(CtlErrors, RoutersAreAddedAndRemovedLive) {
+  ASSERT_EQ(daemon
+                ->ctl({"port", "add", "g1", "--type", "vhost-user", "--socket", dir->file("g1.sock"), "--server",
+                       "--network", "private"})
+                .exit_code,
+            0);
+  VportPeer guest(*dir, dir->file("g1.sock"), "g1");
+  ASSERT_TRUE(guest.wait_ready());
+  // Who has 192.0.2.254? asks 52:54:00:00:00:0a (192.0.2.2).
+  const std::string who_has =
+      "ffffffffffff5254000000" "0a0806" "0001080006040001" "52540000000a" "c0000202" "000000000000" "c00002fe" +
+      std::string(36, '0');
+  auto answered = [&] {
+    const size_t before = guest.frames().size();
+    guest.send_hex(who_has);
+    const std::vector<Frame>& all = guest.frames(300ms);
+    for (size_t i = before; i < all.size(); ++i)
+      if (all[i].ether_type == "0806" && all[i].dst == "52:54:00:00:00:0a") return true;
+    return false;
+  };
+  EXPECT_FALSE(answered()) << "nobody answers for a router that does not exist yet";
+
+  ASSERT_EQ(daemon->ctl({"router", "add", "private", "192.0.2.254/24"}).exit_code, 0);
+  const auto routers = daemon->ctl_json({"router", "list"});
+  ASSERT_EQ(routers.size(), 1u);
+  EXPECT_EQ(routers[0]["network"], "private");
+  EXPECT_EQ(routers[0]["address"], "192.0.2.254/24");
+  EXPECT_TRUE(eventually([&] { return answered(); }, 5s)) << daemon->log();
+  const CommandResult shown = daemon->ctl({"config", "show"});
+  EXPECT_NE(shown.out.find("[[router]]"), std::string::npos) << shown.out;
+
+  expect_error({"router", "add", "private", "192.0.2.1/24"}, "network private has two routers");
+  expect_error({"router", "add", "public", "192.0.2.1/25"},
+               "router on network public: 192.0.2.0/25 overlaps network private's 192.0.2.0/24");
+  expect_error({"router", "add", "public", "198.51.100.1/31"},
+               "router on network public: address 198.51.100.1/31: the prefix must be /1 to /30, with room for hosts");
+  expect_error({"router", "add", "public", "gateway"},
+               "router on network public: address 'gateway' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)");
+  expect_error({"router", "add", "blue", "10.1.0.1/24"}, "router: network blue does not exist");
+  expect_error({"router", "del", "public"}, "network public has no router");
+
+  ASSERT_EQ(daemon->ctl({"router", "del", "private"}).exit_code, 0);
+  EXPECT_TRUE(daemon->ctl_json({"router", "list"}).empty());
+  guest.frames(300ms);  // answers still in flight
+  EXPECT_FALSE(answered()) << "a deleted router is not answered";
+}
+
 // The control socket against hostile clients (DESIGN.md section 8: bad
 // bytes, oversized messages and slow clients cost the sender, never the
 // daemon or the next inceptionctl).

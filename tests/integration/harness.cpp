@@ -164,6 +164,12 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+nlohmann::json named(const nlohmann::json& list, const std::string& name) {
+  for (const auto& element : list)
+    if (element.contains("name") && element["name"] == name) return element;
+  return nullptr;
+}
+
 std::string ns_prefix() {
   const char* value = std::getenv("INCEPTION_NS_PREFIX");
   if (value == nullptr || *value == '\0') return "inct";

@@ -231,6 +231,11 @@ class VportPeer {
   std::vector<Frame> frames_;
 };
 
+// The element of a JSON list (port list, stats ports, ...) whose "name" is
+// `name`, or null: a copy, so an EXPECT on a field of a missing element
+// fails instead of passing because the loop that held it never ran.
+nlohmann::json named(const nlohmann::json& list, const std::string& name);
+
 // Prefix of every network namespace and root-namespace interface a test
 // creates: INCEPTION_NS_PREFIX (at most 6 characters, so interface names
 // stay within 15), default "inct". Two checkouts running the suites at once

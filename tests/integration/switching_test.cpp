@@ -264,12 +264,11 @@ TEST_F(SwitchingTest, PortSecurityBindsAGuestToItsMacAndAddresses) {
   const auto guest = add_guest("p4", {"--mac", kGuestMac, "--ip", "192.0.2.4"});
   ASSERT_TRUE(guest);
   VportPeer& p4 = *guest;
-  for (const auto& p : daemon->ctl_json({"port", "list"})) {
-    if (p["name"] != "p4") continue;
-    EXPECT_EQ(p["port_security"], true);
-    EXPECT_EQ(p["macs"], nlohmann::json::array({kGuestMac}));
-    EXPECT_EQ(p["ips"], nlohmann::json::array({"192.0.2.4/32"}));
-  }
+  auto p = named(daemon->ctl_json({"port", "list"}), "p4");
+  ASSERT_FALSE(p.is_null()) << "port p4 missing from port list";
+  EXPECT_EQ(p["port_security"], true);
+  EXPECT_EQ(p["macs"], nlohmann::json::array({kGuestMac}));
+  EXPECT_EQ(p["ips"], nlohmann::json::array({"192.0.2.4/32"}));
   EXPECT_NE(daemon->ctl({"port", "list"}).out.find("52:54:00:00:00:04 192.0.2.4/32"), std::string::npos);
   // The guest's MAC is bound to its port: a static entry no one can move.
   EXPECT_TRUE(fdb_has(*daemon, "private", kGuestMac, "p4"));

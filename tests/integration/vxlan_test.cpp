@@ -176,11 +176,9 @@ TEST(Vxlan, OverlayMtuAndPathMtuDiscovery) {
       << big.out << big.err;
   const CommandResult fits = topo.in(topo.ivm_ns(1, "private"), "ping -M do -s 1422 -c 2 -W 3 192.0.2.2");
   EXPECT_EQ(fits.exit_code, 0) << fits.out;
-  const auto stats = topo.ctl_json(1, {"stats"});
-  for (const auto& port : stats["ports"])
-    if (port["name"] == "ivm1pri") {
-      EXPECT_GE(port["drops"]["too_big"].get<int>(), 1);
-    }
+  auto port = named(topo.ctl_json(1, {"stats"})["ports"], "ivm1pri");
+  ASSERT_FALSE(port.is_null()) << "port ivm1pri missing from stats";
+  EXPECT_GE(port["drops"]["too_big"].get<int>(), 1);
 }
 
 TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
