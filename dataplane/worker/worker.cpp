@@ -3,7 +3,6 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <sys/prctl.h>
-#include <time.h>
 
 #include "dataplane/l2/bridge.h"
 #include "dataplane/dataplane.h"
@@ -11,6 +10,7 @@
 #include "dataplane/router/router.h"
 #include "dataplane/underlay/underlay_input.h"
 #include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/idle_wait.h"
 #include "dataplane/worker/worker_state.h"
 
 namespace inception {
@@ -72,15 +72,6 @@ void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
   flush_underlay(ctx, snapshot);
 }
 
-namespace {
-
-void sleep_us(uint32_t us) noexcept {
-  timespec ts{0, static_cast<long>(us) * 1000};
-  nanosleep(&ts, nullptr);
-}
-
-}  // namespace
-
 int worker_main(void* arg) {
   auto& worker = *static_cast<Dataplane::Worker*>(arg);
   Dataplane& dp = *worker.dataplane;
@@ -89,6 +80,7 @@ int worker_main(void* arg) {
   const uint64_t hz = dp.tsc_hz_;
   // Short idle sleeps are only short with a small timer slack (default 50 us).
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  IdleWait idle_wait;
 
   rte_rcu_qsbr_thread_register(dp.rcu_, ctx.index);
   rte_rcu_qsbr_thread_online(dp.rcu_, ctx.index);
@@ -142,9 +134,14 @@ int worker_main(void* arg) {
       continue;
     }
     sleep_step_us = sleep_step_us == 0 ? 1 : std::min(sleep_step_us * 2, idle.max_sleep_us);
-    rte_rcu_qsbr_thread_offline(dp.rcu_, ctx.index);
-    sleep_us(sleep_step_us);
-    rte_rcu_qsbr_thread_online(dp.rcu_, ctx.index);
+    if (idle_wait.arm(snapshot, ctx.index)) {
+      rte_rcu_qsbr_thread_offline(dp.rcu_, ctx.index);
+      idle_wait.wait(sleep_step_us);
+      rte_rcu_qsbr_thread_online(dp.rcu_, ctx.index);
+    }
+    // The port set may have changed while we slept offline: disarm what the
+    // current snapshot polls (VhostDevices of the old one may be gone).
+    idle_wait.disarm(*dp.snapshot_.load(std::memory_order_acquire), ctx.index);
     counter_add(ctx.counters->idle_cycles, rte_rdtsc() - start);
   }
   rte_rcu_qsbr_thread_offline(dp.rcu_, ctx.index);
