@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "dataplane/arp.h"
-#include "dataplane/worker/rate_limit.h"
 #include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/rate_limit.h"
 #include "inception/log.h"
 
 namespace inception {
@@ -466,8 +466,8 @@ void Controller::del_router(const std::string& network) {
   if (!routers_.contains(network)) throw ControlError(fmt::format("network {} has no router", network));
   for (const auto& [public_ip, fip] : fips_)
     if (fip.config.network == network)
-      throw ControlError(fmt::format("router on network {}: floating IP {} routes through it; delete it first",
-                                     network, public_ip.to_string()));
+      throw ControlError(fmt::format("router on network {}: floating IP {} routes through it; delete it first", network,
+                                     public_ip.to_string()));
   if (network == startup_.nat.public_network && (!gateway_mappings_.empty() || snat_ || !fips_.empty()))
     throw ControlError(fmt::format(
         "router on network {}: it is [nat] public_network, which gateway mappings and SNAT route through; it stays",

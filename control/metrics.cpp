@@ -155,7 +155,8 @@ class MetricsExporter::Collector : public prometheus::Collectable {
                               "Frames sent on the underlay NIC (interface=nic) or to the rVM's stack (interface=host).",
                               MetricType::Counter);
     auto underlay_drops =
-        family("inception_underlay_drops_total", "Frames from the underlay dropped, by reason (VXLAN decap, ARP, and the router for NAT addresses).",
+        family("inception_underlay_drops_total",
+               "Frames from the underlay dropped, by reason (VXLAN decap, ARP, and the router for NAT addresses).",
                MetricType::Counter);
     if (stats.underlay) {
       add(underlay_rx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.rx_packets));

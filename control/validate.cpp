@@ -189,8 +189,8 @@ void validate_router(const RouterConfig& router, const std::vector<RouterConfig>
   const std::string context =
       fmt::format("router on network {}: address {}", router.network, router.address.address.to_string());
   if (router.address.length == 0 || router.address.length > 30)
-    throw ConfigError(fmt::format("{}/{}: the prefix must be /1 to /30, with room for hosts", context,
-                                  router.address.length));
+    throw ConfigError(
+        fmt::format("{}/{}: the prefix must be /1 to /30, with room for hosts", context, router.address.length));
   if (const auto why = not_unicast(router.address.address)) throw ConfigError(fmt::format("{} is {}", context, *why));
   if (const auto why = not_host_of(router.address.address, router.address, ""))
     throw ConfigError(fmt::format("{} is {}", context, *why));

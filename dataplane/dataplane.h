@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "dataplane/l2/learn_ring.h"
-#include "dataplane/worker/punt.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/worker/punt.h"
 #include "inception/counters.h"
 
 namespace inception {

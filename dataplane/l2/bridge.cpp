@@ -7,8 +7,8 @@
 
 #include <cstring>
 
-#include "dataplane/vxlan/icmp_error.h"
 #include "dataplane/router/router.h"
+#include "dataplane/vxlan/icmp_error.h"
 
 namespace inception {
 
@@ -27,6 +27,23 @@ bool is_link_local_group(const rte_ether_addr& dst) noexcept {
          dst.addr_bytes[3] == 0x00 && dst.addr_bytes[4] == 0x00 && (dst.addr_bytes[5] & 0xf0) == 0x00;
 }
 
+// MAC keys of a burst for one bulk FDB lookup, one per run of equal keys
+// (a burst from one guest usually has one source and few destinations).
+struct KeyRuns {
+  uint64_t keys[kBurstSize];
+  const uint64_t* ptrs[kBurstSize];
+  uint16_t n = 0;
+  // Returns the index of `key`'s run, the index of its lookup result.
+  uint8_t add(uint64_t key) noexcept {
+    if (n == 0 || keys[n - 1] != key) {
+      keys[n] = key;
+      ptrs[n] = &keys[n];
+      ++n;
+    }
+    return static_cast<uint8_t>(n - 1);
+  }
+};
+
 void drop(WorkerContext& ctx, const L2Origin& from, DropReason reason, rte_mbuf* m) noexcept {
   if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], reason);
   rte_pktmbuf_free(m);
@@ -38,11 +55,11 @@ void drop(WorkerContext& ctx, const L2Origin& from, DropReason reason, rte_mbuf*
 // the router's address is the same on every rVM (a distributed default
 // gateway) and what it sends unaddressed is local; flooding its ARP to other
 // rVMs would teach their iVMs a remote MAC for their own gateway.
-unsigned flood_targets(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network,
-                       const L2Origin& from, const rte_mbuf* m, PortIndex* targets) noexcept {
+unsigned flood_targets(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, const L2Origin& from,
+                       const rte_mbuf* m, PortIndex* targets) noexcept {
   const PortIndex except = from.routed ? kInvalidPort : from.port;
-  bool to_peers = from.routed ? from.network == snapshot.nat.public_network
-                              : !snapshot.ports[from.port].is_peer || network.hub;
+  bool to_peers =
+      from.routed ? from.network == snapshot.nat.public_network : !snapshot.ports[from.port].is_peer || network.hub;
   to_peers = to_peers && !network.peer_ports.empty();
   if (to_peers && m->pkt_len > overlay_frame_limit(snapshot)) {
     if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], DropReason::kTooBig);
@@ -141,12 +158,9 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
   uint64_t rx_bytes = 0;
 
   // Sources first, in one bulk lookup (rte_hash pipelines its bucket
-  // fetches, which matters once the FDB outgrows the caches), again once
-  // per run of frames from one MAC.
-  uint64_t src_keys[kBurstSize];
-  const uint64_t* src_key_ptrs[kBurstSize];
+  // fetches, which matters once the FDB outgrows the caches).
+  KeyRuns sources;
   uint8_t src_of_frame[kBurstSize];
-  uint16_t n_src = 0;
   uint16_t n_valid = 0;
   for (uint16_t i = 0; i < n; ++i) {
     // The first touch of each frame's data is here; the second pass finds
@@ -160,24 +174,18 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
       continue;
     }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    const uint64_t src_key = MacAddress::key_of(eth->src_addr.addr_bytes);
-    if (n_src == 0 || src_keys[n_src - 1] != src_key) {
-      src_keys[n_src] = src_key;
-      src_key_ptrs[n_src] = &src_keys[n_src];
-      ++n_src;
-    }
-    src_of_frame[n_valid] = static_cast<uint8_t>(n_src - 1);
+    src_of_frame[n_valid] = sources.add(MacAddress::key_of(eth->src_addr.addr_bytes));
     pkts[n_valid++] = m;
   }
   counter_add(in_counters.rx_packets, n);
   counter_add(in_counters.rx_bytes, rx_bytes);
   uint64_t src_values[kBurstSize];
-  const uint64_t src_hits = n_src ? fdb.lookup_bulk(src_key_ptrs, n_src, src_values) : 0;
+  const uint64_t src_hits = sources.n ? fdb.lookup_bulk(sources.ptrs, sources.n, src_values) : 0;
   // Per source: may its frames be forwarded, and why not.
   DropReason src_verdict[kBurstSize]{};
   constexpr DropReason kForward = DropReason::kCount;
-  for (uint16_t j = 0; j < n_src; ++j) {
-    const uint64_t key = src_keys[j];
+  for (uint16_t j = 0; j < sources.n; ++j) {
+    const uint64_t key = sources.keys[j];
     src_verdict[j] = kForward;
     if (unlikely(MacAddress::is_multicast_key(key) || key == 0)) {
       src_verdict[j] = DropReason::kInvalidSource;
@@ -239,13 +247,10 @@ void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& fr
                 uint16_t n) noexcept {
   const NetworkView& network = snapshot.networks[from.network];
   const bool from_peer = !from.routed && snapshot.ports[from.port].is_peer;
-  // Destinations to look up, once per run of frames to the same MAC (a
-  // burst from one guest usually goes to one or a few): `key_of_frame[i]`
-  // is the index in `dst_keys` of unicast frame i.
-  uint64_t dst_keys[kBurstSize];
-  const uint64_t* dst_key_ptrs[kBurstSize];
+  // Destinations of the unicast frames: `key_of_frame[i]` is the lookup
+  // result of unicast frame i.
+  KeyRuns destinations;
   uint8_t key_of_frame[kBurstSize];
-  uint16_t n_keys = 0;
   rte_mbuf* unicast[kBurstSize];
   uint16_t n_unicast = 0;
   for (uint16_t i = 0; i < n; ++i) {
@@ -259,19 +264,13 @@ void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& fr
       flood(ctx, snapshot, network, from, m);
       continue;
     }
-    const uint64_t dst_key = MacAddress::key_of(eth->dst_addr.addr_bytes);
-    if (n_keys == 0 || dst_keys[n_keys - 1] != dst_key) {
-      dst_keys[n_keys] = dst_key;
-      dst_key_ptrs[n_keys] = &dst_keys[n_keys];
-      ++n_keys;
-    }
-    key_of_frame[n_unicast] = static_cast<uint8_t>(n_keys - 1);
+    key_of_frame[n_unicast] = destinations.add(MacAddress::key_of(eth->dst_addr.addr_bytes));
     unicast[n_unicast++] = m;
   }
   if (n_unicast == 0) return;
 
   uint64_t values[kBurstSize];
-  const uint64_t hits = network.fdb->lookup_bulk(dst_key_ptrs, n_keys, values);
+  const uint64_t hits = network.fdb->lookup_bulk(destinations.ptrs, destinations.n, values);
   for (uint16_t i = 0; i < n_unicast; ++i) {
     rte_mbuf* m = unicast[i];
     const uint8_t k = key_of_frame[i];

@@ -45,7 +45,9 @@ Fdb::Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rt
   for (uint32_t s = capacity_; s > 0; --s) free_slots_.push_back(s - 1);
 }
 
-Fdb::~Fdb() { rte_hash_free(hash_); }
+Fdb::~Fdb() {
+  rte_hash_free(hash_);
+}
 
 uint32_t Fdb::last_seen_s(uint32_t slot) const noexcept {
   return last_seen_.latest(slot, slots_[slot].learned_s);

@@ -50,8 +50,12 @@ Route consumed(WorkerContext& ctx, PortIndex port, DropReason reason, rte_mbuf* 
   drop(ctx, port, reason, m);
   return {};
 }
-Route via(NetworkIndex network, uint32_t next_hop) noexcept { return {Route::kNextHop, network, next_hop}; }
-Route to_underlay() noexcept { return {Route::kUnderlay, kInvalidNetwork, 0}; }
+Route via(NetworkIndex network, uint32_t next_hop) noexcept {
+  return {Route::kNextHop, network, next_hop};
+}
+Route to_underlay() noexcept {
+  return {Route::kUnderlay, kInvalidNetwork, 0};
+}
 
 // Asks the network who has `ip` (network order), at most once per window;
 // the request is charged to `in_port`, whose packet needed the answer.

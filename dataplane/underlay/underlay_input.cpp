@@ -7,9 +7,9 @@
 
 #include "dataplane/arp.h"
 #include "dataplane/l2/bridge.h"
-#include "dataplane/worker/punt.h"
 #include "dataplane/router/router.h"
 #include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/punt.h"
 
 namespace inception {
 

@@ -4,8 +4,8 @@
 #include <rte_lcore.h>
 #include <sys/prctl.h>
 
-#include "dataplane/l2/bridge.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/l2/bridge.h"
 #include "dataplane/ports/port_io.h"
 #include "dataplane/router/router.h"
 #include "dataplane/underlay/underlay_input.h"

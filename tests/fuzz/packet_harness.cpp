@@ -19,8 +19,8 @@
 
 #include "dataplane/arp.h"
 #include "dataplane/l2/bridge.h"
-#include "dataplane/worker/punt.h"
 #include "dataplane/vxlan/vxlan.h"
+#include "dataplane/worker/punt.h"
 #include "dataplane/worker/worker.h"
 
 namespace inception::fuzz {

@@ -412,7 +412,13 @@ TEST_F(CtlErrors, RoutersAreAddedAndRemovedLive) {
   ASSERT_TRUE(guest.wait_ready());
   // Who has 192.0.2.254? asks 52:54:00:00:00:0a (192.0.2.2).
   const std::string who_has =
-      "ffffffffffff5254000000" "0a0806" "0001080006040001" "52540000000a" "c0000202" "000000000000" "c00002fe" +
+      "ffffffffffff5254000000"
+      "0a0806"
+      "0001080006040001"
+      "52540000000a"
+      "c0000202"
+      "000000000000"
+      "c00002fe" +
       std::string(36, '0');
   auto answered = [&] {
     const size_t before = guest.frames().size();

@@ -11,11 +11,10 @@
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   const std::string prefix = "unit-" + std::to_string(getpid());
-  std::vector<std::string> args = {
-      "unit-test",     "-l",   "0",           "--no-huge", "-m", "256", "--no-pci", "--no-telemetry",
-      "--file-prefix", prefix, "--log-level", "*:error",
-      // An ethdev whose TX ring the encap stage's tests read back.
-      "--vdev", "net_ring0"};
+  std::vector<std::string> args = {"unit-test", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-telemetry",
+                                   "--file-prefix", prefix, "--log-level", "*:error",
+                                   // An ethdev whose TX ring the encap stage's tests read back.
+                                   "--vdev", "net_ring0"};
   std::vector<char*> eal_argv;
   for (auto& a : args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {

@@ -59,8 +59,8 @@ class EncapStageTest : public ::testing::Test {
       peer.is_peer = true;
       peer.resolved = true;
       peer.ethdev_id = ring_port();
-      peer.tunnel = make_vxlan_template({2, 0, 0, 0, 0, 0x0c}, {2, 0, 0, 0, 0, 1}, 0x0a00000c, 0x0a000010 + i, 4789,
-                                        1001);
+      peer.tunnel =
+          make_vxlan_template({2, 0, 0, 0, 0, 0x0c}, {2, 0, 0, 0, 0, 1}, 0x0a00000c, 0x0a000010 + i, 4789, 1001);
     }
     drain();
   }
@@ -71,7 +71,8 @@ class EncapStageTest : public ::testing::Test {
   std::vector<rte_mbuf*> drain() {
     std::vector<rte_mbuf*> out;
     rte_mbuf* pkts[kBurstSize];
-    for (uint16_t n; (n = rte_eth_rx_burst(ring_port(), 0, pkts, kBurstSize)) != 0;) out.insert(out.end(), pkts, pkts + n);
+    for (uint16_t n; (n = rte_eth_rx_burst(ring_port(), 0, pkts, kBurstSize)) != 0;)
+      out.insert(out.end(), pkts, pkts + n);
     return out;
   }
   static uint32_t outer_destination(const rte_mbuf* m) {
@@ -114,7 +115,8 @@ TEST_F(EncapStageTest, EveryPeersFramesLeaveInTheNicsBatchWithTheirOwnOuterHeade
 TEST_F(EncapStageTest, AFloodOfMorePeerFramesThanABatchAllLeave) {
   // 5 peers x 32 frames: more than UnderlayBatch::kCapacity in one flush.
   for (unsigned i = 0; i < kPeers; ++i)
-    for (uint16_t k = 0; k < kBurstSize; ++k) ctx->tx.push(kFirstPeer + i, frame("02:00:00:00:00:02", "02:00:00:00:00:01"));
+    for (uint16_t k = 0; k < kBurstSize; ++k)
+      ctx->tx.push(kFirstPeer + i, frame("02:00:00:00:00:02", "02:00:00:00:00:01"));
   static_assert(kPeers * kBurstSize > UnderlayBatch::kCapacity);
   flush_tx(*ctx, snapshot);
   const auto sent = drain();

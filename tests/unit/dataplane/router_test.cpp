@@ -17,8 +17,8 @@
 #include "dataplane/arp.h"
 #include "dataplane/l2/bridge.h"
 #include "dataplane/router/overlay_neighbors.h"
-#include "dataplane/worker/punt.h"
 #include "dataplane/underlay/underlay_input.h"
+#include "dataplane/worker/punt.h"
 #include "nat/snat.h"
 #include "test_frames.h"
 
