@@ -19,6 +19,7 @@ benchmark took from the machine.
   perf/bench.py                       # the README's set of scenarios
   perf/bench.py --scenarios l2-64,vxlan-encap --rounds 5 --duration 10
   perf/bench.py --list
+  perf/bench.py --baseline /tmp/old/build-release   # before/after: another build in the same rounds
 
 Writes OUT/results.json, OUT/results.csv and OUT/results.png (default
 OUT=perf/results) and prints the table.
@@ -70,7 +71,8 @@ SCENARIOS = [
     scenario("snat-100k", "snat", flows=100000, what="SNAT, 100,000 sessions"),
     scenario("snat-1m", "snat", flows=1000000, what="SNAT, 1,000,000 sessions"),
 ]
-DEFAULT = "l2-64,l2-1518,l2-10k-flows,fdb-10,fdb-1m,vxlan-encap,vxlan-decap,fip-in,snat-1k,snat-1m"
+DEFAULT = ("l2-64,l2-1518,l2-10k-flows,fdb-10,fdb-1m,vxlan-encap,vxlan-encap-10k,vxlan-decap,fip-in,fip-in-10k,"
+           "snat-1k,snat-1m")
 SWITCHES = ["inceptiond", "ovs", "testpmd"]
 
 # Which sockets a scenario sends on and receives from (generator side).
@@ -137,10 +139,11 @@ def cpu_jiffies(pids):
 class Inceptiond:
     name = "inceptiond"
 
-    def __init__(self, build, run_dir):
+    def __init__(self, build, run_dir, name="inceptiond"):
+        self.name = name  # "baseline": another build of inceptiond, for before/after in one run
         self.daemon = os.path.join(build, "control", "inceptiond")
         self.ctl = os.path.join(build, "control", "inceptionctl")
-        self.dir = os.path.join(run_dir, "inceptiond")
+        self.dir = os.path.join(run_dir, name)
         self.proc = None
 
     def sockets(self):
@@ -505,7 +508,7 @@ def median(values):
 
 def summarize(sc, rounds):
     row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"]}
-    for sw in SWITCHES:
+    for sw in SWITCHES + ["baseline"]:
         runs = [r[sw] for r in rounds if sw in r and r[sw] is not None and "rx_pps" in r[sw]]
         row[f"{sw}_mpps"] = median([r["rx_pps"] / 1e6 for r in runs])
         row[f"{sw}_cycles"] = median([r.get("cycles_per_packet") for r in runs])
@@ -521,6 +524,7 @@ def summarize(sc, rounds):
     row["vs_ovs"] = ratio("inceptiond", "ovs")
     row["vs_ceiling"] = ratio("inceptiond", "testpmd")
     row["ovs_vs_ceiling"] = ratio("ovs", "testpmd")
+    row["vs_baseline"] = ratio("inceptiond", "baseline")
     row["max_steal_cpu"] = max((r[sw].get("steal_cpu", 0) for r in rounds for sw in SWITCHES
                                 if r.get(sw) and "rx_pps" in r[sw]), default=None)
     row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in SWITCHES
@@ -543,6 +547,11 @@ def print_table(rows, idle):
                       fmt(r["inceptiond_cycles"], 0), fmt(r["ovs_cycles"], 0),
                       f'{fmt(r["inceptiond_p50_us"], 0)}/{fmt(r["inceptiond_p99_us"], 0)}',
                       f'{fmt(r["ovs_p50_us"], 0)}/{fmt(r["ovs_p99_us"], 0)}'])
+    if any(r["baseline_mpps"] is not None for r in rows):
+        lines[0] += ["baseline", "inc/base", "base cyc/pkt"]
+        for line, r in zip(lines[1:], rows):
+            line += [fmt(r["baseline_mpps"]), fmt(r["vs_baseline"]), fmt(r["baseline_cycles"], 0)]
+        head = lines[0]
     widths = [max(len(str(l[i])) for l in lines) for i in range(len(head))]
     for l in lines:
         print("  ".join(str(c).ljust(w) for c, w in zip(l, widths)))
@@ -606,6 +615,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=os.path.join(ROOT, "perf", "results"))
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-cost measurement")
+    ap.add_argument("--baseline", metavar="BUILD",
+                    help="also run the inceptiond of another build (say, of the previous commit) in every round: "
+                         "before/after ratios from the same rounds")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -629,6 +641,10 @@ def main():
     run_dir = tempfile.mkdtemp(prefix="inception-bench-")
     makers = {"inceptiond": Inceptiond, "ovs": Ovs, "testpmd": Testpmd}
     switches = [makers[s](args.build, run_dir) for s in SWITCHES if s in switches_wanted]
+    if args.baseline:
+        if not os.path.exists(os.path.join(args.baseline, "control", "inceptiond")):
+            ap.error(f"--baseline {args.baseline}: no control/inceptiond in that build")
+        switches.insert(1, Inceptiond(args.baseline, run_dir, name="baseline"))
     results = {"machine": machine(), "settings": vars(args), "scenarios": [], "idle": None}
     rows = []
     try:
@@ -655,6 +671,9 @@ def main():
         inceptiond = next((s for s in switches if s.name == "inceptiond"), None)
         if inceptiond and not args.no_idle:
             results["idle"] = idle_cost(inceptiond, gen, 10)
+        baseline = next((s for s in switches if s.name == "baseline"), None)
+        if baseline and not args.no_idle:
+            results["idle_baseline"] = idle_cost(baseline, gen, 10)
     finally:
         for sw in switches:
             sw.stop()
@@ -672,6 +691,10 @@ def main():
     print(f'machine: {results["machine"]["cpu"]}, {results["machine"]["cpus"]} CPUs, '
           f'load {" ".join(results["machine"]["loadavg"])}')
     print_table(rows, results["idle"])
+    if results.get("idle_baseline"):
+        b = results["idle_baseline"]
+        print(f"idle, baseline build: worker {b['idle_cpu_of_a_core'] * 100:.1f}% of a core; first packet after idle "
+              f"p50 {b['first_packet_latency_p50_us']:.0f} us, p99 {b['first_packet_latency_p99_us']:.0f} us")
     print(f"saved {args.out}/results.json, results.csv, results.png")
     return 0
 
