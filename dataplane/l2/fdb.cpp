@@ -1,52 +1,26 @@
 #include "dataplane/l2/fdb.h"
 
-#include <rte_errno.h>
-#include <rte_hash_crc.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
 namespace inception {
 
-namespace {
-
-std::string unique_hash_name() {
-  // rte_hash names are global to the process and limited to 32 bytes.
-  static std::atomic<uint32_t> counter{0};
-  return "fdb_" + std::to_string(counter.fetch_add(1));
-}
-
-}  // namespace
-
 Fdb::Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rte_rcu_qsbr* rcu)
-    : rcu_(rcu),
-      dynamic_limit_(dynamic_limit),
+    : dynamic_limit_(dynamic_limit),
       capacity_(dynamic_limit + kStaticReserve),
       n_workers_(n_workers),
+      table_("network " + name + ": FDB", capacity_, sizeof(uint64_t), rcu, &Fdb::slot_reclaimed, this),
       last_seen_(n_workers, dynamic_limit + kStaticReserve) {
-  const std::string hash_name = unique_hash_name();
-  rte_hash_parameters params{};
-  params.name = hash_name.c_str();
-  params.entries = capacity_;
-  params.key_len = sizeof(uint64_t);
-  params.hash_func = rte_hash_crc;
-  params.hash_func_init_val = 0;
-  params.socket_id = static_cast<int>(rte_socket_id());
-  // EXT_TABLE: inserts never fail below `entries` because of cuckoo cycles,
-  // so the limit the user sets is the limit they get.
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  hash_ = rte_hash_create(&params);
-  if (hash_ == nullptr)
-    throw std::runtime_error("network " + name + ": cannot allocate an FDB of " + std::to_string(capacity_) +
-                             " entries (" + rte_strerror(rte_errno) + ")");
   slots_.resize(capacity_);
   free_slots_.reserve(capacity_);
   for (uint32_t s = capacity_; s > 0; --s) free_slots_.push_back(s - 1);
 }
 
-Fdb::~Fdb() {
-  rte_hash_free(hash_);
+void Fdb::slot_reclaimed(void* fdb, uint32_t slot) noexcept {
+  auto* self = static_cast<Fdb*>(fdb);
+  self->slots_[slot].in_use = false;
+  self->free_slots_.push_back(slot);
 }
 
 uint32_t Fdb::last_seen_s(uint32_t slot) const noexcept {
@@ -91,7 +65,7 @@ LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
     value.port = port;
     slots_[value.slot].port = port;
     slots_[value.slot].learned_s = now_s;
-    rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack()));
+    table_.add(&key, value.pack());
     return LearnResult::kMoved;
   }
   if (dynamic_count_ >= dynamic_limit_) {
@@ -105,7 +79,7 @@ LearnResult Fdb::learn(const MacAddress& mac, PortIndex port, uint32_t now_s) {
   const uint32_t slot = allocate_slot();
   slots_[slot] = {key, port, true, false, now_s};
   const FdbValue value{port, false, slot};
-  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack())) != 0) {
+  if (!table_.add(&key, value.pack())) {
     slots_[slot].in_use = false;
     free_slots_.push_back(slot);
     ++limit_hits_;
@@ -134,14 +108,14 @@ void Fdb::add_static(const MacAddress& mac, PortIndex port) {
     value.is_static = true;
     slots_[value.slot].port = port;
     slots_[value.slot].is_static = true;
-    rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(value.pack()));
+    table_.add(&key, value.pack());
     return;
   }
   if (static_count_ >= kStaticReserve)
     throw std::runtime_error("static entry limit (" + std::to_string(kStaticReserve) + ") reached");
   const uint32_t slot = allocate_slot();
   slots_[slot] = {key, port, true, true, 0};
-  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(FdbValue{port, true, slot}.pack())) != 0) {
+  if (!table_.add(&key, FdbValue{port, true, slot}.pack())) {
     slots_[slot].in_use = false;
     free_slots_.push_back(slot);
     throw std::runtime_error("FDB hash refused the entry");
@@ -151,11 +125,8 @@ void Fdb::add_static(const MacAddress& mac, PortIndex port) {
 
 void Fdb::erase_keys(const std::vector<uint32_t>& slots) {
   if (slots.empty()) return;
-  std::vector<int32_t> positions;
-  positions.reserve(slots.size());
   for (uint32_t slot : slots) {
-    const int32_t pos = rte_hash_del_key(hash_, &slots_[slot].key);
-    if (pos >= 0) positions.push_back(pos);
+    table_.erase(&slots_[slot].key, slot);
     if (slots_[slot].is_static) {
       --static_count_;
     } else {
@@ -164,14 +135,9 @@ void Fdb::erase_keys(const std::vector<uint32_t>& slots) {
     }
   }
   update_full();
-  // Workers may still hold a position or slot they looked up before the
-  // delete; wait until all have passed a quiescent state before reuse.
-  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-  for (int32_t pos : positions) rte_hash_free_key_with_position(hash_, pos);
-  for (uint32_t slot : slots) {
-    slots_[slot].in_use = false;
-    free_slots_.push_back(slot);
-  }
+  // Workers may still hold a slot they looked up before the delete: it is
+  // reused (slot_reclaimed) only once all have passed a quiescent state.
+  table_.synchronize_and_reclaim();
 }
 
 bool Fdb::remove(const MacAddress& mac) {

@@ -1,9 +1,8 @@
 // The forwarding database of one network: MAC address -> port.
 //
 // Theory of operation
-//  * Storage is an rte_hash in lock-free read/write-concurrency mode
-//    (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF): workers look up without locks
-//    while the control thread writes. The control thread is the only writer;
+//  * Storage is an RcuHash (inception/rcu_hash.h): workers look up without
+//    locks while the control thread writes. The control thread is the only writer;
 //    workers ask it to learn through the learn ring (learn_ring.h).
 //  * The hash data is a packed 64-bit value: port index, static flag and a
 //    slot number. The slot indexes per-worker "last seen" arrays: a worker
@@ -12,7 +11,7 @@
 //    entry never writes a cache line another worker reads.
 //  * Aging, deletion and moves are control-thread operations. A deleted key's
 //    hash position and slot are reused only after an RCU grace period
-//    (rte_rcu_qsbr_synchronize on the workers' QSBR variable), so a worker
+//    (the table's defer queue, reclaimed after a synchronous wait), so a worker
 //    never reads a slot that now describes another MAC.
 //  * Dynamic entries are bounded by a per-network limit and by a per-port
 //    quota; static entries have their own reserve, so a guest spraying
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "inception/mac_address.h"
+#include "inception/rcu_hash.h"
 #include "inception/types.h"
 #include "inception/worker_stamps.h"
 
@@ -67,7 +67,6 @@ class Fdb {
 
   // Throws std::runtime_error if DPDK cannot allocate the table.
   Fdb(const std::string& name, uint32_t dynamic_limit, unsigned n_workers, rte_rcu_qsbr* rcu);
-  ~Fdb();
   Fdb(const Fdb&) = delete;
   Fdb& operator=(const Fdb&) = delete;
 
@@ -80,16 +79,11 @@ class Fdb {
     // burst from one guest to one destination.
     if (n == 1) return lookup(*keys[0], &values[0]) ? 1 : 0;
     uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, &hits,
-                              reinterpret_cast<void**>(values));
+    rte_hash_lookup_bulk_data(table_.get(), reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n,
+                              &hits, reinterpret_cast<void**>(values));
     return hits;
   }
-  bool lookup(uint64_t key, uint64_t* value) const noexcept {
-    void* data = nullptr;
-    if (rte_hash_lookup_data(hash_, &key, &data) < 0) return false;
-    *value = reinterpret_cast<uintptr_t>(data);
-    return true;
-  }
+  bool lookup(uint64_t key, uint64_t* value) const noexcept { return table_.lookup(&key, value); }
   // Records that `slot` was seen by `worker` at second `now_s`.
   void touch(unsigned worker, uint32_t slot, uint32_t now_s) const noexcept { last_seen_.touch(worker, slot, now_s); }
   bool full() const noexcept { return full_.load(std::memory_order_relaxed); }
@@ -137,11 +131,12 @@ class Fdb {
   void update_full() noexcept { full_.store(dynamic_count_ >= dynamic_limit_, std::memory_order_relaxed); }
   void add_to_port(PortIndex port, int delta) noexcept;
 
-  rte_hash* hash_ = nullptr;
-  rte_rcu_qsbr* rcu_ = nullptr;
+  static void slot_reclaimed(void* fdb, uint32_t slot) noexcept;
+
   uint32_t dynamic_limit_;
   uint32_t capacity_;
   unsigned n_workers_;
+  RcuHash table_;  // MAC key -> FdbValue
   std::vector<SlotInfo> slots_;
   std::vector<uint32_t> free_slots_;
   WorkerStamps last_seen_;

@@ -1,8 +1,6 @@
 #include "dataplane/router/overlay_neighbors.h"
 
 #include <rte_byteorder.h>
-#include <rte_errno.h>
-#include <rte_hash_crc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,30 +9,14 @@
 
 namespace inception {
 
-OverlayNeighbors::OverlayNeighbors(uint32_t capacity, rte_rcu_qsbr* rcu) : rcu_(rcu) {
-  static std::atomic<uint32_t> counter{0};
-  const std::string name = "ovl_neigh_" + std::to_string(counter.fetch_add(1));
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = capacity;
-  params.key_len = sizeof(uint64_t);
-  params.hash_func = rte_hash_crc;
-  params.socket_id = static_cast<int>(rte_socket_id());
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  hash_ = rte_hash_create(&params);
-  if (hash_ == nullptr)
-    throw std::runtime_error(std::string("cannot create the overlay neighbor table: ") + rte_strerror(rte_errno));
-}
-
-OverlayNeighbors::~OverlayNeighbors() {
-  rte_hash_free(hash_);
-}
+OverlayNeighbors::OverlayNeighbors(uint32_t capacity, rte_rcu_qsbr* rcu)
+    : table_("overlay neighbors", capacity, sizeof(uint64_t), rcu) {}
 
 bool OverlayNeighbors::lookup(NetworkIndex network, uint32_t ip, std::array<uint8_t, 6>* mac) const noexcept {
   const uint64_t key = key_of(network, rte_be_to_cpu_32(ip));
-  void* data = nullptr;
-  if (rte_hash_lookup_data(hash_, &key, &data) < 0) return false;
-  const MacAddress found = MacAddress::from_key(reinterpret_cast<uintptr_t>(data));
+  uint64_t data = 0;
+  if (!table_.lookup(&key, &data)) return false;
+  const MacAddress found = MacAddress::from_key(data);
   *mac = found.bytes();
   return true;
 }
@@ -52,7 +34,7 @@ OverlayNeighbors::LearnResult OverlayNeighbors::learn(NetworkIndex network, uint
     return LearnResult::kLimitReached;
   }
   // A new MAC for a known key replaces the data atomically for readers.
-  if (rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(mac.key()))) != 0) {
+  if (!table_.add(&key, mac.key())) {
     ++refused_[network];
     return LearnResult::kTableFull;
   }
@@ -64,14 +46,11 @@ OverlayNeighbors::LearnResult OverlayNeighbors::learn(NetworkIndex network, uint
 
 void OverlayNeighbors::erase(const std::vector<uint64_t>& keys) {
   if (keys.empty()) return;
-  std::vector<int32_t> positions;
   for (uint64_t key : keys) {
-    const int32_t pos = rte_hash_del_key(hash_, &key);
-    if (pos >= 0) positions.push_back(pos);
+    table_.erase(&key, 0);
     if (learned_.erase(key) != 0) --count_[static_cast<NetworkIndex>(key >> 32)];
   }
-  rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-  for (int32_t pos : positions) rte_hash_free_key_with_position(hash_, pos);
+  table_.synchronize_and_reclaim();
 }
 
 size_t OverlayNeighbors::expire(uint32_t now_s, uint32_t timeout_s) {

@@ -2,9 +2,8 @@
 // (to an iVM's fixed IP, to the host rVM of a floating IP, to the gateway).
 //
 // Filled by the control thread from the ARP frames workers punt on networks
-// that have a router; read lock-free by workers (rte_hash in RW_CONCURRENCY_LF
-// mode, one writer). A worker that misses sends an ARP request itself and
-// drops the packet; the reply arrives a few microseconds later.
+// that have a router; read lock-free by workers (an RcuHash, one writer). A worker that misses sends an ARP request
+// itself and drops the packet; the reply arrives a few microseconds later.
 //
 // Keyed by (network, address): tenants may reuse addresses. Each network
 // may hold at most its own limit of entries, so a guest announcing many
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "inception/mac_address.h"
+#include "inception/rcu_hash.h"
 #include "inception/types.h"
 
 namespace inception {
@@ -34,7 +34,6 @@ struct OverlayNeighbor {
 class OverlayNeighbors {
  public:
   OverlayNeighbors(uint32_t capacity, rte_rcu_qsbr* rcu);
-  ~OverlayNeighbors();
   OverlayNeighbors(const OverlayNeighbors&) = delete;
   OverlayNeighbors& operator=(const OverlayNeighbors&) = delete;
 
@@ -45,8 +44,8 @@ class OverlayNeighbors {
   // mac_keys[i] holds its MAC in MacAddress::key form.
   uint64_t lookup_bulk(const uint64_t* const* keys, unsigned n, uint64_t* mac_keys) const noexcept {
     uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, &hits,
-                              reinterpret_cast<void**>(mac_keys));
+    rte_hash_lookup_bulk_data(table_.get(), reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n,
+                              &hits, reinterpret_cast<void**>(mac_keys));
     return hits;
   }
   static uint64_t key_of(NetworkIndex network, uint32_t ip_host) noexcept { return uint64_t{network} << 32 | ip_host; }
@@ -66,8 +65,7 @@ class OverlayNeighbors {
  private:
   void erase(const std::vector<uint64_t>& keys);
 
-  rte_hash* hash_ = nullptr;
-  rte_rcu_qsbr* rcu_;
+  RcuHash table_;                                              // key_of() -> MAC key
   std::map<uint64_t, std::pair<uint64_t, uint32_t>> learned_;  // key -> (MAC key, learned at)
   std::array<uint32_t, kMaxNetworks> count_{};
   std::array<uint64_t, kMaxNetworks> refused_{};
