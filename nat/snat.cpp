@@ -5,6 +5,8 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
@@ -16,42 +18,68 @@ namespace {
 
 constexpr unsigned kPortProbes = 64;
 constexpr uint8_t kTcpFin = 0x01, kTcpRst = 0x04;
+// Sessions a worker ends per loop: bounds the time a mass expiry takes
+// from forwarding.
+constexpr unsigned kEndsPerService = 64;
+// rte_hash refuses fewer entries than a bucket holds.
+constexpr uint32_t kMinHashEntries = 8;
 
-// `lock_free`: workers read it without a lock while one writer holds lock_.
-rte_hash* make_hash(const char* kind, uint32_t entries, uint32_t key_len, bool lock_free) {
-  static std::atomic<uint32_t> counter{0};
-  const std::string name = std::string("snat_") + kind + std::to_string(counter.fetch_add(1));
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = entries;
-  params.key_len = key_len;
-  params.hash_func = rte_hash_crc;
-  params.socket_id = static_cast<int>(rte_socket_id());
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE | (lock_free ? RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF : 0);
-  rte_hash* h = rte_hash_create(&params);
-  if (h == nullptr)
-    throw std::runtime_error(std::string("SNAT: cannot allocate a session table of ") + std::to_string(entries) +
-                             " entries (" + rte_strerror(rte_errno) + ")");
-  return h;
+bool in_use(const SnatSession& s) noexcept {
+  return __atomic_load_n(&s.in_use, __ATOMIC_ACQUIRE);
 }
 
 }  // namespace
 
-SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu)
-    : config_(config), rcu_(rcu), last_seen_(n_workers, config.max_sessions) {
-  forward_ = make_hash("fwd", config_.max_sessions, sizeof(ForwardKey), true);
-  reverse_ = make_hash("rev", config_.max_sessions, sizeof(ReverseKey), true);
-  per_source_ = make_hash("src", config_.max_sessions, sizeof(uint64_t), false);
-  slots_.resize(config_.max_sessions);
-  free_slots_.reserve(config_.max_sessions);
-  for (uint32_t s = config_.max_sessions; s > 0; --s) free_slots_.push_back(s - 1);
+SnatTable::Shard::Shard(SnatTable& owner, unsigned index, uint32_t first, uint32_t count, uint16_t min_port,
+                        uint16_t max_port, rte_rcu_qsbr* rcu)
+    : table(owner),
+      first_slot(first),
+      slot_count(count),
+      port_min(min_port),
+      port_max(max_port),
+      forward("SNAT shard " + std::to_string(index) + " sessions", std::max(count, kMinHashEntries), sizeof(ForwardKey),
+              rcu, &SnatTable::slot_reclaimed, this),
+      reverse("SNAT shard " + std::to_string(index) + " replies", std::max(count, kMinHashEntries), sizeof(ReverseKey),
+              rcu),
+      per_source("SNAT shard " + std::to_string(index) + " sources", std::max(count, kMinHashEntries), sizeof(uint64_t),
+                 rcu) {
+  free_slots.reserve(count);
+  for (uint32_t s = first + count; s > first; --s) free_slots.push_back(s - 1);
+  static std::atomic<uint32_t> counter{0};
+  const std::string name = "snat_end" + std::to_string(counter.fetch_add(1));
+  to_end = rte_ring_create_elem(name.c_str(), sizeof(EndRequest), std::max(count, 64u),
+                                static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+  if (to_end == nullptr)
+    throw std::runtime_error("SNAT shard " + std::to_string(index) + ": cannot allocate its expiry queue (" +
+                             rte_strerror(rte_errno) + ")");
 }
 
-SnatTable::~SnatTable() {
-  rte_hash_free(forward_);
-  rte_hash_free(reverse_);
-  rte_hash_free(per_source_);
+SnatTable::Shard::~Shard() {
+  rte_ring_free(to_end);
 }
+
+SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu)
+    : config_(config), rcu_(rcu), last_seen_(n_workers, config.max_sessions) {
+  const unsigned n = std::max(1u, n_workers);
+  const uint32_t ports = uint32_t{config_.port_max} - config_.port_min + 1;
+  if (ports < n)
+    throw std::runtime_error("SNAT: the port range " + std::to_string(config_.port_min) + "-" +
+                             std::to_string(config_.port_max) + " has fewer ports than the switch has workers (" +
+                             std::to_string(n) + "): each worker hands out its own share");
+  slots_per_shard_ = config_.max_sessions / n;
+  ports_per_shard_ = ports / n;
+  slots_.resize(config_.max_sessions);
+  // Equal shares; the last shard also takes the remainders.
+  for (unsigned i = 0; i < n; ++i) {
+    const uint32_t first = i * slots_per_shard_;
+    const uint32_t count = i + 1 < n ? slots_per_shard_ : config_.max_sessions - first;
+    const auto port_min = static_cast<uint16_t>(config_.port_min + i * ports_per_shard_);
+    const auto port_max = i + 1 < n ? static_cast<uint16_t>(port_min + ports_per_shard_ - 1) : config_.port_max;
+    shards_.push_back(std::make_unique<Shard>(*this, i, first, count, port_min, port_max, rcu));
+  }
+}
+
+SnatTable::~SnatTable() = default;
 
 SnatTable::ForwardKey SnatTable::forward_key(const FlowKey& k, NetworkIndex network) noexcept {
   ForwardKey key{};
@@ -77,11 +105,16 @@ SnatTable::ReverseKey SnatTable::reverse_key(uint8_t protocol, uint16_t outside_
 SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac,
                                unsigned worker, uint32_t now_s, bool may_create, const SnatSession** session) noexcept {
   const ForwardKey fkey = forward_key(key, origin_network);
-  void* data = nullptr;
-  if (likely(rte_hash_lookup_data(forward_, &fkey, &data) >= 0)) {
-    const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
+  Shard& own = *shards_[worker < shards_.size() ? worker : 0];
+  uint64_t slot = 0;
+  bool found = own.forward.lookup(&fkey, &slot);
+  // A miss in the worker's own shard is a new flow, or one whose port
+  // another worker served before: look there before creating.
+  for (size_t i = 0; !found && i < shards_.size(); ++i)
+    if (shards_[i].get() != &own) found = shards_[i]->forward.lookup(&fkey, &slot);
+  if (likely(found)) {
     SnatSession& s = slots_[slot];
-    last_seen_.touch(worker, slot, now_s);
+    last_seen_.touch(worker, static_cast<uint32_t>(slot), now_s);
     if (s.protocol == IPPROTO_TCP) {
       if (!s.seen_outbound) s.seen_outbound = 1;
       if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
@@ -90,41 +123,38 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
     return SnatResult::kOk;
   }
   if (!may_create) return SnatResult::kNoSession;
-  // The first packet of a flow: create its session under the writers' lock.
-  rte_spinlock_lock(&lock_);
-  if (rte_hash_lookup_data(forward_, &fkey, &data) >= 0) {  // another worker was quicker
-    rte_spinlock_unlock(&lock_);
-    *session = &slots_[static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data))];
-    return SnatResult::kOk;
-  }
-  if (free_slots_.empty()) {
-    rte_spinlock_unlock(&lock_);
-    return SnatResult::kTableFull;
-  }
+  return create(own, fkey, key, origin_network, origin_mac, now_s, session);
+}
+
+SnatResult SnatTable::create(Shard& shard, const ForwardKey& fkey, const FlowKey& key, NetworkIndex origin_network,
+                             const uint8_t* origin_mac, uint32_t now_s, const SnatSession** session) noexcept {
+  if (shard.free_slots.empty()) return SnatResult::kTableFull;
   const uint64_t source = source_key(origin_network, key.src_ip);
-  if (per_network_[origin_network] >= config_.max_per_network || source_sessions(source) >= config_.max_per_source) {
-    rte_spinlock_unlock(&lock_);
+  if (source_sessions(source) >= config_.max_per_source) return SnatResult::kSessionLimit;
+  // Other shards' owners count sessions of the network at the same time.
+  if (per_network_[origin_network].fetch_add(1, std::memory_order_relaxed) >= config_.max_per_network) {
+    per_network_[origin_network].fetch_sub(1, std::memory_order_relaxed);
     return SnatResult::kSessionLimit;
   }
-  const uint32_t range = uint32_t{config_.port_max} - config_.port_min + 1;
+  const uint32_t range = uint32_t{shard.port_max} - shard.port_min + 1;
   const uint32_t start = rte_hash_crc(&fkey, sizeof(fkey), 0) % range;
   uint16_t outside_port = 0;
   ReverseKey rkey{};
-  bool found = false;
+  bool port_free = false;
   for (unsigned probe = 0; probe < kPortProbes && probe < range; ++probe) {
-    outside_port = rte_cpu_to_be_16(static_cast<uint16_t>(config_.port_min + (start + probe) % range));
+    outside_port = rte_cpu_to_be_16(static_cast<uint16_t>(shard.port_min + (start + probe) % range));
     rkey = reverse_key(key.protocol, outside_port, key.dst_ip, key.dst_port);
-    if (rte_hash_lookup(reverse_, &rkey) < 0) {
-      found = true;
+    if (!shard.reverse.contains(&rkey)) {
+      port_free = true;
       break;
     }
   }
-  if (!found) {
-    rte_spinlock_unlock(&lock_);
+  if (!port_free) {
+    per_network_[origin_network].fetch_sub(1, std::memory_order_relaxed);
     return SnatResult::kPortsExhausted;
   }
-  const uint32_t slot = free_slots_.back();
-  free_slots_.pop_back();
+  const uint32_t slot = shard.free_slots.back();
+  shard.free_slots.pop_back();
   SnatSession& s = slots_[slot];
   s = SnatSession{};
   s.protocol = key.protocol;
@@ -137,28 +167,31 @@ SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, 
   std::copy(origin_mac, origin_mac + 6, s.origin_mac.begin());
   s.created_s = now_s;
   s.seen_outbound = 1;
-  s.in_use = true;
   last_seen_.reset(slot, now_s);
-  const auto value = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
+  // The control thread reads a session only once in_use says it is whole.
+  __atomic_store_n(&s.in_use, true, __ATOMIC_RELEASE);
   // Reverse first: once the forward key is visible, replies must resolve.
-  rte_hash_add_key_data(reverse_, &rkey, value);
-  rte_hash_add_key_data(forward_, &fkey, value);
-  ++per_network_[origin_network];
-  add_source_session(source, +1);
+  // Neither add can fail: each hash has a position per slot of the shard.
+  shard.reverse.add(&rkey, slot);
+  shard.forward.add(&fkey, slot);
+  uint64_t count = 0;
+  shard.per_source.lookup(&source, &count);
+  shard.per_source.add(&source, count + 1);
   active_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
-  rte_spinlock_unlock(&lock_);
   *session = &s;
   return SnatResult::kOk;
 }
 
 const SnatSession* SnatTable::inbound(const FlowKey& key, unsigned worker, uint32_t now_s) noexcept {
+  const uint16_t port = rte_be_to_cpu_16(key.dst_port);
+  if (port < config_.port_min || port > config_.port_max) return nullptr;
+  const size_t owner = std::min<size_t>((port - config_.port_min) / ports_per_shard_, shards_.size() - 1);
   const ReverseKey rkey = reverse_key(key.protocol, key.dst_port, key.src_ip, key.src_port);
-  void* data = nullptr;
-  if (rte_hash_lookup_data(reverse_, &rkey, &data) < 0) return nullptr;
-  const auto slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
+  uint64_t slot = 0;
+  if (!shards_[owner]->reverse.lookup(&rkey, &slot)) return nullptr;
   SnatSession& s = slots_[slot];
-  last_seen_.touch(worker, slot, now_s);
+  last_seen_.touch(worker, static_cast<uint32_t>(slot), now_s);
   if (s.protocol == IPPROTO_TCP && !key.icmp_error) {
     if (!s.seen_inbound) s.seen_inbound = 1;
     if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
@@ -178,88 +211,112 @@ uint32_t SnatTable::timeout_of(const SnatSession& s) const noexcept {
   }
 }
 
-uint32_t SnatTable::source_sessions(uint64_t key) const noexcept {
-  void* data = nullptr;
-  return rte_hash_lookup_data(per_source_, &key, &data) >= 0 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data))
-                                                             : 0;
+bool SnatTable::is_idle(uint32_t slot, uint32_t now_s) const noexcept {
+  const SnatSession& s = slots_[slot];
+  const uint32_t last = last_seen_.latest(slot, s.created_s);
+  return now_s - std::min(now_s, last) >= timeout_of(s);
 }
 
-void SnatTable::add_source_session(uint64_t key, int delta) noexcept {
-  const int64_t count = int64_t{source_sessions(key)} + delta;
-  if (count <= 0) {
-    rte_hash_del_key(per_source_, &key);
-    return;
+uint32_t SnatTable::source_sessions(uint64_t key) const noexcept {
+  uint32_t total = 0;
+  for (const auto& shard : shards_) {
+    uint64_t count = 0;
+    if (shard->per_source.lookup(&key, &count)) total += static_cast<uint32_t>(count);
   }
-  // Cannot fail: the table has room for one entry per session.
-  rte_hash_add_key_data(per_source_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(count)));
+  return total;
+}
+
+SnatTable::Shard& SnatTable::owner_of_slot(uint32_t slot) const noexcept {
+  return *shards_[std::min<size_t>(slot / std::max(1u, slots_per_shard_), shards_.size() - 1)];
+}
+
+void SnatTable::slot_reclaimed(void* shard, uint32_t slot) noexcept {
+  static_cast<Shard*>(shard)->free_slots.push_back(slot);
+}
+
+void SnatTable::end(Shard& shard, uint32_t slot) noexcept {
+  SnatSession& s = slots_[slot];
+  FlowKey k;
+  k.protocol = s.protocol;
+  k.src_ip = s.inside_ip;
+  k.dst_ip = s.remote_ip;
+  k.src_port = s.inside_port;
+  k.dst_port = s.remote_port;
+  const ForwardKey fkey = forward_key(k, s.origin_network);
+  const ReverseKey rkey = reverse_key(s.protocol, s.outside_port, s.remote_ip, s.remote_port);
+  // Reverse first, so that the forward entry's grace period, which hands
+  // the slot back, also covers readers that came in by the reverse one.
+  shard.reverse.erase(&rkey, slot);
+  shard.forward.erase(&fkey, slot);
+  const uint64_t source = source_key(s.origin_network, s.inside_ip);
+  uint64_t count = 0;
+  if (shard.per_source.lookup(&source, &count)) {
+    if (count <= 1)
+      shard.per_source.erase(&source, 0);
+    else
+      shard.per_source.add(&source, count - 1);
+  }
+  per_network_[s.origin_network].fetch_sub(1, std::memory_order_relaxed);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+  __atomic_store_n(&s.in_use, false, __ATOMIC_RELEASE);
+}
+
+void SnatTable::service_shard(Shard& shard, uint32_t now_s) noexcept {
+  EndRequest requests[kEndsPerService];
+  const unsigned n =
+      rte_ring_sc_dequeue_burst_elem(shard.to_end, requests, sizeof(EndRequest), kEndsPerService, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    const EndRequest& r = requests[i];
+    const SnatSession& s = slots_[r.slot];
+    // Ended already (a request queued twice), or the slot was reused since.
+    if (!s.in_use || s.origin_network != r.network) continue;
+    if (!r.forced && !is_idle(r.slot, now_s)) continue;  // a packet came meanwhile
+    end(shard, r.slot);
+    if (!r.forced) expired_.fetch_add(1, std::memory_order_relaxed);
+  }
+  shard.reverse.reclaim();
+  shard.forward.reclaim();
+  shard.per_source.reclaim();
+}
+
+bool SnatTable::request_end(uint32_t slot, bool forced) const noexcept {
+  EndRequest request{slot, slots_[slot].origin_network, static_cast<uint8_t>(forced), 0};
+  return rte_ring_sp_enqueue_elem(owner_of_slot(slot).to_end, &request, sizeof(request)) == 0;
 }
 
 size_t SnatTable::expire(uint32_t now_s) {
-  std::vector<uint32_t> doomed;
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
-    const SnatSession& s = slots_[slot];
-    if (!s.in_use) continue;
-    const uint32_t last = last_seen_.latest(slot, s.created_s);
-    if (now_s - std::min(now_s, last) >= timeout_of(s)) doomed.push_back(slot);
-  }
-  erase(doomed);
-  expired_.fetch_add(doomed.size(), std::memory_order_relaxed);
-  return doomed.size();
+  size_t queued = 0;
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot)
+    if (in_use(slots_[slot]) && is_idle(slot, now_s) && request_end(slot, false)) ++queued;
+  return queued;
 }
 
 size_t SnatTable::forget_network(NetworkIndex network) {
-  std::vector<uint32_t> doomed;
-  for (uint32_t slot = 0; slot < slots_.size(); ++slot)
-    if (slots_[slot].in_use && slots_[slot].origin_network == network) doomed.push_back(slot);
-  erase(doomed);
-  return doomed.size();
-}
-
-uint32_t SnatTable::network_sessions(NetworkIndex network) const noexcept {
-  return __atomic_load_n(&per_network_[network], __ATOMIC_RELAXED);
-}
-
-void SnatTable::erase(const std::vector<uint32_t>& doomed) {
-  if (doomed.empty()) return;
-  std::vector<int32_t> forward_positions, reverse_positions;
-  rte_spinlock_lock(&lock_);
-  for (uint32_t slot : doomed) {
-    const SnatSession& s = slots_[slot];
-    FlowKey k;
-    k.protocol = s.protocol;
-    k.src_ip = s.inside_ip;
-    k.dst_ip = s.remote_ip;
-    k.src_port = s.inside_port;
-    k.dst_port = s.remote_port;
-    const ForwardKey fkey = forward_key(k, s.origin_network);
-    const ReverseKey rkey = reverse_key(s.protocol, s.outside_port, s.remote_ip, s.remote_port);
-    const int32_t f = rte_hash_del_key(forward_, &fkey);
-    const int32_t r = rte_hash_del_key(reverse_, &rkey);
-    if (f >= 0) forward_positions.push_back(f);
-    if (r >= 0) reverse_positions.push_back(r);
-    --per_network_[s.origin_network];
-    add_source_session(source_key(s.origin_network, s.inside_ip), -1);
+  size_t ended = 0;
+  for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    if (!in_use(slots_[slot]) || slots_[slot].origin_network != network) continue;
+    // The queue has room for every slot of the shard, unless expiry
+    // requests fill it; the owner drains it meanwhile.
+    for (unsigned tries = 0; !request_end(slot, true) && tries < kForgetTimeoutMs; ++tries) usleep(1000);
+    ++ended;
   }
-  rte_spinlock_unlock(&lock_);
-  // Workers spin on lock_ without reporting quiescence: never wait for a
-  // grace period while holding it.
+  for (unsigned waited_ms = 0; network_sessions(network) != 0; ++waited_ms) {
+    if (waited_ms >= kForgetTimeoutMs)
+      throw std::runtime_error("SNAT: the workers did not end the network's " +
+                               std::to_string(network_sessions(network)) + " sessions within " +
+                               std::to_string(kForgetTimeoutMs) + " ms");
+    usleep(1000);
+  }
+  // A worker may still hold a session it looked up before its owner ended it.
   rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-  rte_spinlock_lock(&lock_);
-  for (int32_t p : forward_positions) rte_hash_free_key_with_position(forward_, p);
-  for (int32_t p : reverse_positions) rte_hash_free_key_with_position(reverse_, p);
-  for (uint32_t slot : doomed) {
-    slots_[slot].in_use = false;
-    free_slots_.push_back(slot);
-  }
-  rte_spinlock_unlock(&lock_);
-  active_.fetch_sub(static_cast<uint32_t>(doomed.size()), std::memory_order_relaxed);
+  return ended;
 }
 
 std::vector<SnatSession> SnatTable::sessions(size_t limit) const {
   std::vector<SnatSession> out;
   for (const SnatSession& s : slots_) {
     if (out.size() >= limit) break;
-    if (s.in_use) out.push_back(s);
+    if (in_use(s)) out.push_back(s);
   }
   return out;
 }

@@ -8,32 +8,47 @@
 //    never pick up another's session by sending from its address. The mapping is address-and-port
 //    dependent (RFC 4787 terms), so one outside port serves many remote
 //    endpoints and the table reaches a million sessions on one address.
-//  * Two DPDK hashes in lock-free read mode index the session slots: by the
-//    inside flow (outbound lookups) and by (protocol, outside port, remote
-//    endpoint) (inbound lookups). Lookups never lock.
-//  * Creating a session (the first packet of a flow) takes one spinlock,
-//    held for a few hash operations: workers create sessions at the rate
-//    new flows arrive, not per packet. The control thread takes the same
-//    lock to delete expired sessions, releases it, waits for an RCU grace
-//    period, then frees their slots and hash positions under the lock.
+//  * Sharded by worker, VPP NAT44-ED style: each worker owns a shard -- an
+//    equal share of the session slots and of the outside port range, and
+//    the hashes that index them: by the inside flow (outbound lookups),
+//    by (protocol, outside port, remote endpoint) (inbound lookups), and
+//    the sessions per inside address. Only the owner writes its shard
+//    (RcuHash, one writer each); every worker reads every shard without
+//    locks. So creating a session -- the first packet of a flow -- takes
+//    no lock at all, and no worker ever waits for another or for the
+//    control thread.
+//  * Inbound lookups find the shard from the outside port. An outbound
+//    lookup tries the worker's own shard first, then the others (a flow
+//    whose port moved to another worker keeps its session). Two workers
+//    that see a flow's first packets at the same instant may each create a
+//    session for it; the one that loses expires unused.
+//  * Ending sessions is the owner's work too. The control thread finds
+//    expired sessions and queues them to their owners (a single-producer
+//    ring per shard); the owner ends them from its loop -- checking once
+//    more that each is still idle -- and reuses their slots and hash
+//    positions after an RCU grace period, without blocking (RcuHash
+//    reclaim). Deleting a network waits until the owners have ended its
+//    sessions: its index will name another tenant's network next.
 //  * Liveness is recorded like FDB ages: each worker writes the current
 //    second into its own per-slot array, only when it changed.
-//  * Bounded: at most `max_sessions` in all, `max_per_network` per origin
+//  * Bounded: at most `max_sessions` in all (each shard its share),
+//    `max_per_network` per origin
 //    network and `max_per_source` per inside address (per network), so one
 //    tenant, or one guest, cannot use up the table or the ports for the
 //    others; beyond a bound, and when no outside port is free for a remote
 //    endpoint, the packet is dropped and counted.
 #pragma once
 
-#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
-#include <rte_spinlock.h>
+#include <rte_ring.h>
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "inception/rcu_hash.h"
 #include "inception/types.h"
 #include "inception/worker_stamps.h"
 #include "nat/translate.h"
@@ -71,6 +86,8 @@ enum class SnatResult { kOk, kTableFull, kSessionLimit, kPortsExhausted, kNoSess
 
 class SnatTable {
  public:
+  // One shard per worker. Throws std::runtime_error if DPDK cannot allocate
+  // the tables, or if the port range has fewer ports than workers.
   SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu);
   ~SnatTable();
   SnatTable(const SnatTable&) = delete;
@@ -79,21 +96,34 @@ class SnatTable {
   const SnatConfig& config() const noexcept { return config_; }
 
   // ---- workers ----
-  // Finds or creates the session of an outbound packet (key as it leaves
-  // the inside host).
+  // Finds or creates (in `worker`'s shard) the session of an outbound
+  // packet (key as it leaves the inside host).
   // With `may_create` false (ICMP errors) only an existing session is used.
   SnatResult outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac, unsigned worker,
                       uint32_t now_s, bool may_create, const SnatSession** session) noexcept;
   // Finds the session of an inbound packet (key as it arrives from outside:
   // destination = our SNAT address and outside port).
   const SnatSession* inbound(const FlowKey& key, unsigned worker, uint32_t now_s) noexcept;
+  // The owner's upkeep of its shard: ends the sessions the control thread
+  // queued, reuses what no reader can hold any more. Called from the
+  // worker's loop, inside its read-side section (it never waits).
+  void service(unsigned worker, uint32_t now_s) noexcept {
+    if (worker < shards_.size() && shards_[worker]->has_work()) service_shard(*shards_[worker], now_s);
+  }
 
   // ---- control thread ----
+  // Queues every session idle past its timeout to its owner. Returns how
+  // many it queued; `expired()` counts those the owners ended.
   size_t expire(uint32_t now_s);
   // Ends every session that came from `network` (it is being deleted: its
-  // index will name another tenant's network next). Returns how many.
+  // index will name another tenant's network next), waiting up to
+  // `kForgetTimeoutMs` for the owners. Returns how many; throws
+  // std::runtime_error if the workers did not end them in time.
+  static constexpr unsigned kForgetTimeoutMs = 2000;
   size_t forget_network(NetworkIndex network);
-  uint32_t network_sessions(NetworkIndex network) const noexcept;
+  uint32_t network_sessions(NetworkIndex network) const noexcept {
+    return per_network_[network].load(std::memory_order_relaxed);
+  }
   std::vector<SnatSession> sessions(size_t limit) const;
   uint32_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
   uint64_t created() const noexcept { return created_.load(std::memory_order_relaxed); }
@@ -112,30 +142,57 @@ class SnatTable {
     uint8_t protocol, pad[7];
   };
   static_assert(sizeof(ForwardKey) == 16 && sizeof(ReverseKey) == 16, "16-byte keys take rte_hash's fast compare");
+  // Control thread -> owner: end this session (if it still belongs to
+  // `network`; unless `forced`, only if it is still idle).
+  struct EndRequest {
+    uint32_t slot;
+    NetworkIndex network;
+    uint8_t forced, pad;
+  };
+  static_assert(sizeof(EndRequest) == 8, "ring elements are a multiple of 4 bytes");
+  struct Shard {
+    Shard(SnatTable& table, unsigned index, uint32_t first_slot, uint32_t slot_count, uint16_t port_min,
+          uint16_t port_max, rte_rcu_qsbr* rcu);
+    ~Shard();
+    bool has_work() const noexcept {
+      return !rte_ring_empty(to_end) || forward.pending() != 0 || reverse.pending() != 0 || per_source.pending() != 0;
+    }
+    SnatTable& table;
+    uint32_t first_slot, slot_count;
+    uint16_t port_min, port_max;  // host order: the outside ports this shard hands out
+    RcuHash forward;              // ForwardKey -> slot
+    RcuHash reverse;              // ReverseKey -> slot
+    RcuHash per_source;           // source_key -> sessions of that inside address in this shard
+    std::vector<uint32_t> free_slots;
+    rte_ring* to_end = nullptr;  // EndRequest, single producer (control), single consumer (owner)
+  };
+
   static ForwardKey forward_key(const FlowKey& k, NetworkIndex network) noexcept;
   static ReverseKey reverse_key(uint8_t protocol, uint16_t outside_port, uint32_t remote_ip,
                                 uint16_t remote_port) noexcept;
-  uint32_t timeout_of(const SnatSession& s) const noexcept;
-  // Deletes the sessions in `doomed`, waits a grace period, then frees
-  // their slots and positions. Control thread.
-  void erase(const std::vector<uint32_t>& doomed);
-  // Sessions of one inside address (per network), under lock_.
   static uint64_t source_key(NetworkIndex network, uint32_t inside_ip) noexcept {
     return uint64_t{network} << 32 | inside_ip;
   }
+  static void slot_reclaimed(void* shard, uint32_t slot) noexcept;
+  uint32_t timeout_of(const SnatSession& s) const noexcept;
+  bool is_idle(uint32_t slot, uint32_t now_s) const noexcept;
+  // Sessions of one inside address, across all shards.
   uint32_t source_sessions(uint64_t key) const noexcept;
-  void add_source_session(uint64_t key, int delta) noexcept;
+  SnatResult create(Shard& shard, const ForwardKey& fkey, const FlowKey& key, NetworkIndex origin_network,
+                    const uint8_t* origin_mac, uint32_t now_s, const SnatSession** session) noexcept;
+  void service_shard(Shard& shard, uint32_t now_s) noexcept;
+  void end(Shard& shard, uint32_t slot) noexcept;
+  Shard& owner_of_slot(uint32_t slot) const noexcept;
+  // Queues `slot` to its owner; false if the owner's queue is full.
+  bool request_end(uint32_t slot, bool forced) const noexcept;
 
   SnatConfig config_;
   rte_rcu_qsbr* rcu_;
-  rte_hash* forward_ = nullptr;
-  rte_hash* reverse_ = nullptr;
-  rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER;  // serialises every writer of the hashes and slots
-  std::vector<SnatSession> slots_;
-  std::vector<uint32_t> free_slots_;                  // under lock_
-  rte_hash* per_source_ = nullptr;                    // source_key -> sessions, under lock_
-  std::array<uint32_t, kMaxNetworks> per_network_{};  // under lock_
+  std::vector<SnatSession> slots_;  // all shards' slots; each written by its owner only
+  std::vector<std::unique_ptr<Shard>> shards_;
+  uint32_t slots_per_shard_ = 0, ports_per_shard_ = 0;
   WorkerStamps last_seen_;
+  std::array<std::atomic<uint32_t>, kMaxNetworks> per_network_{};
   std::atomic<uint32_t> active_{0};
   std::atomic<uint64_t> created_{0}, expired_{0};
 };

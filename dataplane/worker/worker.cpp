@@ -12,6 +12,7 @@
 #include "dataplane/vxlan/vxlan.h"
 #include "dataplane/worker/idle_wait.h"
 #include "dataplane/worker/worker_state.h"
+#include "nat/snat.h"
 
 namespace inception {
 
@@ -120,6 +121,9 @@ int worker_main(void* arg) {
       flush_tx(ctx, snapshot);
       flush_learn_requests(ctx);
     }
+    // This worker's SNAT shard: sessions to end, slots to reuse (before the
+    // quiescent report: the snapshot may be freed after it).
+    if (snapshot.nat.snat != nullptr) snapshot.nat.snat->service(ctx.index, ctx.now_s);
     rte_rcu_qsbr_quiescent(dp.rcu_, ctx.index);
     const uint64_t end = rte_rdtsc();
     if (received != 0) {

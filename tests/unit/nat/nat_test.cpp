@@ -8,6 +8,9 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 
+#include <atomic>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "../dataplane/test_frames.h"
@@ -296,7 +299,8 @@ TEST_F(Snat, TableIsBoundedAndPortsRunOut) {
 }
 
 TEST_F(Snat, SessionsExpirePerProtocolAndFreeTheirPorts) {
-  nat::SnatConfig c = config(16, 30000, 30000);
+  // Two workers, one outside port each: worker 0 hands out 30000.
+  nat::SnatConfig c = config(16, 30000, 30001);
   c.udp_timeout_s = 30;
   c.icmp_timeout_s = 10;
   c.tcp_transitory_timeout_s = 20;
@@ -304,19 +308,74 @@ TEST_F(Snat, SessionsExpirePerProtocolAndFreeTheirPorts) {
   nat::SnatTable table(c, 2, test_rcu());
   const nat::SnatSession* s = nullptr;
   ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 1), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
+  EXPECT_EQ(rte_be_to_cpu_16(s->outside_port), 30000);
   ASSERT_EQ(table.outbound(flow(IPPROTO_ICMP, 7), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 2), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
   // The TCP session sees its reply on worker 1: established.
   nat::FlowKey reply = reply_to(*s);
   ASSERT_NE(table.inbound(reply, 1, 5), nullptr);
-  EXPECT_EQ(table.expire(9), 0u);
-  EXPECT_EQ(table.expire(10), 1u);   // ICMP
-  EXPECT_EQ(table.expire(30), 1u);   // UDP
-  EXPECT_EQ(table.expire(900), 0u);  // established TCP lives on
+  // The control thread finds idle sessions; their owner (worker 0) ends them.
+  const auto expire = [&](uint32_t now) {
+    const size_t queued = table.expire(now);
+    table.service(0, now);
+    return queued;
+  };
+  EXPECT_EQ(expire(9), 0u);
+  EXPECT_EQ(expire(10), 1u);   // ICMP
+  EXPECT_EQ(expire(30), 1u);   // UDP
+  EXPECT_EQ(expire(900), 0u);  // established TCP lives on
   EXPECT_EQ(table.active(), 1u);
   EXPECT_EQ(table.expired(), 2u);
-  // The only outside port is free again for a new UDP flow to the same endpoint.
+  // The only outside port of worker 0 is free again for a new UDP flow to
+  // the same endpoint, once the grace period of the ended one is over
+  // (the next service; no reader is registered here).
+  table.service(0, 40);
   EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 9), 0, mac_, 0, 40, true, &s), nat::SnatResult::kOk);
+  EXPECT_EQ(rte_be_to_cpu_16(s->outside_port), 30000);
+}
+
+TEST_F(Snat, EachWorkerOwnsAShareOfThePortsAndOnlyItEndsItsSessions) {
+  nat::SnatTable table(config(64, 30000, 30009), 2, test_rcu());
+  const nat::SnatSession* mine = nullptr;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 1), 0, mac_, 1, 0, true, &mine), nat::SnatResult::kOk);
+  EXPECT_GE(rte_be_to_cpu_16(mine->outside_port), 30005) << "worker 1 hands out the upper half";
+  // The same flow through worker 0 (its port moved): the same session, no second one.
+  const nat::SnatSession* again = nullptr;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 1), 0, mac_, 0, 0, true, &again), nat::SnatResult::kOk);
+  EXPECT_EQ(again, mine);
+  EXPECT_EQ(table.active(), 1u);
+  // Replies resolve on any worker.
+  EXPECT_EQ(table.inbound(reply_to(*mine, IPPROTO_UDP), 0, 1), mine);
+  // Expiry goes to the owner: worker 0's upkeep leaves it alone.
+  EXPECT_EQ(table.expire(1000), 1u);
+  table.service(0, 1000);
+  EXPECT_EQ(table.active(), 1u);
+  table.service(1, 1000);
+  EXPECT_EQ(table.active(), 0u);
+  EXPECT_EQ(table.inbound(reply_to(*mine, IPPROTO_UDP), 0, 1000), nullptr);
+  // Fewer ports than workers: refused with the reason.
+  try {
+    nat::SnatTable narrow(config(64, 30000, 30000), 2, test_rcu());
+    FAIL() << "a one-port range was accepted for two workers";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "SNAT: the port range 30000-30000 has fewer ports than the switch has workers (2): each worker hands "
+                 "out its own share");
+  }
+}
+
+TEST_F(Snat, ASessionUsedAfterTheExpiryScanIsNotEnded) {
+  nat::SnatConfig c = config(64);
+  c.udp_timeout_s = 30;
+  nat::SnatTable table(c, 1, test_rcu());
+  const nat::SnatSession* s = nullptr;
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 1), 0, mac_, 0, 0, true, &s), nat::SnatResult::kOk);
+  EXPECT_EQ(table.expire(30), 1u);
+  // A packet between the control thread's scan and the owner's upkeep.
+  ASSERT_EQ(table.outbound(flow(IPPROTO_UDP, 1), 0, mac_, 0, 30, true, &s), nat::SnatResult::kOk);
+  table.service(0, 30);
+  EXPECT_EQ(table.active(), 1u);
+  EXPECT_EQ(table.expired(), 0u);
 }
 
 TEST_F(Snat, SessionsAreKeyedByNetworkSoTenantsWithTheSameAddressesNeverShareOne) {
@@ -361,6 +420,7 @@ TEST_F(Snat, QuotasPerNetworkAndPerSourceLeaveRoomForOthers) {
   EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 200), 2, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
   // Expiry gives the quota back.
   EXPECT_EQ(table.expire(1000), 7u);
+  table.service(0, 1000);
   EXPECT_EQ(table.network_sessions(1), 0u);
   EXPECT_EQ(table.outbound(flow(IPPROTO_UDP, 200), 1, mac_, 0, 1000, true, &s), nat::SnatResult::kOk);
 }
@@ -371,7 +431,14 @@ TEST_F(Snat, ForgettingANetworkEndsItsSessionsOnly) {
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 1), 4, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
   nat::FlowKey reply = reply_to(*s);
   ASSERT_EQ(table.outbound(flow(IPPROTO_TCP, 2), 5, mac_, 0, 1, true, &s), nat::SnatResult::kOk);
+  // forget_network waits for the owner (worker 0) to end the sessions.
+  std::atomic<bool> stop{false};
+  std::thread owner([&] {
+    while (!stop.load()) table.service(0, 2);
+  });
   EXPECT_EQ(table.forget_network(4), 1u);
+  stop = true;
+  owner.join();
   EXPECT_EQ(table.inbound(reply, 0, 2), nullptr) << "a reply to a deleted network's session goes nowhere";
   EXPECT_EQ(table.active(), 1u);
   EXPECT_EQ(table.network_sessions(4), 0u);
