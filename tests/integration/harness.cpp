@@ -511,7 +511,8 @@ unsigned free_hugepages() {
   return 0;
 }
 
-Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name, bool hugepages)
+Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name, bool hugepages,
+               const std::string& switch_settings)
     : name_(name),
       config_path_(dir.file(name + ".toml")),
       socket_(dir.file(name + ".sock")),
@@ -522,7 +523,7 @@ Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& n
          << "\n"
          << "file_prefix = \"" << fs::path(dir.path()).filename().string() << "-" << name << "\"\n"
          << "[switch]\nlog_level = \"debug\"\n"
-         << "[control]\nsocket = \"" << socket_ << "\"\n"
+         << switch_settings << "[control]\nsocket = \"" << socket_ << "\"\n"
          << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n"
          << body << "\n";
   config.close();
@@ -676,8 +677,9 @@ size_t VportPeer::count(const std::string& tag) {
   return n;
 }
 
-bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::milliseconds timeout) {
-  return eventually([&] { return count(tag) >= n; }, timeout, 20ms);
+bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds poll) {
+  return eventually([&] { return count(tag) >= n; }, timeout, poll);
 }
 
 Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat,

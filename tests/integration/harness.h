@@ -170,7 +170,9 @@ class Daemon {
   // `body` is appended to a [dpdk]/[control]/[metrics] preamble written by
   // the harness (worker on core 1; no hugepages unless asked, as in
   // production, for a test that times start-up).
-  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond", bool hugepages = false);
+  // `switch_settings`: lines for the [switch] table (the harness opens it).
+  Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond", bool hugepages = false,
+         const std::string& switch_settings = "");
   ~Daemon();
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   CommandResult ctl(const std::vector<std::string>& args);
@@ -217,8 +219,10 @@ class VportPeer {
   const std::vector<Frame>& frames(std::chrono::milliseconds window = 0ms);
   // Frames received with `tag`, collected for `window`.
   std::vector<Frame> received(const std::string& tag, std::chrono::milliseconds window = 500ms);
-  // Waits for at least `count` frames with `tag` (all frames read are kept).
-  bool wait_for(const std::string& tag, unsigned count = 1, std::chrono::milliseconds timeout = 10s);
+  // Waits for at least `count` frames with `tag` (all frames read are kept),
+  // looking every `poll`.
+  bool wait_for(const std::string& tag, unsigned count = 1, std::chrono::milliseconds timeout = 10s,
+                std::chrono::milliseconds poll = 20ms);
   size_t count(const std::string& tag);
   Process& process() { return process_; }
 
