@@ -57,11 +57,7 @@ TEST(Daemon, StopsPromptlyOnSigterm) {
     ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
     VportPeer v1(dir, dir.file("v1.sock"), "v1"), v2(dir, dir.file("v2.sock"), "v2");
     ASSERT_TRUE(v1.wait_ready() && v2.wait_ready()) << daemon.log();
-    ASSERT_TRUE(eventually([&] {
-      for (const auto& p : daemon.ctl_json({"port", "list"}))
-        if (p["link"] != "up") return false;
-      return true;
-    })) << daemon.log();
+    ASSERT_TRUE(daemon.wait_links_up()) << daemon.log();
     ASSERT_EQ(http_fetch(daemon.metrics_port(), "/metrics").status, 200);
 
     const auto start = Clock::now();

@@ -539,6 +539,16 @@ Daemon::~Daemon() {
   stop();
 }
 
+bool Daemon::wait_links_up(std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        for (const auto& p : ctl_json({"port", "list"}))
+          if (p["link"] != "up") return false;
+        return true;
+      },
+      timeout);
+}
+
 bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
   return eventually(
              [&] {

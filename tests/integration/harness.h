@@ -175,6 +175,9 @@ class Daemon {
          const std::string& switch_settings = "");
   ~Daemon();
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
+  // Waits until the switch sees a guest on every port (rte_vhost finished
+  // negotiating): frames sent before that are lost.
+  bool wait_links_up(std::chrono::milliseconds timeout = 10s);
   CommandResult ctl(const std::vector<std::string>& args);
   nlohmann::json ctl_json(const std::vector<std::string>& args);
   int stop();

@@ -329,11 +329,7 @@ class HostileGuests : public ::testing::Test {
       peers[name] = std::make_unique<VportPeer>(*dir, dir->file(std::string(name) + ".sock"), name);
       ASSERT_TRUE(peers[name]->wait_ready()) << name << "\n" << daemon->log();
     }
-    ASSERT_TRUE(eventually([&] {
-      for (const auto& p : daemon->ctl_json({"port", "list"}))
-        if (p["link"] != "up") return false;
-      return true;
-    })) << daemon->log();
+    ASSERT_TRUE(daemon->wait_links_up()) << daemon->log();
     v1 = std::make_unique<VportWatcher>("v1", *peers["v1"]);
     w1 = std::make_unique<VportWatcher>("w1", *peers["w1"]);
     k1_watch = std::make_unique<KernelWatcher>(*dir, k1_ns->name(), k1);

@@ -57,12 +57,7 @@ class SwitchingTest : public ::testing::Test {
       peers[name] = std::make_unique<VportPeer>(*dir, dir->file(std::string(name) + ".sock"), name);
     }
     for (auto& [name, peer] : peers) ASSERT_TRUE(peer->wait_ready()) << name << "\n" << daemon->log();
-    // The switch sees a guest once rte_vhost finished negotiating.
-    ASSERT_TRUE(eventually([&] {
-      for (const auto& p : daemon->ctl_json({"port", "list"}))
-        if (p["link"] != "up") return false;
-      return true;
-    })) << daemon->log();
+    ASSERT_TRUE(daemon->wait_links_up()) << daemon->log();
   }
 
   void TearDown() override {
@@ -465,11 +460,7 @@ TEST(IdleWake, AGuestsFirstFrameAfterAQuietSpellCrossesWithinMilliseconds) {
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   VportPeer p1(dir, dir.file("p1.sock"), "p1"), p2(dir, dir.file("p2.sock"), "p2");
   ASSERT_TRUE(p1.wait_ready() && p2.wait_ready()) << daemon.log();
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& p : daemon.ctl_json({"port", "list"}))
-      if (p["link"] != "up") return false;
-    return true;
-  })) << daemon.log();
+  ASSERT_TRUE(daemon.wait_links_up()) << daemon.log();
   std::vector<double> delays_ms;
   std::string all;
   for (int round = 0; round < 5; ++round) {
