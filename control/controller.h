@@ -151,8 +151,25 @@ class Controller {
   // Applies the networks, ports and static MACs of a start-up config.
   void apply(const Config& config);
 
+  // The methods below are grouped by feature; each group is defined in the
+  // feature's folder, next to its API handlers, CLI verbs and metrics, as
+  // dataplane/ holds the feature's stage.
+
+  // L2: networks, FDB, static MACs, learning and aging
+  // (control/l2/l2_control.cpp).
   void add_network(const NetworkConfig& network);
   void del_network(const std::string& name);
+  void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
+  void del_mac(const std::string& network, const std::string& mac);
+  std::vector<NetworkStatus> networks();
+  NetworkStatus network(const std::string& name);
+  std::vector<FdbRow> fdb(const std::optional<std::string>& network);
+  // Periodic work of the main loop.
+  size_t process_learn_requests();
+  size_t age_fdb();
+
+  // Ports: vhost-user and kernel ports, their MAC binding
+  // (control/ports/port_control.cpp).
   // `bind_macs` false: port security holds (the port sends from its MACs
   // only) but the MACs are not pinned to it in the FDB yet (see
   // bind_port_macs).
@@ -168,12 +185,22 @@ class Controller {
   void bind_port_macs(const std::string& name, bool bound);
   // A port a domain plugged is refused without `force` (see Origin).
   void del_port(const std::string& name, bool force = false);
-  void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
-  void del_mac(const std::string& network, const std::string& mac);
+  // Removes every port (before shutdown).
+  void remove_all_ports();
+  std::vector<PortStatus> ports();
+
+  // VXLAN: peers, the underlay and its neighbor table
+  // (control/vxlan/vxlan_control.cpp).
   void add_peer(const std::string& network, const std::string& ip);
   void del_peer(const std::string& network, const std::string& ip);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
+  std::vector<NeighborEntry> neighbors();
+  // Neighbor resolution for the peers: punted ARP, requests, expiry.
+  void tick_underlay();
+
+  // Router and NAT: routers, floating IPs, gateway mappings, SNAT
+  // (control/router/router_control.cpp).
   // An inactive floating IP translates but is not claimed on the public
   // network (no ARP answers, no announcement): its guest is plugged here
   // but runs on another rVM, before or after a live migration.
@@ -194,22 +221,10 @@ class Controller {
   NatStatus nat();
   std::vector<nat::SnatSession> nat_sessions(size_t limit);
   std::vector<OverlayNeighbor> overlay_neighbors();
-  // Removes every port (before shutdown).
-  void remove_all_ports();
 
-  std::vector<NetworkStatus> networks();
-  NetworkStatus network(const std::string& name);
-  std::vector<NeighborEntry> neighbors();
-  std::vector<PortStatus> ports();
-  std::vector<FdbRow> fdb(const std::optional<std::string>& network);
+  // Every feature (control/controller.cpp).
   Stats stats();
   Config running_config();
-
-  // Periodic work of the main loop.
-  size_t process_learn_requests();
-  size_t age_fdb();
-  // Neighbor resolution for the peers: punted ARP, requests, expiry.
-  void tick_underlay();
 
  private:
   struct Peer {
@@ -237,63 +252,93 @@ class Controller {
     bool macs_bound = false;
   };
 
+  // Glue (controller.cpp).
+  void publish();
+  PortTotals port_totals(PortIndex index) const;
+  uint32_t now_ms() const;
+
+  // L2 (control/l2/l2_control.cpp).
   Network& network_or_throw(const std::string& name, const std::string& context);
+  NetworkStatus network_status(const Network& network) const;
+  void publish_l2(Snapshot& snapshot) const;
+  void handle_learn(const LearnRequest& request);
+  void running_l2_config(Config& config) const;
+
+  // Ports (control/ports/port_control.cpp).
   std::optional<PortIndex> free_port_index() const;
+  std::string port_name(PortIndex index) const;
+  PortStatus port_status(const Port& port) const;
+  void publish_ports(Snapshot& snapshot) const;
+  void remove_port(Port& port);
+
+  // VXLAN (control/vxlan/vxlan_control.cpp).
+  void apply_underlay(const Config& config);
   void add_peer_locked(Network& network, Ipv4Address ip);
   void remove_peer(Network& network, Ipv4Address ip);
   std::optional<Ipv4Address> next_hop(Ipv4Address peer) const;
   void update_wanted_neighbors();
   PeerStatus peer_status(const Network& network, const Peer& peer) const;
-  NetworkStatus network_status(const Network& network) const;
+  void publish_underlay(Snapshot& snapshot) const;
+  std::optional<UnderlayStatus> underlay_status() const;
+
+  // Router and NAT (control/router/router_control.cpp).
+  void apply_routing(const Config& config);
   void publish_nat(Snapshot& snapshot) const;
   void learn_overlay_neighbor(const PuntedFrame& frame, const ArpInfo& arp);
   NatStatus nat_status() const;
   FipCounters fip_totals(uint16_t slot) const;
   void announce_fip(Ipv4Address public_ip);
   void announce_router(const Network& network);
-  std::string port_name(PortIndex index) const;
-  void publish();
-  void handle_learn(const LearnRequest& request);
-  PortTotals port_totals(PortIndex index) const;
-  PortStatus port_status(const Port& port) const;
-  void remove_port(Port& port);
+  // What the other features ask of the router about their objects.
+  bool nat_needs_underlay_gateway() const;
+  void check_routing_allows_network_del(const std::string& name) const;
+  void routing_network_deleted(const std::string& name);
+  void routing_forget_network(const std::string& name, NetworkIndex index);
+  void routing_forget_macs(NetworkIndex network, const std::vector<MacAddress>& macs);
+  void routing_network_status(NetworkStatus& status) const;
+  void expire_routing(uint32_t now_s);
+  void running_routing_config(Config& config) const;
 
   std::mutex mutex_;
   Config startup_;
   Dataplane& dataplane_;
+  uint64_t start_ms_ = 0;
+
+  // L2 and ports: networks, ports and the indices workers know them by.
   std::map<std::string, std::unique_ptr<Network>> networks_;
   std::map<std::string, std::unique_ptr<Port>> ports_;
   std::array<Network*, kMaxNetworks> network_at_{};
   std::array<Port*, kMaxPorts> port_at_{};
-  std::array<Peer*, kMaxPorts> peer_at_{};
+  uint32_t pinned_mbufs_ = 0;  // held by kernel ports' receive queues
 
-  // The underlay, if configured: the NIC, its host interface and the
+  // VXLAN: the peers (in their networks, above) share the ports' index
+  // space. The underlay, if configured: the NIC, its host interface and the
   // neighbors its peers need. Its indices are taken before any port's.
+  std::array<Peer*, kMaxPorts> peer_at_{};
   std::unique_ptr<UnderlayPort> underlay_;
   PortIndex underlay_index_ = kInvalidPort;
   PortIndex host_index_ = kInvalidPort;
   PortTotals underlay_baseline_, host_baseline_;
   NeighborTable neighbors_;
 
-  // Routing and NAT (docs/nat.md).
-  struct Fip {
-    FipConfig config;
-    Origin origin;
-    bool active = true;
-    uint16_t counter_slot = 0;
-    FipCounters baseline{};
-  };
-  std::map<std::string, RouterConfig> routers_;  // by network name
-  std::map<Ipv4Address, Fip> fips_;              // by public IP
-  std::array<bool, kMaxFloatingIps> fip_slot_used_{};
-  std::map<Ipv4Address, Ipv4Address> gateway_mappings_;  // underlay -> public
-  std::unique_ptr<nat::SnatTable> snat_;
-  std::unique_ptr<OverlayNeighbors> overlay_neighbors_;
-  std::vector<Ipv4Prefix> egress_deny_;  // built-in, the underlay's subnet, [nat] egress_deny
-  uint32_t pinned_mbufs_ = 0;            // held by kernel ports' receive queues
-  std::array<uint8_t, 6> router_mac_{};
-  uint64_t start_ms_ = 0;
-  uint32_t now_ms() const;
+  // Routing and NAT (docs/nat.md); only router_control.cpp touches it.
+  struct Routing {
+    struct Fip {
+      FipConfig config;
+      Origin origin;
+      bool active = true;
+      uint16_t counter_slot = 0;
+      FipCounters baseline{};
+    };
+    std::map<std::string, RouterConfig> routers;  // by network name
+    std::map<Ipv4Address, Fip> fips;              // by public IP
+    std::array<bool, kMaxFloatingIps> fip_slot_used{};
+    std::map<Ipv4Address, Ipv4Address> gateway_mappings;  // underlay -> public
+    std::unique_ptr<nat::SnatTable> snat;
+    std::unique_ptr<OverlayNeighbors> overlay_neighbors;
+    std::vector<Ipv4Prefix> egress_deny;  // built-in, the underlay's subnet, [nat] egress_deny
+    std::array<uint8_t, 6> router_mac{};
+  } routing_;
 };
 
 }  // namespace inception
