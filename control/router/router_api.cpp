@@ -1,0 +1,113 @@
+// The router's and NAT's control-socket commands: router.*, fip.*,
+// gateway.*, nat.*.
+#include "control/api_handlers.h"
+
+#include <fmt/format.h>
+
+#include "control/protocol.h"
+
+#include <rte_byteorder.h>
+
+namespace inception {
+
+using nlohmann::json;
+
+void add_router_handlers(HandlerMap& handlers) {
+  handlers.insert({
+      {"router.add",
+       [](Controller& c, const json& a) {
+         c.add_router(arg_string(a, "network"), arg_string(a, "address"));
+         return json();
+       }},
+      {"router.del",
+       [](Controller& c, const json& a) {
+         c.del_router(arg_string(a, "network"));
+         return json();
+       }},
+      {"router.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const RouterConfig& r : c.nat().routers)
+           out.push_back({{"network", r.network}, {"address", r.address.to_string()}});
+         return out;
+       }},
+      {"fip.add",
+       [](Controller& c, const json& a) {
+         c.add_fip(arg_string(a, "public"), arg_string(a, "fixed"), arg_string(a, "network"));
+         return json();
+       }},
+      {"fip.del",
+       [](Controller& c, const json& a) {
+         c.del_fip(arg_string(a, "public"), JsonReader(a, "args").boolean("force").value_or(false));
+         return json();
+       }},
+      {"fip.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const FipStatus& f : c.nat().fips) {
+           json j = {{"public", f.config.public_ip.to_string()},
+                     {"fixed", f.config.fixed.to_string()},
+                     {"network", f.config.network},
+                     {"active", f.active},
+                     {"in_packets", f.totals.in_packets},
+                     {"in_bytes", f.totals.in_bytes},
+                     {"out_packets", f.totals.out_packets},
+                     {"out_bytes", f.totals.out_bytes}};
+           if (f.origin.is_domain()) j["domain"] = {{"name", f.origin.domain}, {"uuid", f.origin.uuid}};
+           out.push_back(j);
+         }
+         return out;
+       }},
+      {"gateway.add",
+       [](Controller& c, const json& a) {
+         c.add_gateway_mapping(arg_string(a, "underlay"), arg_string(a, "public"));
+         return json();
+       }},
+      {"gateway.del",
+       [](Controller& c, const json& a) {
+         c.del_gateway_mapping(arg_string(a, "underlay"));
+         return json();
+       }},
+      {"gateway.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const GatewayMappingConfig& g : c.nat().gateway_mappings)
+           out.push_back({{"underlay", g.underlay.to_string()}, {"public", g.public_ip.to_string()}});
+         return out;
+       }},
+      {"nat.sessions",
+       [](Controller& c, const json& a) {
+         const auto limit =
+             static_cast<size_t>(JsonReader(a, "args").integer("limit", kNatSessionListRange).value_or(1000));
+         json out = json::array();
+         for (const nat::SnatSession& s : c.nat_sessions(limit)) {
+           const char* protocol = s.protocol == 6 ? "tcp" : s.protocol == 17 ? "udp" : "icmp";
+           out.push_back({{"protocol", protocol},
+                          {"inside", fmt::format("{}:{}", Ipv4Address::from_network(s.inside_ip).to_string(),
+                                                 rte_be_to_cpu_16(s.inside_port))},
+                          {"outside_port", rte_be_to_cpu_16(s.outside_port)},
+                          {"remote", fmt::format("{}:{}", Ipv4Address::from_network(s.remote_ip).to_string(),
+                                                 rte_be_to_cpu_16(s.remote_port))},
+                          {"state", s.protocol != 6                       ? "-"
+                                    : s.closing                           ? "closing"
+                                    : (s.seen_inbound && s.seen_outbound) ? "established"
+                                                                          : "opening"}});
+         }
+         return out;
+       }},
+      {"nat.show",
+       [](Controller& c, const json&) {
+         const NatStatus s = c.nat();
+         return json{{"floating_ips", s.fips.size()},
+                     {"gateway_mappings", s.gateway_mappings.size()},
+                     {"snat", s.snat},
+                     {"router_mac", s.router_mac.to_string()},
+                     {"sessions_active", s.sessions_active},
+                     {"sessions_created", s.sessions_created},
+                     {"sessions_expired", s.sessions_expired},
+                     {"translations", s.translations}};
+       }},
+  });
+}
+
+}  // namespace inception
