@@ -1,0 +1,89 @@
+// The ports' inceptionctl verbs: port add|del|list.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "control/config.h"
+#include "control/ctl_verbs.h"
+#include "control/protocol.h"
+
+namespace inception {
+
+using nlohmann::json;
+
+void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
+  struct Options {
+    PortConfig pc;
+    std::string type;
+    std::vector<std::string> macs, ips;
+    bool no_port_security = false;
+    std::string name;
+    bool force = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto* port = app.add_subcommand("port", "manage ports (vhost-user guests, kernel interfaces)");
+  port->require_subcommand(1);
+  auto* port_add = port->add_subcommand("add", "add a port to a network");
+  port_add->add_option("name", o->pc.name, "port name (for kernel ports, the interface name)")->required();
+  port_add->add_option("--type", o->type, "vhost-user or kernel")
+      ->required()
+      ->check(CLI::IsMember({"vhost-user", "kernel"}));
+  port_add->add_option("--network", o->pc.network, "network to attach the port to")->required();
+  auto* socket_opt = port_add->add_option("--socket", o->pc.socket, "vhost-user socket path");
+  port_add->add_flag("--server", o->pc.server, "vhost-user: the switch creates the socket (default: QEMU does)");
+  port_add->add_option("--queues", o->pc.queues, "vhost-user: queue pairs a guest may enable")
+      ->check(CLI::Range(kVhostQueuesRange.min, kVhostQueuesRange.max))
+      ->capture_default_str();
+  port_add->add_option("--mac", o->macs, "the guest's MAC address; turns port security on (repeatable)")
+      ->transform(mac_validator());
+  port_add->add_option("--ip", o->ips, "an IPv4 address or prefix the guest may use (repeatable)");
+  port_add->add_flag("--no-port-security", o->no_port_security,
+                     "let the port send from any MAC and address even with --mac");
+  port_add
+      ->add_option("--mac-limit", o->pc.mac_limit, "dynamic MACs the port may hold (default: [switch] port_mac_limit)")
+      ->check(CLI::Range(0u, kMaxFdbLimit));
+  auto* port_del = port->add_subcommand("del", "delete a port");
+  port_del->add_option("name", o->name, "port name")->required();
+  port_del->add_flag("--force", o->force, "also a port libvirt plugged for a running domain");
+  auto* port_list = port->add_subcommand("list", "list ports");
+
+  verbs.push_back(
+      {port_add, [o, socket_opt] {
+         PortConfig pc = o->pc;
+         pc.type = *parse_port_type(o->type);
+         if (pc.type == PortType::kVhostUser && socket_opt->count() == 0)
+           return CtlRequest{.usage_error = "port add: a vhost-user port needs --socket PATH\n"};
+         if (pc.type == PortType::kKernel && (socket_opt->count() > 0 || pc.server))
+           return CtlRequest{.usage_error = "port add: --socket and --server apply to vhost-user ports only\n"};
+         for (const std::string& text : o->macs) pc.macs.push_back(*MacAddress::parse(text));
+         for (const std::string& text : o->ips) {
+           const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
+           if (!prefix)
+             return CtlRequest{.usage_error =
+                                   fmt::format("port add: --ip '{}' is not an IPv4 address or ADDRESS/PREFIX\n", text)};
+           pc.ips.push_back(*prefix);
+         }
+         if (o->no_port_security) pc.port_security = false;
+         return CtlRequest{"port.add", pc};
+       }});
+  verbs.push_back({port_del, [o] { return CtlRequest{"port.del", {{"name", o->name}, {"force", o->force}}}; }});
+  verbs.push_back({port_list, [] { return CtlRequest{"port.list"}; }});
+}
+
+void add_port_renderers(CtlRenderers& renderers) {
+  renderers["port.list"] = [](const json& result) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& p : result) {
+      const bool vhost = p["type"] == "vhost-user";
+      std::string security = "-";
+      if (p.value("port_security", false)) security = join(p["macs"]) + (p["ips"].empty() ? "" : " " + join(p["ips"]));
+      rows.push_back({str(p["name"]), str(p["type"]), str(p["network"]), str(p["link"]),
+                      std::to_string(p["active_queues"].get<unsigned>()),
+                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", security,
+                      p.contains("domain") ? str(p["domain"]["name"]) : "-"});
+    }
+    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "PORT_SECURITY", "DOMAIN"}, rows);
+  };
+}
+
+}  // namespace inception
