@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "control/metrics_families.h"
+
 namespace inception {
 
 using prometheus::ClientMetric;
@@ -38,14 +40,6 @@ void add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double
 }
 
 namespace {
-
-MetricFamily family(const std::string& name, const std::string& help, MetricType type) {
-  return metric_family(name, help, type);
-}
-
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  add_sample(f, std::move(labels), value);
-}
 
 // Where a local client reaches the listening socket: its address, or the
 // loopback address of its family when it listens on all of them.
@@ -92,184 +86,41 @@ class MetricsExporter::Collector : public prometheus::Collectable {
 
   std::vector<MetricFamily> Collect() const override {
     const Stats stats = controller_.stats();
-    auto rx_packets = family("inception_port_rx_packets_total", "Frames received on a port.", MetricType::Counter);
-    auto rx_bytes = family("inception_port_rx_bytes_total", "Bytes received on a port.", MetricType::Counter);
-    auto tx_packets = family("inception_port_tx_packets_total", "Frames delivered to a port.", MetricType::Counter);
-    auto tx_bytes = family("inception_port_tx_bytes_total", "Bytes delivered to a port.", MetricType::Counter);
-    auto flood = family("inception_port_flood_packets_total",
-                        "Flooded copies (broadcast, multicast, unknown unicast) sent to a port.", MetricType::Counter);
-    auto drops = family("inception_port_drops_total", "Frames dropped, by port and reason.", MetricType::Counter);
-    auto link = family("inception_port_link_up", "1 if a guest is attached (vhost-user) or the interface exists.",
-                       MetricType::Gauge);
-    for (const PortStatus& p : stats.ports) {
-      const std::vector<ClientMetric::Label> labels{{"port", p.config.name}, {"network", p.config.network}};
-      add(rx_packets, labels, static_cast<double>(p.totals.rx_packets));
-      add(rx_bytes, labels, static_cast<double>(p.totals.rx_bytes));
-      add(tx_packets, labels, static_cast<double>(p.totals.tx_packets));
-      add(tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
-      add(flood, labels, static_cast<double>(p.totals.flood_packets));
-      add(link, labels, p.link_up ? 1.0 : 0.0);
-      for (size_t r = 0; r < kDropReasonCount; ++r) {
-        auto with_reason = labels;
-        with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
-        add(drops, with_reason, static_cast<double>(p.totals.drops[r]));
-      }
-    }
-
-    auto peer_rx =
-        family("inception_peer_rx_packets_total", "Frames decapsulated from a VXLAN peer.", MetricType::Counter);
-    auto peer_rx_bytes =
-        family("inception_peer_rx_bytes_total", "Inner bytes decapsulated from a VXLAN peer.", MetricType::Counter);
-    auto peer_tx =
-        family("inception_peer_tx_packets_total", "Frames encapsulated to a VXLAN peer.", MetricType::Counter);
-    auto peer_tx_bytes =
-        family("inception_peer_tx_bytes_total", "Inner bytes encapsulated to a VXLAN peer.", MetricType::Counter);
-    auto peer_flood = family("inception_peer_flood_packets_total",
-                             "Head-end replicated copies (broadcast, multicast, unknown unicast) sent to a peer.",
-                             MetricType::Counter);
-    auto peer_drops =
-        family("inception_peer_drops_total", "Frames toward a peer dropped, by reason.", MetricType::Counter);
-    auto peer_resolved =
-        family("inception_peer_resolved", "1 when the peer's next-hop MAC is known.", MetricType::Gauge);
-    for (const PeerStatus& p : stats.peers) {
-      const std::vector<ClientMetric::Label> labels{{"network", p.network}, {"peer", p.ip.to_string()}};
-      add(peer_rx, labels, static_cast<double>(p.totals.rx_packets));
-      add(peer_rx_bytes, labels, static_cast<double>(p.totals.rx_bytes));
-      add(peer_tx, labels, static_cast<double>(p.totals.tx_packets));
-      add(peer_tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
-      add(peer_flood, labels, static_cast<double>(p.totals.flood_packets));
-      add(peer_resolved, labels, p.resolved ? 1.0 : 0.0);
-      // Every reason, as for ports: which stage charges a peer or the NIC
-      // is the dataplane's business, not the scrape's.
-      for (size_t r = 0; r < kDropReasonCount; ++r) {
-        auto with_reason = labels;
-        with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
-        add(peer_drops, with_reason, static_cast<double>(p.totals.drops[r]));
-      }
-    }
-    auto underlay_rx =
-        family("inception_underlay_rx_packets_total",
-               "Frames received on the underlay NIC (interface=nic) or from the rVM's stack (interface=host).",
-               MetricType::Counter);
-    auto underlay_tx = family("inception_underlay_tx_packets_total",
-                              "Frames sent on the underlay NIC (interface=nic) or to the rVM's stack (interface=host).",
-                              MetricType::Counter);
-    auto underlay_drops =
-        family("inception_underlay_drops_total",
-               "Frames from the underlay dropped, by reason (VXLAN decap, ARP, and the router for NAT addresses).",
-               MetricType::Counter);
-    if (stats.underlay) {
-      add(underlay_rx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.rx_packets));
-      add(underlay_rx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.rx_packets));
-      add(underlay_tx, {{"interface", "nic"}}, static_cast<double>(stats.underlay->nic.tx_packets));
-      add(underlay_tx, {{"interface", "host"}}, static_cast<double>(stats.underlay->host.tx_packets));
-      for (size_t r = 0; r < kDropReasonCount; ++r)
-        add(underlay_drops, {{"reason", std::string(kDropReasonNames[r])}},
-            static_cast<double>(stats.underlay->nic.drops[r]));
-    }
-
-    auto fip_packets =
-        family("inception_fip_packets_total", "Packets through a floating IP, by direction.", MetricType::Counter);
-    auto fip_bytes =
-        family("inception_fip_bytes_total", "Bytes through a floating IP, by direction.", MetricType::Counter);
-    for (const FipStatus& f : stats.nat.fips) {
-      const std::string ip = f.config.public_ip.to_string();
-      add(fip_packets, {{"fip", ip}, {"direction", "in"}}, static_cast<double>(f.totals.in_packets));
-      add(fip_packets, {{"fip", ip}, {"direction", "out"}}, static_cast<double>(f.totals.out_packets));
-      add(fip_bytes, {{"fip", ip}, {"direction", "in"}}, static_cast<double>(f.totals.in_bytes));
-      add(fip_bytes, {{"fip", ip}, {"direction", "out"}}, static_cast<double>(f.totals.out_bytes));
-    }
-    auto translations =
-        family("inception_nat_translations_total", "Packets whose addresses a NAT rule rewrote.", MetricType::Counter);
-    add(translations, {}, static_cast<double>(stats.nat.translations));
-    auto sessions = family("inception_snat_sessions", "SNAT sessions now.", MetricType::Gauge);
-    auto sessions_created =
-        family("inception_snat_sessions_created_total", "SNAT sessions created.", MetricType::Counter);
-    auto sessions_expired =
-        family("inception_snat_sessions_expired_total", "SNAT sessions expired.", MetricType::Counter);
-    add(sessions, {}, stats.nat.sessions_active);
-    add(sessions_created, {}, static_cast<double>(stats.nat.sessions_created));
-    add(sessions_expired, {}, static_cast<double>(stats.nat.sessions_expired));
-
-    auto fdb_entries = family("inception_fdb_entries", "MAC addresses in a network's FDB.", MetricType::Gauge);
-    auto fdb_limit = family("inception_fdb_limit", "Dynamic FDB entries a network may hold.", MetricType::Gauge);
-    auto fdb_refused = family("inception_fdb_learn_refused_total",
-                              "MAC addresses not learned because the network's FDB was full.", MetricType::Counter);
-    auto fdb_moves =
-        family("inception_fdb_moves_total", "MAC addresses relearned on another port.", MetricType::Counter);
-    for (const NetworkStatus& n : stats.networks) {
-      const std::string& name = n.config.name;
-      add(fdb_entries, {{"network", name}, {"type", "dynamic"}}, n.fdb_dynamic);
-      add(fdb_entries, {{"network", name}, {"type", "static"}}, n.fdb_static);
-      add(fdb_limit, {{"network", name}}, n.config.fdb_limit);
-      add(fdb_refused, {{"network", name}}, static_cast<double>(n.fdb_limit_hits));
-      add(fdb_moves, {{"network", name}}, static_cast<double>(n.fdb_moves));
-    }
-
-    auto busy = family("inception_worker_busy_cycles_total",
-                       "TSC cycles a worker spent on iterations that moved frames.", MetricType::Counter);
-    auto idle = family("inception_worker_idle_cycles_total",
-                       "TSC cycles a worker spent polling empty queues or sleeping.", MetricType::Counter);
-    auto packets = family("inception_worker_packets_total", "Frames a worker received.", MetricType::Counter);
-    auto learn = family("inception_worker_learn_requests_total", "MAC learning requests sent to the control thread.",
-                        MetricType::Counter);
-    auto learn_lost = family("inception_worker_learn_ring_full_total",
-                             "MAC learning requests lost because the learn ring was full.", MetricType::Counter);
+    MetricFamilies out;
+    add_port_metrics(stats, out);
+    add_vxlan_metrics(stats, out);
+    add_l2_metrics(stats, out);
+    auto busy = metric_family("inception_worker_busy_cycles_total",
+                              "TSC cycles a worker spent on iterations that moved frames.", MetricType::Counter);
+    auto idle = metric_family("inception_worker_idle_cycles_total",
+                              "TSC cycles a worker spent polling empty queues or sleeping.", MetricType::Counter);
+    auto packets = metric_family("inception_worker_packets_total", "Frames a worker received.", MetricType::Counter);
+    auto learn = metric_family("inception_worker_learn_requests_total",
+                               "MAC learning requests sent to the control thread.", MetricType::Counter);
+    auto learn_lost = metric_family("inception_worker_learn_ring_full_total",
+                                    "MAC learning requests lost because the learn ring was full.", MetricType::Counter);
     for (const WorkerStatus& w : stats.workers) {
       const std::vector<ClientMetric::Label> labels{{"worker", std::to_string(w.index)},
                                                     {"lcore", std::to_string(w.lcore)}};
-      add(busy, labels, static_cast<double>(w.busy_cycles));
-      add(idle, labels, static_cast<double>(w.idle_cycles));
-      add(packets, labels, static_cast<double>(w.busy_packets));
-      add(learn, labels, static_cast<double>(w.learn_requests));
-      add(learn_lost, labels, static_cast<double>(w.learn_ring_full));
+      add_sample(busy, labels, static_cast<double>(w.busy_cycles));
+      add_sample(idle, labels, static_cast<double>(w.idle_cycles));
+      add_sample(packets, labels, static_cast<double>(w.busy_packets));
+      add_sample(learn, labels, static_cast<double>(w.learn_requests));
+      add_sample(learn_lost, labels, static_cast<double>(w.learn_ring_full));
     }
-    auto mempool = family("inception_mempool_mbufs",
-                          "Packet buffers of a mempool: in_use (rings, queues, frames in flight) or available.",
-                          MetricType::Gauge);
-    add(mempool, {{"pool", stats.mempool.name}, {"state", "in_use"}}, stats.mempool.in_use);
-    add(mempool, {{"pool", stats.mempool.name}, {"state", "available"}}, stats.mempool.available);
-    auto hz = family("inception_tsc_hz", "TSC frequency: divides the *_cycles_total counters into seconds.",
-                     MetricType::Gauge);
-    add(hz, {}, static_cast<double>(stats.tsc_hz));
-    auto info = family("inception_build_info", "inceptiond version.", MetricType::Gauge);
-    add(info, {{"version", INCEPTION_VERSION}}, 1);
-
-    return {rx_packets,
-            rx_bytes,
-            tx_packets,
-            tx_bytes,
-            flood,
-            drops,
-            link,
-            peer_rx,
-            peer_rx_bytes,
-            peer_tx,
-            peer_tx_bytes,
-            peer_flood,
-            peer_drops,
-            peer_resolved,
-            underlay_rx,
-            underlay_tx,
-            underlay_drops,
-            fdb_entries,
-            fdb_limit,
-            fdb_refused,
-            fdb_moves,
-            busy,
-            idle,
-            packets,
-            learn,
-            learn_lost,
-            mempool,
-            hz,
-            info,
-            fip_packets,
-            fip_bytes,
-            translations,
-            sessions,
-            sessions_created,
-            sessions_expired};
+    auto mempool = metric_family("inception_mempool_mbufs",
+                                 "Packet buffers of a mempool: in_use (rings, queues, frames in flight) or available.",
+                                 MetricType::Gauge);
+    add_sample(mempool, {{"pool", stats.mempool.name}, {"state", "in_use"}}, stats.mempool.in_use);
+    add_sample(mempool, {{"pool", stats.mempool.name}, {"state", "available"}}, stats.mempool.available);
+    auto hz = metric_family("inception_tsc_hz", "TSC frequency: divides the *_cycles_total counters into seconds.",
+                            MetricType::Gauge);
+    add_sample(hz, {}, static_cast<double>(stats.tsc_hz));
+    auto info = metric_family("inception_build_info", "inceptiond version.", MetricType::Gauge);
+    add_sample(info, {{"version", INCEPTION_VERSION}}, 1);
+    out.insert(out.end(), {busy, idle, packets, learn, learn_lost, mempool, hz, info});
+    add_router_metrics(stats, out);
+    return out;
   }
 
  private:
