@@ -202,13 +202,14 @@ Config parse_config(std::string_view text, const std::string& source_name) {
 
   // Cross-references: checked here so that a bad file fails before DPDK starts.
   std::set<std::string> networks;
-  std::set<uint32_t> vnis;
-  for (const NetworkConfig& n : config.networks) {
-    if (!networks.insert(n.name).second)
-      throw ConfigError(fmt::format("{}: network {} is defined twice", source_name, n.name));
-    if (!vnis.insert(n.vni).second)
-      throw ConfigError(
-          fmt::format("{}: network {}: VNI {} is already used by another network", source_name, n.name, n.vni));
+  for (auto n = config.networks.begin(); n != config.networks.end(); ++n) {
+    if (!networks.insert(n->name).second)
+      throw ConfigError(fmt::format("{}: network {} is defined twice", source_name, n->name));
+    try {
+      validate_vni_unused(*n, {config.networks.begin(), n});
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format("{}: {}", source_name, e.what()));
+    }
   }
   std::set<std::string> ports;
   if (config.underlay.enabled && !config.underlay.host_interface.empty()) ports.insert(config.underlay.host_interface);

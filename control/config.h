@@ -235,6 +235,23 @@ void validate_port_socket(const PortConfig& port, const std::vector<PortConfig>&
 void validate_peer(const std::string& network, Ipv4Address peer, const std::vector<Ipv4Address>& existing,
                    const UnderlayConfig& underlay);
 
+// A network's VNI is its own: no other network (`existing`) has it.
+void validate_vni_unused(const NetworkConfig& network, const std::vector<NetworkConfig>& existing);
+
+// A VXLAN peer of `network` as written ("10.0.0.12"): an IPv4 address.
+Ipv4Address parse_peer_address(const std::string& network, const std::string& text);
+
+// A kernel port takes none of a vhost-user port's keys (socket, mode,
+// queues); `vhost_keys_given` says whether the request or table had any.
+void validate_port_keys(const PortConfig& port, bool vhost_keys_given);
+
+// A static FDB entry's MAC is a unicast address; `as_written` names it in
+// the error as the user wrote it.
+void validate_static_mac_address(std::string_view as_written, const MacAddress& mac);
+
+// A router's address as written: ADDRESS/PREFIX.
+Ipv4Prefix parse_router_address(const std::string& network, const std::string& text);
+
 // Static underlay neighbors need an underlay; the address is unicast.
 void validate_neighbor(const NeighborConfig& neighbor, const UnderlayConfig& underlay);
 

@@ -33,9 +33,11 @@ void from_json(const nlohmann::json& j, NetworkConfig& n) {
   if (auto v = r.integer("neighbor_limit", kNeighborLimitRange)) n.neighbor_limit = static_cast<uint32_t>(*v);
   if (auto v = r.strings("peers")) {
     for (const std::string& text : *v) {
-      const auto ip = Ipv4Address::parse(text);
-      if (!ip) throw std::invalid_argument("network " + n.name + ": peer '" + text + "' is not an IPv4 address");
-      n.peers.push_back(*ip);
+      try {
+        n.peers.push_back(parse_peer_address(n.name, text));
+      } catch (const ConfigError& e) {
+        throw std::invalid_argument(e.what());
+      }
     }
   }
   r.finish("network " + n.name);
@@ -93,8 +95,11 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   // default (on with a MAC, off without) is the user's own choice.
   if (auto v = r.boolean("port_security"); v && *v != !p.macs.empty()) p.port_security = *v;
   if (auto v = r.integer("mac_limit", kMacLimitRange)) p.mac_limit = static_cast<uint32_t>(*v);
-  if (p.type == PortType::kKernel && (r.has("socket") || r.has("mode") || r.has("queues")))
-    throw RequestError(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
+  try {
+    validate_port_keys(p, r.has("socket") || r.has("mode") || r.has("queues"));
+  } catch (const ConfigError& e) {
+    throw RequestError(e.what());
+  }
   r.finish("port " + p.name);
 }
 

@@ -178,6 +178,37 @@ void validate_peer(const std::string& network, Ipv4Address peer, const std::vect
                                   subnet_of(underlay.address).to_string()));
 }
 
+void validate_vni_unused(const NetworkConfig& network, const std::vector<NetworkConfig>& existing) {
+  for (const NetworkConfig& other : existing)
+    if (other.vni == network.vni)
+      throw ConfigError(
+          fmt::format("network {}: VNI {} is already used by network {}", network.name, network.vni, other.name));
+}
+
+Ipv4Address parse_peer_address(const std::string& network, const std::string& text) {
+  const auto ip = Ipv4Address::parse(text);
+  if (!ip) throw ConfigError(fmt::format("network {}: peer '{}' is not an IPv4 address", network, text));
+  return *ip;
+}
+
+void validate_port_keys(const PortConfig& port, bool vhost_keys_given) {
+  if (port.type == PortType::kKernel && vhost_keys_given)
+    throw ConfigError(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", port.name));
+}
+
+void validate_static_mac_address(std::string_view as_written, const MacAddress& mac) {
+  if (mac.is_multicast() || mac.is_zero())
+    throw ConfigError(fmt::format("fdb entry {}: a static entry needs a unicast MAC address", as_written));
+}
+
+Ipv4Prefix parse_router_address(const std::string& network, const std::string& text) {
+  const auto address = Ipv4Prefix::parse(text);
+  if (!address)
+    throw ConfigError(
+        fmt::format("router on network {}: address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)", network, text));
+  return *address;
+}
+
 void validate_neighbor(const NeighborConfig& neighbor, const UnderlayConfig& underlay) {
   const std::string ip = neighbor.ip.to_string();
   if (!underlay.enabled) throw ConfigError(fmt::format("neighbor {}: no [underlay] is configured", ip));

@@ -20,10 +20,11 @@ NetworkConfig parse_network(const toml::table& table, const std::string& file, s
   if (peers) {
     const toml::array& items = *table.get("peers")->as_array();
     for (size_t i = 0; i < peers->size(); ++i) {
-      const auto ip = Ipv4Address::parse((*peers)[i]);
-      if (!ip) r.fail_at(items[i], fmt::format("network {}: peer '{}' is not an IPv4 address", n.name, (*peers)[i]));
-      at_table(items[i], file, [&] { validate_peer(n.name, *ip, n.peers, underlay); });
-      n.peers.push_back(*ip);
+      at_table(items[i], file, [&] {
+        const Ipv4Address ip = parse_peer_address(n.name, (*peers)[i]);
+        validate_peer(n.name, ip, n.peers, underlay);
+        n.peers.push_back(ip);
+      });
     }
   }
   return n;
@@ -38,7 +39,7 @@ StaticMacConfig parse_static_mac(const toml::table& table, const std::string& fi
   r.finish();
   const auto parsed = MacAddress::parse(mac);
   if (!parsed) r.fail_at(*table.get("mac"), fmt::format("'{}' is not a MAC address (aa:bb:cc:dd:ee:ff)", mac));
-  if (parsed->is_multicast()) r.fail_at(*table.get("mac"), fmt::format("{} is a multicast MAC address", mac));
+  at_table(*table.get("mac"), file, [&] { validate_static_mac_address(mac, *parsed); });
   s.mac = *parsed;
   return s;
 }

@@ -32,10 +32,9 @@ void Controller::add_network(const NetworkConfig& config) {
   std::lock_guard lock(mutex_);
   check([&] { validate_network(config); });
   if (networks_.contains(config.name)) throw ControlError(fmt::format("network {} already exists", config.name));
-  for (const auto& [name, other] : networks_)
-    if (other->config.vni == config.vni)
-      throw ControlError(
-          fmt::format("network {}: VNI {} is already used by network {}", config.name, config.vni, name));
+  std::vector<NetworkConfig> existing;
+  for (const auto& [name, other] : networks_) existing.push_back(other->config);
+  check([&] { validate_vni_unused(config, existing); });
   const auto index = free_index(network_at_);
   if (!index)
     throw ControlError(fmt::format("network {}: the switch has {} networks already", config.name, kMaxNetworks));
@@ -91,8 +90,7 @@ void Controller::add_static_mac(const std::string& network_name, const std::stri
   Network& network = network_or_throw(network_name, fmt::format("fdb entry {}: ", mac_text));
   const auto mac = MacAddress::parse(mac_text);
   if (!mac) throw ControlError(fmt::format("'{}' is not a MAC address (expected aa:bb:cc:dd:ee:ff)", mac_text));
-  if (mac->is_multicast() || mac->is_zero())
-    throw ControlError(fmt::format("fdb entry {}: a static entry needs a unicast MAC address", mac_text));
+  check([&] { validate_static_mac_address(mac_text, *mac); });
   auto it = ports_.find(port_name);
   if (it == ports_.end()) throw ControlError(fmt::format("fdb entry {}: port {} does not exist", mac_text, port_name));
   if (it->second->network != network.index)

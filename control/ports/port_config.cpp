@@ -39,8 +39,11 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   if (auto v = r.boolean("port_security")) p.port_security = *v;
   if (auto v = r.integer("mac_limit", kMacLimitRange.min, kMacLimitRange.max)) p.mac_limit = *v;
   r.finish();
-  if (p.type == PortType::kKernel && (table.contains("socket") || table.contains("mode") || table.contains("queues")))
-    r.fail(fmt::format("port {}: socket, mode and queues apply to vhost-user ports only", p.name));
+  try {
+    validate_port_keys(p, table.contains("socket") || table.contains("mode") || table.contains("queues"));
+  } catch (const ConfigError& e) {
+    r.fail(e.what());
+  }
   at_table(table, file, [&] { validate_port(p); });
   r.check("socket", [&] { validate_port_socket(p, config.ports, config.control.socket); });
   return p;

@@ -12,11 +12,7 @@ RouterConfig parse_router(const toml::table& table, const std::string& file, siz
   router.network = r.required_string("network");
   const std::string address = r.required_string("address");
   r.finish();
-  const auto prefix = Ipv4Prefix::parse(address);
-  if (!prefix)
-    r.fail_at(*table.get("address"),
-              fmt::format("router address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)", address));
-  router.address = *prefix;
+  r.check("address", [&] { router.address = parse_router_address(router.network, address); });
   r.check("address", [&] { validate_router(router, config.routers, config.underlay); });
   return router;
 }

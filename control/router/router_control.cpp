@@ -260,12 +260,10 @@ void Controller::del_gateway_mapping(const std::string& underlay_text) {
 
 void Controller::add_router(const std::string& network, const std::string& address_text) {
   std::lock_guard lock(mutex_);
-  const auto address = Ipv4Prefix::parse(address_text);
-  if (!address)
-    throw ControlError(fmt::format("router on network {}: address '{}' is not ADDRESS/PREFIX (e.g. 192.0.2.254/24)",
-                                   network, address_text));
+  Ipv4Prefix address;
+  check([&] { address = parse_router_address(network, address_text); });
   Network& target = network_or_throw(network, "router: ");
-  const RouterConfig router{network, *address};
+  const RouterConfig router{network, address};
   std::vector<RouterConfig> existing;
   for (const auto& [name, r] : routing_.routers) existing.push_back(r);
   check([&] { validate_router(router, existing, startup_.underlay); });
@@ -276,7 +274,7 @@ void Controller::add_router(const std::string& network, const std::string& addre
   // Guests that asked for their gateway before it existed retry at their
   // own pace; tell them now.
   announce_router(target);
-  log::info("router on network {}: {}", network, address->to_string());
+  log::info("router on network {}: {}", network, address.to_string());
 }
 
 void Controller::del_router(const std::string& network) {

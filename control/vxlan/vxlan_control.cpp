@@ -127,11 +127,11 @@ void Controller::remove_peer(Network& network, Ipv4Address ip) {
 void Controller::add_peer(const std::string& network_name, const std::string& ip_text) {
   std::lock_guard lock(mutex_);
   Network& network = network_or_throw(network_name, "");
-  const auto ip = Ipv4Address::parse(ip_text);
-  if (!ip) throw ControlError(fmt::format("network {}: peer '{}' is not an IPv4 address", network_name, ip_text));
-  add_peer_locked(network, *ip);
+  Ipv4Address ip;
+  check([&] { ip = parse_peer_address(network_name, ip_text); });
+  add_peer_locked(network, ip);
   publish();
-  log::info("network {}: peer {} added", network_name, ip->to_string());
+  log::info("network {}: peer {} added", network_name, ip.to_string());
 }
 
 void Controller::del_peer(const std::string& network_name, const std::string& ip_text) {

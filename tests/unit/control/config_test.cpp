@@ -142,7 +142,7 @@ TEST(Config, RejectsBrokenReferencesAndDuplicates) {
   const std::string net = "[[network]]\nname = \"a\"\nvni = 5\n";
   EXPECT_EQ(error_of(net + net), "test.toml: network a is defined twice");
   EXPECT_EQ(error_of(net + "[[network]]\nname = \"b\"\nvni = 5\n"),
-            "test.toml: network b: VNI 5 is already used by another network");
+            "test.toml: network b: VNI 5 is already used by network a");
   EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"zz\"\n"),
             "test.toml: port p: network zz is not defined");
   EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"vhost-user\"\nnetwork = \"a\"\n"),
