@@ -4,7 +4,6 @@
 
 namespace inception {
 
-using prometheus::ClientMetric;
 using prometheus::MetricType;
 
 void add_router_metrics(const Stats& stats, MetricFamilies& out) {
