@@ -268,6 +268,14 @@ void validate_router(const RouterConfig& router, const std::vector<RouterConfig>
 // gateway's. `object` names it ("[nat] snat_address 10.0.0.100").
 void validate_nat_address(const std::string& object, Ipv4Address address, const UnderlayConfig& underlay);
 
+// The SNAT address is a NAT address (above) that no gateway mapping uses.
+void validate_snat_address(Ipv4Address address, const std::vector<GatewayMappingConfig>& mappings,
+                           const UnderlayConfig& underlay);
+
+// [nat] snat_ports as written: LOW-HIGH within 1024-65535. `object` names
+// the setting in the error.
+std::pair<uint16_t, uint16_t> parse_snat_ports(const std::string& object, const std::string& text);
+
 // A gateway mapping's underlay address is a NAT address (above), not the
 // SNAT address; each underlay and each public address is mapped once.
 void validate_gateway_mapping(const GatewayMappingConfig& mapping, const std::vector<GatewayMappingConfig>& existing,
@@ -276,13 +284,13 @@ void validate_gateway_mapping(const GatewayMappingConfig& mapping, const std::ve
 // A floating IP is defined once, and an iVM's address has at most one.
 void validate_fip(const FipConfig& fip, const std::vector<FipConfig>& existing);
 
-// Routers, floating IPs, gateway mappings and SNAT all route through
-// [nat] public_network: it must exist while any of them is configured.
-// `object` names the feature that needs it.
 // How many networks, ports (with VXLAN peers) and floating IPs a file may
 // define: the switch's index spaces (inception/types.h, counters.h).
 void validate_capacity(const Config& config);
 
+// Routers, floating IPs, gateway mappings and SNAT all route through
+// [nat] public_network: it must exist while any of them is configured.
+// `object` names the feature that needs it.
 void validate_public_network(const std::string& object, const NatConfig& nat, bool exists);
 inline constexpr uint32_t kMaxFdbLimit = 1u << 24;
 inline constexpr uint32_t kMaxNeighborLimit = 1u << 20;
@@ -303,6 +311,7 @@ inline constexpr IntRange kVniRange{1, kMaxVni};
 inline constexpr IntRange kFdbLimitRange{1, kMaxFdbLimit};
 inline constexpr IntRange kVhostQueuesRange{1, kMaxVhostQueuePairs};
 inline constexpr IntRange kNatMaxSessionsRange{64, kMaxNatSessions};  // [nat] max_sessions
+inline constexpr IntRange kNatTimeoutRange{1, 86400};                 // [nat] *_timeout_s
 inline constexpr IntRange kNatSessionQuotaRange{1, kMaxNatSessions};  // [nat] max_sessions_per_*
 inline constexpr IntRange kNeighborLimitRange{1, kMaxNeighborLimit};
 inline constexpr IntRange kMacLimitRange{0, kMaxFdbLimit};  // 0: no per-port limit

@@ -110,11 +110,21 @@ struct FipStatus {
   FipCounters totals{};
 };
 
+// What `inceptionctl nat snat set` changes; unset fields keep their values.
+struct SnatSettings {
+  std::string address;
+  std::optional<std::string> ports;  // LOW-HIGH
+  std::optional<uint32_t> max_sessions, max_per_network, max_per_source;
+  std::optional<uint32_t> tcp_established_timeout_s, tcp_transitory_timeout_s, udp_timeout_s, icmp_timeout_s;
+};
+
 struct NatStatus {
   std::vector<RouterConfig> routers;
   std::vector<FipStatus> fips;
   std::vector<GatewayMappingConfig> gateway_mappings;
   bool snat = false;
+  std::optional<Ipv4Address> snat_address;
+  uint16_t snat_port_min = 0, snat_port_max = 0;
   MacAddress router_mac;  // the routers' MAC on every network: iVMs' next hop
   uint32_t sessions_active = 0;
   uint64_t sessions_created = 0, sessions_expired = 0, translations = 0;
@@ -218,6 +228,12 @@ class Controller {
   // Refused while floating IPs on the network, or NAT through `public`,
   // need it; forgets the IPv4 neighbors the router learned there.
   void del_router(const std::string& network);
+  // (Re)starts SNAT on `settings.address` (what [nat] snat_address and its
+  // settings give at start-up); settings not given keep their values. The
+  // session table is new: sessions in progress end. Returns how many.
+  uint32_t set_snat(const SnatSettings& settings);
+  // Stops SNAT; returns how many sessions ended.
+  uint32_t snat_off();
   NatStatus nat();
   std::vector<nat::SnatSession> nat_sessions(size_t limit);
   std::vector<OverlayNeighbor> overlay_neighbors();
@@ -284,6 +300,7 @@ class Controller {
   // Router and NAT (control/router/router_control.cpp).
   void apply_routing(const Config& config);
   void publish_nat(Snapshot& snapshot) const;
+  std::unique_ptr<nat::SnatTable> make_snat_table(const NatConfig& config) const;
   void learn_overlay_neighbor(const PuntedFrame& frame, const ArpInfo& arp);
   NatStatus nat_status() const;
   FipCounters fip_totals(uint16_t slot) const;

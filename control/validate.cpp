@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <algorithm>
+#include <sstream>
 
 #include "control/config.h"
 #include "inception/counters.h"
@@ -251,12 +252,37 @@ void validate_nat_address(const std::string& object, Ipv4Address address, const 
   if (address == *underlay.gateway) throw ConfigError(object + ": that is the underlay gateway's address");
 }
 
+namespace {
+
+// One rule, checked from either side (a mapping added, SNAT set).
+void refuse_mapping_on_snat_address(const GatewayMappingConfig& mapping, Ipv4Address snat_address) {
+  if (mapping.underlay == snat_address)
+    throw ConfigError("gateway mapping " + mapping.underlay.to_string() +
+                      ": that is the SNAT address ([nat] snat_address)");
+}
+
+}  // namespace
+
+void validate_snat_address(Ipv4Address address, const std::vector<GatewayMappingConfig>& mappings,
+                           const UnderlayConfig& underlay) {
+  validate_nat_address("[nat] snat_address " + address.to_string(), address, underlay);
+  for (const GatewayMappingConfig& mapping : mappings) refuse_mapping_on_snat_address(mapping, address);
+}
+
+std::pair<uint16_t, uint16_t> parse_snat_ports(const std::string& object, const std::string& text) {
+  unsigned lo = 0, hi = 0;
+  char dash = 0;
+  std::istringstream in(text);
+  if (!(in >> lo >> dash >> hi) || dash != '-' || lo < 1024 || hi > 65535 || lo > hi || !in.eof())
+    throw ConfigError(fmt::format("{}: '{}' is not a range LOW-HIGH within 1024-65535", object, text));
+  return {static_cast<uint16_t>(lo), static_cast<uint16_t>(hi)};
+}
+
 void validate_gateway_mapping(const GatewayMappingConfig& mapping, const std::vector<GatewayMappingConfig>& existing,
                               const NatConfig& nat, const UnderlayConfig& underlay) {
   const std::string object = "gateway mapping " + mapping.underlay.to_string();
   validate_nat_address(object, mapping.underlay, underlay);
-  if (nat.snat_address && mapping.underlay == *nat.snat_address)
-    throw ConfigError(object + ": that is the SNAT address ([nat] snat_address)");
+  if (nat.snat_address) refuse_mapping_on_snat_address(mapping, *nat.snat_address);
   if (const auto why = not_unicast(mapping.public_ip))
     throw ConfigError(fmt::format("{}: public IP {} is {}", object, mapping.public_ip.to_string(), *why));
   for (const GatewayMappingConfig& other : existing) {

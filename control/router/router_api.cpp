@@ -95,12 +95,41 @@ void add_router_handlers(HandlerMap& handlers) {
          }
          return out;
        }},
+      {"nat.snat.set",
+       [](Controller& c, const json& a) {
+         const JsonReader r(a, "args");
+         SnatSettings s;
+         s.address = r.required_string("address");
+         s.ports = r.string("ports");
+         const auto number = [&](const char* key, IntRange range) -> std::optional<uint32_t> {
+           if (auto v = r.integer(key, range)) return static_cast<uint32_t>(*v);
+           return std::nullopt;
+         };
+         s.max_sessions = number("max_sessions", kNatMaxSessionsRange);
+         s.max_per_network = number("max_sessions_per_network", kNatSessionQuotaRange);
+         s.max_per_source = number("max_sessions_per_source", kNatSessionQuotaRange);
+         s.tcp_established_timeout_s = number("tcp_established_timeout_s", kNatTimeoutRange);
+         s.tcp_transitory_timeout_s = number("tcp_transitory_timeout_s", kNatTimeoutRange);
+         s.udp_timeout_s = number("udp_timeout_s", kNatTimeoutRange);
+         s.icmp_timeout_s = number("icmp_timeout_s", kNatTimeoutRange);
+         r.finish("args");
+         return json{{"sessions_ended", c.set_snat(s)}};
+       }},
+      {"nat.snat.off",
+       [](Controller& c, const json&) {
+         return json{{"sessions_ended", c.snat_off()}};
+       }},
       {"nat.show",
        [](Controller& c, const json&) {
          const NatStatus s = c.nat();
+         json snat_settings = nullptr;
+         if (s.snat_address)
+           snat_settings = {{"address", s.snat_address->to_string()},
+                            {"ports", fmt::format("{}-{}", s.snat_port_min, s.snat_port_max)}};
          return json{{"floating_ips", s.fips.size()},
                      {"gateway_mappings", s.gateway_mappings.size()},
                      {"snat", s.snat},
+                     {"snat_settings", snat_settings},
                      {"router_mac", s.router_mac.to_string()},
                      {"sessions_active", s.sessions_active},
                      {"sessions_created", s.sessions_created},

@@ -1,5 +1,5 @@
 // The router's and NAT's inceptionctl verbs: router add|del|list,
-// fip add|del|list, gateway add|del|list, nat sessions|show.
+// fip add|del|list, gateway add|del|list, nat sessions|show|snat set|off.
 #include <memory>
 
 #include "control/ctl_verbs.h"
@@ -16,6 +16,10 @@ void add_router_verbs(CLI::App& app, CtlVerbs& verbs) {
     bool force = false;
     std::string gw_underlay, gw_public;
     size_t session_limit = 1000;
+    std::string snat_address, snat_ports;
+    // Unset (0) means "keep the current value".
+    uint32_t max_sessions = 0, max_per_network = 0, max_per_source = 0;
+    uint32_t tcp_established = 0, tcp_transitory = 0, udp = 0, icmp = 0;
   };
   auto o = std::make_shared<Options>();
   auto* router = app.add_subcommand("router", "the distributed router's interface on a network (iVMs' gateway)");
@@ -53,6 +57,25 @@ void add_router_verbs(CLI::App& app, CtlVerbs& verbs) {
       ->check(CLI::Range(kNatSessionListRange.min, kNatSessionListRange.max))
       ->capture_default_str();
   auto* nat_show = nat->add_subcommand("show", "NAT counters");
+  auto* snat = nat->add_subcommand("snat", "SNAT for iVMs without a floating IP (gateway role)");
+  snat->require_subcommand(1);
+  auto* snat_set = snat->add_subcommand(
+      "set", "(re)start SNAT with these settings; others keep their values; sessions in progress end");
+  snat_set->add_option("address", o->snat_address, "underlay address the reality cloud NATs to the public IP")
+      ->required()
+      ->check(CLI::ValidIPV4);
+  snat_set->add_option("--ports", o->snat_ports, "outside ports LOW-HIGH, shared out among the workers");
+  const auto range = [](IntRange r) { return CLI::Range(r.min, r.max); };
+  snat_set->add_option("--max-sessions", o->max_sessions, "sessions in all")->check(range(kNatMaxSessionsRange));
+  snat_set->add_option("--max-per-network", o->max_per_network, "sessions per origin network")
+      ->check(range(kNatSessionQuotaRange));
+  snat_set->add_option("--max-per-source", o->max_per_source, "sessions per inside address")
+      ->check(range(kNatSessionQuotaRange));
+  snat_set->add_option("--tcp-established-timeout", o->tcp_established, "seconds")->check(range(kNatTimeoutRange));
+  snat_set->add_option("--tcp-transitory-timeout", o->tcp_transitory, "seconds")->check(range(kNatTimeoutRange));
+  snat_set->add_option("--udp-timeout", o->udp, "seconds")->check(range(kNatTimeoutRange));
+  snat_set->add_option("--icmp-timeout", o->icmp, "seconds")->check(range(kNatTimeoutRange));
+  auto* snat_off = snat->add_subcommand("off", "stop SNAT; sessions in progress end");
 
   verbs.push_back({router_add, [o] {
                      return CtlRequest{"router.add", {{"network", o->router_network}, {"address", o->router_address}}};
@@ -72,6 +95,20 @@ void add_router_verbs(CLI::App& app, CtlVerbs& verbs) {
   verbs.push_back({gw_list, [] { return CtlRequest{"gateway.list"}; }});
   verbs.push_back({nat_sessions, [o] { return CtlRequest{"nat.sessions", {{"limit", o->session_limit}}}; }});
   verbs.push_back({nat_show, [] { return CtlRequest{"nat.show"}; }});
+  verbs.push_back({snat_set, [o] {
+                     json args = {{"address", o->snat_address}};
+                     if (!o->snat_ports.empty()) args["ports"] = o->snat_ports;
+                     for (const auto& [key, value] :
+                          {std::pair{"max_sessions", o->max_sessions},
+                           std::pair{"max_sessions_per_network", o->max_per_network},
+                           std::pair{"max_sessions_per_source", o->max_per_source},
+                           std::pair{"tcp_established_timeout_s", o->tcp_established},
+                           std::pair{"tcp_transitory_timeout_s", o->tcp_transitory}, std::pair{"udp_timeout_s", o->udp},
+                           std::pair{"icmp_timeout_s", o->icmp}})
+                       if (value != 0) args[key] = value;
+                     return CtlRequest{"nat.snat.set", args};
+                   }});
+  verbs.push_back({snat_off, [] { return CtlRequest{"nat.snat.off"}; }});
 }
 
 void add_router_renderers(CtlRenderers& renderers) {

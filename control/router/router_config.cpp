@@ -2,7 +2,7 @@
 // [[gateway_mapping]], [[fip]].
 #include "control/config_reader.h"
 
-#include <sstream>
+#include <tuple>
 
 namespace inception::config_detail {
 
@@ -31,14 +31,11 @@ NatConfig parse_nat(const toml::table& table, const std::string& file, const Und
   nat.gateway = optional_ip("gateway");
   nat.snat_address = optional_ip("snat_address");
   if (auto v = r.string("snat_ports")) {
-    unsigned lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream in(*v);
-    if (!(in >> lo >> dash >> hi) || dash != '-' || lo < 1024 || hi > 65535 || lo > hi || !in.eof())
-      r.fail_at(*table.get("snat_ports"),
-                fmt::format("[nat].snat_ports: '{}' is not a range LOW-HIGH within 1024-65535", *v));
-    nat.snat_port_min = static_cast<uint16_t>(lo);
-    nat.snat_port_max = static_cast<uint16_t>(hi);
+    try {
+      std::tie(nat.snat_port_min, nat.snat_port_max) = parse_snat_ports("[nat].snat_ports", *v);
+    } catch (const ConfigError& e) {
+      r.fail_at(*table.get("snat_ports"), e.what());
+    }
   }
   if (auto v = r.integer("max_sessions", kNatMaxSessionsRange.min, kNatMaxSessionsRange.max)) nat.max_sessions = *v;
   if (auto v = r.integer("max_sessions_per_network", kNatSessionQuotaRange.min, kNatSessionQuotaRange.max))
@@ -54,15 +51,14 @@ NatConfig parse_nat(const toml::table& table, const std::string& file, const Und
       nat.egress_deny.push_back(*prefix);
     }
   }
-  if (auto v = r.integer("tcp_established_timeout_s", 1, 86400)) nat.tcp_established_timeout_s = *v;
-  if (auto v = r.integer("tcp_transitory_timeout_s", 1, 86400)) nat.tcp_transitory_timeout_s = *v;
-  if (auto v = r.integer("udp_timeout_s", 1, 86400)) nat.udp_timeout_s = *v;
-  if (auto v = r.integer("icmp_timeout_s", 1, 86400)) nat.icmp_timeout_s = *v;
+  const IntRange timeout = kNatTimeoutRange;
+  if (auto v = r.integer("tcp_established_timeout_s", timeout.min, timeout.max)) nat.tcp_established_timeout_s = *v;
+  if (auto v = r.integer("tcp_transitory_timeout_s", timeout.min, timeout.max)) nat.tcp_transitory_timeout_s = *v;
+  if (auto v = r.integer("udp_timeout_s", timeout.min, timeout.max)) nat.udp_timeout_s = *v;
+  if (auto v = r.integer("icmp_timeout_s", timeout.min, timeout.max)) nat.icmp_timeout_s = *v;
   r.finish();
-  if (nat.snat_address)
-    r.check("snat_address", [&] {
-      validate_nat_address("[nat] snat_address " + nat.snat_address->to_string(), *nat.snat_address, underlay);
-    });
+  // Gateway mappings come later in the file: they check against this.
+  if (nat.snat_address) r.check("snat_address", [&] { validate_snat_address(*nat.snat_address, {}, underlay); });
   return nat;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "control/controller_internal.h"
 #include "dataplane/arp.h"
@@ -33,6 +34,78 @@ std::vector<Ipv4Prefix> builtin_egress_deny() {
 
 }  // namespace
 
+std::unique_ptr<nat::SnatTable> Controller::make_snat_table(const NatConfig& config) const {
+  nat::SnatConfig snat;
+  snat.address = config.snat_address->network_order();
+  snat.port_min = config.snat_port_min;
+  snat.port_max = config.snat_port_max;
+  snat.max_sessions = config.max_sessions;
+  snat.max_per_network = config.max_sessions_per_network;
+  snat.max_per_source = config.max_sessions_per_source;
+  snat.tcp_established_timeout_s = config.tcp_established_timeout_s;
+  snat.tcp_transitory_timeout_s = config.tcp_transitory_timeout_s;
+  snat.udp_timeout_s = config.udp_timeout_s;
+  snat.icmp_timeout_s = config.icmp_timeout_s;
+  auto table = std::make_unique<nat::SnatTable>(snat, dataplane_.worker_count(), dataplane_.rcu());
+  log::info("nat: SNAT on {} ports {}-{}, up to {} sessions", config.snat_address->to_string(), snat.port_min,
+            snat.port_max, snat.max_sessions);
+  return table;
+}
+
+uint32_t Controller::set_snat(const SnatSettings& settings) {
+  std::lock_guard lock(mutex_);
+  NatConfig nat = startup_.nat;
+  const auto address = Ipv4Address::parse(settings.address);
+  if (!address) throw ControlError(fmt::format("nat snat: '{}' is not an IPv4 address", settings.address));
+  nat.snat_address = address;
+  if (settings.ports)
+    check(
+        [&] { std::tie(nat.snat_port_min, nat.snat_port_max) = parse_snat_ports("nat snat: ports", *settings.ports); });
+  const auto set = [](const std::optional<uint32_t>& value, uint32_t& field) {
+    if (value) field = *value;
+  };
+  set(settings.max_sessions, nat.max_sessions);
+  set(settings.max_per_network, nat.max_sessions_per_network);
+  set(settings.max_per_source, nat.max_sessions_per_source);
+  set(settings.tcp_established_timeout_s, nat.tcp_established_timeout_s);
+  set(settings.tcp_transitory_timeout_s, nat.tcp_transitory_timeout_s);
+  set(settings.udp_timeout_s, nat.udp_timeout_s);
+  set(settings.icmp_timeout_s, nat.icmp_timeout_s);
+  std::vector<GatewayMappingConfig> mappings;
+  for (const auto& [underlay, public_ip] : routing_.gateway_mappings) mappings.push_back({underlay, public_ip});
+  check([&] { validate_snat_address(*address, mappings, startup_.underlay); });
+  check([&] {
+    validate_public_network("[nat] snat_address " + address->to_string(), nat, networks_.contains(nat.public_network));
+  });
+  std::unique_ptr<nat::SnatTable> table;
+  try {
+    table = make_snat_table(nat);
+  } catch (const std::runtime_error& e) {  // the port range, or DPDK memory
+    throw ControlError(e.what());
+  }
+  // The old table goes once no worker can reach it: after the publish.
+  std::unique_ptr<nat::SnatTable> old = std::move(routing_.snat);
+  const uint32_t ended = old ? old->active() : 0;
+  routing_.snat = std::move(table);
+  startup_.nat = nat;
+  update_wanted_neighbors();
+  publish();
+  if (ended != 0) log::info("nat: {} SNAT session(s) of the previous settings ended", ended);
+  return ended;
+}
+
+uint32_t Controller::snat_off() {
+  std::lock_guard lock(mutex_);
+  if (!routing_.snat) throw ControlError("nat: this rVM does no SNAT ([nat] snat_address is not set)");
+  std::unique_ptr<nat::SnatTable> old = std::move(routing_.snat);
+  const uint32_t ended = old->active();
+  startup_.nat.snat_address.reset();
+  update_wanted_neighbors();
+  publish();
+  log::info("nat: SNAT off, {} session(s) ended", ended);
+  return ended;
+}
+
 void Controller::apply_routing(const Config& config) {
   std::lock_guard lock(mutex_);
   for (const RouterConfig& r : config.routers) routing_.routers[r.network] = r;
@@ -52,22 +125,7 @@ void Controller::apply_routing(const Config& config) {
   routing_.egress_deny = builtin_egress_deny();
   if (underlay_) routing_.egress_deny.push_back(startup_.underlay.address);
   routing_.egress_deny.insert(routing_.egress_deny.end(), config.nat.egress_deny.begin(), config.nat.egress_deny.end());
-  if (config.nat.snat_address) {
-    nat::SnatConfig snat;
-    snat.address = config.nat.snat_address->network_order();
-    snat.port_min = config.nat.snat_port_min;
-    snat.port_max = config.nat.snat_port_max;
-    snat.max_sessions = config.nat.max_sessions;
-    snat.max_per_network = config.nat.max_sessions_per_network;
-    snat.max_per_source = config.nat.max_sessions_per_source;
-    snat.tcp_established_timeout_s = config.nat.tcp_established_timeout_s;
-    snat.tcp_transitory_timeout_s = config.nat.tcp_transitory_timeout_s;
-    snat.udp_timeout_s = config.nat.udp_timeout_s;
-    snat.icmp_timeout_s = config.nat.icmp_timeout_s;
-    routing_.snat = std::make_unique<nat::SnatTable>(snat, dataplane_.worker_count(), dataplane_.rcu());
-    log::info("nat: SNAT on {} ports {}-{}, up to {} sessions", config.nat.snat_address->to_string(), snat.port_min,
-              snat.port_max, snat.max_sessions);
-  }
+  if (config.nat.snat_address) routing_.snat = make_snat_table(config.nat);
   update_wanted_neighbors();
   publish();
 }
@@ -316,6 +374,9 @@ NatStatus Controller::nat_status() const {
   for (const auto& [u, p] : routing_.gateway_mappings) s.gateway_mappings.push_back({u, p});
   s.snat = routing_.snat != nullptr;
   if (routing_.snat) {
+    s.snat_address = startup_.nat.snat_address;
+    s.snat_port_min = startup_.nat.snat_port_min;
+    s.snat_port_max = startup_.nat.snat_port_max;
     s.sessions_active = routing_.snat->active();
     s.sessions_created = routing_.snat->created();
     s.sessions_expired = routing_.snat->expired();

@@ -107,5 +107,49 @@ TEST_F(Nat, FloatingIpMovesToAnotherIvmOnTheNextRequest) {
             "underlay address\n");
 }
 
+// SNAT's settings are runtime objects too, on the gateway: `nat snat off`
+// stops it (iVMs without a floating IP lose the internet, those with one
+// keep it), `nat snat set` starts it again with new settings for the next
+// flow, and `config show` carries them. Bad settings are refused with the
+// file's words.
+TEST_F(Nat, SnatIsStoppedAndStartedAgainWithNewSettingsLive) {
+  const std::string ivm3 = topo->ivm_ns(3, "private");
+  // TCP retries its SYN: the first packet may wait for the router's ARP.
+  ASSERT_EQ(seen_by_server(ivm3), "203.0.113.1\n");
+  const CommandResult off = topo->ctl(1, {"nat", "snat", "off"});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(topo->ctl_json(1, {"nat", "show"})["snat"], false);
+  EXPECT_EQ(udp_seen_by_server(ivm3, 4002), "") << "SNAT is off, yet iVM3 reached the internet";
+  EXPECT_EQ(seen_by_server(topo->ivm_ns(2, "private")), "203.0.113.10\n") << "the floating IP does not need SNAT";
+  EXPECT_EQ(topo->ctl(1, {"nat", "snat", "off"}).err,
+            "inceptionctl: nat: this rVM does no SNAT ([nat] snat_address is not set)\n");
+
+  const CommandResult set =
+      topo->ctl(1, {"nat", "snat", "set", "10.0.0.100", "--ports", "40000-40999", "--udp-timeout", "30"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(seen_by_server(ivm3), "203.0.113.1\n");
+  const auto sessions = topo->ctl_json(1, {"nat", "sessions"});
+  ASSERT_FALSE(sessions.empty());
+  for (const auto& session : sessions) {
+    EXPECT_GE(session["outside_port"].get<unsigned>(), 40000u) << session.dump();
+    EXPECT_LE(session["outside_port"].get<unsigned>(), 40999u) << session.dump();
+  }
+  const auto shown = topo->ctl_json(1, {"nat", "show"});
+  EXPECT_EQ(shown["snat_settings"]["ports"], "40000-40999") << shown.dump();
+  const std::string config = topo->ctl(1, {"config", "show"}).out;
+  EXPECT_NE(config.find("snat_ports = '40000-40999'"), std::string::npos) << config;
+  EXPECT_NE(config.find("udp_timeout_s = 30"), std::string::npos) << config;
+
+  EXPECT_EQ(topo->ctl(1, {"nat", "snat", "set", "10.0.0.11"}).err,
+            "inceptionctl: [nat] snat_address 10.0.0.11: that is the VTEP's own address; give each public IP its own "
+            "underlay address\n");
+  EXPECT_EQ(topo->ctl(1, {"nat", "snat", "set", "10.0.0.101"}).err,
+            "inceptionctl: gateway mapping 10.0.0.101: that is the SNAT address ([nat] snat_address)\n");
+  EXPECT_EQ(topo->ctl(1, {"nat", "snat", "set", "10.0.0.100", "--ports", "9000-100"}).err,
+            "inceptionctl: nat snat: ports: '9000-100' is not a range LOW-HIGH within 1024-65535\n");
+  // A refused change leaves SNAT as it was.
+  EXPECT_EQ(seen_by_server(ivm3), "203.0.113.1\n");
+}
+
 }  // namespace
 }  // namespace inception::test
