@@ -15,23 +15,45 @@
 
 namespace inception::test {
 
-class FigureFourTest : public ::testing::Test {
- protected:
+// The topology and its helpers, without GoogleTest's assertions: what went
+// wrong comes back as text ("" when nothing did). For a fixture that shares
+// one topology across its suite, brought up in SetUpTestSuite, where an
+// ASSERT would make GoogleTest skip the tests instead of failing them.
+class FigureFour {
+ public:
   // `settings` go to every rVM's config (topology.sh --set SECTION.KEY=VALUE).
-  void bring_up(const std::string& tag, const std::vector<std::string>& settings = {});
+  std::string bring_up(const std::string& tag, const std::vector<std::string>& settings = {});
   // The topology and the gateway's public address alone: no floating IP,
   // no servers. For fixtures that bring their own iVMs.
-  void bring_up_reality(const std::string& tag, const std::vector<std::string>& settings = {});
+  std::string bring_up_reality(const std::string& tag, const std::vector<std::string>& settings = {});
   // A busybox web server in namespace `ns` serving `text`; `listen` is
   // PORT or ADDRESS:PORT.
-  void serve_http(const std::string& ns, const std::string& text, const std::string& listen = "80");
+  std::string serve_http(const std::string& ns, const std::string& text, const std::string& listen = "80");
   // The address the internet server sees a TCP connection from `ns` come from.
-  std::string seen_by_server(const std::string& ns);
+  std::string seen_by_server(const std::string& ns) const;
   // The same for one UDP exchange from a given source port.
-  std::string udp_seen_by_server(const std::string& ns, int source_port);
+  std::string udp_seen_by_server(const std::string& ns, int source_port) const;
 
   std::unique_ptr<TempDir> dir;
   std::unique_ptr<Topology> topo;
+};
+
+// The same for a fixture with a topology per test: set-up failures are
+// fatal failures of the test.
+class FigureFourTest : public ::testing::Test, public FigureFour {
+ protected:
+  void bring_up(const std::string& tag, const std::vector<std::string>& settings = {}) {
+    const std::string error = FigureFour::bring_up(tag, settings);
+    ASSERT_TRUE(error.empty()) << error;
+  }
+  void bring_up_reality(const std::string& tag, const std::vector<std::string>& settings = {}) {
+    const std::string error = FigureFour::bring_up_reality(tag, settings);
+    ASSERT_TRUE(error.empty()) << error;
+  }
+  void serve_http(const std::string& ns, const std::string& text, const std::string& listen = "80") {
+    const std::string error = FigureFour::serve_http(ns, text, listen);
+    ASSERT_TRUE(error.empty()) << error;
+  }
 };
 
 }  // namespace inception::test
