@@ -1009,12 +1009,21 @@ TEST_F(Tenants, ABroadcastFloodIsCutAtTheFloodRateWhileOthersTalk) {
   EXPECT_EQ(seen_by_server(topo->ivm_ns(3, "private")), "203.0.113.1\n");
   EXPECT_TRUE(flood->running()) << "the flood ended before the others were tried";
   ASSERT_EQ(flood->read_line(30s).value_or(""), "sent 15000");
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   // Every frame was flooded (to each peer: rVM1 has no other port on
   // `private`) or counted; no more were flooded than 200 a second allow,
   // plus the bucket's burst, and iVM2 got at most those. (iVM1's own
-  // kernel may add a frame or two: they share the port's bound.)
+  // kernel may add a frame or two: they share the port's bound.) The
+  // window is the switch's: it ends when the switch has accounted for the
+  // last frame, which may sit in the kernel port's queue after the sender
+  // is done; it is seen here within one poll of the stats. The switch
+  // measures the rate in TSC cycles at DPDK's estimate of the TSC's
+  // frequency (rte_get_tsc_hz: the nominal 2.6 GHz on this host) and this
+  // test in CLOCK_MONOTONIC: under a hypervisor the two drift apart by a
+  // few tenths of a percent (seen: 1030 frames where 200/s x 5.04 s + 20
+  // allow 1028, and 18 over at 1000/s), so the bound allows 1% between
+  // them. A limiter that did not hold would pass 15000.
+  double seconds = 0;
   uint64_t limited = 0, flooded = 0, received_by_switch = 0;
   const auto copies_to = [](const json& stats, const std::string& peer) {
     for (const auto& p : field(stats, "peers"))
@@ -1029,13 +1038,15 @@ TEST_F(Tenants, ABroadcastFloodIsCutAtTheFloodRateWhileOthersTalk) {
     limited = changes(port_drops(before, "ivm1pri"), port_drops(now, "ivm1pri"))["flood_limit"];
     flooded = copies_to(now, "10.0.0.12") - copies_to(before, "10.0.0.12");
     received_by_switch = rx(now) - rx(before);
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return limited + flooded >= 15000 && limited + flooded <= received_by_switch &&
            copies_to(now, "10.0.0.13") - copies_to(before, "10.0.0.13") == flooded;
   })) << limited
       << " dropped as flood_limit, " << flooded << " flooded, of " << received_by_switch;
-  EXPECT_LE(flooded, static_cast<uint64_t>(200 * seconds) + 20) << limited << " dropped in " << seconds << " s";
-  EXPECT_GT(flooded, 0u);
   const size_t received = ivm2.count("bcast-flood", 500ms);
+  EXPECT_LE(flooded, static_cast<uint64_t>(200 * 1.01 * seconds) + 20)
+      << limited << " dropped in " << seconds << " s; iVM2 received " << received;
+  EXPECT_GT(flooded, 0u);
   EXPECT_GT(received, 0u);
   EXPECT_LE(received, flooded);
 }
