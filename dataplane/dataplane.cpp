@@ -1,5 +1,8 @@
 #include "dataplane/dataplane.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -69,7 +72,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     worker->ctx.underlay_punt_ring = underlay_punt_ring_;
     worker->ctx.overlay_punt_ring = overlay_punt_ring_;
     if (w == 0) worker->ctx.inject_ring = inject_ring_;
-    worker->ctx.learn_window_cycles = tsc_hz_ / 100;  // repeat a learn request at most every 10 ms
+    worker->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // without one, the timeout still wakes it
+    worker->ctx.learn_window_cycles = tsc_hz_ / 100;            // repeat a learn request at most every 10 ms
     workers_.push_back(std::move(worker));
   }
   snapshot_.store(new Snapshot(), std::memory_order_release);
@@ -77,6 +81,8 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
 
 Dataplane::~Dataplane() {
   stop();
+  for (const auto& worker : workers_)
+    if (worker->doorbell >= 0) close(worker->doorbell);
   delete snapshot_.load();
   rte_ring_free(learn_ring_);
   for (rte_ring* ring : {underlay_punt_ring_, overlay_punt_ring_}) {
@@ -112,8 +118,19 @@ void Dataplane::stop() {
   running_ = false;
 }
 
+void Dataplane::ring_doorbell(const Worker& worker) noexcept {
+  if (worker.doorbell < 0) return;
+  const uint64_t one = 1;
+  // EAGAIN (the counter is full) cannot happen in practice; either way the
+  // worker is awake or about to be.
+  [[maybe_unused]] const ssize_t n = write(worker.doorbell, &one, sizeof(one));
+}
+
 void Dataplane::publish(std::unique_ptr<Snapshot> next) {
   Snapshot* previous = snapshot_.exchange(next.release(), std::memory_order_acq_rel);
+  // A sleeping worker only watches the kick fds of the old snapshot's
+  // queues: wake it to arm the new set (a port just added).
+  for (const auto& worker : workers_) ring_doorbell(*worker);
   rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
   delete previous;
 }
@@ -132,7 +149,10 @@ size_t Dataplane::drain_learn_requests(const std::function<void(const LearnReque
 
 bool Dataplane::inject(NetworkIndex network, rte_mbuf* m) noexcept {
   InjectedFrame frame{m, network, {}};
-  if (rte_ring_mp_enqueue_elem(inject_ring_, &frame, sizeof(frame)) == 0) return true;
+  if (rte_ring_mp_enqueue_elem(inject_ring_, &frame, sizeof(frame)) == 0) {
+    if (!workers_.empty()) ring_doorbell(*workers_[0]);  // worker 0 sends injected frames
+    return true;
+  }
   rte_pktmbuf_free(m);
   return false;
 }

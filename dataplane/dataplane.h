@@ -33,10 +33,13 @@ namespace inception {
 struct IdlePolicy {
   // false: poll continuously (lowest latency, one full core per worker).
   // true: after `spin_polls` empty iterations sleep, doubling from 1 us up
-  // to `max_sleep_us`; the first packet resets it.
+  // to `max_sleep_us`; the first packet resets it. When every queue the
+  // worker polls can wake it (vhost-user queues with a kick fd), the sleep
+  // doubles further, up to `max_kicked_sleep_us`: a frame wakes it anyway.
   bool adaptive = true;
   uint32_t spin_polls = 200;
   uint32_t max_sleep_us = 500;
+  uint32_t max_kicked_sleep_us = 20000;
 };
 
 struct DataplaneOptions {
@@ -101,6 +104,7 @@ class Dataplane {
  private:
   friend int worker_main(void* arg);
   struct Worker;
+  static void ring_doorbell(const Worker& worker) noexcept;
 
   DataplaneOptions options_;
   rte_mempool* mempool_ = nullptr;

@@ -30,17 +30,26 @@ void for_each_polled_vring(const Snapshot& snapshot, unsigned worker, Visit&& vi
 
 }  // namespace
 
-IdleWait::IdleWait() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {}
+IdleWait::IdleWait(int doorbell) : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
+  if (epoll_fd_ < 0 || doorbell < 0) return;
+  // Edge-triggered and never read, like the kick fds: each write wakes once.
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLET;
+  event.data.fd = doorbell;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, doorbell, &event);
+}
 
 IdleWait::~IdleWait() {
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
-bool IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcept {
-  if (epoll_fd_ < 0) return true;  // no epoll: timed sleeps only
+IdleWait::Armed IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcept {
+  if (epoll_fd_ < 0) return {true, false};  // no epoll: timed sleeps only
+  size_t kicked = 0;
   for_each_polled_vring(snapshot, worker, [&](int vid, uint16_t vring) {
     rte_vhost_vring info{};
     if (rte_vhost_get_vhost_vring(vid, vring, &info) != 0 || info.kickfd < 0) return;
+    ++kicked;
     rte_vhost_enable_guest_notification(vid, vring, 1);
     epoll_event event{};
     event.events = EPOLLIN | EPOLLET;
@@ -55,7 +64,9 @@ bool IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcept {
   for_each_polled_vring(snapshot, worker, [&](int vid, uint16_t vring) {
     if (rte_vhost_rx_queue_count(vid, vring) > 0) empty = false;
   });
-  return empty;
+  // Every poll entry is a guest queue that kicks: no ethdev, no queue
+  // without a guest or without a kick fd.
+  return {empty, kicked == snapshot.poll[worker].size()};
 }
 
 void IdleWait::wait(uint32_t timeout_us) noexcept {

@@ -8,8 +8,12 @@
 // the guest saw the request, and sleeps in epoll_pwait2 offline for RCU.
 // The first kick wakes it at once, instead of at the end of a timed sleep;
 // on waking it turns notifications off again. Ports without a kick fd
-// (ethdevs: af_packet, TAP) are still caught by the timeout, which doubles
-// up to max_sleep_us as before.
+// (ethdevs: af_packet, TAP; a vhost queue with no guest yet) are caught by
+// the timeout, which doubles up to max_sleep_us. When every queue can kick,
+// the timeout may grow to max_kicked_sleep_us: it only bounds what no kick
+// announces (a queue a guest enables while the worker sleeps). The control
+// thread rings the worker's doorbell (an eventfd in the same set) for what
+// it hands the worker: a new snapshot, an injected frame.
 //
 // Kick fds are registered edge-triggered and never read: the eventfd's
 // counter only grows, and every guest write wakes the epoll set once. An fd
@@ -24,14 +28,18 @@ namespace inception {
 
 class IdleWait {
  public:
-  IdleWait();
+  // `doorbell`: an eventfd the control thread writes to wake the worker, or -1.
+  explicit IdleWait(int doorbell);
   ~IdleWait();
   IdleWait(const IdleWait&) = delete;
   IdleWait& operator=(const IdleWait&) = delete;
 
+  struct Armed {
+    bool may_sleep;   // false: a queue already holds frames
+    bool all_kicked;  // every polled queue wakes the worker when a frame comes
+  };
   // Online: asks for kicks on the vhost queues of `worker`'s poll list.
-  // Returns false if a queue already holds frames (do not sleep).
-  bool arm(const Snapshot& snapshot, unsigned worker) noexcept;
+  Armed arm(const Snapshot& snapshot, unsigned worker) noexcept;
   // Offline: sleeps until a kick or `timeout_us`.
   void wait(uint32_t timeout_us) noexcept;
   // Online, with the snapshot current after the sleep: notifications off.

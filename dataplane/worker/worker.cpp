@@ -81,7 +81,7 @@ int worker_main(void* arg) {
   const uint64_t hz = dp.tsc_hz_;
   // Short idle sleeps are only short with a small timer slack (default 50 us).
   prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  IdleWait idle_wait;
+  IdleWait idle_wait(worker.doorbell);
 
   rte_rcu_qsbr_thread_register(dp.rcu_, ctx.index);
   rte_rcu_qsbr_thread_online(dp.rcu_, ctx.index);
@@ -137,10 +137,11 @@ int worker_main(void* arg) {
       counter_add(ctx.counters->idle_cycles, end - start);
       continue;
     }
-    sleep_step_us = sleep_step_us == 0 ? 1 : std::min(sleep_step_us * 2, idle.max_sleep_us);
-    if (idle_wait.arm(snapshot, ctx.index)) {
+    sleep_step_us =
+        sleep_step_us == 0 ? 1 : std::min(sleep_step_us * 2, std::max(idle.max_sleep_us, idle.max_kicked_sleep_us));
+    if (const IdleWait::Armed armed = idle_wait.arm(snapshot, ctx.index); armed.may_sleep) {
       rte_rcu_qsbr_thread_offline(dp.rcu_, ctx.index);
-      idle_wait.wait(sleep_step_us);
+      idle_wait.wait(armed.all_kicked ? sleep_step_us : std::min(sleep_step_us, idle.max_sleep_us));
       rte_rcu_qsbr_thread_online(dp.rcu_, ctx.index);
     }
     // The port set may have changed while we slept offline: disarm what the
