@@ -39,6 +39,21 @@ void add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double
   f.metric.push_back(std::move(m));
 }
 
+void add_totals(const TotalsFamilies& f, const std::vector<ClientMetric::Label>& labels, const PortTotals& totals) {
+  add_sample(*f.rx_packets, labels, static_cast<double>(totals.rx_packets));
+  add_sample(*f.rx_bytes, labels, static_cast<double>(totals.rx_bytes));
+  add_sample(*f.tx_packets, labels, static_cast<double>(totals.tx_packets));
+  add_sample(*f.tx_bytes, labels, static_cast<double>(totals.tx_bytes));
+  add_sample(*f.flood, labels, static_cast<double>(totals.flood_packets));
+  // Every reason: which stage charges a port or a peer is the dataplane's
+  // business, not the scrape's.
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    auto with_reason = labels;
+    with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
+    add_sample(*f.drops, with_reason, static_cast<double>(totals.drops[r]));
+  }
+}
+
 namespace {
 
 // Where a local client reaches the listening socket: its address, or the

@@ -31,6 +31,14 @@ namespace inception {
 prometheus::MetricFamily metric_family(const std::string& name, const std::string& help, prometheus::MetricType type);
 void add_sample(prometheus::MetricFamily& family, std::vector<prometheus::ClientMetric::Label> labels, double value);
 
+// The traffic families a port and a VXLAN peer both export (their names
+// and help differ): one sample each from `totals`, drops one per reason.
+struct TotalsFamilies {
+  prometheus::MetricFamily *rx_packets, *rx_bytes, *tx_packets, *tx_bytes, *flood, *drops;
+};
+void add_totals(const TotalsFamilies& families, const std::vector<prometheus::ClientMetric::Label>& labels,
+                const PortTotals& totals);
+
 class MetricsExporter {
  public:
   // Listens on `listen` ("ADDRESS:PORT"). Throws std::runtime_error naming

@@ -21,17 +21,8 @@ void add_port_metrics(const Stats& stats, MetricFamilies& out) {
                             MetricType::Gauge);
   for (const PortStatus& p : stats.ports) {
     const std::vector<ClientMetric::Label> labels{{"port", p.config.name}, {"network", p.config.network}};
-    add_sample(rx_packets, labels, static_cast<double>(p.totals.rx_packets));
-    add_sample(rx_bytes, labels, static_cast<double>(p.totals.rx_bytes));
-    add_sample(tx_packets, labels, static_cast<double>(p.totals.tx_packets));
-    add_sample(tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
-    add_sample(flood, labels, static_cast<double>(p.totals.flood_packets));
+    add_totals({&rx_packets, &rx_bytes, &tx_packets, &tx_bytes, &flood, &drops}, labels, p.totals);
     add_sample(link, labels, p.link_up ? 1.0 : 0.0);
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      auto with_reason = labels;
-      with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
-      add_sample(drops, with_reason, static_cast<double>(p.totals.drops[r]));
-    }
   }
   out.insert(out.end(), {rx_packets, rx_bytes, tx_packets, tx_bytes, flood, drops, link});
 }

@@ -26,19 +26,8 @@ void add_vxlan_metrics(const Stats& stats, MetricFamilies& out) {
       metric_family("inception_peer_resolved", "1 when the peer's next-hop MAC is known.", MetricType::Gauge);
   for (const PeerStatus& p : stats.peers) {
     const std::vector<ClientMetric::Label> labels{{"network", p.network}, {"peer", p.ip.to_string()}};
-    add_sample(peer_rx, labels, static_cast<double>(p.totals.rx_packets));
-    add_sample(peer_rx_bytes, labels, static_cast<double>(p.totals.rx_bytes));
-    add_sample(peer_tx, labels, static_cast<double>(p.totals.tx_packets));
-    add_sample(peer_tx_bytes, labels, static_cast<double>(p.totals.tx_bytes));
-    add_sample(peer_flood, labels, static_cast<double>(p.totals.flood_packets));
+    add_totals({&peer_rx, &peer_rx_bytes, &peer_tx, &peer_tx_bytes, &peer_flood, &peer_drops}, labels, p.totals);
     add_sample(peer_resolved, labels, p.resolved ? 1.0 : 0.0);
-    // Every reason, as for ports: which stage charges a peer or the NIC
-    // is the dataplane's business, not the scrape's.
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      auto with_reason = labels;
-      with_reason.push_back({"reason", std::string(kDropReasonNames[r])});
-      add_sample(peer_drops, with_reason, static_cast<double>(p.totals.drops[r]));
-    }
   }
   auto underlay_rx =
       metric_family("inception_underlay_rx_packets_total",
