@@ -13,6 +13,7 @@
 #include <string>
 
 #include "dataplane/worker/worker_state.h"
+#include "vhost/vhost_port.h"
 
 namespace inception {
 
@@ -77,9 +78,17 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     workers_.push_back(std::move(worker));
   }
   snapshot_.store(new Snapshot(), std::memory_order_release);
+  // A guest that attaches, or enables a queue, while a worker sleeps: wake
+  // it to ask the new queue for kicks (it sleeps long when all can kick).
+  vhost::set_guest_change_hook(
+      [](void* dataplane) {
+        for (const auto& worker : static_cast<Dataplane*>(dataplane)->workers_) ring_doorbell(*worker);
+      },
+      this);
 }
 
 Dataplane::~Dataplane() {
+  vhost::set_guest_change_hook(nullptr, nullptr);
   stop();
   for (const auto& worker : workers_)
     if (worker->doorbell >= 0) close(worker->doorbell);

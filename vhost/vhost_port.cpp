@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -37,6 +38,15 @@ std::mutex registry_mutex;
 std::map<std::string, std::shared_ptr<VhostPortState>>& registry() {
   static std::map<std::string, std::shared_ptr<VhostPortState>> ports;
   return ports;
+}
+
+// Written by the control thread at start and stop, read by callbacks.
+std::atomic<void (*)(void*)> guest_change_hook{nullptr};
+std::atomic<void*> guest_change_context{nullptr};
+
+void guest_changed() {
+  if (auto* hook = guest_change_hook.load(std::memory_order_acquire))
+    hook(guest_change_context.load(std::memory_order_acquire));
 }
 
 std::shared_ptr<VhostPortState> find_by_vid(int vid) {
@@ -71,6 +81,7 @@ int on_new_device(int vid) {
   port->device.vid.store(vid, std::memory_order_release);
   log::info("port {}: guest attached on {} ({} rx queue pair(s) enabled)", port->name, port->path,
             std::popcount(port->device.rx_queue_mask.load()));
+  guest_changed();
   return 0;
 }
 
@@ -104,8 +115,18 @@ int on_vring_state_changed(int vid, uint16_t vring, int enable) {
     mask.fetch_and(~(1u << queue_pair), std::memory_order_relaxed);
   assign_tx_queues(*port);
   log::debug("port {}: vring {} {}", port->name, vring, enable ? "enabled" : "disabled");
+  if (enable && vring % 2 == 1) guest_changed();
   return 0;
 }
+
+}  // namespace
+
+void set_guest_change_hook(void (*hook)(void* context), void* context) {
+  guest_change_context.store(context, std::memory_order_release);
+  guest_change_hook.store(hook, std::memory_order_release);
+}
+
+namespace {
 
 const rte_vhost_device_ops kDeviceOps = {
     .new_device = on_new_device,

@@ -28,6 +28,12 @@ namespace inception::vhost {
 
 enum class Mode { kClient, kServer };
 
+// Called on the vhost-events thread after a guest attached or enabled a
+// queue it transmits on: the dataplane wakes its sleeping workers, which
+// then ask the new queue for kicks. One hook per process (the dataplane's);
+// nullptr removes it.
+void set_guest_change_hook(void (*hook)(void* context), void* context);
+
 // What workers see of a vhost-user device. Written by the vhost-events thread.
 struct alignas(64) VhostDevice {
   // rte_vhost device id, or -1 while no guest is attached. Release-stored

@@ -64,9 +64,20 @@ IdleWait::Armed IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcep
   for_each_polled_vring(snapshot, worker, [&](int vid, uint16_t vring) {
     if (rte_vhost_rx_queue_count(vid, vring) > 0) empty = false;
   });
-  // Every poll entry is a guest queue that kicks: no ethdev, no queue
-  // without a guest or without a kick fd.
-  return {empty, kicked == snapshot.poll[worker].size()};
+  // Every poll entry wakes the worker when a frame can come: a guest queue
+  // that kicks, or a vhost-user queue with no guest or not enabled yet,
+  // whose attach or enable rings the doorbell (vhost guest change hook).
+  // An ethdev (af_packet, TAP), or a guest queue without a kick fd, does not.
+  size_t silent = 0;
+  for (const PollEntry& entry : snapshot.poll[worker]) {
+    const PortView& port = snapshot.ports[entry.port];
+    if (port.kind != PortKind::kVhost) continue;
+    const vhost::VhostDevice& dev = *port.vhost;
+    if (dev.vid.load(std::memory_order_acquire) < 0 ||
+        (dev.rx_queue_mask.load(std::memory_order_relaxed) & (1u << entry.queue)) == 0)
+      ++silent;
+  }
+  return {empty, kicked + silent == snapshot.poll[worker].size()};
 }
 
 void IdleWait::wait(uint32_t timeout_us) noexcept {

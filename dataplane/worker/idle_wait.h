@@ -8,12 +8,12 @@
 // the guest saw the request, and sleeps in epoll_pwait2 offline for RCU.
 // The first kick wakes it at once, instead of at the end of a timed sleep;
 // on waking it turns notifications off again. Ports without a kick fd
-// (ethdevs: af_packet, TAP; a vhost queue with no guest yet) are caught by
-// the timeout, which doubles up to max_sleep_us. When every queue can kick,
-// the timeout may grow to max_kicked_sleep_us: it only bounds what no kick
-// announces (a queue a guest enables while the worker sleeps). The control
-// thread rings the worker's doorbell (an eventfd in the same set) for what
-// it hands the worker: a new snapshot, an injected frame.
+// (ethdevs: af_packet, TAP) are caught by the timeout, which doubles up to
+// max_sleep_us. When every queue can wake the worker, the timeout may grow
+// to max_kicked_sleep_us. What no kick announces rings the worker's
+// doorbell (an eventfd in the same set): a new snapshot, a frame the
+// control thread injects, a guest that attaches or enables a queue (so a
+// vhost queue with no guest yet counts as one that wakes the worker).
 //
 // Kick fds are registered edge-triggered and never read: the eventfd's
 // counter only grows, and every guest write wakes the epoll set once. An fd
