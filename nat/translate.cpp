@@ -90,14 +90,14 @@ void set_port(const Packet& p, bool source, uint16_t to) {
   }
 }
 
-bool translate(rte_mbuf* m, bool source, uint32_t ip, std::optional<uint16_t> port) {
+bool translate(rte_mbuf* m, bool source, uint32_t ip, bool with_port, uint16_t port) {
   if (m->data_len < kEth) return false;
   auto outer = parse(rte_pktmbuf_mtod_offset(m, uint8_t*, kEth), m->data_len - kEth);
   if (!outer) return false;
   set_address(*outer, source, ip);
   const bool icmp = outer->ip->next_proto_id == IPPROTO_ICMP && first_fragment(outer->ip);
   if (!icmp || outer->l4_available < 8 || !is_icmp_error(outer->l4[0])) {
-    if (port && first_fragment(outer->ip)) set_port(*outer, source, *port);
+    if (with_port && first_fragment(outer->ip)) set_port(*outer, source, port);
     return true;
   }
   // An ICMP error: the quoted packet travelled the other way, so what is
@@ -105,7 +105,7 @@ bool translate(rte_mbuf* m, bool source, uint32_t ip, std::optional<uint16_t> po
   auto quoted = parse(outer->l4 + 8, outer->l4_available - 8);
   if (!quoted) return false;
   set_address(*quoted, !source, ip);
-  if (port) set_port(*quoted, !source, *port);
+  if (with_port) set_port(*quoted, !source, port);
   // The quote changed: recompute the ICMP checksum over the whole message
   // (errors are small and rare; exactness matters more than speed here).
   const size_t icmp_length = rte_be_to_cpu_16(outer->ip->total_length) - rte_ipv4_hdr_len(outer->ip);
@@ -167,12 +167,20 @@ std::optional<FlowKey> flow_key(const rte_mbuf* m) noexcept {
   }
 }
 
-bool translate_source(rte_mbuf* m, uint32_t ip, std::optional<uint16_t> port) noexcept {
-  return translate(m, true, ip, port);
+bool translate_source(rte_mbuf* m, uint32_t ip) noexcept {
+  return translate(m, true, ip, false, 0);
 }
 
-bool translate_destination(rte_mbuf* m, uint32_t ip, std::optional<uint16_t> port) noexcept {
-  return translate(m, false, ip, port);
+bool translate_source(rte_mbuf* m, uint32_t ip, uint16_t port) noexcept {
+  return translate(m, true, ip, true, port);
+}
+
+bool translate_destination(rte_mbuf* m, uint32_t ip) noexcept {
+  return translate(m, false, ip, false, 0);
+}
+
+bool translate_destination(rte_mbuf* m, uint32_t ip, uint16_t port) noexcept {
+  return translate(m, false, ip, true, port);
 }
 
 }  // namespace inception::nat

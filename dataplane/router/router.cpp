@@ -334,9 +334,9 @@ void emit_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port,
   uint16_t lookup_of[kBurstSize];
   uint16_t n_keys = 0;
   // The network each frame goes to through the L2 forwarder, or none. Its
-  // own array, not a field written into `routes`: a byte store followed by
-  // a wider load of the same Route stalls store forwarding (perf showed it
-  // as ~6% of the floating-IP path).
+  // own array, not a field written into `routes`: a byte store to a Route's
+  // kind followed by a load of kind and network together would stall store
+  // forwarding.
   NetworkIndex target[kBurstSize];
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];

@@ -113,13 +113,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rte_mbuf* m = make_frame(read_rest_record(in));
   if (m == nullptr) return 0;
   const bool source = !(op & 1);
-  const std::optional<uint16_t> new_port = (op & 2) ? std::optional<uint16_t>(port) : std::nullopt;
+  const bool with_port = (op & 2) != 0;
   const bool ipv4 = m->data_len >= 14 && get16(rte_pktmbuf_mtod(m, const uint8_t*) + 12) == RTE_ETHER_TYPE_IPV4;
   const uint8_t* l3 = rte_pktmbuf_mtod_offset(m, const uint8_t*, 14);
   const size_t available = m->data_len < 14 ? 0 : m->data_len - 14u;
   const Checksums before = ipv4 ? checksums_of(l3, available) : Checksums{};
   const auto key_before = nat::flow_key(m);
-  const bool ok = source ? nat::translate_source(m, ip, new_port) : nat::translate_destination(m, ip, new_port);
+  const bool ok = source ? (with_port ? nat::translate_source(m, ip, port) : nat::translate_source(m, ip))
+                         : (with_port ? nat::translate_destination(m, ip, port) : nat::translate_destination(m, ip));
   if (ok && ipv4) {
     const Checksums after = checksums_of(l3, available);
     if (before.ip && !after.ip) fail("%s: the IPv4 header checksum no longer verifies", kName);
@@ -128,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (before.quoted_ip && !after.quoted_ip) fail("%s: the quoted IPv4 header checksum no longer verifies", kName);
     const auto key_after = nat::flow_key(m);
     if (key_before.has_value() != key_after.has_value()) fail("%s: flow_key changed its mind", kName);
-    if (key_after) check_key(*key_after, source, ip, new_port);
+    if (key_after) check_key(*key_after, source, ip, with_port ? std::optional<uint16_t>(port) : std::nullopt);
   }
   rte_pktmbuf_free(m);
   baseline.verify(kName);
