@@ -457,10 +457,18 @@ void World::control_thread() {
 
 void World::reset_tables() {
   for (auto& fdb : fdbs_) fdb->age(ctx_->now_s, 0);  // every dynamic entry; static ones stay
-  for (NetworkIndex n = 0; n < kNetworks; ++n) {
-    neighbors_->forget_network(n);
-    snat_->forget_network(n);
+  for (NetworkIndex n = 0; n < kNetworks; ++n) neighbors_->forget_network(n);
+  // The fuzzer is the SNAT shard's owner (worker 0) and no other thread
+  // serves it, so forget_network (which waits for the owner) would wait in
+  // vain: end every session the way the worker does, from here. At "the
+  // end of time" every session is idle.
+  constexpr uint32_t kEndOfTime = UINT32_MAX;
+  snat_->expire(kEndOfTime);
+  for (unsigned pass = 0; snat_->active() != 0; ++pass) {
+    if (pass > 16) fail("fuzz: %u SNAT sessions did not end", snat_->active());
+    snat_->service(0, kEndOfTime);
   }
+  snat_->service(0, kEndOfTime);  // slots and positions back, past their grace period
   for (const PresetNeighbor& p : kPresetNeighbors) neighbors_->learn(p.network, p.ip, mac(p.mac), 0, kNeighborLimit);
   std::memset(counters_, 0, sizeof(*counters_));
 }
