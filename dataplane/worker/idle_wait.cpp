@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -45,11 +46,14 @@ IdleWait::~IdleWait() {
 
 IdleWait::Armed IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcept {
   if (epoll_fd_ < 0) return {true, false};  // no epoll: timed sleeps only
-  size_t kicked = 0;
+  // A guest queue without a kick fd cannot wake the worker.
+  bool all_kick = true;
   for_each_polled_vring(snapshot, worker, [&](int vid, uint16_t vring) {
     rte_vhost_vring info{};
-    if (rte_vhost_get_vhost_vring(vid, vring, &info) != 0 || info.kickfd < 0) return;
-    ++kicked;
+    if (rte_vhost_get_vhost_vring(vid, vring, &info) != 0 || info.kickfd < 0) {
+      all_kick = false;
+      return;
+    }
     rte_vhost_enable_guest_notification(vid, vring, 1);
     epoll_event event{};
     event.events = EPOLLIN | EPOLLET;
@@ -65,19 +69,13 @@ IdleWait::Armed IdleWait::arm(const Snapshot& snapshot, unsigned worker) noexcep
     if (rte_vhost_rx_queue_count(vid, vring) > 0) empty = false;
   });
   // Every poll entry wakes the worker when a frame can come: a guest queue
-  // that kicks, or a vhost-user queue with no guest or not enabled yet,
-  // whose attach or enable rings the doorbell (vhost guest change hook).
-  // An ethdev (af_packet, TAP), or a guest queue without a kick fd, does not.
-  size_t silent = 0;
-  for (const PollEntry& entry : snapshot.poll[worker]) {
-    const PortView& port = snapshot.ports[entry.port];
-    if (port.kind != PortKind::kVhost) continue;
-    const vhost::VhostDevice& dev = *port.vhost;
-    if (dev.vid.load(std::memory_order_acquire) < 0 ||
-        (dev.rx_queue_mask.load(std::memory_order_relaxed) & (1u << entry.queue)) == 0)
-      ++silent;
-  }
-  return {empty, kicked + silent == snapshot.poll[worker].size()};
+  // that kicks, or a vhost-user queue with no guest or not enabled yet
+  // (for_each_polled_vring skips those), whose attach or enable rings the
+  // doorbell (vhost guest change hook). An ethdev (af_packet, TAP) does not.
+  const bool all_vhost =
+      std::all_of(snapshot.poll[worker].begin(), snapshot.poll[worker].end(),
+                  [&](const PollEntry& e) { return snapshot.ports[e.port].kind == PortKind::kVhost; });
+  return {empty, all_kick && all_vhost};
 }
 
 void IdleWait::wait(uint32_t timeout_us) noexcept {
