@@ -30,12 +30,9 @@ bool in_use(const SnatSession& s) noexcept {
 
 }  // namespace
 
-SnatTable::Shard::Shard(SnatTable& owner, unsigned index, uint32_t first, uint32_t count, uint16_t min_port,
-                        uint16_t max_port, rte_rcu_qsbr* rcu)
-    : table(owner),
-      first_slot(first),
-      slot_count(count),
-      port_min(min_port),
+SnatTable::Shard::Shard(unsigned index, uint32_t first, uint32_t count, uint16_t min_port, uint16_t max_port,
+                        rte_rcu_qsbr* rcu)
+    : port_min(min_port),
       port_max(max_port),
       forward("SNAT shard " + std::to_string(index) + " sessions", std::max(count, kMinHashEntries), sizeof(ForwardKey),
               rcu, &SnatTable::slot_reclaimed, this),
@@ -75,7 +72,7 @@ SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr*
     const uint32_t count = i + 1 < n ? slots_per_shard_ : config_.max_sessions - first;
     const auto port_min = static_cast<uint16_t>(config_.port_min + i * ports_per_shard_);
     const auto port_max = i + 1 < n ? static_cast<uint16_t>(port_min + ports_per_shard_ - 1) : config_.port_max;
-    shards_.push_back(std::make_unique<Shard>(*this, i, first, count, port_min, port_max, rcu));
+    shards_.push_back(std::make_unique<Shard>(i, first, count, port_min, port_max, rcu));
   }
 }
 

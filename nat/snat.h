@@ -151,14 +151,12 @@ class SnatTable {
   };
   static_assert(sizeof(EndRequest) == 8, "ring elements are a multiple of 4 bytes");
   struct Shard {
-    Shard(SnatTable& table, unsigned index, uint32_t first_slot, uint32_t slot_count, uint16_t port_min,
-          uint16_t port_max, rte_rcu_qsbr* rcu);
+    // Slots [first, first + count) of the table, outside ports [min_port, max_port].
+    Shard(unsigned index, uint32_t first, uint32_t count, uint16_t min_port, uint16_t max_port, rte_rcu_qsbr* rcu);
     ~Shard();
     bool has_work() const noexcept {
       return !rte_ring_empty(to_end) || forward.pending() != 0 || reverse.pending() != 0 || per_source.pending() != 0;
     }
-    SnatTable& table;
-    uint32_t first_slot, slot_count;
     uint16_t port_min, port_max;  // host order: the outside ports this shard hands out
     RcuHash forward;              // ForwardKey -> slot
     RcuHash reverse;              // ReverseKey -> slot
