@@ -75,13 +75,7 @@ class Fdb {
   // Looks up `n` keys (MacAddress::key form); on return bit i of the result
   // is set iff keys[i] was found, and values[i] holds its packed FdbValue.
   uint64_t lookup_bulk(const uint64_t* const* keys, unsigned n, uint64_t* values) const noexcept {
-    // The bulk pipeline costs more than it hides for one key: the common
-    // burst from one guest to one destination.
-    if (n == 1) return lookup(*keys[0], &values[0]) ? 1 : 0;
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(table_.get(), reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n,
-                              &hits, reinterpret_cast<void**>(values));
-    return hits;
+    return table_.lookup_bulk(reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, values);
   }
   bool lookup(uint64_t key, uint64_t* value) const noexcept { return table_.lookup(&key, value); }
   // Records that `slot` was seen by `worker` at second `now_s`.

@@ -43,10 +43,7 @@ class OverlayNeighbors {
   // lookup; bit i of the result is set iff keys[i] was found, and then
   // mac_keys[i] holds its MAC in MacAddress::key form.
   uint64_t lookup_bulk(const uint64_t* const* keys, unsigned n, uint64_t* mac_keys) const noexcept {
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(table_.get(), reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n,
-                              &hits, reinterpret_cast<void**>(mac_keys));
-    return hits;
+    return table_.lookup_bulk(reinterpret_cast<const void**>(const_cast<const uint64_t**>(keys)), n, mac_keys);
   }
   static uint64_t key_of(NetworkIndex network, uint32_t ip_host) noexcept { return uint64_t{network} << 32 | ip_host; }
 

@@ -90,10 +90,19 @@ class RcuHash {
   RcuHash(const RcuHash&) = delete;
   RcuHash& operator=(const RcuHash&) = delete;
 
-  // For bulk lookups (rte_hash_lookup_bulk_data).
-  const rte_hash* get() const noexcept { return hash_; }
-
   // ---- readers (registered QSBR threads) and the writer ----
+  // Up to RTE_HASH_LOOKUP_BULK_MAX keys at once: rte_hash fetches every
+  // key's buckets before it compares any, so the cache misses of a burst
+  // overlap instead of queueing. Bit i of the result is set iff keys[i]
+  // was found, and then values[i] holds its value.
+  uint64_t lookup_bulk(const void** keys, unsigned n, uint64_t* values) const noexcept {
+    // The bulk pipeline costs more than it hides for one key (the common
+    // burst from one guest to one destination).
+    if (n == 1) return lookup(keys[0], &values[0]) ? 1 : 0;
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(hash_, keys, n, &hits, reinterpret_cast<void**>(values));
+    return hits;
+  }
   bool lookup(const void* key, uint64_t* value) const noexcept {
     void* data = nullptr;
     if (rte_hash_lookup_data(hash_, key, &data) < 0) return false;
