@@ -4,6 +4,7 @@
 #include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
+#include <rte_prefetch.h>
 
 #include <unistd.h>
 
@@ -21,6 +22,9 @@ constexpr uint8_t kTcpFin = 0x01, kTcpRst = 0x04;
 // Sessions a worker ends per loop: bounds the time a mass expiry takes
 // from forwarding.
 constexpr unsigned kEndsPerService = 64;
+// Keys per bulk lookup: a burst's worth.
+constexpr unsigned kBulk = 32;
+static_assert(kBulk <= RTE_HASH_LOOKUP_BULK_MAX && kBulk <= 64, "one hit mask per chunk");
 // rte_hash refuses fewer entries than a bucket holds.
 constexpr uint32_t kMinHashEntries = 8;
 
@@ -56,7 +60,10 @@ SnatTable::Shard::~Shard() {
 }
 
 SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr* rcu)
-    : config_(config), rcu_(rcu), last_seen_(n_workers, config.max_sessions) {
+    : config_(config),
+      rcu_(rcu),
+      slots_("SNAT sessions", config.max_sessions),
+      last_seen_(n_workers, config.max_sessions) {
   const unsigned n = std::max(1u, n_workers);
   const uint32_t ports = uint32_t{config_.port_max} - config_.port_min + 1;
   if (ports < n)
@@ -65,7 +72,6 @@ SnatTable::SnatTable(const SnatConfig& config, unsigned n_workers, rte_rcu_qsbr*
                              std::to_string(n) + "): each worker hands out its own share");
   slots_per_shard_ = config_.max_sessions / n;
   ports_per_shard_ = ports / n;
-  slots_.resize(config_.max_sessions);
   // Equal shares; the last shard also takes the remainders.
   for (unsigned i = 0; i < n; ++i) {
     const uint32_t first = i * slots_per_shard_;
@@ -99,28 +105,75 @@ SnatTable::ReverseKey SnatTable::reverse_key(uint8_t protocol, uint16_t outside_
   return key;
 }
 
-SnatResult SnatTable::outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac,
-                               unsigned worker, uint32_t now_s, bool may_create, const SnatSession** session) noexcept {
-  const ForwardKey fkey = forward_key(key, origin_network);
+const SnatSession* SnatTable::seen_outbound(uint32_t slot, const FlowKey& key, unsigned worker,
+                                            uint32_t now_s) noexcept {
+  SnatSession& s = slots_[slot];
+  last_seen_.touch(worker, slot, now_s);
+  if (s.protocol == IPPROTO_TCP) {
+    if (!s.seen_outbound) s.seen_outbound = 1;
+    if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
+  }
+  return &s;
+}
+
+const SnatSession* SnatTable::seen_inbound(uint32_t slot, const FlowKey& key, unsigned worker,
+                                           uint32_t now_s) noexcept {
+  SnatSession& s = slots_[slot];
+  last_seen_.touch(worker, slot, now_s);
+  if (s.protocol == IPPROTO_TCP && !key.icmp_error) {
+    if (!s.seen_inbound) s.seen_inbound = 1;
+    if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
+  }
+  return &s;
+}
+
+void SnatTable::outbound_burst(const OutboundRequest* requests, unsigned n, NetworkIndex origin_network,
+                               unsigned worker, uint32_t now_s, SnatResult* results,
+                               const SnatSession** sessions) noexcept {
   Shard& own = *shards_[worker < shards_.size() ? worker : 0];
+  for (unsigned base = 0; base < n; base += kBulk) {
+    const unsigned count = std::min(n - base, kBulk);
+    ForwardKey keys[kBulk];
+    const void* key_ptrs[kBulk];
+    uint64_t slots[kBulk];
+    for (unsigned i = 0; i < count; ++i) {
+      keys[i] = forward_key(*requests[base + i].key, origin_network);
+      key_ptrs[i] = &keys[i];
+    }
+    const uint64_t hits = own.forward.lookup_bulk(key_ptrs, count, slots);
+    for (uint64_t h = hits; h != 0; h &= h - 1) {
+      const auto slot = static_cast<uint32_t>(slots[__builtin_ctzll(h)]);
+      rte_prefetch0(&slots_[slot]);
+      last_seen_.prefetch(worker, slot);
+    }
+    for (unsigned i = 0; i < count; ++i) {
+      const OutboundRequest& request = requests[base + i];
+      if (likely(hits & (uint64_t{1} << i))) {
+        sessions[base + i] = seen_outbound(static_cast<uint32_t>(slots[i]), *request.key, worker, now_s);
+        results[base + i] = SnatResult::kOk;
+      } else {
+        results[base + i] = outbound_miss(own, keys[i], request, origin_network, worker, now_s, &sessions[base + i]);
+      }
+    }
+  }
+}
+
+SnatResult SnatTable::outbound_miss(Shard& own, const ForwardKey& fkey, const OutboundRequest& request,
+                                    NetworkIndex origin_network, unsigned worker, uint32_t now_s,
+                                    const SnatSession** session) noexcept {
+  // A miss in the bulk lookup is a new flow; an earlier packet of this
+  // burst may have created its session since; or another worker served
+  // the flow before: look there before creating.
   uint64_t slot = 0;
   bool found = own.forward.lookup(&fkey, &slot);
-  // A miss in the worker's own shard is a new flow, or one whose port
-  // another worker served before: look there before creating.
   for (size_t i = 0; !found && i < shards_.size(); ++i)
     if (shards_[i].get() != &own) found = shards_[i]->forward.lookup(&fkey, &slot);
-  if (likely(found)) {
-    SnatSession& s = slots_[slot];
-    last_seen_.touch(worker, static_cast<uint32_t>(slot), now_s);
-    if (s.protocol == IPPROTO_TCP) {
-      if (!s.seen_outbound) s.seen_outbound = 1;
-      if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
-    }
-    *session = &s;
+  if (found) {
+    *session = seen_outbound(static_cast<uint32_t>(slot), *request.key, worker, now_s);
     return SnatResult::kOk;
   }
-  if (!may_create) return SnatResult::kNoSession;
-  return create(own, fkey, key, origin_network, origin_mac, now_s, session);
+  if (!request.may_create) return SnatResult::kNoSession;
+  return create(own, fkey, *request.key, origin_network, request.origin_mac, now_s, session);
 }
 
 SnatResult SnatTable::create(Shard& shard, const ForwardKey& fkey, const FlowKey& key, NetworkIndex origin_network,
@@ -180,20 +233,53 @@ SnatResult SnatTable::create(Shard& shard, const ForwardKey& fkey, const FlowKey
   return SnatResult::kOk;
 }
 
-const SnatSession* SnatTable::inbound(const FlowKey& key, unsigned worker, uint32_t now_s) noexcept {
-  const uint16_t port = rte_be_to_cpu_16(key.dst_port);
-  if (port < config_.port_min || port > config_.port_max) return nullptr;
-  const size_t owner = std::min<size_t>((port - config_.port_min) / ports_per_shard_, shards_.size() - 1);
-  const ReverseKey rkey = reverse_key(key.protocol, key.dst_port, key.src_ip, key.src_port);
-  uint64_t slot = 0;
-  if (!shards_[owner]->reverse.lookup(&rkey, &slot)) return nullptr;
-  SnatSession& s = slots_[slot];
-  last_seen_.touch(worker, static_cast<uint32_t>(slot), now_s);
-  if (s.protocol == IPPROTO_TCP && !key.icmp_error) {
-    if (!s.seen_inbound) s.seen_inbound = 1;
-    if ((key.tcp_flags & (kTcpFin | kTcpRst)) && !s.closing) s.closing = 1;
+void SnatTable::inbound_burst(const FlowKey* const* keys, unsigned n, unsigned worker, uint32_t now_s,
+                              const SnatSession** sessions) noexcept {
+  for (unsigned base = 0; base < n; base += kBulk) {
+    const unsigned count = std::min(n - base, kBulk);
+    ReverseKey rkeys[kBulk];
+    uint16_t owner[kBulk];  // the shard that handed out the port, or kNoOwner
+    constexpr uint16_t kNoOwner = UINT16_MAX;
+    uint64_t shards_seen = 0;
+    for (unsigned i = 0; i < count; ++i) {
+      const FlowKey& key = *keys[base + i];
+      sessions[base + i] = nullptr;
+      const uint16_t port = rte_be_to_cpu_16(key.dst_port);
+      owner[i] = kNoOwner;
+      if (port < config_.port_min || port > config_.port_max) continue;
+      owner[i] =
+          static_cast<uint16_t>(std::min<size_t>((port - config_.port_min) / ports_per_shard_, shards_.size() - 1));
+      shards_seen |= uint64_t{1} << (owner[i] & 63);
+      rkeys[i] = reverse_key(key.protocol, key.dst_port, key.src_ip, key.src_port);
+    }
+    // One bulk lookup per shard the burst's ports belong to: usually one.
+    uint64_t slots[kBulk];
+    uint64_t hits = 0;
+    for (size_t shard = 0; shard < shards_.size() && shards_seen != 0; ++shard) {
+      if (!(shards_seen & (uint64_t{1} << (shard & 63)))) continue;
+      const void* key_ptrs[kBulk];
+      uint16_t index_of[kBulk];
+      unsigned k = 0;
+      for (unsigned i = 0; i < count; ++i) {
+        if (owner[i] != shard) continue;
+        key_ptrs[k] = &rkeys[i];
+        index_of[k++] = static_cast<uint16_t>(i);
+      }
+      uint64_t found[kBulk];
+      const uint64_t shard_hits = shards_[shard]->reverse.lookup_bulk(key_ptrs, k, found);
+      for (uint64_t h = shard_hits; h != 0; h &= h - 1) {
+        const unsigned j = __builtin_ctzll(h);
+        slots[index_of[j]] = found[j];
+        hits |= uint64_t{1} << index_of[j];
+        rte_prefetch0(&slots_[found[j]]);
+        last_seen_.prefetch(worker, static_cast<uint32_t>(found[j]));
+      }
+    }
+    for (uint64_t h = hits; h != 0; h &= h - 1) {
+      const unsigned i = __builtin_ctzll(h);
+      sessions[base + i] = seen_inbound(static_cast<uint32_t>(slots[i]), *keys[base + i], worker, now_s);
+    }
   }
-  return &s;
 }
 
 uint32_t SnatTable::timeout_of(const SnatSession& s) const noexcept {
@@ -233,7 +319,7 @@ void SnatTable::slot_reclaimed(void* shard, uint32_t slot) noexcept {
 
 void SnatTable::end(Shard& shard, uint32_t slot) noexcept {
   SnatSession& s = slots_[slot];
-  FlowKey k;
+  FlowKey k{};
   k.protocol = s.protocol;
   k.src_ip = s.inside_ip;
   k.dst_ip = s.remote_ip;

@@ -48,6 +48,7 @@
 #include <memory>
 #include <vector>
 
+#include "inception/huge_array.h"
 #include "inception/rcu_hash.h"
 #include "inception/types.h"
 #include "inception/worker_stamps.h"
@@ -96,14 +97,39 @@ class SnatTable {
   const SnatConfig& config() const noexcept { return config_; }
 
   // ---- workers ----
-  // Finds or creates (in `worker`'s shard) the session of an outbound
-  // packet (key as it leaves the inside host).
-  // With `may_create` false (ICMP errors) only an existing session is used.
+  // One outbound packet of a burst.
+  struct OutboundRequest {
+    const FlowKey* key;         // as the packet leaves the inside host
+    const uint8_t* origin_mac;  // where replies go
+    bool may_create;            // false for ICMP errors: only an existing session is used
+  };
+  // Finds or creates (in `worker`'s shard) the sessions of a burst of
+  // outbound packets from `origin_network`: results[i] and sessions[i]
+  // for requests[i]. The burst's lookups in the worker's own shard go
+  // together (RcuHash::lookup_bulk) and the sessions and stamps they find
+  // are prefetched before any is used: at a million sessions each of those
+  // is a cache miss, and one at a time they queue.
+  void outbound_burst(const OutboundRequest* requests, unsigned n, NetworkIndex origin_network, unsigned worker,
+                      uint32_t now_s, SnatResult* results, const SnatSession** sessions) noexcept;
+  // One packet's outbound_burst.
   SnatResult outbound(const FlowKey& key, NetworkIndex origin_network, const uint8_t* origin_mac, unsigned worker,
-                      uint32_t now_s, bool may_create, const SnatSession** session) noexcept;
-  // Finds the session of an inbound packet (key as it arrives from outside:
-  // destination = our SNAT address and outside port).
-  const SnatSession* inbound(const FlowKey& key, unsigned worker, uint32_t now_s) noexcept;
+                      uint32_t now_s, bool may_create, const SnatSession** session) noexcept {
+    const OutboundRequest request{&key, origin_mac, may_create};
+    SnatResult result = SnatResult::kNoSession;
+    outbound_burst(&request, 1, origin_network, worker, now_s, &result, session);
+    return result;
+  }
+  // Finds the sessions of a burst of inbound packets (keys as they arrive
+  // from outside: destination = our SNAT address and outside port), in
+  // bulk like outbound_burst; sessions[i] is nullptr where there is none.
+  void inbound_burst(const FlowKey* const* keys, unsigned n, unsigned worker, uint32_t now_s,
+                     const SnatSession** sessions) noexcept;
+  const SnatSession* inbound(const FlowKey& key, unsigned worker, uint32_t now_s) noexcept {
+    const SnatSession* session = nullptr;
+    const FlowKey* keys[] = {&key};
+    inbound_burst(keys, 1, worker, now_s, &session);
+    return session;
+  }
   // The owner's upkeep of its shard: ends the sessions the control thread
   // queued, reuses what no reader can hold any more. Called from the
   // worker's loop, inside its read-side section (it never waits).
@@ -176,6 +202,13 @@ class SnatTable {
   bool is_idle(uint32_t slot, uint32_t now_s) const noexcept;
   // Sessions of one inside address, across all shards.
   uint32_t source_sessions(uint64_t key) const noexcept;
+  // What a packet does to the session it found.
+  const SnatSession* seen_outbound(uint32_t slot, const FlowKey& key, unsigned worker, uint32_t now_s) noexcept;
+  const SnatSession* seen_inbound(uint32_t slot, const FlowKey& key, unsigned worker, uint32_t now_s) noexcept;
+  // An outbound packet whose session is not in its worker's shard (yet).
+  SnatResult outbound_miss(Shard& own, const ForwardKey& fkey, const OutboundRequest& request,
+                           NetworkIndex origin_network, unsigned worker, uint32_t now_s,
+                           const SnatSession** session) noexcept;
   SnatResult create(Shard& shard, const ForwardKey& fkey, const FlowKey& key, NetworkIndex origin_network,
                     const uint8_t* origin_mac, uint32_t now_s, const SnatSession** session) noexcept;
   void service_shard(Shard& shard, uint32_t now_s) noexcept;
@@ -186,7 +219,7 @@ class SnatTable {
 
   SnatConfig config_;
   rte_rcu_qsbr* rcu_;
-  std::vector<SnatSession> slots_;  // all shards' slots; each written by its owner only
+  HugeArray<SnatSession> slots_;  // all shards' slots; each written by its owner only
   std::vector<std::unique_ptr<Shard>> shards_;
   uint32_t slots_per_shard_ = 0, ports_per_shard_ = 0;
   WorkerStamps last_seen_;

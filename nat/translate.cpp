@@ -1,5 +1,7 @@
 #include "nat/translate.h"
 
+#include <optional>
+
 #include <netinet/in.h>
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -117,39 +119,40 @@ bool translate(rte_mbuf* m, bool source, uint32_t ip, bool with_port, uint16_t p
 
 }  // namespace
 
-std::optional<FlowKey> flow_key(const rte_mbuf* m) noexcept {
-  if (m->data_len < kEth + sizeof(rte_ipv4_hdr)) return std::nullopt;
+bool flow_key(const rte_mbuf* m, FlowKey* out) noexcept {
+  if (m->data_len < kEth + sizeof(rte_ipv4_hdr)) return false;
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return std::nullopt;
+  if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return false;
   auto outer = parse(const_cast<uint8_t*>(rte_pktmbuf_mtod_offset(m, const uint8_t*, kEth)), m->data_len - kEth);
-  if (!outer || !first_fragment(outer->ip)) return std::nullopt;
-  FlowKey key;
+  if (!outer || !first_fragment(outer->ip)) return false;
+  FlowKey& key = *out;
+  key = FlowKey{};
   key.protocol = outer->ip->next_proto_id;
   key.src_ip = outer->ip->src_addr;
   key.dst_ip = outer->ip->dst_addr;
   const uint8_t* l4 = outer->l4;
   switch (key.protocol) {
     case IPPROTO_TCP:
-      if (outer->l4_available < 14) return std::nullopt;
+      if (outer->l4_available < 14) return false;
       key.src_port = load16(l4);
       key.dst_port = load16(l4 + 2);
       key.tcp_flags = l4[13];
-      return key;
+      return true;
     case IPPROTO_UDP:
-      if (outer->l4_available < 8) return std::nullopt;
+      if (outer->l4_available < 8) return false;
       key.src_port = load16(l4);
       key.dst_port = load16(l4 + 2);
-      return key;
+      return true;
     case IPPROTO_ICMP: {
-      if (outer->l4_available < 8) return std::nullopt;
+      if (outer->l4_available < 8) return false;
       key.icmp_type = l4[0];
       if (is_icmp_echo(l4[0])) {
         key.src_port = key.dst_port = load16(l4 + 4);
-        return key;
+        return true;
       }
-      if (!is_icmp_error(l4[0])) return key;
+      if (!is_icmp_error(l4[0])) return true;
       auto quoted = parse(outer->l4 + 8, outer->l4_available - 8);
-      if (!quoted || quoted->l4_available < 8) return std::nullopt;
+      if (!quoted || quoted->l4_available < 8) return false;
       key.icmp_error = true;
       key.protocol = quoted->ip->next_proto_id;
       key.src_ip = quoted->ip->dst_addr;
@@ -160,10 +163,10 @@ std::optional<FlowKey> flow_key(const rte_mbuf* m) noexcept {
       } else if (key.protocol == IPPROTO_ICMP && is_icmp_echo(quoted->l4[0])) {
         key.src_port = key.dst_port = load16(quoted->l4 + 4);
       }
-      return key;
+      return true;
     }
     default:
-      return key;
+      return true;
   }
 }
 

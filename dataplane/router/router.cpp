@@ -39,8 +39,10 @@ bool same_mac(const uint8_t* a, const std::array<uint8_t, 6>& b) noexcept {
 // a next hop whose MAC the overlay neighbor table knows, onto a network
 // with the destination MAC already set, or out of the NIC. kConsumed: it
 // was dropped (and counted) or answered.
+// kSnat: waiting for its SNAT session, looked up with the rest of the
+// burst's (SnatBatch).
 struct Route {
-  enum Kind : uint8_t { kConsumed, kNextHop, kResolved, kUnderlay };
+  enum Kind : uint8_t { kConsumed, kNextHop, kResolved, kUnderlay, kSnat };
   Kind kind = kConsumed;
   NetworkIndex network = kInvalidNetwork;
   uint32_t next_hop = 0;  // network order
@@ -56,6 +58,34 @@ Route via(NetworkIndex network, uint32_t next_hop) noexcept {
 Route to_underlay() noexcept {
   return {Route::kUnderlay, kInvalidNetwork, 0};
 }
+
+// The SNAT packets of a burst, set aside by the routing decision so that
+// their sessions are found in one bulk lookup: at a million sessions every
+// lookup is a cache miss, and one packet at a time they queue. The keys
+// stay where flow_key wrote them (the burst's key array): copied here, they
+// would be loaded 16 bytes at a time right after their byte stores.
+struct SnatOutbound {
+  nat::SnatTable::OutboundRequest requests[kBurstSize];
+  uint16_t frame[kBurstSize];
+  uint16_t n = 0;
+  Route defer(uint16_t i, const nat::FlowKey& key, const uint8_t* origin_mac, bool may_create) noexcept {
+    requests[n].key = &key;
+    requests[n].origin_mac = origin_mac;
+    requests[n].may_create = may_create;
+    frame[n++] = i;
+    return {Route::kSnat, kInvalidNetwork, 0};
+  }
+};
+struct SnatInbound {
+  const nat::FlowKey* keys[kBurstSize];
+  uint16_t frame[kBurstSize];
+  uint16_t n = 0;
+  Route defer(uint16_t i, const nat::FlowKey& key) noexcept {
+    keys[n] = &key;
+    frame[n++] = i;
+    return {Route::kSnat, kInvalidNetwork, 0};
+  }
+};
 
 // Asks the network who has `ip` (network order), at most once per window;
 // the request is charged to `in_port`, whose packet needed the answer.
@@ -175,12 +205,11 @@ namespace {
 // The routing decision for one frame addressed to the router MAC on
 // `network`, translated in place.
 Route route_from_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
-                         rte_mbuf* m) noexcept {
+                         rte_mbuf* m, uint16_t frame, nat::FlowKey& key, SnatOutbound& snat) noexcept {
   const NatView& nat = snapshot.nat;
-  const auto key = nat::flow_key(m);
-  if (!key) return consumed(ctx, in_port, DropReason::kNoMapping, m);
-  const uint32_t src = key->src_ip;
-  const uint32_t dst = key->dst_ip;
+  if (!nat::flow_key(m, &key)) return consumed(ctx, in_port, DropReason::kNoMapping, m);
+  const uint32_t src = key.src_ip;
+  const uint32_t dst = key.dst_ip;
   // What an outbound translation may trust: the source is a host of the
   // ingress network's router subnet. Only on `public`, and only from
   // another rVM's switch (a peer), may a source come from elsewhere: spokes
@@ -253,28 +282,12 @@ Route route_from_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIn
   if (nat.snat != nullptr && routed_network_of(snapshot, dst, kInvalidNetwork) == kInvalidNetwork) {
     if (!source_ok()) return consumed(ctx, in_port, DropReason::kSpoofedIp, m);
     if (!nat.egress_allowed(dst)) return consumed(ctx, in_port, DropReason::kEgressDenied, m);
-    const bool creates = !key->icmp_error && (key->protocol != IPPROTO_ICMP || key->icmp_type == kIcmpEchoRequest);
+    const bool creates = !key.icmp_error && (key.protocol != IPPROTO_ICMP || key.icmp_type == kIcmpEchoRequest);
     const bool known_protocol =
-        key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP || key->protocol == IPPROTO_ICMP;
+        key.protocol == IPPROTO_TCP || key.protocol == IPPROTO_UDP || key.protocol == IPPROTO_ICMP;
     if (!known_protocol) return consumed(ctx, in_port, DropReason::kNoMapping, m);
-    const nat::SnatSession* session = nullptr;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    switch (nat.snat->outbound(*key, network, eth->src_addr.addr_bytes, ctx.index, ctx.now_s, creates, &session)) {
-      case nat::SnatResult::kOk:
-        break;
-      case nat::SnatResult::kTableFull:
-        return consumed(ctx, in_port, DropReason::kSessionTableFull, m);
-      case nat::SnatResult::kPortsExhausted:
-        return consumed(ctx, in_port, DropReason::kPortsExhausted, m);
-      case nat::SnatResult::kSessionLimit:
-        return consumed(ctx, in_port, DropReason::kSessionLimit, m);
-      case nat::SnatResult::kNoSession:
-        return consumed(ctx, in_port, DropReason::kNoMapping, m);
-    }
-    if (!nat::translate_source(m, nat.snat_address, session->outside_port))
-      return consumed(ctx, in_port, DropReason::kMalformed, m);
-    counter_add(ctx.counters->nat_translations, 1);
-    return to_underlay();
+    return snat.defer(frame, key, eth->src_addr.addr_bytes, creates);
   }
   // A spoke: iVMs without a floating IP reach the internet through the
   // gateway's SNAT, over `public`, untranslated.
@@ -289,13 +302,13 @@ Route route_from_network(WorkerContext& ctx, const Snapshot& snapshot, NetworkIn
 
 // The routing decision for one IPv4 packet from the underlay to one of the
 // NAT's addresses, translated in place.
-Route route_from_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m) noexcept {
+Route route_from_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf* m, uint16_t frame,
+                          nat::FlowKey& key, SnatInbound& snat) noexcept {
   const NatView& nat = snapshot.nat;
-  const auto key = nat::flow_key(m);
-  if (!key) return consumed(ctx, underlay, DropReason::kMalformed, m);
+  if (!nat::flow_key(m, &key)) return consumed(ctx, underlay, DropReason::kMalformed, m);
   // Gateway mapping, inbound: underlay -> public, then the host mapping
   // here or the rVM that answers ARP for the public IP on `public`.
-  const uint16_t g = nat.gateway_by_underlay.find(rte_be_to_cpu_32(key->dst_ip), kInvalidPort);
+  const uint16_t g = nat.gateway_by_underlay.find(rte_be_to_cpu_32(key.dst_ip), kInvalidPort);
   if (g != kInvalidPort) {
     const GatewayMappingView& mapping = nat.gateway_mappings[g];
     if (!nat::translate_destination(m, mapping.public_ip)) return consumed(ctx, underlay, DropReason::kMalformed, m);
@@ -311,16 +324,67 @@ Route route_from_underlay(WorkerContext& ctx, const Snapshot& snapshot, PortInde
     return via(nat.public_network, mapping.public_ip);
   }
   // SNAT, inbound: a reply to a session.
-  if (key->dst_ip == nat.snat_address && nat.snat != nullptr) {
-    const nat::SnatSession* session = nat.snat->inbound(*key, ctx.index, ctx.now_s);
-    if (session == nullptr) return consumed(ctx, underlay, DropReason::kNoMapping, m);
-    if (!nat::translate_destination(m, session->inside_ip, session->inside_port))
-      return consumed(ctx, underlay, DropReason::kMalformed, m);
+  if (key.dst_ip == nat.snat_address && nat.snat != nullptr) return snat.defer(frame, key);
+  return consumed(ctx, underlay, DropReason::kNoMapping, m);
+}
+
+// Translates the burst's outbound SNAT packets once their sessions are found.
+void finish_snat_outbound(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
+                          rte_mbuf** pkts, Route* routes, const SnatOutbound& snat) noexcept {
+  const NatView& nat = snapshot.nat;
+  nat::SnatResult results[kBurstSize];
+  const nat::SnatSession* sessions[kBurstSize];
+  nat.snat->outbound_burst(snat.requests, snat.n, network, ctx.index, ctx.now_s, results, sessions);
+  for (uint16_t j = 0; j < snat.n; ++j) {
+    const uint16_t i = snat.frame[j];
+    rte_mbuf* m = pkts[i];
+    switch (results[j]) {
+      case nat::SnatResult::kOk:
+        if (!nat::translate_source(m, nat.snat_address, sessions[j]->outside_port)) {
+          routes[i] = consumed(ctx, in_port, DropReason::kMalformed, m);
+          continue;
+        }
+        counter_add(ctx.counters->nat_translations, 1);
+        routes[i] = to_underlay();
+        continue;
+      case nat::SnatResult::kTableFull:
+        routes[i] = consumed(ctx, in_port, DropReason::kSessionTableFull, m);
+        continue;
+      case nat::SnatResult::kPortsExhausted:
+        routes[i] = consumed(ctx, in_port, DropReason::kPortsExhausted, m);
+        continue;
+      case nat::SnatResult::kSessionLimit:
+        routes[i] = consumed(ctx, in_port, DropReason::kSessionLimit, m);
+        continue;
+      case nat::SnatResult::kNoSession:
+        routes[i] = consumed(ctx, in_port, DropReason::kNoMapping, m);
+        continue;
+    }
+  }
+}
+
+// Translates the burst's SNAT replies once their sessions are found.
+void finish_snat_inbound(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf** pkts,
+                         Route* routes, const SnatInbound& snat) noexcept {
+  const NatView& nat = snapshot.nat;
+  const nat::SnatSession* sessions[kBurstSize];
+  nat.snat->inbound_burst(snat.keys, snat.n, ctx.index, ctx.now_s, sessions);
+  for (uint16_t j = 0; j < snat.n; ++j) {
+    const uint16_t i = snat.frame[j];
+    rte_mbuf* m = pkts[i];
+    const nat::SnatSession* session = sessions[j];
+    if (session == nullptr) {
+      routes[i] = consumed(ctx, underlay, DropReason::kNoMapping, m);
+      continue;
+    }
+    if (!nat::translate_destination(m, session->inside_ip, session->inside_port)) {
+      routes[i] = consumed(ctx, underlay, DropReason::kMalformed, m);
+      continue;
+    }
     counter_add(ctx.counters->nat_translations, 1);
     set_macs(m, nat.router_mac, session->origin_mac);
-    return {Route::kResolved, session->origin_network, 0};
+    routes[i] = {Route::kResolved, session->origin_network, 0};
   }
-  return consumed(ctx, underlay, DropReason::kNoMapping, m);
 }
 
 // Sends what the router decided for a burst: next hops resolved in one
@@ -394,14 +458,21 @@ void emit_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port,
 void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
                   rte_mbuf** pkts, uint16_t n) noexcept {
   Route routes[kBurstSize];
-  for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_network(ctx, snapshot, network, in_port, pkts[i]);
+  nat::FlowKey keys[kBurstSize];
+  SnatOutbound snat;
+  for (uint16_t i = 0; i < n; ++i)
+    routes[i] = route_from_network(ctx, snapshot, network, in_port, pkts[i], i, keys[i], snat);
+  if (snat.n != 0) finish_snat_outbound(ctx, snapshot, network, in_port, pkts, routes, snat);
   emit_burst(ctx, snapshot, in_port, pkts, routes, n);
 }
 
 void router_underlay_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf** pkts,
                            uint16_t n) noexcept {
   Route routes[kBurstSize];
-  for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_underlay(ctx, snapshot, underlay, pkts[i]);
+  nat::FlowKey keys[kBurstSize];
+  SnatInbound snat;
+  for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_underlay(ctx, snapshot, underlay, pkts[i], i, keys[i], snat);
+  if (snat.n != 0) finish_snat_inbound(ctx, snapshot, underlay, pkts, routes, snat);
   emit_burst(ctx, snapshot, underlay, pkts, routes, n);
 }
 

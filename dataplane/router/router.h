@@ -40,8 +40,10 @@ bool router_arp(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex netwo
                 rte_mbuf* m) noexcept;
 
 // The router stage, for a burst of frames addressed to the router MAC that
-// entered `network` by `in_port`: translates each in place, resolves the
-// next hops of the whole burst in one bulk lookup, and sends each network's
+// entered `network` by `in_port`: decides each frame's route, finds the
+// SNAT sessions of the whole burst together (SnatTable::outbound_burst),
+// translates each frame in place, resolves the next hops of the whole
+// burst in one bulk lookup, and sends each network's
 // frames through the L2 forwarder (l2_forward) together, the NIC's to its
 // TX buffer. Consumes `pkts`.
 void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
@@ -51,7 +53,8 @@ void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
 void router_flood(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, rte_mbuf* m) noexcept;
 
 // The router stage for IPv4 from the underlay to the NAT's underlay
-// addresses (gateway mappings, SNAT replies). Consumes `pkts`.
+// addresses (gateway mappings, SNAT replies; the burst's sessions found
+// together). Consumes `pkts`.
 void router_underlay_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex underlay, rte_mbuf** pkts,
                            uint16_t n) noexcept;
 

@@ -12,6 +12,7 @@
 #include <rte_malloc.h>
 #include <rte_udp.h>
 
+#include <map>
 #include <memory>
 
 #include "dataplane/arp.h"
@@ -359,6 +360,75 @@ TEST_F(RouterTest, ARoutedBurstIsForwardedAndFloodedByTheL2Forwarder) {
   }
   EXPECT_EQ(to_known, 3u);
   EXPECT_EQ(counters->ports[kGuest].flood_packets, 2u);
+}
+
+// SNAT finds a burst's sessions together (one bulk lookup): a flow seen
+// twice in one burst must still get one session, created by its first
+// packet, and replies in one burst must each find theirs.
+TEST_F(RouterTest, SnatSessionsOfABurstAreFoundTogetherAndAFlowRepeatedInItKeepsOnePort) {
+  snapshot.nat.underlay_gateway_resolved = true;
+  snapshot.nat.underlay_gateway_mac = {0x02, 0, 0, 0, 0, 0x01};
+  snapshot.underlay.nat_addresses.insert(0x0a000064, 1);  // 10.0.0.100, the SNAT address
+  const char* router = "02:49:4e:00:00:02";
+  const char* guest_mac = "52:54:00:00:00:09";
+  const auto from_guest = [&](uint16_t src_port) {
+    rte_mbuf* m = udp_frame(router, guest_mac, be(192, 0, 2, 9), be(198, 18, 0, 1));
+    rte_pktmbuf_mtod_offset(m, rte_udp_hdr*, 34)->src_port = rte_cpu_to_be_16(src_port);
+    return m;
+  };
+  // Flows 1000 (three times), 1001, 1002, in one burst.
+  const uint16_t flows[] = {1000, 1001, 1000, 1002, 1000};
+  std::vector<rte_mbuf*> burst;
+  for (uint16_t port : flows) burst.push_back(from_guest(port));
+  bridge_burst(*ctx, snapshot, kGuest, burst.data(), static_cast<uint16_t>(burst.size()));
+
+  ASSERT_EQ(queued(kUnderlay), 5);
+  EXPECT_EQ(snat->active(), 3u);
+  std::map<uint16_t, uint16_t> outside_port_of;  // inside port -> outside port
+  for (uint16_t i = 0; i < 5; ++i) {
+    rte_mbuf* m = ctx->tx.queues[kUnderlay].pkts[i];
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, 14);
+    const rte_be32_t source = ip->src_addr;
+    EXPECT_EQ(source, be(10, 0, 0, 100));
+    const uint16_t outside = rte_pktmbuf_mtod_offset(m, const rte_udp_hdr*, 34)->src_port;
+    const auto [it, first] = outside_port_of.emplace(flows[i], outside);
+    EXPECT_EQ(it->second, outside) << "frame " << i << " of flow " << flows[i] << " left by another port";
+  }
+  ASSERT_EQ(outside_port_of.size(), 3u);
+  EXPECT_NE(outside_port_of[1000], outside_port_of[1001]);
+  EXPECT_NE(outside_port_of[1001], outside_port_of[1002]);
+  EXPECT_NE(outside_port_of[1000], outside_port_of[1002]);
+  for (auto& q : ctx->tx.queues) {
+    rte_pktmbuf_free_bulk(q.pkts, q.count);
+    q.count = 0;
+  }
+
+  // The replies, in one burst, and one to a port no session holds.
+  const auto reply = [&](uint16_t outside_port) {
+    rte_mbuf* m = udp_frame("02:00:00:00:00:0c", "02:00:00:00:00:01", be(198, 18, 0, 1), be(10, 0, 0, 100));
+    auto* udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr*, 34);
+    udp->src_port = rte_cpu_to_be_16(53);
+    udp->dst_port = outside_port;
+    return m;
+  };
+  const uint16_t unused = rte_cpu_to_be_16(static_cast<uint16_t>(
+      rte_be_to_cpu_16(outside_port_of[1000]) == 59999 ? 59998 : rte_be_to_cpu_16(outside_port_of[1000]) + 1));
+  ASSERT_TRUE(unused != outside_port_of[1001] && unused != outside_port_of[1002]);
+  rte_mbuf* replies[] = {reply(outside_port_of[1002]), reply(unused), reply(outside_port_of[1000]),
+                         reply(outside_port_of[1001])};
+  underlay_input_burst(*ctx, snapshot, kUnderlay, replies, 4);
+
+  EXPECT_EQ(drops(kUnderlay, DropReason::kNoMapping), 1u);
+  ASSERT_EQ(queued(kGuest), 3);
+  const uint16_t expected_ports[] = {1002, 1000, 1001};
+  for (uint16_t i = 0; i < 3; ++i) {
+    rte_mbuf* m = ctx->tx.queues[kGuest].pkts[i];
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    EXPECT_EQ(MacAddress::key_of(eth->dst_addr.addr_bytes), MacAddress::parse(guest_mac)->key());
+    const rte_be32_t destination = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, 14)->dst_addr;
+    EXPECT_EQ(destination, be(192, 0, 2, 9));
+    EXPECT_EQ(rte_be_to_cpu_16(rte_pktmbuf_mtod_offset(m, const rte_udp_hdr*, 34)->dst_port), expected_ports[i]);
+  }
 }
 
 }  // namespace

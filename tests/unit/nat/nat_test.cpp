@@ -21,6 +21,7 @@ namespace inception::test {
 namespace {
 
 using nat::flow_key;
+using nat::FlowKey;
 using nat::translate_destination;
 using nat::translate_source;
 
@@ -135,9 +136,9 @@ TEST(Translate, SourceAndDestinationKeepEveryChecksumValid) {
       ASSERT_TRUE(translate_destination(m, ip(10, 0, 0, 7)));
       EXPECT_EQ(std::memcmp(l3 + 16, "\x0a\x00\x00\x07", 4), 0);
       expect_checksums_valid(l3);
-      const auto key = flow_key(m);
-      ASSERT_TRUE(key);
-      EXPECT_EQ(key->src_port, be16(50001)) << int(proto);
+      FlowKey key;
+      ASSERT_TRUE(flow_key(m, &key));
+      EXPECT_EQ(key.src_port, be16(50001)) << int(proto);
       rte_pktmbuf_free(m);
     }
   }
@@ -193,13 +194,13 @@ TEST(Translate, IcmpErrorsHaveTheirQuotedPacketTranslated) {
   rte_mbuf* sent = packet(IPPROTO_UDP, ip(203, 0, 113, 10), ip(203, 0, 113, 200), be16(50001), be16(33434), 12);
   // A router on the way answers "time exceeded" to the public address.
   rte_mbuf* error = icmp_error(11, 0, ip(10, 0, 0, 1), ip(203, 0, 113, 10), sent);
-  const auto key = flow_key(error);
-  ASSERT_TRUE(key);
-  EXPECT_TRUE(key->icmp_error);
-  EXPECT_EQ(key->protocol, IPPROTO_UDP);
-  EXPECT_EQ(key->dst_ip, ip(203, 0, 113, 10));  // the quoted source, as seen from here
-  EXPECT_EQ(key->dst_port, be16(50001));
-  EXPECT_EQ(key->src_ip, ip(203, 0, 113, 200));
+  FlowKey key;
+  ASSERT_TRUE(flow_key(error, &key));
+  EXPECT_TRUE(key.icmp_error);
+  EXPECT_EQ(key.protocol, IPPROTO_UDP);
+  EXPECT_EQ(key.dst_ip, ip(203, 0, 113, 10));  // the quoted source, as seen from here
+  EXPECT_EQ(key.dst_port, be16(50001));
+  EXPECT_EQ(key.src_ip, ip(203, 0, 113, 200));
   // Inbound translation back to the iVM.
   ASSERT_TRUE(translate_destination(error, ip(192, 0, 2, 2), be16(40000)));
   uint8_t* l3 = l3_of(error);
@@ -214,16 +215,17 @@ TEST(Translate, IcmpErrorsHaveTheirQuotedPacketTranslated) {
 }
 
 TEST(Translate, RefusesWhatItCannotParse) {
+  FlowKey key;
   rte_mbuf* runt = frame("02:00:00:00:00:02", "02:00:00:00:00:01", 20, 0x0800);
-  EXPECT_FALSE(flow_key(runt));
+  EXPECT_FALSE(flow_key(runt, &key));
   EXPECT_FALSE(translate_source(runt, ip(1, 2, 3, 4)));
   rte_pktmbuf_free(runt);
   rte_mbuf* arp = frame("02:00:00:00:00:02", "02:00:00:00:00:01", 60, 0x0806);
-  EXPECT_FALSE(flow_key(arp));
+  EXPECT_FALSE(flow_key(arp, &key));
   rte_pktmbuf_free(arp);
   rte_mbuf* bad_ihl = packet(IPPROTO_TCP, ip(192, 0, 2, 2), ip(203, 0, 113, 200), be16(1), be16(2));
   l3_of(bad_ihl)[0] = 0x4f;  // IHL 60 bytes, beyond the frame
-  EXPECT_FALSE(flow_key(bad_ihl));
+  EXPECT_FALSE(flow_key(bad_ihl, &key));
   rte_pktmbuf_free(bad_ihl);
 }
 
@@ -238,7 +240,7 @@ class Snat : public ::testing::Test {
     return c;
   }
   nat::FlowKey flow(uint8_t proto, uint16_t inside_port, uint32_t remote = 0, uint16_t remote_port = 80) {
-    nat::FlowKey k;
+    nat::FlowKey k{};
     k.protocol = proto;
     k.src_ip = ip(192, 0, 2, 3);
     k.dst_ip = remote ? remote : ip(203, 0, 113, 200);
@@ -249,7 +251,7 @@ class Snat : public ::testing::Test {
   // A reply from the remote endpoint of `flow()` (203.0.113.200:80) to the
   // session's outside port.
   nat::FlowKey reply_to(const nat::SnatSession& session, uint8_t proto = IPPROTO_TCP) {
-    nat::FlowKey reply;
+    nat::FlowKey reply{};
     reply.protocol = proto;
     reply.src_ip = ip(203, 0, 113, 200);
     reply.src_port = be16(80);
