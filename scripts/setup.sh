@@ -12,7 +12,7 @@ build_packages=(
   meson ninja-build pkg-config g++
   libdpdk-dev dpdk
   libtomlplusplus-dev prometheus-cpp-dev libvirt-dev libxml2-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
@@ -26,6 +26,8 @@ test_packages=(
   # clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer for
   # readable reports.
   clang libclang-rt-14-dev llvm
+  # Cluster mode's tests start a private etcd (never the packaged service).
+  etcd-server etcd-client
 )
 
 perf_packages=(
