@@ -175,6 +175,25 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (config.libvirt.uri.empty()) l.fail("uri must not be empty (default: qemu:///system)");
     l.check("socket_dir", [&] { validate_socket_dir(config.libvirt.socket_dir); });
   }
+  if (const toml::table* t = sub_table(r, "cluster")) {
+    TableReader c(*t, "[cluster]", source_name);
+    ClusterConfig& cluster = config.cluster;
+    cluster.enabled = true;
+    cluster.endpoints = c.strings("endpoints").value_or(std::vector<std::string>{});
+    cluster.name = c.string("name").value_or("");
+    if (auto v = c.integer("lease_ttl", kLeaseTtlRange.min, kLeaseTtlRange.max)) cluster.lease_ttl_s = *v;
+    if (auto v = c.string("prefix")) cluster.prefix = *v;
+    if (auto v = c.string("data_center")) cluster.data_center = *v;
+    if (auto v = c.strings("roles")) cluster.roles = *v;
+    c.finish();
+    if (!t->contains("endpoints")) c.fail("missing required key 'endpoints'");
+    if (!t->contains("name")) c.fail("missing required key 'name'");
+    try {
+      validate_cluster(cluster, config.underlay);
+    } catch (const KeyConfigError& e) {
+      c.check(e.key(), [&] { throw ConfigError(e.what()); });
+    }
+  }
   // Tables are read in this order whatever their order in the file: the
   // rules of a later one may look at an earlier one (peers at the underlay).
   each_array_table(r, "neighbor", [&](const toml::table& t, size_t i) {
@@ -287,6 +306,13 @@ std::string to_toml(const Config& c) {
   root.insert("metrics", toml::table{{"enabled", c.metrics.enabled}, {"listen", c.metrics.listen}});
   if (c.libvirt.enabled)
     root.insert("libvirt", toml::table{{"uri", c.libvirt.uri}, {"socket_dir", c.libvirt.socket_dir}});
+  if (c.cluster.enabled)
+    root.insert("cluster", toml::table{{"endpoints", string_array(c.cluster.endpoints)},
+                                       {"name", c.cluster.name},
+                                       {"lease_ttl", static_cast<int64_t>(c.cluster.lease_ttl_s)},
+                                       {"prefix", c.cluster.prefix},
+                                       {"data_center", c.cluster.data_center},
+                                       {"roles", string_array(c.cluster.roles)}});
   vxlan_to_toml(c, root);
   l2_to_toml(c, root);
   ports_to_toml(c, root);

@@ -24,6 +24,16 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A rule's error about one key of a section (the loader points at its value).
+class KeyConfigError : public ConfigError {
+ public:
+  KeyConfigError(std::string key, const std::string& what) : ConfigError(what), key_(std::move(key)) {}
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
 enum class PortType { kVhostUser, kKernel };
 std::string_view port_type_name(PortType type) noexcept;
 std::optional<PortType> parse_port_type(std::string_view name) noexcept;
@@ -126,6 +136,20 @@ struct LibvirtConfig {
   std::string socket_dir = "/run/inception/vhost-user";
 };
 
+// Cluster mode (docs/cluster.md): the rVM registers itself in etcd and
+// peers with the other members of its data center. On when the file has a
+// [cluster] section; without it the switch runs standalone.
+struct ClusterConfig {
+  bool enabled = false;
+  std::vector<std::string> endpoints;  // etcd client URLs, "http://HOST:PORT"
+  std::string name;                    // this rVM's member name, unique in the cluster
+  uint32_t lease_ttl_s = 5;            // a member silent this long is gone
+  std::string prefix = "/inception/v1/";
+  std::string data_center = "dc1";
+  std::vector<std::string> roles;  // a subset of kClusterRoles
+};
+inline constexpr std::string_view kClusterRoles[] = {"gateway"};
+
 struct StaticMacConfig {
   std::string network;
   MacAddress mac;
@@ -167,6 +191,7 @@ struct Config {
   std::vector<RouterConfig> routers;
   NatConfig nat;
   LibvirtConfig libvirt;
+  ClusterConfig cluster;
   std::vector<GatewayMappingConfig> gateway_mappings;
   std::vector<FipConfig> fips;
   std::vector<NetworkConfig> networks;
@@ -224,6 +249,16 @@ void validate_listen_address(const std::string& listen);
 // most 107 bytes).
 void validate_socket_dir(const std::string& dir);
 inline constexpr size_t kMaxSocketDirLength = 80;
+
+// [cluster]: endpoints are http://HOST:PORT URLs (at least one, none
+// twice); name and data_center are object names (valid_object_name, at
+// most kMaxClusterNameLength: they are parts of etcd keys); lease_ttl_s in
+// kLeaseTtlRange; prefix starts and ends with '/'; roles are known and
+// listed once; the member needs an [underlay]: its address is the VTEP the
+// other members tunnel to. Throws KeyConfigError naming the key judged.
+void validate_cluster(const ClusterConfig& cluster, const UnderlayConfig& underlay);
+inline constexpr size_t kMaxClusterNameLength = 63;
+inline constexpr size_t kMaxClusterPrefixLength = 128;
 
 // A vhost-user port's socket is its own: not another port's, not the
 // control socket.
@@ -316,6 +351,9 @@ inline constexpr IntRange kNatSessionQuotaRange{1, kMaxNatSessions};  // [nat] m
 inline constexpr IntRange kNeighborLimitRange{1, kMaxNeighborLimit};
 inline constexpr IntRange kMacLimitRange{0, kMaxFdbLimit};  // 0: no per-port limit
 inline constexpr IntRange kRateRange{0, 100000000};         // frames per second, 0: unlimited
+// [cluster] lease_ttl: etcd refuses leases under 2 s with its default
+// election timeout; beyond a minute a dead rVM blackholes for too long.
+inline constexpr IntRange kLeaseTtlRange{2, 60};
 
 // "4294967297 is out of range (1..16777215)": the one wording of a value
 // outside its range, for every reader of settings. `value` is the value as

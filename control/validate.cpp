@@ -367,4 +367,62 @@ void validate_socket_dir(const std::string& dir) {
                     dir, kMaxSocketDirLength));
 }
 
+namespace {
+
+// Why `url` is not an endpoint this client can use, or nullopt.
+std::optional<std::string> bad_endpoint(const std::string& url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.rfind("https://", 0) == 0) return "https is not supported (etcd's client URL over plain http)";
+  if (url.rfind(scheme, 0) != 0) return "expected http://HOST:PORT";
+  const std::string rest = url.substr(scheme.size());
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "expected http://HOST:PORT";
+  const std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  for (const char c : host)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+      return "expected http://HOST:PORT (a host name or IPv4 address, no path)";
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) == 0 || std::stoul(port) > 65535)
+    return "the port must be 1..65535";
+  return std::nullopt;
+}
+
+}  // namespace
+
+void validate_cluster(const ClusterConfig& c, const UnderlayConfig& underlay) {
+  if (c.endpoints.empty()) throw KeyConfigError("endpoints", "[cluster] endpoints must list at least one etcd URL");
+  for (size_t i = 0; i < c.endpoints.size(); ++i) {
+    if (const auto why = bad_endpoint(c.endpoints[i]))
+      throw KeyConfigError("endpoints", fmt::format("[cluster] endpoint '{}': {}", c.endpoints[i], *why));
+    if (std::find(c.endpoints.begin(), c.endpoints.begin() + static_cast<std::ptrdiff_t>(i), c.endpoints[i]) !=
+        c.endpoints.begin() + static_cast<std::ptrdiff_t>(i))
+      throw KeyConfigError("endpoints", fmt::format("[cluster] endpoint {} is listed twice", c.endpoints[i]));
+  }
+  if (!valid_object_name(c.name, kMaxClusterNameLength))
+    throw KeyConfigError(
+        "name", fmt::format("[cluster] name '{}': a member name is 1-{} characters of A-Z a-z 0-9 . _ -", c.name,
+                            kMaxClusterNameLength));
+  if (!valid_object_name(c.data_center, kMaxClusterNameLength))
+    throw KeyConfigError(
+        "data_center",
+        fmt::format("[cluster] data_center '{}': a data center name is 1-{} characters of A-Z a-z 0-9 . _ -",
+                    c.data_center, kMaxClusterNameLength));
+  if (!kLeaseTtlRange.contains(c.lease_ttl_s))
+    throw KeyConfigError("lease_ttl", fmt::format("[cluster] lease_ttl: {}",
+                                                  out_of_range_text(std::to_string(c.lease_ttl_s), kLeaseTtlRange)));
+  if (c.prefix.size() < 2 || c.prefix.front() != '/' || c.prefix.back() != '/' ||
+      c.prefix.size() > kMaxClusterPrefixLength)
+    throw KeyConfigError("prefix", fmt::format("[cluster] prefix '{}' must start and end with '/' (at most {} bytes)",
+                                               c.prefix, kMaxClusterPrefixLength));
+  for (size_t i = 0; i < c.roles.size(); ++i) {
+    if (std::find(std::begin(kClusterRoles), std::end(kClusterRoles), c.roles[i]) == std::end(kClusterRoles))
+      throw KeyConfigError("roles", fmt::format("[cluster] role '{}' is not one of: gateway", c.roles[i]));
+    if (std::find(c.roles.begin(), c.roles.begin() + static_cast<std::ptrdiff_t>(i), c.roles[i]) !=
+        c.roles.begin() + static_cast<std::ptrdiff_t>(i))
+      throw KeyConfigError("roles", fmt::format("[cluster] role {} is listed twice", c.roles[i]));
+  }
+  if (!underlay.enabled)
+    throw KeyConfigError("", "[cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
+}
+
 }  // namespace inception

@@ -659,5 +659,81 @@ TEST(MacAddress, ParsesAndPrints) {
   EXPECT_EQ(MacAddress::from_key(m.key()), m);
 }
 
+// [cluster] with an underlay: the member's VTEP is the underlay address.
+constexpr std::string_view kClusterUnderlay =
+    "[underlay]\ndevice = \"net_af_packet0,iface=u0\"\naddress = \"198.51.100.11/24\"\n";
+
+TEST(Config, ClusterSectionTurnsClusterModeOnWithItsDefaults) {
+  EXPECT_FALSE(parse_config("", "test.toml").cluster.enabled);
+  const Config c = parse_config(
+      std::string(kClusterUnderlay) + "[cluster]\nendpoints = [\"http://198.51.100.1:2379\"]\nname = \"rvm1\"\n",
+      "test.toml");
+  EXPECT_TRUE(c.cluster.enabled);
+  EXPECT_EQ(c.cluster.endpoints, std::vector<std::string>{"http://198.51.100.1:2379"});
+  EXPECT_EQ(c.cluster.name, "rvm1");
+  EXPECT_EQ(c.cluster.lease_ttl_s, 5u);
+  EXPECT_EQ(c.cluster.prefix, "/inception/v1/");
+  EXPECT_EQ(c.cluster.data_center, "dc1");
+  EXPECT_TRUE(c.cluster.roles.empty());
+
+  const Config custom = parse_config(
+      std::string(kClusterUnderlay) +
+          "[cluster]\nendpoints = [\"http://etcd-1:2379\", \"http://198.51.100.2:2379\"]\nname = \"rvm-2.a_b\"\n"
+          "lease_ttl = 2\nprefix = \"/x/\"\ndata_center = \"dc2\"\nroles = [\"gateway\"]\n",
+      "test.toml");
+  EXPECT_EQ(custom.cluster.endpoints.size(), 2u);
+  EXPECT_EQ(custom.cluster.lease_ttl_s, 2u);
+  EXPECT_EQ(custom.cluster.roles, std::vector<std::string>{"gateway"});
+  // And it survives `config show`.
+  const Config shown = parse_config(to_toml(custom), "shown.toml");
+  EXPECT_EQ(shown.cluster.endpoints, custom.cluster.endpoints);
+  EXPECT_EQ(shown.cluster.name, "rvm-2.a_b");
+  EXPECT_EQ(shown.cluster.prefix, "/x/");
+  EXPECT_EQ(shown.cluster.data_center, "dc2");
+  EXPECT_EQ(shown.cluster.lease_ttl_s, 2u);
+  EXPECT_EQ(shown.cluster.roles, custom.cluster.roles);
+}
+
+TEST(Config, ClusterRulesPointAtTheValueTheyJudge) {
+  const auto cluster = [](const std::string& body) {
+    return error_of(std::string(kClusterUnderlay) + "[cluster]\n" + body);
+  };
+  const std::string ok_endpoints = "endpoints = [\"http://127.0.0.1:2379\"]\n";
+  EXPECT_EQ(cluster("name = \"a\"\n"), "test.toml:4:1: [cluster]: missing required key 'endpoints'");
+  EXPECT_EQ(cluster(ok_endpoints), "test.toml:4:1: [cluster]: missing required key 'name'");
+  EXPECT_EQ(cluster("endpoints = []\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoints must list at least one etcd URL");
+  EXPECT_EQ(cluster("endpoints = [\"127.0.0.1:2379\"]\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoint '127.0.0.1:2379': expected http://HOST:PORT");
+  EXPECT_EQ(cluster("endpoints = [\"https://e:2379\"]\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoint 'https://e:2379': https is not supported (etcd's client URL over "
+            "plain http)");
+  EXPECT_EQ(cluster("endpoints = [\"http://e:2379/v3\"]\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoint 'http://e:2379/v3': the port must be 1..65535");
+  EXPECT_EQ(cluster("endpoints = [\"http://e:0\"]\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoint 'http://e:0': the port must be 1..65535");
+  EXPECT_EQ(cluster("endpoints = [\"http://e:1\", \"http://e:1\"]\nname = \"a\"\n"),
+            "test.toml:5:13: [cluster] endpoint http://e:1 is listed twice");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a/b\"\n"),
+            "test.toml:6:8: [cluster] name 'a/b': a member name is 1-63 characters of A-Z a-z 0-9 . _ -");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\ndata_center = \"\"\n"),
+            "test.toml:7:15: [cluster] data_center '': a data center name is 1-63 characters of A-Z a-z 0-9 . _ -");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nlease_ttl = 1\n"),
+            "test.toml:7:13: [cluster].lease_ttl: 1 is out of range (2..60)");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nlease_ttl = 61\n"),
+            "test.toml:7:13: [cluster].lease_ttl: 61 is out of range (2..60)");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nprefix = \"/x\"\n"),
+            "test.toml:7:10: [cluster] prefix '/x' must start and end with '/' (at most 128 bytes)");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nprefix = \"x/\"\n"),
+            "test.toml:7:10: [cluster] prefix 'x/' must start and end with '/' (at most 128 bytes)");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nroles = [\"router\"]\n"),
+            "test.toml:7:9: [cluster] role 'router' is not one of: gateway");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nroles = [\"gateway\", \"gateway\"]\n"),
+            "test.toml:7:9: [cluster] role gateway is listed twice");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nttl = 5\n"), "test.toml:7:1: unknown key 'ttl' in [cluster]");
+  EXPECT_EQ(error_of("[cluster]\n" + ok_endpoints + "name = \"a\"\n"),
+            "test.toml:1:1: [cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
+}
+
 }  // namespace
 }  // namespace inception
