@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -68,6 +69,8 @@ struct PortStatus {
 struct PeerStatus {
   std::string network;
   Ipv4Address ip;
+  bool manual = true;     // typed: the config file or inceptionctl peer add
+  bool cluster = false;   // a member of this rVM's data center (cluster mode)
   Ipv4Address next_hop;   // the peer, or the gateway when it is off-link
   bool resolved = false;  // next-hop MAC known: frames can be sent
   PortTotals totals;
@@ -202,7 +205,18 @@ class Controller {
   // VXLAN: peers, the underlay and its neighbor table
   // (control/vxlan/vxlan_control.cpp).
   void add_peer(const std::string& network, const std::string& ip);
+  // A peer that only the cluster brought is refused: it goes when its
+  // member leaves. One both typed and from the cluster stays, as the
+  // cluster's.
   void del_peer(const std::string& network, const std::string& ip);
+  // Cluster mode (control/cluster/membership.h): `peers`, the VTEPs of the
+  // other members of this rVM's data center, become peers of every
+  // network, present and future, beside the typed ones; the previous set's
+  // addresses missing from it are removed (with the MACs learned behind
+  // them) unless also typed. Returns the addresses refused by validate_peer
+  // (off-link without a gateway, this rVM's own VTEP...) with the reason;
+  // the others are applied.
+  std::map<Ipv4Address, std::string> set_cluster_peers(const std::set<Ipv4Address>& peers);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
   std::vector<NeighborEntry> neighbors();
@@ -248,9 +262,11 @@ class Controller {
     Ipv4Address ip;
     PortIndex index = kInvalidPort;
     PortTotals baseline;
+    bool manual = true;  // see PeerStatus
+    bool cluster = false;
   };
   struct Network {
-    NetworkConfig config;  // config.peers is kept in step with `peers`
+    NetworkConfig config;  // config.peers: the typed ones among `peers`
     NetworkIndex index = kInvalidNetwork;
     std::unique_ptr<Fdb> fdb;
     std::vector<std::string> ports;
@@ -289,7 +305,8 @@ class Controller {
 
   // VXLAN (control/vxlan/vxlan_control.cpp).
   void apply_underlay(const Config& config);
-  void add_peer_locked(Network& network, Ipv4Address ip);
+  // `manual`: typed (config, inceptionctl); otherwise from the cluster.
+  void add_peer_locked(Network& network, Ipv4Address ip, bool manual = true);
   void remove_peer(Network& network, Ipv4Address ip);
   std::optional<Ipv4Address> next_hop(Ipv4Address peer) const;
   void update_wanted_neighbors();
@@ -337,6 +354,7 @@ class Controller {
   PortIndex host_index_ = kInvalidPort;
   PortTotals underlay_baseline_, host_baseline_;
   NeighborTable neighbors_;
+  std::set<Ipv4Address> cluster_peers_;  // every network's peers from the cluster
 
   // Routing and NAT (docs/nat.md); only router_control.cpp touches it.
   struct Routing {

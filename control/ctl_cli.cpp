@@ -84,6 +84,27 @@ std::string render_libvirt_status(const json& s) {
   return out;
 }
 
+std::string render_cluster_status(const json& s) {
+  std::string out =
+      fmt::format("cluster: member {} of {}, {}\n", str(s["name"]), str(s["data_center"]),
+                  s["connected"].get<bool>() ? "connected to etcd " + str(s["endpoint"]) : std::string("disconnected"));
+  out += fmt::format("  lease {} (TTL {} s); in step with revision {}; prefix {}\n", str(s["lease_id"]),
+                     s["lease_ttl_s"].get<int64_t>(), s["revision"].get<int64_t>(), str(s["prefix"]));
+  const json& c = s["counters"];
+  out += fmt::format("  {} join(s), {} leave(s), {} reconnect(s), {} resync(s), {} key(s) refused so far\n",
+                     c["joins"].get<uint64_t>(), c["leaves"].get<uint64_t>(), c["reconnects"].get<uint64_t>(),
+                     c["resyncs"].get<uint64_t>(), c["refused"].get<uint64_t>());
+  if (!s["last_error"].is_null()) out += "  last error: " + str(s["last_error"]) + "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : s["members"])
+    rows.push_back({str(m["name"]), str(m["vtep"]), str(m["data_center"]), join(m["roles"])});
+  out += "\n" + (rows.empty() ? std::string("no member known\n") : table({"MEMBER", "VTEP", "DC", "ROLES"}, rows));
+  rows.clear();
+  for (const auto& r : s["refused"]) rows.push_back({str(r["key"]), str(r["reason"])});
+  if (!rows.empty()) out += "\n" + table({"REFUSED KEY", "REASON"}, rows);
+  return out;
+}
+
 }  // namespace
 
 CtlParse parse_ctl_args(const std::vector<std::string>& args) {
@@ -106,6 +127,10 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   libvirt->require_subcommand(1);
   auto* libvirt_status =
       libvirt->add_subcommand("status", "connection, adopted domains and ports, refused domains, events");
+
+  auto* cluster = app.add_subcommand("cluster", "cluster mode: this rVM's membership in etcd (docs/cluster.md)");
+  cluster->require_subcommand(1);
+  auto* cluster_status = cluster->add_subcommand("status", "etcd connection, lease, members, refused keys, counters");
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");
@@ -132,6 +157,8 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     request.command = "config.show";
   } else if (*libvirt_status) {
     request.command = "libvirt.status";
+  } else if (*cluster_status) {
+    request.command = "cluster.status";
   }
   if (!request.usage_error.empty()) {
     parse.exit_code = 2;
@@ -214,6 +241,7 @@ std::string render_result(const std::string& command, const json& result) {
   }
   if (command == "config.show") return result["toml"].get<std::string>();
   if (command == "libvirt.status") return render_libvirt_status(result);
+  if (command == "cluster.status") return render_cluster_status(result);
   return result.is_null() ? std::string() : result.dump(2) + "\n";
 }
 

@@ -2,7 +2,8 @@
 //
 // Start-up order: parse and validate the whole config (nothing starts on a
 // bad file) -> EAL -> dataplane and workers -> networks, ports and static
-// MACs from the config -> the libvirt watcher (its guests' ports) -> control
+// MACs from the config -> the libvirt watcher (its guests' ports) -> cluster
+// membership (the other members as peers) -> control
 // socket -> metrics. Then the main thread
 // runs the control loop: MAC learning requests, FDB aging, signals.
 // SIGINT/SIGTERM stop it in the reverse order and exit 0.
@@ -19,6 +20,7 @@
 #include <memory>
 
 #include "control/api.h"
+#include "control/cluster/membership.h"
 #include "control/config.h"
 #include "control/control_server.h"
 #include "control/controller.h"
@@ -107,6 +109,7 @@ int run(const Config& config) {
     std::unique_ptr<MetricsExporter> metrics;
     std::unique_ptr<libvirt::GuestPlugger> plugger;
     std::unique_ptr<libvirt::Watcher> watcher;
+    std::unique_ptr<cluster::Membership> membership;
     ModuleCommands modules;
     try {
       dataplane = std::make_unique<Dataplane>(options);
@@ -123,12 +126,22 @@ int run(const Config& config) {
           throw ControlError("libvirt: off (the configuration has no [libvirt] section)");
         };
       }
+      if (config.cluster.enabled) {
+        membership =
+            std::make_unique<cluster::Membership>(config.cluster, config.underlay.address.address, *controller);
+        modules.merge(cluster::commands(config.cluster, *membership));
+      } else {
+        modules["cluster.status"] = [](const nlohmann::json&) -> nlohmann::json {
+          throw ControlError("cluster: off (the configuration has no [cluster] section)");
+        };
+      }
       server = std::make_unique<ControlServer>(config.control.socket, [&controller, &modules](const std::string& line) {
         return handle_request_line(*controller, line, &modules);
       });
       if (config.metrics.enabled) {
         metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
         if (watcher) metrics->add_module(libvirt::metrics(*watcher, *plugger));
+        if (membership) metrics->add_module(cluster::metrics(*membership));
       }
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
@@ -146,6 +159,8 @@ int run(const Config& config) {
     // keep running and a restarted switch adopts them again.
     watcher.reset();
     plugger.reset();
+    // Revokes the lease: the other members drop this one now, not after the TTL.
+    membership.reset();
     if (controller) controller->remove_all_ports();
     log::debug("ports removed");
     if (dataplane) dataplane->stop();

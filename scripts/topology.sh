@@ -5,7 +5,8 @@
 # as the VXLAN underlay, and iVMs as kernel ports moved into namespaces of
 # their own. For tests, for the perf work and for trying the project.
 #
-#   scripts/topology.sh up   DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]...
+#   scripts/topology.sh up   DIR N [mesh|star|cluster] [--ivms] [--nat] [--later K] [--set SECTION.KEY=VALUE]...
+#   scripts/topology.sh start DIR I
 #   scripts/topology.sh map  DIR PUBLIC_IP UNDERLAY_IP
 #   scripts/topology.sh down DIR
 #
@@ -13,6 +14,12 @@
 #   N      number of rVMs (1..9); rVM i has underlay address 10.0.0.1i/24
 #   mesh   every rVM peers with every other (default)
 #   star   rVM 1 is the hub (the paper's gateway rVM); the others peer with it only
+#   cluster  no peer is typed: the rVMs find each other in etcd (docs/cluster.md);
+#          give [cluster] endpoints with --set cluster.endpoints=[...] (the
+#          member name is rvmI unless set)
+#   --later K  the last K rVMs are prepared (namespace, NIC, config) but not
+#          started: `start DIR I` starts one (and restarts one that died),
+#          with its host address and iVM ports
 #   --ivms on each rVM, one iVM per network: namespace <prefix>-ivm<i>-private
 #          with 192.0.2.i/24 and <prefix>-ivm<i>-public with 198.51.100.i/24
 #   --nat  the paper's Figure 4 around it: routers (private 192.0.2.254/24 on
@@ -23,7 +30,7 @@
 #          with a client (<prefix>-client, 203.0.113.100) and a server
 #          (<prefix>-server, 203.0.113.200); SNAT leaves as 203.0.113.1.
 #   --set  one more key for every rVM's configuration, VALUE in TOML syntax:
-#          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt or
+#          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt, cluster or
 #          network (every [[network]]), KEY one the script does not write
 #          itself, e.g. --set nat.max_sessions_per_source=4 --set
 #          network.neighbor_limit=16; rvmI.SECTION.KEY=VALUE sets it for rVM I
@@ -64,10 +71,11 @@ extra() {
 up() {
   [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]..."
   dir=$1; n=$2; shift 2
-  mode=mesh; ivms=0; nat=0; settings=()
+  mode=mesh; ivms=0; nat=0; later=0; settings=()
   while [ $# -gt 0 ]; do
     case "$1" in
-      mesh|star) mode=$1 ;;
+      mesh|star|cluster) mode=$1 ;;
+      --later) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]$ ]] || die "--later needs a count"; later=$2; shift ;;
       --ivms) ivms=1 ;;
       --nat) nat=1 ;;
       --set) [ $# -ge 2 ] || die "--set needs SECTION.KEY=VALUE"; settings+=("$2"); shift ;;
@@ -77,14 +85,15 @@ up() {
   done
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
   for setting in "${settings[@]}"; do
-    [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt)\.[a-z_]+=.+ ]] ||
-      die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt"
+    [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt|cluster)\.[a-z_]+=.+ ]] ||
+      die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt, cluster"
     [[ "${setting#rvm[1-9].}" != nat.* ]] || [ "$nat" = 1 ] || die "--set '$setting': [nat] exists only with --nat"
   done
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   # Leftovers of an earlier run that was killed (same prefix) go first.
   clean_namespaces
   echo "$prefix" > "$dir/prefix"
+  echo "$ivms $nat" > "$dir/options"
   ip netns add "$mgmt"
   # The reality cloud's network carries IPv4 only (prepare-underlay.sh turns
   # IPv6 off on the rVMs' NICs too): no router solicitations or MLD reports
@@ -114,6 +123,7 @@ up() {
     hub=false
     for j in $(seq 1 "$n"); do
       [ "$i" = "$j" ] && continue
+      [ "$mode" = cluster ] && continue
       if [ "$mode" = mesh ] || [ "$i" = 1 ] || [ "$j" = 1 ]; then peers="$peers\"10.0.0.1$j\", "; fi
     done
     [ "$mode" = star ] && [ "$i" = 1 ] && hub=true
@@ -172,76 +182,101 @@ $(printf '%b' "$nat_toml")
 $(extra nat "$i")
 $(extra libvirt "$i" | grep -q . && echo "[libvirt]")
 $(extra libvirt "$i")
+$(extra cluster "$i" | grep -q . && echo "[cluster]")
+$(extra cluster "$i" | grep -q . && ! extra cluster "$i" | grep -q '^name=' && echo "name = \"rvm$i\"")
+$(extra cluster "$i")
 TOML
-    ip netns exec "$(rvm_ns "$i")" "$inceptiond" --config "$dir/rvm$i.toml" > "$dir/rvm$i.log" 2>&1 &
-    echo $! > "$dir/rvm$i.pid"
   done
-  for i in $(seq 1 "$n"); do
-    for _ in $(seq 1 300); do
-      ctl "$i" network list >/dev/null 2>&1 && break
-      kill -0 "$(cat "$dir/rvm$i.pid")" 2>/dev/null || die "inceptiond of rvm$i exited: $(tail -5 "$dir/rvm$i.log")"
-      sleep 0.1
-    done
-    ctl "$i" network list >/dev/null || die "inceptiond of rvm$i does not answer"
-    # The rVM's own address lives on the host interface, as it would on a
-    # real rVM whose NIC the switch owns.
-    ns=$(rvm_ns "$i")
-    ip -n "$ns" addr add "10.0.0.1$i/24" dev inc-host
-    ip -n "$ns" link set inc-host up
-    ip netns exec "$ns" ethtool -K inc-host tx off >/dev/null 2>&1 || true
-  done
-  if [ "$ivms" = 1 ]; then
-    for i in $(seq 1 "$n"); do
-      for net in private public; do
-        [ $net = private ] && addr="192.0.2.$i/24" || addr="198.51.100.$i/24"
-        port="ivm$i${net:0:3}"
-        ivm="$prefix-ivm$i-$net"
-        ctl "$i" port add "$port" --type kernel --network $net >/dev/null
-        ip netns add "$ivm"
-        ip -n "$(rvm_ns "$i")" link set "$port" netns "$ivm"
-        ip -n "$ivm" link set lo up
-        ip -n "$ivm" addr add "$addr" dev "$port"
-        ip -n "$ivm" link set "$port" mtu 1450 up
-        ip netns exec "$ivm" ethtool -K "$port" tx off >/dev/null 2>&1 || true
-        [ "$nat" = 1 ] && [ $net = private ] && ip -n "$ivm" route add default via 192.0.2.254
-      done
-    done
-  fi
-  if [ "$nat" = 1 ]; then
-    reality=$prefix-reality
-    ip netns add "$reality"
-    ipv4_only "$reality"
-    ip -n "$reality" link set lo up
-    ip link add "$prefix-rr" netns "$reality" type veth peer name reality netns "$mgmt"
-    ip -n "$mgmt" link set reality master br0 up
-    ip -n "$reality" addr add 10.0.0.1/24 dev "$prefix-rr"
-    ip -n "$reality" link set "$prefix-rr" up
-    ip -n "$reality" link add inet type bridge
-    ip -n "$reality" addr add 203.0.113.1/24 dev inet
-    ip -n "$reality" link set inet up
-    ip netns exec "$reality" sysctl -qw net.ipv4.ip_forward=1
-    for host in client:100 server:200; do
-      name=${host%%:*}; octet=${host##*:}
-      ns=$prefix-$name
-      ip netns add "$ns"
-      ip -n "$ns" link set lo up
-      ip link add "$prefix-$name" netns "$ns" type veth peer name "$name" netns "$reality"
-      ip -n "$reality" link set "$name" master inet up
-      ip -n "$ns" addr add "203.0.113.$octet/24" dev "$prefix-$name"
-      ip -n "$ns" link set "$prefix-$name" up
-      ip -n "$ns" route add default via 203.0.113.1
-      ip netns exec "$ns" ethtool -K "$prefix-$name" tx off >/dev/null 2>&1 || true
-      ip netns exec "$reality" ethtool -K "$name" tx off >/dev/null 2>&1 || true
-    done
-    # Forwarded frames keep a partial checksum the switch's packet socket
-    # would see unfinished (see prepare-underlay.sh): finish them here.
-    ip netns exec "$reality" ethtool -K "$prefix-rr" tx off >/dev/null 2>&1 || true
-    ip netns exec "$reality" ethtool -K inet tx off >/dev/null 2>&1 || true
-    # The reality cloud's SNAT of the gateway rVM: its SNAT address leaves
-    # as the reality router's own public address.
-    ip netns exec "$reality" iptables -t nat -A POSTROUTING -s 10.0.0.100 -o inet -j SNAT --to-source 203.0.113.1
-  fi
+  for i in $(seq 1 $((n - later))); do start_daemon "$i"; done
+  for i in $(seq 1 $((n - later))); do plug "$i"; done
+  [ "$nat" = 1 ] && reality_up
   echo "topology: $n rVMs ($mode) up in $dir"
+}
+
+start_daemon() {
+  ip netns exec "$(rvm_ns "$1")" "$inceptiond" --config "$dir/rvm$1.toml" >> "$dir/rvm$1.log" 2>&1 &
+  echo $! > "$dir/rvm$1.pid"
+}
+
+# Waits for rVM $1's switch, gives the rVM its address and its iVMs their ports.
+plug() {
+  local i=$1
+  for _ in $(seq 1 300); do
+    ctl "$i" network list >/dev/null 2>&1 && break
+    kill -0 "$(cat "$dir/rvm$i.pid")" 2>/dev/null || die "inceptiond of rvm$i exited: $(tail -5 "$dir/rvm$i.log")"
+    sleep 0.1
+  done
+  ctl "$i" network list >/dev/null || die "inceptiond of rvm$i does not answer"
+  # The rVM's own address lives on the host interface, as it would on a
+  # real rVM whose NIC the switch owns.
+  ns=$(rvm_ns "$i")
+  ip -n "$ns" addr add "10.0.0.1$i/24" dev inc-host
+  ip -n "$ns" link set inc-host up
+  ip netns exec "$ns" ethtool -K inc-host tx off >/dev/null 2>&1 || true
+  if [ "$ivms" = 1 ]; then
+    for net in private public; do
+      [ $net = private ] && addr="192.0.2.$i/24" || addr="198.51.100.$i/24"
+      port="ivm$i${net:0:3}"
+      ivm="$prefix-ivm$i-$net"
+      ctl "$i" port add "$port" --type kernel --network $net >/dev/null
+      # A restarted switch: its kernel ports died with it, the iVM stays.
+      ip netns list | grep -q "^$ivm\b" || ip netns add "$ivm"
+      ip -n "$(rvm_ns "$i")" link set "$port" netns "$ivm"
+      ip -n "$ivm" link set lo up
+      ip -n "$ivm" addr add "$addr" dev "$port"
+      ip -n "$ivm" link set "$port" mtu 1450 up
+      ip netns exec "$ivm" ethtool -K "$port" tx off >/dev/null 2>&1 || true
+      [ "$nat" = 1 ] && [ $net = private ] && ip -n "$ivm" route add default via 192.0.2.254
+    done
+  fi
+  return 0
+}
+
+reality_up() {
+  reality=$prefix-reality
+  ip netns add "$reality"
+  ipv4_only "$reality"
+  ip -n "$reality" link set lo up
+  ip link add "$prefix-rr" netns "$reality" type veth peer name reality netns "$mgmt"
+  ip -n "$mgmt" link set reality master br0 up
+  ip -n "$reality" addr add 10.0.0.1/24 dev "$prefix-rr"
+  ip -n "$reality" link set "$prefix-rr" up
+  ip -n "$reality" link add inet type bridge
+  ip -n "$reality" addr add 203.0.113.1/24 dev inet
+  ip -n "$reality" link set inet up
+  ip netns exec "$reality" sysctl -qw net.ipv4.ip_forward=1
+  for host in client:100 server:200; do
+    name=${host%%:*}; octet=${host##*:}
+    ns=$prefix-$name
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip link add "$prefix-$name" netns "$ns" type veth peer name "$name" netns "$reality"
+    ip -n "$reality" link set "$name" master inet up
+    ip -n "$ns" addr add "203.0.113.$octet/24" dev "$prefix-$name"
+    ip -n "$ns" link set "$prefix-$name" up
+    ip -n "$ns" route add default via 203.0.113.1
+    ip netns exec "$ns" ethtool -K "$prefix-$name" tx off >/dev/null 2>&1 || true
+    ip netns exec "$reality" ethtool -K "$name" tx off >/dev/null 2>&1 || true
+  done
+  # Forwarded frames keep a partial checksum the switch's packet socket
+  # would see unfinished (see prepare-underlay.sh): finish them here.
+  ip netns exec "$reality" ethtool -K "$prefix-rr" tx off >/dev/null 2>&1 || true
+  ip netns exec "$reality" ethtool -K inet tx off >/dev/null 2>&1 || true
+  # The reality cloud's SNAT of the gateway rVM: its SNAT address leaves
+  # as the reality router's own public address.
+  ip netns exec "$reality" iptables -t nat -A POSTROUTING -s 10.0.0.100 -o inet -j SNAT --to-source 203.0.113.1
+}
+
+start() {
+  [ $# -eq 2 ] || die "usage: topology.sh start DIR I"
+  dir=$(cd "$1" && pwd)
+  prefix=$(cat "$dir/prefix")
+  read -r ivms nat < "$dir/options"
+  [ -f "$dir/rvm$2.toml" ] || die "no rVM $2 in $dir"
+  if [ -f "$dir/rvm$2.pid" ] && kill -0 "$(cat "$dir/rvm$2.pid")" 2>/dev/null; then die "rVM $2 is running"; fi
+  start_daemon "$2"
+  plug "$2"
+  echo "topology: rVM $2 started"
 }
 
 # Stops every process still running inside this prefix's namespaces (they
@@ -290,6 +325,7 @@ down() {
 
 case "${1:-}" in
   up) shift; up "$@" ;;
+  start) shift; start "$@" ;;
   map) shift; map "$@" ;;
   down) shift; down "$@" ;;
   *) die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]... | map DIR PUBLIC UNDERLAY | down DIR" ;;

@@ -101,9 +101,10 @@ void add_l2_renderers(CtlRenderers& renderers) {
                        result["neighbor_limit_hits"].get<uint64_t>(), result["neighbor_limit"].get<uint32_t>());
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : result["peers"])
-      rows.push_back({str(p["peer"]), str(p["next_hop"]), p["resolved"].get<bool>() ? "resolved" : "unresolved"});
+      rows.push_back({str(p["peer"]), str(p["next_hop"]), p["resolved"].get<bool>() ? "resolved" : "unresolved",
+                      p.contains("origin") ? str(p["origin"]) : "manual"});
     if (rows.empty()) return out + "  peers: -\n";
-    return out + "\n" + table({"PEER", "NEXT_HOP", "STATE"}, rows);
+    return out + "\n" + table({"PEER", "NEXT_HOP", "STATE", "ORIGIN"}, rows);
   };
   renderers["fdb.show"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;

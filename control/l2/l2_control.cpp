@@ -52,6 +52,8 @@ void Controller::add_network(const NetworkConfig& config) {
   networks_.emplace(config.name, std::move(network));
   try {
     for (const Ipv4Address& peer : config.peers) add_peer_locked(added, peer);
+    // A network added later reaches the cluster's members too.
+    for (const Ipv4Address& peer : cluster_peers_) add_peer_locked(added, peer, false);
   } catch (...) {
     for (auto& [ip, peer] : added.peers) peer_at_[peer->index] = nullptr;
     network_at_[*index] = nullptr;

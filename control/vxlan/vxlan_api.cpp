@@ -12,7 +12,10 @@ json peer_json(const PeerStatus& p) {
   return {{"network", p.network},
           {"peer", p.ip.to_string()},
           {"next_hop", p.next_hop.to_string()},
-          {"resolved", p.resolved}};
+          {"resolved", p.resolved},
+          {"origin", p.manual && p.cluster ? "manual,cluster"
+                     : p.cluster           ? "cluster"
+                                           : "manual"}};
 }
 
 void add_vxlan_handlers(HandlerMap& handlers) {

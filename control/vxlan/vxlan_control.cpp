@@ -97,8 +97,21 @@ void Controller::update_wanted_neighbors() {
   neighbors_.set_wanted(hops, now_ms());
 }
 
-void Controller::add_peer_locked(Network& network, Ipv4Address ip) {
+void Controller::add_peer_locked(Network& network, Ipv4Address ip, bool manual) {
   const std::string context = fmt::format("network {}: peer {}", network.config.name, ip.to_string());
+  if (const auto it = network.peers.find(ip); it != network.peers.end()) {
+    Peer& peer = *it->second;
+    // Typed twice: validate_peer says so, in its words.
+    if (manual && peer.manual)
+      check([&] { validate_peer(network.config.name, ip, network.config.peers, startup_.underlay); });
+    if (manual) {
+      peer.manual = true;
+      network.config.peers.push_back(ip);
+    } else {
+      peer.cluster = true;
+    }
+    return;
+  }
   check([&] { validate_peer(network.config.name, ip, network.config.peers, startup_.underlay); });
   const auto index = free_port_index();
   if (!index) throw ControlError(fmt::format("{}: the switch has {} ports already", context, kMaxPorts));
@@ -107,9 +120,11 @@ void Controller::add_peer_locked(Network& network, Ipv4Address ip) {
   peer->ip = ip;
   peer->index = *index;
   peer->baseline = port_totals(*index);
+  peer->manual = manual;
+  peer->cluster = !manual;
   peer_at_[*index] = peer.get();
   network.peers.emplace(ip, std::move(peer));
-  network.config.peers.push_back(ip);
+  if (manual) network.config.peers.push_back(ip);
   update_wanted_neighbors();
 }
 
@@ -140,8 +155,60 @@ void Controller::del_peer(const std::string& network_name, const std::string& ip
   const auto ip = Ipv4Address::parse(ip_text);
   if (!ip || !network.peers.contains(*ip))
     throw ControlError(fmt::format("network {}: no peer {}", network_name, ip_text));
+  Peer& peer = *network.peers.at(*ip);
+  if (!peer.manual)
+    throw ControlError(fmt::format("network {}: peer {} comes from the cluster: it goes when its member leaves",
+                                   network_name, ip->to_string()));
+  if (peer.cluster) {
+    peer.manual = false;
+    std::erase(network.config.peers, *ip);
+    log::info("network {}: peer {} is no longer typed; it stays as a cluster member's", network_name, ip->to_string());
+    return;
+  }
   remove_peer(network, *ip);
   log::info("network {}: peer {} deleted", network_name, ip->to_string());
+}
+
+std::map<Ipv4Address, std::string> Controller::set_cluster_peers(const std::set<Ipv4Address>& wanted) {
+  std::lock_guard lock(mutex_);
+  std::map<Ipv4Address, std::string> refused;
+  std::set<Ipv4Address> accepted;
+  for (const Ipv4Address& ip : wanted) {
+    // The rule is the same for every network but names it: judged once,
+    // with an empty list (a typed peer of the same address is no conflict).
+    try {
+      validate_peer("*", ip, {}, startup_.underlay);
+      accepted.insert(ip);
+    } catch (const ConfigError& e) {
+      refused.emplace(ip, e.what());
+    }
+  }
+  for (auto& [name, network] : networks_) {
+    for (const Ipv4Address& ip : accepted) {
+      try {
+        add_peer_locked(*network, ip, false);
+      } catch (const ControlError& e) {
+        refused.emplace(ip, e.what());  // out of port indices
+      }
+    }
+    for (const Ipv4Address& ip : cluster_peers_) {
+      if (accepted.contains(ip)) continue;
+      const auto it = network->peers.find(ip);
+      if (it == network->peers.end()) continue;
+      if (it->second->manual) {
+        it->second->cluster = false;
+      } else {
+        remove_peer(*network, ip);
+      }
+    }
+  }
+  for (const Ipv4Address& ip : accepted)
+    if (!cluster_peers_.contains(ip)) log::info("cluster: peer {} added to every network", ip.to_string());
+  for (const Ipv4Address& ip : cluster_peers_)
+    if (!accepted.contains(ip)) log::info("cluster: peer {} removed from every network", ip.to_string());
+  cluster_peers_ = std::move(accepted);
+  publish();
+  return refused;
 }
 
 void Controller::add_neighbor(const std::string& ip_text, const std::string& mac_text) {
@@ -202,6 +269,8 @@ PeerStatus Controller::peer_status(const Network& network, const Peer& peer) con
   PeerStatus s;
   s.network = network.config.name;
   s.ip = peer.ip;
+  s.manual = peer.manual;
+  s.cluster = peer.cluster;
   const auto hop = next_hop(peer.ip);
   if (hop) s.next_hop = *hop;
   s.resolved = hop && neighbors_.lookup(*hop).has_value();

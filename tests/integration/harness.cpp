@@ -693,12 +693,16 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
 }
 
 Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat,
-                   const std::vector<std::string>& settings)
+                   const std::vector<std::string>& settings, int later)
     : dir_(dir.file("topology")) {
   setenv("TOPO_PREFIX", ns_prefix().c_str(), 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
   if (ivms) argv.push_back("--ivms");
   if (nat) argv.push_back("--nat");
+  if (later > 0) {
+    argv.push_back("--later");
+    argv.push_back(std::to_string(later));
+  }
   for (const std::string& setting : settings) {
     argv.push_back("--set");
     argv.push_back(setting);
@@ -710,6 +714,19 @@ Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool i
 
 Topology::~Topology() {
   run({binary("TOPOLOGY"), "down", dir_}, 60s);
+}
+
+bool Topology::start(int rvm) const {
+  const CommandResult r = run({binary("TOPOLOGY"), "start", dir_, std::to_string(rvm)}, 60s);
+  if (r.exit_code != 0) std::fprintf(stderr, "topology.sh start %d: %s%s\n", rvm, r.out.c_str(), r.err.c_str());
+  return r.exit_code == 0;
+}
+
+pid_t Topology::pid(int rvm) const {
+  std::ifstream in(dir_ + "/rvm" + std::to_string(rvm) + ".pid");
+  pid_t pid = -1;
+  in >> pid;
+  return pid;
 }
 
 CommandResult Topology::ctl(int rvm, const std::vector<std::string>& args) const {

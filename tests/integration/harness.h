@@ -254,8 +254,9 @@ std::string ns_prefix();
 class Topology {
  public:
   // `settings` are topology.sh's --set SECTION.KEY=VALUE: extra TOML for every rVM.
+  // `later`: the last `later` rVMs are prepared but not started (start()).
   Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false,
-           const std::vector<std::string>& settings = {});
+           const std::vector<std::string>& settings = {}, int later = 0);
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }
@@ -270,6 +271,11 @@ class Topology {
   std::string ns(const std::string& name) const { return ns_prefix() + "-" + name; }
   CommandResult in(const std::string& ns, const std::string& command, std::chrono::milliseconds timeout = 60s) const;
   std::string log(int rvm) const;
+  // topology.sh start: starts rVM `rvm` (prepared with `later`, or whose
+  // switch died) with its host address and iVM ports; false if it fails.
+  bool start(int rvm) const;
+  // The PID of rVM `rvm`'s inceptiond (topology.sh's pid file).
+  pid_t pid(int rvm) const;
 
  private:
   std::string dir_;

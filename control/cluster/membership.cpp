@@ -1,0 +1,422 @@
+#include "control/cluster/membership.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "control/metrics.h"
+#include "inception/log.h"
+
+namespace inception::cluster {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kRetryPeriod = std::chrono::milliseconds(500);  // etcd away: try again this often
+
+}  // namespace
+
+std::string member_key(const ClusterConfig& config, const std::string& name) {
+  return config.prefix + "members/" + name;
+}
+
+std::string member_value(const Member& m) {
+  return json{{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}}
+      .dump();
+}
+
+std::optional<Member> parse_member(const std::string& key_name, const std::string& value, std::string& reason) {
+  if (!valid_object_name(key_name, kMaxClusterNameLength)) {
+    reason = fmt::format("'{}' is not a member name (1-{} characters of A-Z a-z 0-9 . _ -)", key_name,
+                         kMaxClusterNameLength);
+    return std::nullopt;
+  }
+  const json j = json::parse(value, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    reason = "the value is not a JSON object";
+    return std::nullopt;
+  }
+  auto text = [&](const char* field) -> std::optional<std::string> {
+    const auto it = j.find(field);
+    if (it == j.end() || !it->is_string()) {
+      reason = fmt::format("'{}' is missing or not a string", field);
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  };
+  Member m;
+  const auto name = text("name"), vtep = text("vtep"), dc = text("data_center");
+  if (!name || !vtep || !dc) return std::nullopt;
+  if (*name != key_name) {
+    reason = fmt::format("its name '{}' is not its key's", *name);
+    return std::nullopt;
+  }
+  m.name = *name;
+  const auto ip = Ipv4Address::parse(*vtep);
+  if (!ip) {
+    reason = fmt::format("vtep '{}' is not an IPv4 address", *vtep);
+    return std::nullopt;
+  }
+  m.vtep = *ip;
+  if (!valid_object_name(*dc, kMaxClusterNameLength)) {
+    reason = fmt::format("data_center '{}' is not a data center name", *dc);
+    return std::nullopt;
+  }
+  m.data_center = *dc;
+  if (const auto roles = j.find("roles"); roles != j.end()) {
+    if (!roles->is_array()) {
+      reason = "'roles' is not an array of strings";
+      return std::nullopt;
+    }
+    for (const json& role : *roles) {
+      if (!role.is_string()) {
+        reason = "'roles' is not an array of strings";
+        return std::nullopt;
+      }
+      m.roles.push_back(role.get<std::string>());
+    }
+  }
+  return m;
+}
+
+Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller)
+    : config_(config),
+      self_{config.name, vtep, config.data_center, config.roles},
+      members_prefix_(config.prefix + "members/"),
+      controller_(controller),
+      session_(config.endpoints),
+      watcher_(config.endpoints) {
+  status_.endpoint = session_.endpoint();
+  status_.lease_ttl_s = config.lease_ttl_s;
+  log::info("cluster: member {} of data center {}, VTEP {}, etcd {}", self_.name, self_.data_center, vtep.to_string(),
+            fmt::join(config.endpoints, ","));
+  thread_ = std::thread([this] { run(); });
+}
+
+Membership::~Membership() {
+  stopping_.store(true, std::memory_order_relaxed);
+  watcher_.stop();
+  {
+    std::lock_guard lock(wait_mutex_);
+    wake_.notify_all();
+  }
+  thread_.join();
+  const int64_t lease = status().lease_id;
+  if (lease == 0) return;
+  try {
+    session_.revoke(lease);
+    log::info("cluster: left (lease {:x} revoked)", lease);
+  } catch (const EtcdError& e) {
+    log::warning("cluster: could not revoke lease {:x}, the others drop this member when it expires: {}", lease,
+                 e.what());
+  }
+}
+
+MembershipStatus Membership::status() const {
+  std::lock_guard lock(status_mutex_);
+  MembershipStatus s = status_;
+  for (const auto& [key, member] : members_) s.members.push_back(member);
+  std::sort(s.members.begin(), s.members.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
+  for (const auto& [key, reason] : refusals_) s.refused.push_back({key, reason});
+  return s;
+}
+
+void Membership::wait(std::chrono::milliseconds period) {
+  std::unique_lock lock(wait_mutex_);
+  wake_.wait_for(lock, period, [this] { return stopping_.load(std::memory_order_relaxed); });
+}
+
+void Membership::note_error(const std::string& what) {
+  std::lock_guard lock(status_mutex_);
+  if (status_.last_error != what) log::warning("cluster: {}", what);
+  status_.last_error = what;
+}
+
+void Membership::set_connected(bool connected) {
+  std::lock_guard lock(status_mutex_);
+  if (connected == status_.connected) return;
+  status_.connected = connected;
+  if (connected) {
+    status_.endpoint = session_.endpoint();
+    log::info("cluster: connected to etcd {}", status_.endpoint);
+  } else {
+    log::warning("cluster: disconnected from etcd; forwarding with the {} member(s) known", members_.size());
+  }
+}
+
+void Membership::run() {
+  bool ever_connected = false;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    bool again_at_once = false;
+    try {
+      ensure_registered();
+      if (need_resync_) resync();
+      {
+        std::lock_guard lock(status_mutex_);
+        if (ever_connected && !status_.connected) ++status_.reconnects;
+      }
+      ever_connected = true;
+      set_connected(true);
+      int64_t from = 0;
+      {
+        std::lock_guard lock(status_mutex_);
+        from = status_.revision + 1;
+      }
+      const WatchEnd end = watcher_.watch(
+          members_prefix_, from, [this](const WatchEvent& e) { on_event(e); }, [this] { return tick(); });
+      switch (end.reason) {
+        case WatchEnd::Reason::kStopped:
+          // By the destructor, or by tick(): re-register at once, or the
+          // keepalive failed (tick noted why and said disconnected).
+          again_at_once = !session_lost_;
+          break;
+        case WatchEnd::Reason::kCompacted:
+          log::info("cluster: revision {} was compacted (oldest kept {}): reading every member again", from,
+                    end.compact_revision);
+          need_resync_ = true;
+          again_at_once = true;
+          break;
+        case WatchEnd::Reason::kCancelled:
+        case WatchEnd::Reason::kBroken:
+          note_error(end.error);
+          set_connected(false);
+          session_lost_ = true;
+          break;
+      }
+    } catch (const EtcdError& e) {
+      note_error(e.what());
+      set_connected(false);
+      session_lost_ = true;
+    }
+    if (!again_at_once) wait(kRetryPeriod);
+  }
+}
+
+void Membership::ensure_registered() {
+  int64_t lease = 0;
+  {
+    std::lock_guard lock(status_mutex_);
+    lease = status_.lease_id;
+  }
+  if (lease != 0 && session_lost_) {
+    // Back after an outage: does etcd still hold the lease (and our key)?
+    if (session_.keepalive(lease) == 0) {
+      log::warning("cluster: lease {:x} expired while etcd was away: registering again", lease);
+      lease = 0;
+    }
+  }
+  session_lost_ = false;
+  if (lease == 0) {
+    const Lease granted = session_.grant(config_.lease_ttl_s);
+    lease = granted.id;
+    need_put_ = true;
+    need_resync_ = true;  // what happened while we were gone is not in our watch
+    std::lock_guard lock(status_mutex_);
+    status_.lease_id = granted.id;
+    status_.lease_ttl_s = granted.ttl_s;
+  }
+  if (need_put_) {
+    session_.put(member_key(config_, self_.name), member_value(self_), lease);
+    need_put_ = false;
+    log::info("cluster: registered as {} (lease {:x}, TTL {} s)", self_.name, lease, config_.lease_ttl_s);
+  }
+  next_keepalive_ = Clock::now() + std::chrono::milliseconds(config_.lease_ttl_s * 1000 / 3);
+}
+
+bool Membership::tick() {
+  if (stopping_.load(std::memory_order_relaxed) || need_put_) return false;
+  if (Clock::now() < next_keepalive_) return true;
+  int64_t lease = 0;
+  {
+    std::lock_guard lock(status_mutex_);
+    lease = status_.lease_id;
+  }
+  int64_t ttl = 0;
+  try {
+    ttl = session_.keepalive(lease);
+  } catch (const EtcdError& e) {
+    note_error(e.what());
+    set_connected(false);
+    session_lost_ = true;
+    return false;
+  }
+  if (ttl == 0) {
+    note_error(fmt::format("lease {:x} expired (keepalives late?): registering again", lease));
+    std::lock_guard lock(status_mutex_);
+    status_.lease_id = 0;
+    need_resync_ = true;
+    return false;
+  }
+  next_keepalive_ = Clock::now() + std::chrono::milliseconds(ttl * 1000 / 3);
+  return true;
+}
+
+void Membership::resync() {
+  const RangeResult r = session_.get_prefix(members_prefix_);
+  {
+    std::lock_guard lock(status_mutex_);
+    std::map<std::string, std::string> old_refusals = std::move(refusals_);
+    members_.clear();
+    refusals_.clear();
+    for (const KeyValue& kv : r.kvs) {
+      std::string reason;
+      if (auto m = parse_member(kv.key.substr(members_prefix_.size()), kv.value, reason)) {
+        members_.emplace(kv.key, std::move(*m));
+      } else {
+        refusals_.emplace(kv.key, reason);
+        if (old_refusals[kv.key] != reason) {
+          ++status_.refused_total;
+          log::warning("cluster: member key {} refused: {}", kv.key, reason);
+        }
+      }
+    }
+    status_.revision = r.revision;
+    ++status_.resyncs;
+  }
+  need_resync_ = false;
+  apply();
+}
+
+void Membership::on_event(const WatchEvent& event) {
+  const std::string& key = event.kv.key;
+  if (key.rfind(members_prefix_, 0) != 0) return;
+  const std::string name = key.substr(members_prefix_.size());
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.revision = std::max(status_.revision, event.kv.mod_revision);
+    if (event.type == WatchEvent::Type::kDelete) {
+      members_.erase(key);
+      refusals_.erase(key);
+      if (name == self_.name) {
+        log::warning("cluster: our key {} was deleted: registering again", key);
+        need_put_ = true;  // tick() ends the watch
+      }
+    } else {
+      std::string reason;
+      if (auto m = parse_member(name, event.kv.value, reason)) {
+        members_[key] = std::move(*m);
+        refusals_.erase(key);
+      } else {
+        members_.erase(key);
+        if (refusals_[key] != reason) {
+          ++status_.refused_total;
+          log::warning("cluster: member key {} refused: {}", key, reason);
+        }
+        refusals_[key] = reason;
+      }
+    }
+  }
+  apply();
+}
+
+void Membership::apply() {
+  std::set<Ipv4Address> peers;
+  std::map<Ipv4Address, std::vector<std::string>> keys_of;
+  {
+    std::lock_guard lock(status_mutex_);
+    for (const auto& [key, m] : members_) {
+      if (m.name == self_.name || m.data_center != self_.data_center || m.vtep == self_.vtep) continue;
+      peers.insert(m.vtep);
+      keys_of[m.vtep].push_back(key);
+    }
+  }
+  if (peers == applied_) return;
+  const auto refused = controller_.set_cluster_peers(peers);
+  std::lock_guard lock(status_mutex_);
+  for (const auto& [ip, reason] : refused) {
+    peers.erase(ip);
+    for (const std::string& key : keys_of[ip]) {
+      if (refusals_[key] != reason) {
+        ++status_.refused_total;
+        log::warning("cluster: member key {} refused: {}", key, reason);
+      }
+      refusals_[key] = reason;
+      members_.erase(key);
+    }
+  }
+  for (const Ipv4Address& ip : peers)
+    if (!applied_.contains(ip)) {
+      ++status_.joins;
+      log::info("cluster: VTEP {} joined ({})", ip.to_string(), fmt::join(keys_of[ip], ", "));
+    }
+  for (const Ipv4Address& ip : applied_)
+    if (!peers.contains(ip)) {
+      ++status_.leaves;
+      log::info("cluster: VTEP {} left", ip.to_string());
+    }
+  applied_ = std::move(peers);
+}
+
+json status_json(const ClusterConfig& config, const Membership& membership) {
+  const MembershipStatus s = membership.status();
+  json members = json::array();
+  for (const Member& m : s.members)
+    members.push_back(
+        {{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}});
+  json refused = json::array();
+  for (const Refusal& r : s.refused) refused.push_back({{"key", r.key}, {"reason", r.reason}});
+  return {{"connected", s.connected},
+          {"endpoint", s.endpoint},
+          {"endpoints", config.endpoints},
+          {"name", config.name},
+          {"data_center", config.data_center},
+          {"prefix", config.prefix},
+          {"lease_id", s.lease_id == 0 ? json() : json(fmt::format("{:x}", s.lease_id))},
+          {"lease_ttl_s", s.lease_ttl_s},
+          {"revision", s.revision},
+          {"members", members},
+          {"refused", refused},
+          {"last_error", s.last_error.empty() ? json() : json(s.last_error)},
+          {"counters",
+           {{"joins", s.joins},
+            {"leaves", s.leaves},
+            {"reconnects", s.reconnects},
+            {"resyncs", s.resyncs},
+            {"refused", s.refused_total}}}};
+}
+
+namespace {
+
+class ClusterCollector : public prometheus::Collectable {
+ public:
+  explicit ClusterCollector(const Membership& membership) : membership_(membership) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    using prometheus::MetricType;
+    const MembershipStatus s = membership_.status();
+    auto connected = metric_family("inception_cluster_connected", "1 while etcd answers.", MetricType::Gauge);
+    add_sample(connected, {}, s.connected ? 1 : 0);
+    auto members = metric_family("inception_cluster_members",
+                                 "Valid members known (every data center, this rVM included).", MetricType::Gauge);
+    add_sample(members, {}, static_cast<double>(s.members.size()));
+    auto changes = metric_family("inception_cluster_membership_changes_total",
+                                 "VTEPs of this data center that became or stopped being peers.", MetricType::Counter);
+    add_sample(changes, {{"change", "join"}}, static_cast<double>(s.joins));
+    add_sample(changes, {{"change", "leave"}}, static_cast<double>(s.leaves));
+    auto refused =
+        metric_family("inception_cluster_refused_total", "Member keys refused (bad value).", MetricType::Counter);
+    add_sample(refused, {}, static_cast<double>(s.refused_total));
+    auto reconnects =
+        metric_family("inception_cluster_reconnects_total", "Connections to etcd after a loss.", MetricType::Counter);
+    add_sample(reconnects, {}, static_cast<double>(s.reconnects));
+    return {connected, members, changes, refused, reconnects};
+  }
+
+ private:
+  const Membership& membership_;
+};
+
+}  // namespace
+
+std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership) {
+  return std::make_shared<ClusterCollector>(membership);
+}
+
+ModuleCommands commands(const ClusterConfig& config, const Membership& membership) {
+  return {{"cluster.status", [&config, &membership](const json&) { return status_json(config, membership); }}};
+}
+
+}  // namespace inception::cluster
