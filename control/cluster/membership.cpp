@@ -129,9 +129,23 @@ void Membership::wait(std::chrono::milliseconds period) {
   wake_.wait_for(lock, period, [this] { return stopping_.load(std::memory_order_relaxed); });
 }
 
+namespace {
+
+// An error's text without curl's "after N ms", which differs on every try:
+// while etcd stays away, the same cause is logged once, not twice a second.
+std::string error_cause(std::string text) {
+  const size_t after = text.find(" after ");
+  if (after == std::string::npos) return text;
+  const size_t ms = text.find(" ms", after);
+  if (ms == std::string::npos) return text;
+  return text.erase(after, ms + 3 - after);
+}
+
+}  // namespace
+
 void Membership::note_error(const std::string& what) {
   std::lock_guard lock(status_mutex_);
-  if (status_.last_error != what) log::warning("cluster: {}", what);
+  if (error_cause(status_.last_error) != error_cause(what)) log::warning("cluster: {}", what);
   status_.last_error = what;
 }
 
