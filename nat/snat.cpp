@@ -265,6 +265,7 @@ void SnatTable::inbound_burst(const FlowKey* const* keys, unsigned n, unsigned w
         key_ptrs[k] = &rkeys[i];
         index_of[k++] = static_cast<uint16_t>(i);
       }
+      if (k == 0) continue;
       uint64_t found[kBulk];
       const uint64_t shard_hits = shards_[shard]->reverse.lookup_bulk(key_ptrs, k, found);
       for (uint64_t h = shard_hits; h != 0; h &= h - 1) {

@@ -21,13 +21,14 @@ namespace inception::nat {
 // flow_key fills, and initialisers would have the array zeroed on every
 // burst first. Write `FlowKey key{}` for a zeroed one.
 struct FlowKey {
-  uint8_t protocol;  // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP
   uint32_t src_ip, dst_ip;
   uint16_t src_port, dst_port;  // ICMP echo: identifier in both
+  uint8_t protocol;             // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP
   uint8_t tcp_flags;
   uint8_t icmp_type;  // ICMP: the packet's type (8 echo request, 0 reply, 3/11/12 errors)
   bool icmp_error;    // an ICMP error: the key is the quoted packet's, reversed
 };
+static_assert(sizeof(FlowKey) == 16, "a burst's keys: 16 bytes each, no padding");
 
 // Reads the key of an IPv4 packet (frame offset 14) into `key`. For ICMP
 // errors the key describes the flow the error is about, as seen from this

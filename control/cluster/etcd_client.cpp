@@ -8,6 +8,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "inception/errors.h"
+
 namespace inception::cluster {
 
 using nlohmann::json;
@@ -99,7 +101,7 @@ std::string curl_error_text(CURL* curl, CURLcode code, const char* buffer) {
   std::string text = buffer[0] != '\0' ? std::string(buffer) : std::string(curl_easy_strerror(code));
   long os_errno = 0;
   if (curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0)
-    text += fmt::format(" ({})", std::strerror(static_cast<int>(os_errno)));
+    text += fmt::format(" ({})", errno_text(static_cast<int>(os_errno)));
   return text;
 }
 
