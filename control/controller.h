@@ -130,6 +130,7 @@ struct NatStatus {
   uint16_t snat_port_min = 0, snat_port_max = 0;
   MacAddress router_mac;  // the routers' MAC on every network: iVMs' next hop
   uint32_t sessions_active = 0;
+  uint32_t sessions_limit = 0;  // max_sessions: the table is full there
   uint64_t sessions_created = 0, sessions_expired = 0, translations = 0;
 };
 

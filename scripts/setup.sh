@@ -28,6 +28,8 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   # Cluster mode's tests start a private etcd (never the packaged service).
   etcd-server etcd-client
+  # promtool and a private Prometheus for deploy/prometheus's rules.
+  prometheus
 )
 
 perf_packages=(

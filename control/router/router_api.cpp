@@ -132,6 +132,7 @@ void add_router_handlers(HandlerMap& handlers) {
                      {"snat_settings", snat_settings},
                      {"router_mac", s.router_mac.to_string()},
                      {"sessions_active", s.sessions_active},
+                     {"sessions_limit", s.sessions_limit},
                      {"sessions_created", s.sessions_created},
                      {"sessions_expired", s.sessions_expired},
                      {"translations", s.translations}};

@@ -378,6 +378,7 @@ NatStatus Controller::nat_status() const {
     s.snat_port_min = startup_.nat.snat_port_min;
     s.snat_port_max = startup_.nat.snat_port_max;
     s.sessions_active = routing_.snat->active();
+    s.sessions_limit = routing_.snat->config().max_sessions;
     s.sessions_created = routing_.snat->created();
     s.sessions_expired = routing_.snat->expired();
   }

@@ -27,9 +27,13 @@ void add_router_metrics(const Stats& stats, MetricFamilies& out) {
   auto sessions_expired =
       metric_family("inception_snat_sessions_expired_total", "SNAT sessions expired.", MetricType::Counter);
   add_sample(sessions, {}, stats.nat.sessions_active);
+  // For "near full" alerts: the table refuses new flows at this many.
+  auto limit = metric_family("inception_snat_sessions_limit", "SNAT sessions the table holds at most (0: no SNAT).",
+                             MetricType::Gauge);
+  add_sample(limit, {}, stats.nat.sessions_limit);
   add_sample(sessions_created, {}, static_cast<double>(stats.nat.sessions_created));
   add_sample(sessions_expired, {}, static_cast<double>(stats.nat.sessions_expired));
-  out.insert(out.end(), {fip_packets, fip_bytes, translations, sessions, sessions_created, sessions_expired});
+  out.insert(out.end(), {fip_packets, fip_bytes, translations, sessions, limit, sessions_created, sessions_expired});
 }
 
 }  // namespace inception
