@@ -12,12 +12,14 @@
 #include <rte_log.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 
 #include "control/api.h"
 #include "control/cluster/membership.h"
@@ -146,7 +148,12 @@ int run(const Config& config) {
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
                 metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));
+      // systemd (Type=notify): the switch forwards and answers inceptionctl
+      // from here on. Without NOTIFY_SOCKET this does nothing.
+      sd_notifyf(0, "READY=1\nSTATUS=%zu worker(s), control socket %s", config.dpdk.worker_cores.size(),
+                 config.control.socket.c_str());
       control_loop(*controller, signals.stop_fd());
+      sd_notify(0, "STOPPING=1");
     } catch (const std::exception& e) {
       log::error("{}", e.what());
       status = 1;
@@ -186,10 +193,14 @@ int daemon_main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   bool print_default = false;
+  std::string eal_args;
   app.add_option("-c,--config", config_path, "TOML configuration file (default: the built-in example config)")
       ->check(CLI::ExistingFile);
   app.add_flag("--check", check_only, "validate the configuration and exit");
   app.add_flag("--print-default-config", print_default, "print the built-in configuration and exit");
+  // The service's place for EAL extras (/etc/default/inceptiond), beside
+  // the file's [dpdk] extra_args: one quoted string, split at spaces.
+  app.add_option("--eal-args", eal_args, "more DPDK EAL arguments, after [dpdk] extra_args (one string)");
   app.set_version_flag("-V,--version", std::string("inceptiond ") + INCEPTION_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -201,6 +212,8 @@ int daemon_main(int argc, char** argv) {
   Config config;
   try {
     config = config_path.empty() ? parse_config(default_config_text(), source) : load_config_file(config_path);
+    std::istringstream words(eal_args);
+    for (std::string word; words >> word;) config.dpdk.extra_args.push_back(word);
     // What only this machine can answer, asked before --check says OK.
     try {
       validate_cores(config.dpdk, allowed_cores());

@@ -12,7 +12,7 @@ build_packages=(
   meson ninja-build pkg-config g++
   libdpdk-dev dpdk
   libtomlplusplus-dev prometheus-cpp-dev libvirt-dev libxml2-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev libsystemd-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <unistd.h>
@@ -247,6 +248,38 @@ TEST(Daemon, HelpVersionCheckAndDefaultConfig) {
   const CommandResult bad_flag = run({binary("INCEPTIOND"), "--frobnicate"});
   EXPECT_NE(bad_flag.exit_code, 0);
   EXPECT_NE(bad_flag.err.find("frobnicate"), std::string::npos);
+}
+
+// systemd's Type=notify (deploy/systemd/inceptiond.service): READY=1 once
+// the switch answers inceptionctl, STOPPING=1 when SIGTERM stops it. The
+// test plays systemd: a datagram socket named in NOTIFY_SOCKET.
+TEST(Daemon, TellsSystemdWhenItIsReadyAndWhenItStops) {
+  TempDir dir("notify");
+  const std::string path = dir.file("notify.sock");
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const auto next_message = [fd](int timeout_ms) -> std::string {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) != 1) return "";
+    char buffer[512];
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
+  };
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  Daemon daemon(dir, kNetworks);
+  unsetenv("NOTIFY_SOCKET");
+  const std::string ready = next_message(30000);
+  EXPECT_EQ(ready.rfind("READY=1\n", 0), 0u) << "got '" << ready << "'\n" << daemon.log();
+  EXPECT_NE(ready.find("STATUS=1 worker(s), control socket " + daemon.socket()), std::string::npos) << ready;
+  // Ready means ready: inceptionctl is answered at once.
+  EXPECT_EQ(daemon.ctl({"network", "list"}).exit_code, 0);
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_EQ(next_message(5000), "STOPPING=1");
+  close(fd);
 }
 
 TEST(Daemon, ASecondDaemonOnTheSameSocketIsRefused) {
