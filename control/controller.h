@@ -45,9 +45,13 @@ class ControlError : public std::runtime_error {
 // What a domain plugged goes away with it, is left out of the running
 // config (the domain's XML is its source), and is not deleted by hand
 // without `force`.
+// A floating IP the cluster module serves because its fixed IP is placed
+// on this rVM (`cluster`) follows the same rules: it goes when the key goes
+// or the guest moves, and is not deleted by hand without `force`.
 struct Origin {
   std::string domain;
   std::string uuid;
+  bool cluster = false;
   bool is_domain() const noexcept { return !uuid.empty(); }
 };
 
@@ -78,6 +82,8 @@ struct PeerStatus {
 
 struct NetworkStatus {
   NetworkConfig config;
+  bool manual = true;    // typed: the config file or inceptionctl network add
+  bool cluster = false;  // a network of the cluster (<prefix>networks/ in etcd)
   std::vector<std::string> ports;
   std::vector<PeerStatus> peers;
   uint32_t fdb_dynamic = 0;
@@ -171,8 +177,14 @@ class Controller {
 
   // L2: networks, FDB, static MACs, learning and aging
   // (control/l2/l2_control.cpp).
-  void add_network(const NetworkConfig& network);
-  void del_network(const std::string& name);
+  // `from_cluster`: the cluster module applies a network of the cluster
+  // (control/cluster/desired_state.h). A network both typed and of the
+  // cluster (same name, same VNI: adopted, whichever came first) is kept
+  // until neither wants it; the same name with another VNI is refused.
+  void add_network(const NetworkConfig& network, bool from_cluster = false);
+  // A network that only the cluster brought is refused when typed: it goes
+  // when its key goes, on every rVM at once.
+  void del_network(const std::string& name, bool from_cluster = false);
   void add_static_mac(const std::string& network, const std::string& mac, const std::string& port);
   void del_mac(const std::string& network, const std::string& mac);
   std::vector<NetworkStatus> networks();
@@ -273,6 +285,8 @@ class Controller {
     std::vector<std::string> ports;
     std::map<Ipv4Address, std::unique_ptr<Peer>> peers;
     uint64_t moves = 0;
+    bool manual = true;  // see NetworkStatus
+    bool cluster = false;
   };
   struct Port {
     PortConfig config;

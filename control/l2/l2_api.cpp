@@ -11,6 +11,7 @@ namespace {
 
 json network_json(const NetworkStatus& n) {
   json j = n.config;
+  j["origin"] = n.manual && n.cluster ? "manual,cluster" : n.cluster ? "cluster" : "manual";
   j["ports"] = n.ports;
   j["fdb_dynamic"] = n.fdb_dynamic;
   j["fdb_static"] = n.fdb_static;

@@ -87,13 +87,15 @@ void add_l2_renderers(CtlRenderers& renderers) {
     for (const auto& n : result)
       rows.push_back({str(n["name"]), std::to_string(n["vni"].get<uint32_t>()), join(n["ports"]),
                       fmt::format("{}+{}/{}", n["fdb_dynamic"].get<uint32_t>(), n["fdb_static"].get<uint32_t>(),
-                                  n["fdb_limit"].get<uint32_t>())});
-    return table({"NETWORK", "VNI", "PORTS", "FDB(dyn+static/limit)"}, rows);
+                                  n["fdb_limit"].get<uint32_t>()),
+                      n.contains("origin") ? str(n["origin"]) : "manual"});
+    return table({"NETWORK", "VNI", "PORTS", "FDB(dyn+static/limit)", "ORIGIN"}, rows);
   };
   renderers["network.show"] = [](const json& result) {
     std::string out =
-        fmt::format("network {}  VNI {}{}\n  ports: {}\n  FDB: {} dynamic, {} static, limit {}\n", str(result["name"]),
-                    result["vni"].get<uint32_t>(), result["hub"].get<bool>() ? "  (hub)" : "", join(result["ports"]),
+        fmt::format("network {}  VNI {}{}  origin {}\n  ports: {}\n  FDB: {} dynamic, {} static, limit {}\n",
+                    str(result["name"]), result["vni"].get<uint32_t>(), result["hub"].get<bool>() ? "  (hub)" : "",
+                    result.contains("origin") ? str(result["origin"]) : "manual", join(result["ports"]),
                     result["fdb_dynamic"].get<uint32_t>(), result["fdb_static"].get<uint32_t>(),
                     result["fdb_limit"].get<uint32_t>());
     out += fmt::format("  refused: {} MACs at the network's limit, {} at a port's; {} neighbors at the limit of {}\n",

@@ -28,10 +28,24 @@ void Controller::publish_l2(Snapshot& snapshot) const {
   }
 }
 
-void Controller::add_network(const NetworkConfig& config) {
+void Controller::add_network(const NetworkConfig& config, bool from_cluster) {
   std::lock_guard lock(mutex_);
   check([&] { validate_network(config); });
-  if (networks_.contains(config.name)) throw ControlError(fmt::format("network {} already exists", config.name));
+  if (const auto it = networks_.find(config.name); it != networks_.end()) {
+    Network& same = *it->second;
+    bool& wanted = from_cluster ? same.cluster : same.manual;
+    // One network, two sources that agree: adopted, so that neither source
+    // deletes it while the other still wants it.
+    if (!wanted && same.config.vni == config.vni) {
+      wanted = true;
+      log::info("network {}: typed here and a network of the cluster (VNI {})", config.name, config.vni);
+      return;
+    }
+    if (!wanted)
+      throw ControlError(fmt::format("network {} already exists here with VNI {} ({}); VNI {} refused", config.name,
+                                     same.config.vni, same.manual ? "typed" : "from the cluster", config.vni));
+    throw ControlError(fmt::format("network {} already exists", config.name));
+  }
   std::vector<NetworkConfig> existing;
   for (const auto& [name, other] : networks_) existing.push_back(other->config);
   check([&] { validate_vni_unused(config, existing); });
@@ -41,6 +55,8 @@ void Controller::add_network(const NetworkConfig& config) {
   auto network = std::make_unique<Network>();
   network->config = config;
   network->index = *index;
+  network->manual = !from_cluster;
+  network->cluster = from_cluster;
   try {
     network->fdb = std::make_unique<Fdb>(config.name, config.fdb_limit, dataplane_.worker_count(), dataplane_.rcu());
   } catch (const std::exception& e) {
@@ -62,12 +78,24 @@ void Controller::add_network(const NetworkConfig& config) {
     throw;
   }
   publish();
-  log::info("network {}: added (VNI {}, FDB limit {})", config.name, config.vni, config.fdb_limit);
+  log::info("network {}: added (VNI {}, FDB limit {}){}", config.name, config.vni, config.fdb_limit,
+            from_cluster ? " from the cluster" : "");
 }
 
-void Controller::del_network(const std::string& name) {
+void Controller::del_network(const std::string& name, bool from_cluster) {
   std::lock_guard lock(mutex_);
   Network& network = network_or_throw(name, "");
+  if (from_cluster ? !network.cluster : !network.manual)
+    throw ControlError(
+        from_cluster ? fmt::format("network {} is not a network of the cluster here", name)
+                     : fmt::format("network {} comes from the cluster: `inceptionctl cluster network del {}` deletes "
+                                   "it on every rVM",
+                                   name, name));
+  if (network.manual && network.cluster) {
+    (from_cluster ? network.cluster : network.manual) = false;
+    log::info("network {}: kept, as {}", name, from_cluster ? "typed here" : "the cluster's");
+    return;
+  }
   if (!network.ports.empty()) {
     std::string list;
     for (const auto& p : network.ports) list += (list.empty() ? "" : ", ") + p;
@@ -125,6 +153,8 @@ void Controller::del_mac(const std::string& network_name, const std::string& mac
 NetworkStatus Controller::network_status(const Network& n) const {
   NetworkStatus s;
   s.config = n.config;
+  s.manual = n.manual;
+  s.cluster = n.cluster;
   s.ports = n.ports;
   s.fdb_dynamic = n.fdb->dynamic_count();
   s.fdb_static = n.fdb->static_count();
@@ -175,7 +205,8 @@ void Controller::running_l2_config(Config& c) const {
   c.networks.clear();
   c.static_macs.clear();
   for (const auto& [name, network] : networks_) {
-    c.networks.push_back(network->config);
+    // The cluster's networks are etcd's to restore, not the file's.
+    if (network->manual) c.networks.push_back(network->config);
     for (const FdbEntry& e : network->fdb->entries(0)) {
       if (!e.is_static) continue;
       if (port_at_[e.port]->origin.is_domain()) continue;

@@ -54,6 +54,7 @@ void add_router_handlers(HandlerMap& handlers) {
                      {"out_packets", f.totals.out_packets},
                      {"out_bytes", f.totals.out_bytes}};
            if (f.origin.is_domain()) j["domain"] = {{"name", f.origin.domain}, {"uuid", f.origin.uuid}};
+           j["origin"] = f.origin.is_domain() ? "libvirt" : f.origin.cluster ? "cluster" : "manual";
            out.push_back(j);
          }
          return out;

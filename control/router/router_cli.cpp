@@ -115,11 +115,11 @@ void add_router_renderers(CtlRenderers& renderers) {
   renderers["fip.list"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& f : result)
-      rows.push_back({str(f["public"]), str(f["fixed"]), str(f["network"]),
-                      f["active"].get<bool>() ? "active" : "standby", std::to_string(f["in_packets"].get<uint64_t>()),
-                      std::to_string(f["out_packets"].get<uint64_t>()),
-                      f.contains("domain") ? str(f["domain"]["name"]) : "-"});
-    return table({"PUBLIC", "FIXED", "NETWORK", "STATE", "IN_PKTS", "OUT_PKTS", "DOMAIN"}, rows);
+      rows.push_back(
+          {str(f["public"]), str(f["fixed"]), str(f["network"]), f["active"].get<bool>() ? "active" : "standby",
+           std::to_string(f["in_packets"].get<uint64_t>()), std::to_string(f["out_packets"].get<uint64_t>()),
+           f.contains("domain") ? str(f["domain"]["name"]) : "-", f.contains("origin") ? str(f["origin"]) : "manual"});
+    return table({"PUBLIC", "FIXED", "NETWORK", "STATE", "IN_PKTS", "OUT_PKTS", "DOMAIN", "ORIGIN"}, rows);
   };
   renderers["router.list"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;

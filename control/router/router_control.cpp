@@ -257,7 +257,10 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
   publish();
   if (active) announce_fip(*public_ip);
   log::info("nat: floating IP {} -> {} on {}{}{}", public_text, fixed_text, network,
-            origin.is_domain() ? " for domain " + origin.domain : "", active ? "" : " (inactive)");
+            origin.is_domain() ? " for domain " + origin.domain
+            : origin.cluster   ? " from the cluster"
+                               : "",
+            active ? "" : " (inactive)");
 }
 
 void Controller::activate_fip(const std::string& public_text, bool active) {
@@ -280,6 +283,11 @@ void Controller::del_fip(const std::string& public_text, bool force) {
   if (it == routing_.fips.end()) throw ControlError(fmt::format("floating IP {} does not exist", public_text));
   if (it->second.origin.is_domain() && !force)
     throw ControlError(fmt::format("floating IP {}: {}", public_text, owned_by_domain(it->second.origin)));
+  if (it->second.origin.cluster && !force)
+    throw ControlError(
+        fmt::format("floating IP {} comes from the cluster: `inceptionctl cluster fip del {}` deletes it "
+                    "(it follows its guest from rVM to rVM)",
+                    public_text, public_text));
   routing_.fip_slot_used[it->second.counter_slot] = false;
   routing_.fips.erase(it);
   publish();
@@ -486,7 +494,7 @@ void Controller::running_routing_config(Config& c) const {
   c.fips.clear();
   // What a domain plugged comes back from its XML, not from this file.
   for (const auto& [p, fip] : routing_.fips)
-    if (!fip.origin.is_domain()) c.fips.push_back(fip.config);
+    if (!fip.origin.is_domain() && !fip.origin.cluster) c.fips.push_back(fip.config);
 }
 
 }  // namespace inception

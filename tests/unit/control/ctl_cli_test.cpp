@@ -124,10 +124,10 @@ TEST(CtlCli, HelpAndVersionExitZero) {
 
 TEST(CtlCli, RendersTables) {
   const nlohmann::json networks = nlohmann::json::parse(
-      R"([{"name":"private","vni":1001,"fdb_limit":8192,"ports":["ivm1","ivm2"],"fdb_dynamic":2,"fdb_static":1,"fdb_limit_hits":0,"fdb_moves":0}])");
+      R"([{"name":"private","vni":1001,"fdb_limit":8192,"ports":["ivm1","ivm2"],"fdb_dynamic":2,"fdb_static":1,"fdb_limit_hits":0,"fdb_moves":0,"origin":"manual,cluster"}])");
   EXPECT_EQ(render_result("network.list", networks),
-            "NETWORK  VNI   PORTS      FDB(dyn+static/limit)\n"
-            "private  1001  ivm1,ivm2  2+1/8192\n");
+            "NETWORK  VNI   PORTS      FDB(dyn+static/limit)  ORIGIN\n"
+            "private  1001  ivm1,ivm2  2+1/8192               manual,cluster\n");
   const nlohmann::json fdb = nlohmann::json::parse(
       R"([{"network":"private","mac":"02:00:00:00:00:01","port":"ivm1","type":"dynamic","age_s":3}])");
   EXPECT_EQ(render_result("fdb.show", fdb),
