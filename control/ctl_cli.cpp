@@ -128,9 +128,10 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* libvirt_status =
       libvirt->add_subcommand("status", "connection, adopted domains and ports, refused domains, events");
 
-  auto* cluster = app.add_subcommand("cluster", "cluster mode: this rVM's membership in etcd (docs/cluster.md)");
+  auto* cluster = app.add_subcommand("cluster", "cluster mode: membership and desired state in etcd (docs/cluster.md)");
   cluster->require_subcommand(1);
   auto* cluster_status = cluster->add_subcommand("status", "etcd connection, lease, members, refused keys, counters");
+  add_cluster_state_verbs(*cluster, verbs);
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
   auto* config = app.add_subcommand("config", "running configuration");
@@ -180,6 +181,7 @@ std::string render_result(const std::string& command, const json& result) {
     add_port_renderers(r);
     add_vxlan_renderers(r);
     add_router_renderers(r);
+    add_cluster_renderers(r);
     return r;
   }();
   if (const auto it = renderers.find(command); it != renderers.end()) return it->second(result);

@@ -41,10 +41,15 @@ void add_fdb_verbs(CLI::App& app, CtlVerbs& verbs);      // control/l2/l2_cli.cp
 void add_vxlan_verbs(CLI::App& app, CtlVerbs& verbs);    // peer, neigh: control/vxlan/vxlan_cli.cpp
 void add_router_verbs(CLI::App& app, CtlVerbs& verbs);   // router, fip, gateway, nat: control/router/router_cli.cpp
 
+// cluster network|fip ...: under the `cluster` subcommand ctl_cli.cpp makes
+// (control/cluster/cluster_cli.cpp).
+void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs);
+
 void add_l2_renderers(CtlRenderers& renderers);
 void add_port_renderers(CtlRenderers& renderers);
 void add_vxlan_renderers(CtlRenderers& renderers);
 void add_router_renderers(CtlRenderers& renderers);
+void add_cluster_renderers(CtlRenderers& renderers);
 
 // For the verbs of every feature (ctl_cli.cpp).
 const CLI::Validator& mac_validator();  // checks a MAC argument and writes it in canonical form

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "control/api.h"
+#include "control/cluster/desired_state.h"
 #include "control/cluster/membership.h"
 #include "control/config.h"
 #include "control/control_server.h"
@@ -111,6 +112,8 @@ int run(const Config& config) {
     std::unique_ptr<MetricsExporter> metrics;
     std::unique_ptr<libvirt::GuestPlugger> plugger;
     std::unique_ptr<libvirt::Watcher> watcher;
+    cluster::Refusals refusals;
+    std::unique_ptr<cluster::DesiredState> desired;
     std::unique_ptr<cluster::Membership> membership;
     ModuleCommands modules;
     try {
@@ -129,13 +132,17 @@ int run(const Config& config) {
         };
       }
       if (config.cluster.enabled) {
-        membership =
-            std::make_unique<cluster::Membership>(config.cluster, config.underlay.address.address, *controller);
+        desired = std::make_unique<cluster::DesiredState>(config.cluster, *controller, refusals);
+        membership = std::make_unique<cluster::Membership>(config.cluster, config.underlay.address.address, *controller,
+                                                           refusals, desired.get());
         modules.merge(cluster::commands(config.cluster, *membership));
+        modules.merge(cluster::commands(*desired));
       } else {
-        modules["cluster.status"] = [](const nlohmann::json&) -> nlohmann::json {
-          throw ControlError("cluster: off (the configuration has no [cluster] section)");
-        };
+        for (const char* command : {"cluster.status", "cluster.network.add", "cluster.network.del",
+                                    "cluster.network.list", "cluster.fip.add", "cluster.fip.del", "cluster.fip.list"})
+          modules[command] = [](const nlohmann::json&) -> nlohmann::json {
+            throw ControlError("cluster: off (the configuration has no [cluster] section)");
+          };
       }
       server = std::make_unique<ControlServer>(config.control.socket, [&controller, &modules](const std::string& line) {
         return handle_request_line(*controller, line, &modules);
@@ -143,7 +150,7 @@ int run(const Config& config) {
       if (config.metrics.enabled) {
         metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
         if (watcher) metrics->add_module(libvirt::metrics(*watcher, *plugger));
-        if (membership) metrics->add_module(cluster::metrics(*membership));
+        if (membership) metrics->add_module(cluster::metrics(*membership, refusals));
       }
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
@@ -168,6 +175,7 @@ int run(const Config& config) {
     plugger.reset();
     // Revokes the lease: the other members drop this one now, not after the TTL.
     membership.reset();
+    desired.reset();
     if (controller) controller->remove_all_ports();
     log::debug("ports removed");
     if (dataplane) dataplane->stop();

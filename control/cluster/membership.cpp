@@ -82,11 +82,14 @@ std::optional<Member> parse_member(const std::string& key_name, const std::strin
   return m;
 }
 
-Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller)
+Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller, Refusals& refusals,
+                       KeySubscriber* subscriber)
     : config_(config),
       self_{config.name, vtep, config.data_center, config.roles},
       members_prefix_(config.prefix + "members/"),
       controller_(controller),
+      refusals_(refusals),
+      subscriber_(subscriber),
       session_(config.endpoints),
       watcher_(config.endpoints) {
   status_.endpoint = session_.endpoint();
@@ -120,7 +123,8 @@ MembershipStatus Membership::status() const {
   MembershipStatus s = status_;
   for (const auto& [key, member] : members_) s.members.push_back(member);
   std::sort(s.members.begin(), s.members.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
-  for (const auto& [key, reason] : refusals_) s.refused.push_back({key, reason});
+  s.refused = refusals_.list();
+  s.refused_total = refusals_.total();
   return s;
 }
 
@@ -180,7 +184,7 @@ void Membership::run() {
         from = status_.revision + 1;
       }
       const WatchEnd end = watcher_.watch(
-          members_prefix_, from, [this](const WatchEvent& e) { on_event(e); }, [this] { return tick(); });
+          config_.prefix, from, [this](const WatchEvent& e) { on_event(e); }, [this] { return tick(); });
       switch (end.reason) {
         case WatchEnd::Reason::kStopped:
           // By the destructor, or by tick(): re-register at once, or the
@@ -188,7 +192,7 @@ void Membership::run() {
           again_at_once = !session_lost_;
           break;
         case WatchEnd::Reason::kCompacted:
-          log::info("cluster: revision {} was compacted (oldest kept {}): reading every member again", from,
+          log::info("cluster: revision {} was compacted (oldest kept {}): reading every key again", from,
                     end.compact_revision);
           need_resync_ = true;
           again_at_once = true;
@@ -228,9 +232,12 @@ void Membership::ensure_registered() {
     lease = granted.id;
     need_put_ = true;
     need_resync_ = true;  // what happened while we were gone is not in our watch
-    std::lock_guard lock(status_mutex_);
-    status_.lease_id = granted.id;
-    status_.lease_ttl_s = granted.ttl_s;
+    {
+      std::lock_guard lock(status_mutex_);
+      status_.lease_id = granted.id;
+      status_.lease_ttl_s = granted.ttl_s;
+    }
+    if (subscriber_) subscriber_->lease_changed(granted.id);
   }
   if (need_put_) {
     session_.put(member_key(config_, self_.name), member_value(self_), lease);
@@ -242,68 +249,75 @@ void Membership::ensure_registered() {
 
 bool Membership::tick() {
   if (stopping_.load(std::memory_order_relaxed) || need_put_) return false;
-  if (Clock::now() < next_keepalive_) return true;
   int64_t lease = 0;
   {
     std::lock_guard lock(status_mutex_);
     lease = status_.lease_id;
   }
-  int64_t ttl = 0;
   try {
-    ttl = session_.keepalive(lease);
+    if (Clock::now() >= next_keepalive_) {
+      const int64_t ttl = session_.keepalive(lease);
+      if (ttl == 0) {
+        note_error(fmt::format("lease {:x} expired (keepalives late?): registering again", lease));
+        std::lock_guard lock(status_mutex_);
+        status_.lease_id = 0;
+        need_resync_ = true;
+        return false;
+      }
+      next_keepalive_ = Clock::now() + std::chrono::milliseconds(ttl * 1000 / 3);
+    }
+    if (subscriber_) subscriber_->tick(session_, lease);
   } catch (const EtcdError& e) {
     note_error(e.what());
     set_connected(false);
     session_lost_ = true;
     return false;
   }
-  if (ttl == 0) {
-    note_error(fmt::format("lease {:x} expired (keepalives late?): registering again", lease));
-    std::lock_guard lock(status_mutex_);
-    status_.lease_id = 0;
-    need_resync_ = true;
-    return false;
-  }
-  next_keepalive_ = Clock::now() + std::chrono::milliseconds(ttl * 1000 / 3);
   return true;
 }
 
 void Membership::resync() {
-  const RangeResult r = session_.get_prefix(members_prefix_);
+  const RangeResult r = session_.get_prefix(config_.prefix);
   {
     std::lock_guard lock(status_mutex_);
-    std::map<std::string, std::string> old_refusals = std::move(refusals_);
     members_.clear();
-    refusals_.clear();
+    std::vector<std::string> keys;
     for (const KeyValue& kv : r.kvs) {
+      if (!kv.key.starts_with(members_prefix_)) continue;
+      keys.push_back(kv.key);
       std::string reason;
       if (auto m = parse_member(kv.key.substr(members_prefix_.size()), kv.value, reason)) {
         members_.emplace(kv.key, std::move(*m));
+        refusals_.accept(kv.key);
       } else {
-        refusals_.emplace(kv.key, reason);
-        if (old_refusals[kv.key] != reason) {
-          ++status_.refused_total;
-          log::warning("cluster: member key {} refused: {}", kv.key, reason);
-        }
+        refusals_.refuse(kv.key, KeyKind::kMember, RefusalCause::kInvalid, reason);
       }
     }
+    refusals_.keep_only(KeyKind::kMember, keys);
     status_.revision = r.revision;
     ++status_.resyncs;
   }
   need_resync_ = false;
   apply();
+  if (subscriber_) subscriber_->resync(r.kvs);
 }
 
 void Membership::on_event(const WatchEvent& event) {
   const std::string& key = event.kv.key;
-  if (key.rfind(members_prefix_, 0) != 0) return;
-  const std::string name = key.substr(members_prefix_.size());
   {
     std::lock_guard lock(status_mutex_);
     status_.revision = std::max(status_.revision, event.kv.mod_revision);
+  }
+  if (!key.starts_with(members_prefix_)) {
+    if (subscriber_) subscriber_->on_event(event);
+    return;
+  }
+  const std::string name = key.substr(members_prefix_.size());
+  {
+    std::lock_guard lock(status_mutex_);
     if (event.type == WatchEvent::Type::kDelete) {
       members_.erase(key);
-      refusals_.erase(key);
+      refusals_.accept(key);
       if (name == self_.name) {
         log::warning("cluster: our key {} was deleted: registering again", key);
         need_put_ = true;  // tick() ends the watch
@@ -312,14 +326,10 @@ void Membership::on_event(const WatchEvent& event) {
       std::string reason;
       if (auto m = parse_member(name, event.kv.value, reason)) {
         members_[key] = std::move(*m);
-        refusals_.erase(key);
+        refusals_.accept(key);
       } else {
         members_.erase(key);
-        if (refusals_[key] != reason) {
-          ++status_.refused_total;
-          log::warning("cluster: member key {} refused: {}", key, reason);
-        }
-        refusals_[key] = reason;
+        refusals_.refuse(key, KeyKind::kMember, RefusalCause::kInvalid, reason);
       }
     }
   }
@@ -343,11 +353,7 @@ void Membership::apply() {
   for (const auto& [ip, reason] : refused) {
     peers.erase(ip);
     for (const std::string& key : keys_of[ip]) {
-      if (refusals_[key] != reason) {
-        ++status_.refused_total;
-        log::warning("cluster: member key {} refused: {}", key, reason);
-      }
-      refusals_[key] = reason;
+      refusals_.refuse(key, KeyKind::kMember, RefusalCause::kConflict, reason);
       members_.erase(key);
     }
   }
@@ -371,7 +377,9 @@ json status_json(const ClusterConfig& config, const Membership& membership) {
     members.push_back(
         {{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}});
   json refused = json::array();
-  for (const Refusal& r : s.refused) refused.push_back({{"key", r.key}, {"reason", r.reason}});
+  for (const Refusal& r : s.refused)
+    refused.push_back(
+        {{"key", r.key}, {"kind", kind_name(r.kind)}, {"cause", cause_name(r.cause)}, {"reason", r.reason}});
   return {{"connected", s.connected},
           {"endpoint", s.endpoint},
           {"endpoints", config.endpoints},
@@ -396,7 +404,8 @@ namespace {
 
 class ClusterCollector : public prometheus::Collectable {
  public:
-  explicit ClusterCollector(const Membership& membership) : membership_(membership) {}
+  ClusterCollector(const Membership& membership, const Refusals& refusals)
+      : membership_(membership), refusals_(refusals) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
@@ -410,9 +419,13 @@ class ClusterCollector : public prometheus::Collectable {
                                  "VTEPs of this data center that became or stopped being peers.", MetricType::Counter);
     add_sample(changes, {{"change", "join"}}, static_cast<double>(s.joins));
     add_sample(changes, {{"change", "leave"}}, static_cast<double>(s.leaves));
-    auto refused =
-        metric_family("inception_cluster_refused_total", "Member keys refused (bad value).", MetricType::Counter);
-    add_sample(refused, {}, static_cast<double>(s.refused_total));
+    auto refused = metric_family("inception_cluster_refused_total",
+                                 "Keys refused, by kind (member, network, fip, placement) and cause (invalid, "
+                                 "duplicate, conflict).",
+                                 MetricType::Counter);
+    for (const auto& [labels, count] : refusals_.totals())
+      add_sample(refused, {{"kind", kind_name(labels.first)}, {"cause", cause_name(labels.second)}},
+                 static_cast<double>(count));
     auto reconnects =
         metric_family("inception_cluster_reconnects_total", "Connections to etcd after a loss.", MetricType::Counter);
     add_sample(reconnects, {}, static_cast<double>(s.reconnects));
@@ -421,12 +434,13 @@ class ClusterCollector : public prometheus::Collectable {
 
  private:
   const Membership& membership_;
+  const Refusals& refusals_;
 };
 
 }  // namespace
 
-std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership) {
-  return std::make_shared<ClusterCollector>(membership);
+std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals) {
+  return std::make_shared<ClusterCollector>(membership, refusals);
 }
 
 ModuleCommands commands(const ClusterConfig& config, const Membership& membership) {

@@ -19,6 +19,10 @@
 // a compacted revision, or a lost lease, means a full read (range +
 // reconcile). Its own key deleted under it: written again.
 //
+// The watch covers the whole prefix: members are this module's, every
+// other key goes to the subscriber (control/cluster/subscriber.h: desired
+// state), which shares the session, the lease and the resume logic.
+//
 // A member key whose value is not a valid member (not JSON, fields missing
 // or of the wrong type, a name other than the key's, a VTEP that is not an
 // IPv4 address or that validate_peer refuses) is refused: logged, counted,
@@ -44,6 +48,8 @@
 
 #include "control/api.h"
 #include "control/cluster/etcd_client.h"
+#include "control/cluster/refusals.h"
+#include "control/cluster/subscriber.h"
 #include "control/config.h"
 #include "control/controller.h"
 
@@ -62,11 +68,6 @@ std::string member_key(const ClusterConfig& config, const std::string& name);
 std::string member_value(const Member& member);
 std::optional<Member> parse_member(const std::string& key_name, const std::string& value, std::string& reason);
 
-struct Refusal {
-  std::string key;
-  std::string reason;
-};
-
 struct MembershipStatus {
   bool connected = false;
   std::string endpoint;
@@ -74,15 +75,17 @@ struct MembershipStatus {
   int64_t lease_ttl_s = 0;
   int64_t revision = 0;          // the store revision this member's view is in step with
   std::vector<Member> members;   // every valid member, this one included, by name
-  std::vector<Refusal> refused;  // keys refused now
+  std::vector<Refusal> refused;  // keys refused now, of every kind
   std::string last_error;
   uint64_t joins = 0, leaves = 0, reconnects = 0, resyncs = 0, refused_total = 0;
 };
 
 class Membership {
  public:
-  // `vtep`: this switch's underlay address.
-  Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller);
+  // `vtep`: this switch's underlay address. `refusals` and `subscriber`
+  // (may be null) outlive this object.
+  Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller, Refusals& refusals,
+             KeySubscriber* subscriber = nullptr);
   // Stops the thread and revokes the lease, so that the other members drop
   // this one at once rather than after the TTL. The peers stay.
   ~Membership();
@@ -108,6 +111,8 @@ class Membership {
   const Member self_;
   const std::string members_prefix_;
   Controller& controller_;
+  Refusals& refusals_;
+  KeySubscriber* const subscriber_;
   EtcdClient session_;  // unary requests (lease, put, range)
   EtcdClient watcher_;  // the watch stream
   std::thread thread_;
@@ -122,16 +127,15 @@ class Membership {
   bool session_lost_ = false;
 
   mutable std::mutex status_mutex_;
-  MembershipStatus status_;                      // members and refused are rebuilt from below
-  std::map<std::string, Member> members_;        // by key
-  std::map<std::string, std::string> refusals_;  // key -> reason
-  std::set<Ipv4Address> applied_;                // the peers last handed to the controller
+  MembershipStatus status_;                // members and refused are rebuilt from below
+  std::map<std::string, Member> members_;  // by key
+  std::set<Ipv4Address> applied_;          // the peers last handed to the controller
 };
 
 // `inceptionctl cluster status`.
 nlohmann::json status_json(const ClusterConfig& config, const Membership& membership);
 // inception_cluster_* metrics, read at each scrape.
-std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership);
+std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals);
 // The control socket's "cluster.*" commands.
 ModuleCommands commands(const ClusterConfig& config, const Membership& membership);
 

@@ -1,0 +1,93 @@
+// Cluster mode's desired and observed state as etcd keys and JSON values
+// (docs/cluster.md), and the rules that pick one winner among keys that
+// claim the same thing. No DPDK, no etcd: the daemon's cluster module, its
+// control-socket commands and the unit tests share these.
+//
+//   <prefix>networks/<name>  = {"vni": N, "fdb_limit": N?, "router": "A.B.C.D/len"?}
+//   <prefix>fips/<public>    = {"fixed": "A.B.C.D", "network": "NAME"}
+//   <prefix>placements/<rvm>/<network>/<fixed> = {"mac": "...", "port": "..."}
+//
+// A parse function returns nullopt and says why in `reason` for a value it
+// refuses; its texts are those of the same checks on typed input
+// (validate_network, parse_router_address, validate_router, validate_fip),
+// so an operator reads one wording whichever way the value came.
+//
+// Ties are broken the same way on every switch, with nothing but what etcd
+// says: the key created first (lowest create_revision) keeps its claim.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/config.h"
+#include "inception/ipv4_address.h"
+#include "inception/mac_address.h"
+
+namespace inception::cluster {
+
+struct NetworkSpec {
+  NetworkConfig config;              // name from the key, vni, fdb_limit (default if absent)
+  std::optional<Ipv4Prefix> router;  // the distributed router's address on every rVM
+  bool operator==(const NetworkSpec& other) const;
+};
+
+struct FipSpec {
+  Ipv4Address public_ip;
+  Ipv4Address fixed;
+  std::string network;
+  bool operator==(const FipSpec&) const = default;
+};
+
+// Where a fixed IP lives: published by the rVM whose port has it.
+struct Placement {
+  std::string rvm;
+  std::string network;
+  Ipv4Address fixed;
+  MacAddress mac;
+  std::string port;
+  bool operator==(const Placement&) const = default;
+};
+
+std::optional<NetworkSpec> parse_network(const std::string& name, const std::string& value, std::string& reason);
+std::string network_value(const NetworkSpec& spec);
+std::optional<FipSpec> parse_fip(const std::string& public_text, const std::string& value, std::string& reason);
+std::string fip_value(const FipSpec& spec);
+// `rest`: the key after "<prefix>placements/", i.e. "<rvm>/<network>/<fixed>".
+std::optional<Placement> parse_placement(const std::string& rest, const std::string& value, std::string& reason);
+std::string placement_rest(const Placement& placement);
+std::string placement_value(const Placement& placement);
+
+// A parsed key with what etcd says about it.
+template <typename Spec>
+struct Keyed {
+  std::string key;
+  int64_t create_revision = 0;
+  Spec spec;
+};
+
+// Of the networks that share a VNI, the one created first wins; the others
+// are refused (key -> reason) until it goes.
+struct NetworkChoice {
+  std::map<std::string, Keyed<NetworkSpec>> winners;  // by network name
+  std::map<std::string, std::string> refused;         // by key
+};
+NetworkChoice choose_networks(const std::vector<Keyed<NetworkSpec>>& candidates);
+
+// Of the floating IPs that claim the same fixed IP on the same network, the
+// one created first wins.
+struct FipChoice {
+  std::map<Ipv4Address, Keyed<FipSpec>> winners;  // by public IP
+  std::map<std::string, std::string> refused;     // by key
+};
+FipChoice choose_fips(const std::vector<Keyed<FipSpec>>& candidates);
+
+// Which rVM serves each placed (network, fixed IP): the first to place it.
+// A guest migrating is placed twice for a moment; the source, first, keeps
+// it until its port goes.
+std::map<std::pair<std::string, Ipv4Address>, Keyed<Placement>> choose_placements(
+    const std::vector<Keyed<Placement>>& candidates);
+
+}  // namespace inception::cluster
