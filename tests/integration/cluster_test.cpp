@@ -4,10 +4,15 @@
 // that each switch reaches it the way a real rVM would: from its host
 // interface, through its own switch and the underlay.
 //
-// One topology for the whole story, to keep the suite short: join (three
-// rVMs, then a fourth started later), a member key written by hand that is
+// Membership, on one topology to keep the suite short: join (three rVMs,
+// then a fourth started later), a member key written by hand that is
 // refused, leave by kill -9 (measured against TTL + 1 s), restart, etcd
 // stopped and started under a running mesh.
+//
+// Desired state, on a second one (three rVMs): a network defined once on
+// every switch, then gone everywhere, a typed one untouched; bad keys
+// refused with their reasons; a floating IP served where its fixed IP is
+// placed, following the port to another rVM.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -92,6 +97,39 @@ class ClusterTest : public ::testing::Test {
     return false;
   }
   nlohmann::json status(int rvm) const { return topo_->ctl_json(rvm, {"cluster", "status"}); }
+  // rVM `rvm`'s refused keys: key -> reason.
+  std::map<std::string, std::string> refused(int rvm) const {
+    std::map<std::string, std::string> out;
+    const nlohmann::json s = status(rvm);  // not status(rvm)["refused"]: the temporary would end before the loop
+    for (const auto& r : s["refused"]) out[r["key"].get<std::string>()] = r["reason"].get<std::string>();
+    return out;
+  }
+  // An entry of `list` (network list, fip list...) whose `field` is
+  // `value`, or null.
+  nlohmann::json find_in(int rvm, const std::vector<std::string>& list, const char* field,
+                         const std::string& value) const {
+    for (const auto& e : topo_->ctl_json(rvm, list))
+      if (e[field] == value) return e;
+    return nullptr;
+  }
+  static std::string fmt_shape(const nlohmann::json& n) {
+    std::string peers;
+    for (const auto& p : n["peers"]) peers += p["peer"].get<std::string>() + "=" + p["origin"].get<std::string>() + " ";
+    return n["name"].get<std::string>() + " " + n["vni"].dump() + " " + n["origin"].get<std::string>() + " " + peers;
+  }
+  // What cluster keys may change on a switch: its networks, their VNIs,
+  // origins and peers (not their traffic counters).
+  std::vector<std::string> network_shapes(int rvm) const {
+    std::vector<std::string> out;
+    for (const auto& n : topo_->ctl_json(rvm, {"network", "list"})) out.push_back(fmt_shape(n));
+    return out;
+  }
+  nlohmann::json network_on(int rvm, const std::string& name) const {
+    return find_in(rvm, {"network", "list"}, "name", name);
+  }
+  nlohmann::json fip_on(int rvm, const std::string& public_ip) const {
+    return find_in(rvm, {"fip", "list"}, "public", public_ip);
+  }
   CommandResult etcdctl(const std::string& args) const {
     return topo_->in(topo_->ns("mgmt"), "ETCDCTL_API=3 etcdctl --endpoints=" + etcd_->endpoint() + " " + args);
   }
@@ -205,6 +243,154 @@ TEST_F(ClusterTest, MembersJoinLeaveReturnAndSurviveEtcdOutage) {
   EXPECT_TRUE(mesh_of({1, 2, 3, 4}));
   EXPECT_TRUE(pings(1, 4));
   EXPECT_EQ(status(3)["members"].size(), 4u);
+}
+
+TEST_F(ClusterTest, NetworksAndFloatingIpsDefinedOnceForTheCluster) {
+  const std::string prefix = "/inception/v1/";
+  ASSERT_TRUE(eventually([&] { return mesh_of({1, 2, 3}); }, 15s)) << topo_->log(1);
+
+  // (a) A network typed on rVM 2 only, and one defined for the cluster on
+  // rVM 1: it appears on every switch, with the cluster's members as peers
+  // and its router.
+  ASSERT_EQ(topo_->ctl(2, {"network", "add", "typed", "--vni", "3100"}).exit_code, 0);
+  auto t0 = Clock::now();
+  const CommandResult added =
+      topo_->ctl(1, {"cluster", "network", "add", "tenant", "--vni", "3003", "--router", "203.0.113.254/24"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_NE(added.out.find("every switch of the cluster adds it"), std::string::npos) << added.out;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int r : {1, 2, 3})
+          if (network_on(r, "tenant").is_null() || peers(r, "tenant").size() != 2) return false;
+        return true;
+      },
+      5s, 20ms));
+  std::printf("cluster: network tenant on all 3 switches %.3f s after `cluster network add`\n", seconds_since(t0));
+  for (int r : {1, 2, 3}) {
+    const auto n = network_on(r, "tenant");
+    EXPECT_EQ(n["vni"], 3003);
+    EXPECT_EQ(n["origin"], "cluster");
+    for (const auto& [peer, origin] : peers(r, "tenant")) EXPECT_EQ(origin, "cluster") << peer;
+    EXPECT_FALSE(find_in(r, {"router", "list"}, "network", "tenant").is_null()) << "rVM " << r;
+    EXPECT_EQ(find_in(r, {"router", "list"}, "network", "tenant")["address"], "203.0.113.254/24");
+  }
+  // Refused locally: it goes when its key goes, everywhere at once.
+  const CommandResult local_del = topo_->ctl(3, {"network", "del", "tenant"});
+  EXPECT_NE(local_del.exit_code, 0);
+  EXPECT_NE(local_del.err.find("network tenant comes from the cluster: `inceptionctl cluster network del tenant`"),
+            std::string::npos)
+      << local_del.err;
+  // The same VNI twice through the CLI: refused before anything is written.
+  const CommandResult same_vni = topo_->ctl(2, {"cluster", "network", "add", "other", "--vni", "3003"});
+  EXPECT_NE(same_vni.exit_code, 0);
+  EXPECT_NE(same_vni.err.find("network other: VNI 3003 is already used by network tenant"), std::string::npos)
+      << same_vni.err;
+  // The typed network's name and VNI: adopted on rVM 2, added elsewhere.
+  ASSERT_EQ(topo_->ctl(1, {"cluster", "network", "add", "typed", "--vni", "3100"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return !network_on(1, "typed").is_null() && !network_on(3, "typed").is_null(); }, 5s));
+  ASSERT_TRUE(eventually([&] { return network_on(2, "typed")["origin"] == "manual,cluster"; }, 5s));
+
+  // (b) Bad keys written by hand: refused with their reasons on every
+  // switch, nothing else changes.
+  const auto before = network_shapes(2);
+  const uint64_t refused_before = status(2)["counters"]["refused"].get<uint64_t>();
+  ASSERT_EQ(etcdctl("put " + prefix + "networks/garbage 'not json'").exit_code, 0);
+  ASSERT_EQ(etcdctl("put " + prefix + "networks/dup '{\"vni\": 3003}'").exit_code, 0);
+  ASSERT_EQ(etcdctl("put " + prefix + "networks/huge '{\"vni\": 16777216}'").exit_code, 0);
+  ASSERT_EQ(etcdctl("put " + prefix + "networks/routed '{\"vni\": 3005, \"router\": \"203.0.113.0/24\"}'").exit_code,
+            0);
+  ASSERT_EQ(etcdctl("put " + prefix + "networks/private '{\"vni\": 3999}'").exit_code, 0);
+  const std::map<std::string, std::string> expected = {
+      {prefix + "networks/garbage", "the value is not a JSON object"},
+      {prefix + "networks/dup",
+       "network dup: VNI 3003 is already used by network tenant (key " + prefix + "networks/tenant, created first)"},
+      {prefix + "networks/huge", "network huge: vni: 16777216 is out of range (1..16777215)"},
+      {prefix + "networks/routed",
+       "router on network routed: address 203.0.113.0 is the network address of 203.0.113.0/24"},
+      {prefix + "networks/private", "network private already exists here with VNI 1001 (typed); VNI 3999 refused"},
+  };
+  for (int r : {1, 2, 3}) EXPECT_TRUE(eventually([&] { return refused(r) == expected; }, 5s)) << status(r).dump(2);
+  EXPECT_EQ(status(2)["counters"]["refused"].get<uint64_t>(), refused_before + expected.size());
+  EXPECT_EQ(network_shapes(2), before);
+  EXPECT_NE(
+      topo_->log(2).find("cluster: network key " + prefix + "networks/garbage refused: the value is not a JSON object"),
+      std::string::npos);
+  EXPECT_NE(topo_->ctl(2, {"cluster", "network", "list"}).out.find("refused: network dup: VNI 3003"),
+            std::string::npos);
+  for (const char* key : {"garbage", "dup", "huge", "routed", "private"})
+    ASSERT_EQ(etcdctl("del " + prefix + "networks/" + key).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return refused(1).empty() && refused(3).empty(); }, 5s));
+
+  // (c) A floating IP of the cluster is served where its fixed IP is
+  // placed: a port with a bound IP on rVM 2.
+  const std::vector<std::string> port = {"port",    "add",   "fipguest",          "--type", "kernel",    "--network",
+                                         "private", "--mac", "02:00:00:00:0f:02", "--ip",   "192.0.2.42"};
+  ASSERT_EQ(topo_->ctl(2, port).exit_code, 0);
+  const CommandResult fip_added =
+      topo_->ctl(1, {"cluster", "fip", "add", "203.0.113.42", "--fixed", "192.0.2.42", "--network", "private"});
+  ASSERT_EQ(fip_added.exit_code, 0) << fip_added.err;
+  ASSERT_TRUE(eventually([&] { return !fip_on(2, "203.0.113.42").is_null(); }, 5s)) << topo_->log(2);
+  const auto served = fip_on(2, "203.0.113.42");
+  EXPECT_EQ(served["fixed"], "192.0.2.42");
+  EXPECT_TRUE(served["active"].get<bool>());
+  EXPECT_EQ(served["origin"], "cluster");
+  EXPECT_TRUE(fip_on(1, "203.0.113.42").is_null());
+  EXPECT_TRUE(fip_on(3, "203.0.113.42").is_null());
+  EXPECT_EQ(find_in(3, {"cluster", "fip", "list"}, "public", "203.0.113.42")["placed_on"], "rvm2");
+  // The fixed IP claimed by a second floating IP: refused everywhere.
+  ASSERT_EQ(
+      etcdctl("put " + prefix + "fips/203.0.113.43 '{\"fixed\": \"192.0.2.42\", \"network\": \"private\"}'").exit_code,
+      0);
+  for (int r : {1, 2, 3})
+    EXPECT_TRUE(eventually(
+        [&] {
+          return refused(r)[prefix + "fips/203.0.113.43"] ==
+                 "floating IP 203.0.113.43: 192.0.2.42 on private already has floating IP 203.0.113.42 (key " + prefix +
+                     "fips/203.0.113.42, created first)";
+        },
+        5s))
+        << status(r).dump(2);
+  EXPECT_TRUE(fip_on(2, "203.0.113.43").is_null());
+  ASSERT_EQ(etcdctl("del " + prefix + "fips/203.0.113.43").exit_code, 0);
+
+  // The port moves to rVM 3 (deleted here, added there: a migration's
+  // shape): the floating IP follows.
+  ASSERT_EQ(topo_->ctl(2, {"port", "del", "fipguest"}).exit_code, 0);
+  t0 = Clock::now();
+  ASSERT_EQ(topo_->ctl(3, port).exit_code, 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto there = fip_on(3, "203.0.113.42");
+        return !there.is_null() && there["active"].get<bool>() && fip_on(2, "203.0.113.42").is_null();
+      },
+      5s, 20ms))
+      << topo_->log(3);
+  const double moved = seconds_since(t0);
+  std::printf("cluster: floating IP served by rVM 3 %.3f s after its port was added there\n", moved);
+  EXPECT_LT(moved, 1.0);
+  EXPECT_TRUE(fip_on(1, "203.0.113.42").is_null());
+  // A floating IP of the cluster is not deleted by hand.
+  EXPECT_NE(topo_->ctl(3, {"fip", "del", "203.0.113.42"}).exit_code, 0);
+
+  // Deleted from the cluster: gone everywhere; the typed network stays.
+  ASSERT_EQ(topo_->ctl(2, {"cluster", "fip", "del", "203.0.113.42"}).exit_code, 0);
+  ASSERT_EQ(topo_->ctl(3, {"port", "del", "fipguest"}).exit_code, 0);
+  t0 = Clock::now();
+  ASSERT_EQ(topo_->ctl(3, {"cluster", "network", "del", "tenant"}).exit_code, 0);
+  ASSERT_EQ(topo_->ctl(3, {"cluster", "network", "del", "typed"}).exit_code, 0);
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int r : {1, 2, 3})
+          if (!network_on(r, "tenant").is_null() || !find_in(r, {"router", "list"}, "network", "tenant").is_null())
+            return false;
+        return network_on(1, "typed").is_null() && network_on(3, "typed").is_null();
+      },
+      5s, 20ms));
+  std::printf("cluster: networks gone from all 3 switches %.3f s after `cluster network del`\n", seconds_since(t0));
+  ASSERT_TRUE(eventually([&] { return network_on(2, "typed")["origin"] == "manual"; }, 5s));
+  EXPECT_TRUE(fip_on(3, "203.0.113.42").is_null());
+  EXPECT_TRUE(mesh_of({1, 2, 3}));
+  EXPECT_TRUE(pings(1, 3));
 }
 
 }  // namespace
