@@ -40,6 +40,7 @@ void DesiredState::resync(const std::vector<KeyValue>& kvs) {
   networks_view_.clear();
   fips_view_.clear();
   placements_view_.clear();
+  published_.clear();  // what etcd holds of ours is what this read says
   for (const KeyValue& kv : kvs) {
     switch (part_of(kv.key)) {
       case Part::kNetworks:
@@ -76,6 +77,13 @@ void DesiredState::on_event(const WatchEvent& event) {
     view.erase(event.kv.key);
   else
     view[event.kv.key] = event.kv;
+  // One of our placements deleted or overwritten by someone else: the next
+  // tick writes it again if the port is still here.
+  if (event.kv.key.starts_with(own_placements_prefix_)) {
+    const auto it = published_.find(event.kv.key);
+    if (it != published_.end() && (event.type == WatchEvent::Type::kDelete || it->second != event.kv.value))
+      published_.erase(it);
+  }
   if (part == Part::kNetworks) apply_networks();
   // A network that came or went may make a floating IP servable or not.
   apply_fips();
@@ -138,6 +146,7 @@ void DesiredState::apply_networks() {
     const NetworkSpec& spec = winner.spec;
     auto applied = applied_networks_.find(name);
     if (applied != applied_networks_.end() && applied->second.spec == spec) {
+      applied->second.stuck.clear();  // wanted again
       refusals_.accept(winner.key);
       continue;
     }
@@ -293,6 +302,14 @@ std::map<std::string, Placement> DesiredState::local_placements() {
 
 void DesiredState::tick(EtcdClient& session, int64_t lease) {
   if (lease != lease_) lease_changed(lease);
+  {
+    // A network whose key went while ports used it goes once they do,
+    // without waiting for another change in etcd.
+    std::lock_guard lock(mutex_);
+    if (std::any_of(applied_networks_.begin(), applied_networks_.end(),
+                    [](const auto& entry) { return !entry.second.stuck.empty(); }))
+      apply_networks();
+  }
   const auto wanted = local_placements();
   for (const auto& [key, placement] : wanted) {
     const std::string value = placement_value(placement);
