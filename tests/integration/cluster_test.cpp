@@ -42,7 +42,7 @@ class ClusterTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("cluster");
     etcd_ = std::make_unique<EtcdServer>(*dir_, ns_prefix() + "-mgmt", kEtcdAddress);
-    topo_ = std::make_unique<Topology>(*dir_, 4, "cluster", true, false,
+    topo_ = std::make_unique<Topology>(*dir_, 4, "cluster", true, nat_,
                                        std::vector<std::string>{"cluster.endpoints=[\"" + etcd_->endpoint() + "\"]",
                                                                 "cluster.lease_ttl=" + std::to_string(kLeaseTtlS)},
                                        1);
@@ -134,6 +134,7 @@ class ClusterTest : public ::testing::Test {
     return topo_->in(topo_->ns("mgmt"), "ETCDCTL_API=3 etcdctl --endpoints=" + etcd_->endpoint() + " " + args);
   }
 
+  bool nat_ = false;  // the paper's Figure 4 around the rVMs (topology.sh --nat)
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<EtcdServer> etcd_;
   std::unique_ptr<Topology> topo_;
@@ -421,6 +422,67 @@ TEST_F(ClusterTest, NetworksAndFloatingIpsDefinedOnceForTheCluster) {
   EXPECT_TRUE(fip_on(3, "203.0.113.42").is_null());
   EXPECT_TRUE(mesh_of({1, 2, 3}));
   EXPECT_TRUE(pings(1, 3));
+}
+
+// The same floating IP end to end: the internet pings it through the
+// gateway rVM (topology.sh --nat: rVM 1, the reality cloud NATing
+// 203.0.113.10 to its underlay address 10.0.0.101) while the guest behind
+// it moves from rVM 2 to rVM 3.
+class ClusterNatTest : public ClusterTest {
+ protected:
+  ClusterNatTest() { nat_ = true; }
+
+  // A guest with fixed IP 192.0.2.42 in a namespace of its own, on a
+  // kernel port of `rvm` whose port security binds its MAC and IP (what
+  // places it in etcd). "" or what failed.
+  std::string plug_guest(int rvm) const {
+    const CommandResult port = topo_->ctl(rvm, {"port", "add", "guest", "--type", "kernel", "--network", "private",
+                                                "--mac", kGuestMac, "--ip", "192.0.2.42"});
+    if (port.exit_code != 0) return "port add: " + port.err;
+    const std::string guest = topo_->ivm_ns(9, "private");
+    const CommandResult moved = topo_->in(topo_->rvm_ns(rvm), "ip link set guest netns " + guest);
+    if (moved.exit_code != 0) return "moving the port: " + moved.err;
+    const CommandResult up = topo_->in(guest, std::string("ip link set guest address ") + kGuestMac +
+                                                  " && ip addr add 192.0.2.42/24 dev guest && ip link set guest mtu "
+                                                  "1450 up && ip route add default via 192.0.2.254 && "
+                                                  "(ethtool -K guest tx off >/dev/null 2>&1 || true)");
+    return up.exit_code == 0 ? "" : "configuring the guest: " + up.err;
+  }
+  bool internet_pings_fip() const {
+    return topo_->in(topo_->ns("client"), "ping -c 1 -W 0.3 203.0.113.10").exit_code == 0;
+  }
+
+  static constexpr const char* kGuestMac = "02:00:00:00:0f:42";
+};
+
+TEST_F(ClusterNatTest, ClusterFloatingIpCarriesTrafficAndFollowsItsGuest) {
+  ASSERT_TRUE(eventually([&] { return mesh_of({1, 2, 3}); }, 15s)) << topo_->log(1);
+  ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), "203.0.113.10", "10.0.0.101"}).exit_code, 0);
+  ASSERT_EQ(topo_->ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}).exit_code, 0);
+  // The namespace is an iVM's by name, so that topology.sh down removes it.
+  ASSERT_EQ(sh("ip netns add " + topo_->ivm_ns(9, "private")).exit_code, 0);
+  ASSERT_EQ(plug_guest(2), "");
+  ASSERT_EQ(topo_->ctl(1, {"cluster", "fip", "add", "203.0.113.10", "--fixed", "192.0.2.42", "--network", "private"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(eventually([&] { return internet_pings_fip(); }, 10s)) << topo_->ctl(2, {"fip", "list"}).out;
+  EXPECT_FALSE(fip_on(2, "203.0.113.10").is_null());
+
+  // The guest moves: its port goes on rVM 2 and comes on rVM 3.
+  ASSERT_EQ(topo_->ctl(2, {"port", "del", "guest"}).exit_code, 0);
+  const auto t0 = Clock::now();
+  ASSERT_EQ(plug_guest(3), "");
+  ASSERT_TRUE(eventually([&] { return !fip_on(3, "203.0.113.10").is_null(); }, 5s, 20ms));
+  const double served = seconds_since(t0);
+  ASSERT_TRUE(eventually([&] { return internet_pings_fip(); }, 10s, 20ms)) << topo_->ctl(3, {"fip", "list"}).out;
+  const double back = seconds_since(t0);
+  std::printf(
+      "cluster: the guest's port added on rVM 3: floating IP served there after %.3f s, pinged from the "
+      "internet after %.3f s\n",
+      served, back);
+  EXPECT_FALSE(fip_on(3, "203.0.113.10").is_null());
+  EXPECT_TRUE(fip_on(2, "203.0.113.10").is_null());
+  EXPECT_LT(back, 2.0);
 }
 
 }  // namespace
