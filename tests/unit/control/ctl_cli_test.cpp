@@ -25,6 +25,32 @@ TEST(CtlCli, NetworkCommands) {
   EXPECT_EQ(parse({"network", "list"}).invocation.command, "network.list");
 }
 
+TEST(CtlCli, ClusterNetworkAndFipCommands) {
+  auto p = parse({"cluster", "network", "add", "tenant", "--vni", "3003", "--router", "203.0.113.254/24"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.command, "cluster.network.add");
+  // --fdb-limit not given: not sent, so the key keeps the default implicit.
+  EXPECT_EQ(p.invocation.request["args"],
+            nlohmann::json({{"name", "tenant"}, {"vni", 3003}, {"router", "203.0.113.254/24"}}));
+  p = parse({"cluster", "network", "add", "tenant", "--vni", "3003", "--fdb-limit", "512"});
+  EXPECT_EQ(p.invocation.request["args"], nlohmann::json({{"name", "tenant"}, {"vni", 3003}, {"fdb_limit", 512}}));
+  const auto out_of_range = parse({"cluster", "network", "add", "tenant", "--vni", "0"});
+  EXPECT_FALSE(out_of_range.ok);
+  EXPECT_NE(out_of_range.exit_code, 0);
+  EXPECT_EQ(parse({"cluster", "network", "del", "tenant"}).invocation.request["args"],
+            nlohmann::json({{"name", "tenant"}}));
+  EXPECT_EQ(parse({"cluster", "network", "list"}).invocation.command, "cluster.network.list");
+  p = parse({"cluster", "fip", "add", "203.0.113.42", "--fixed", "192.0.2.42", "--network", "private"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"],
+            nlohmann::json({{"public", "203.0.113.42"}, {"fixed", "192.0.2.42"}, {"network", "private"}}));
+  EXPECT_NE(parse({"cluster", "fip", "add", "203.0.113.42", "--fixed", "nope", "--network", "private"}).exit_code, 0);
+  EXPECT_EQ(parse({"cluster", "fip", "del", "203.0.113.42"}).invocation.command, "cluster.fip.del");
+  EXPECT_EQ(parse({"cluster", "fip", "list"}).invocation.command, "cluster.fip.list");
+  EXPECT_EQ(render_result("cluster.network.add", {{"message", "network tenant (VNI 3003) written"}}),
+            "network tenant (VNI 3003) written\n");
+}
+
 TEST(CtlCli, PortAddVhostUserAndKernel) {
   auto p = parse({"--socket", "/tmp/s.sock", "port", "add", "ivm1", "--type", "vhost-user", "--socket",
                   "/run/ivm1.sock", "--server", "--network", "private", "--queues", "2"});
