@@ -187,5 +187,46 @@ TEST_F(ApiTest, AFloatingIpIsClaimedOnlyWhileActive) {
   controller_->del_fip("203.0.113.12");
 }
 
+// The origin rules of cluster mode's networks (docs/cluster.md "Origins"):
+// the cluster removes only what it brought, a hand removes only what was
+// typed, and one network wanted by both stays until neither wants it.
+TEST_F(ApiTest, ANetworkTypedAndFromTheClusterStaysUntilNeitherWantsIt) {
+  const auto origin = [&](const std::string& name) {
+    return call(R"({"version":1,"command":"network.show","args":{"name":")" + name + R"("}})")["result"]["origin"];
+  };
+  NetworkConfig tenant;
+  tenant.name = "tenant";
+  tenant.vni = 3003;
+  controller_->add_network(tenant, /*from_cluster=*/true);
+  EXPECT_EQ(origin("tenant"), "cluster");
+  const auto refused = call(R"({"version":1,"command":"network.del","args":{"name":"tenant"}})");
+  EXPECT_EQ(refused["ok"], false);
+  EXPECT_EQ(refused["error"],
+            "network tenant comes from the cluster: `inceptionctl cluster network del tenant` deletes it on every rVM");
+  // Typed with the same VNI: adopted, not refused as a duplicate.
+  EXPECT_EQ(call(R"({"version":1,"command":"network.add","args":{"name":"tenant","vni":3003}})")["ok"], true);
+  EXPECT_EQ(origin("tenant"), "manual,cluster");
+  controller_->del_network("tenant", /*from_cluster=*/true);
+  EXPECT_EQ(origin("tenant"), "manual");
+  EXPECT_THROW(controller_->del_network("tenant", true), ControlError);
+
+  // A typed network and a cluster key of the same name but another VNI.
+  NetworkConfig other = tenant;
+  other.vni = 3999;
+  try {
+    controller_->add_network(other, true);
+    ADD_FAILURE() << "another VNI was adopted";
+  } catch (const ControlError& e) {
+    EXPECT_STREQ(e.what(), "network tenant already exists here with VNI 3003 (typed); VNI 3999 refused");
+  }
+  EXPECT_EQ(origin("tenant"), "manual");
+  // Adopted, then deleted by hand: the cluster's from then on.
+  controller_->add_network(tenant, true);
+  EXPECT_EQ(call(R"({"version":1,"command":"network.del","args":{"name":"tenant"}})")["ok"], true);
+  EXPECT_EQ(origin("tenant"), "cluster");
+  controller_->del_network("tenant", true);
+  EXPECT_EQ(call(R"({"version":1,"command":"network.list"})")["result"], nlohmann::json::array());
+}
+
 }  // namespace
 }  // namespace inception::test
