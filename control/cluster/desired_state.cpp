@@ -337,10 +337,6 @@ void DesiredState::tick(EtcdClient& session, int64_t lease) {
 
 // ---- the control socket's thread: cluster-wide commands
 
-EtcdClient& DesiredState::writer() {
-  return writer_;
-}
-
 namespace {
 
 // An etcd failure as the answer to an operator: nothing was written.
@@ -382,7 +378,7 @@ json DesiredState::add_network(const json& args) {
   const std::string key = networks_prefix_ + name;
   const bool created = with_etcd([&] {
     std::lock_guard lock(writer_mutex_);
-    return writer().create(key, network_value(*spec));
+    return writer_.create(key, network_value(*spec));
   });
   if (!created) throw ControlError(fmt::format("cluster network {} already exists", name));
   return {
@@ -396,7 +392,7 @@ json DesiredState::del_network(const json& args) {
   const std::string key = networks_prefix_ + name;
   const int64_t deleted = with_etcd([&] {
     std::lock_guard lock(writer_mutex_);
-    return writer().del(key);
+    return writer_.del(key);
   });
   if (deleted == 0) throw ControlError(fmt::format("cluster network {} does not exist", name));
   return {
@@ -457,7 +453,7 @@ json DesiredState::add_fip(const json& args) {
   const std::string key = fips_prefix_ + spec->public_ip.to_string();
   const bool created = with_etcd([&] {
     std::lock_guard lock(writer_mutex_);
-    return writer().create(key, fip_value(*spec));
+    return writer_.create(key, fip_value(*spec));
   });
   if (!created) throw ControlError(fmt::format("floating IP {} already exists", spec->public_ip.to_string()));
   return {{"cluster_wide", true},
@@ -474,7 +470,7 @@ json DesiredState::del_fip(const json& args) {
   const std::string key = fips_prefix_ + public_ip->to_string();
   const int64_t deleted = with_etcd([&] {
     std::lock_guard lock(writer_mutex_);
-    return writer().del(key);
+    return writer_.del(key);
   });
   if (deleted == 0) throw ControlError(fmt::format("cluster floating IP {} does not exist", public_text));
   return {{"cluster_wide", true},

@@ -81,7 +81,6 @@ class DesiredState : public KeySubscriber {
   std::vector<Keyed<FipSpec>> fip_candidates();
   std::vector<Keyed<Placement>> placement_candidates();
   std::map<std::string, Placement> local_placements();
-  EtcdClient& writer();
 
   struct AppliedNetwork {
     NetworkSpec spec;

@@ -5,7 +5,7 @@
 //   <prefix>members/<name> = {"name", "vtep", "data_center", "roles"}
 //
 // written under a lease of [cluster] lease_ttl seconds that the thread
-// keeps alive every TTL/3. The thread watches <prefix>members/ from the
+// keeps alive every TTL/3. The thread watches the prefix from the
 // revision of its last full read and hands the controller the whole set of
 // peers after every change (Controller::set_cluster_peers: one call, one
 // publish, idempotent). A member whose lease expires (kill -9, power off,
