@@ -134,6 +134,16 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   add_cluster_state_verbs(*cluster, verbs);
 
   auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
+  auto* top = app.add_subcommand("top", "live view: port rates, drops by reason, workers, peers (q quits)");
+  std::string top_sort = "rx";
+  top->add_option("-i,--interval", inv.top.interval_s, "seconds between screens")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
+  top->add_option("--sort", top_sort, "rx, tx, drops or name (keys r t d n)")
+      ->check(CLI::IsMember({"rx", "tx", "drops", "name"}))
+      ->capture_default_str();
+  top->add_option("-n,--iterations", inv.top.iterations, "screens to show, then exit (0: until q)")
+      ->capture_default_str();
   auto* config = app.add_subcommand("config", "running configuration");
   config->require_subcommand(1);
   auto* config_show = config->add_subcommand("show", "print the running configuration as TOML");
@@ -154,6 +164,12 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
     request = verb->request();
   } else if (*stats) {
     request.command = "stats";
+  } else if (*top) {
+    inv.command = "top";
+    inv.top.sort = top_sort == "tx"      ? TopSort::kTx
+                   : top_sort == "drops" ? TopSort::kDrops
+                   : top_sort == "name"  ? TopSort::kName
+                                         : TopSort::kRx;
   } else if (*config_show) {
     request.command = "config.show";
   } else if (*libvirt_status) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "control/top.h"
+
 namespace inception {
 
 inline constexpr const char* kDefaultControlSocket = "/run/inception/inceptiond.sock";
@@ -16,8 +18,9 @@ inline constexpr const char* kDefaultControlSocket = "/run/inception/inceptiond.
 struct CtlInvocation {
   std::string socket = kDefaultControlSocket;
   bool json_output = false;
-  std::string command;  // protocol command, e.g. "port.add"
+  std::string command;  // protocol command, e.g. "port.add"; "top" runs the live view
   nlohmann::json request;
+  TopOptions top;
 };
 
 // Result of parsing: either an invocation, or text to print and an exit code

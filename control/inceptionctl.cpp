@@ -16,6 +16,7 @@ int run(int argc, char** argv) {
     return parse.exit_code;
   }
   const CtlInvocation& inv = parse.invocation;
+  if (inv.command == "top") return run_top(inv.socket, inv.top);
   nlohmann::json response;
   try {
     response = call_daemon(inv.socket, inv.request);

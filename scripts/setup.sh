@@ -30,6 +30,8 @@ test_packages=(
   etcd-server etcd-client
   # promtool and a private Prometheus for deploy/prometheus's rules.
   prometheus
+  # A terminal for `inceptionctl top`'s test.
+  tmux
 )
 
 perf_packages=(

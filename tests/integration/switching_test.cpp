@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -370,6 +371,52 @@ TEST_F(SwitchingTest, GuestReconnectsWithoutRestartingTheSwitch) {
 // from the host's stack into a kernel port, whose TAP raises a real-time
 // signal per frame (see control/signals.h). A signal that lands on the
 // metrics server's thread used to cut the request short: an empty reply.
+// inceptionctl top in a terminal, as an operator over SSH runs it (tmux
+// plays the terminal; its pane is read back): the port that receives the
+// traffic comes first with its rate, keys re-sort the screen, q ends it.
+TEST_F(SwitchingTest, TopShowsTheBusySwitchInATerminalAndQuitsOnQ) {
+  const std::string session = "inception-top-" + std::to_string(getpid());
+  const std::string command = binary("INCEPTIONCTL") + " --socket " + daemon->socket() + " top --interval 0.5";
+  ASSERT_EQ(run({"tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command}).exit_code, 0);
+  const auto pane = [&] { return run({"tmux", "capture-pane", "-p", "-t", session}).out; };
+  // The first port row of the screen, split into columns.
+  const auto first_port_row = [](const std::string& screen) {
+    std::vector<std::string> columns;
+    const auto header = screen.find("PORT ");
+    if (header == std::string::npos) return columns;
+    const auto start = screen.find('\n', header) + 1;
+    std::istringstream row(screen.substr(start, screen.find('\n', start) - start));
+    for (std::string column; row >> column;) columns.push_back(column);
+    return columns;
+  };
+  ASSERT_EQ(peer("p2").send(kBroadcast, kMac2, "hello"), 1u);
+  ASSERT_TRUE(peer("p1").wait_for("hello"));
+  std::string screen;
+  const bool busiest_first = eventually(
+      [&] {
+        peer("p1").send(kMac2, kMac1, "top", 100);
+        screen = pane();
+        const auto row = first_port_row(screen);
+        return row.size() >= 4 && row[0] == "p1" && row[3] != "0";  // PORT NETWORK LINK RX_PPS
+      },
+      20s, 200ms);
+  EXPECT_TRUE(busiest_first) << screen;
+  EXPECT_NE(screen.find("(keys: r t d n sort, q quit)"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("WORKER"), std::string::npos) << screen;
+
+  ASSERT_EQ(run({"tmux", "send-keys", "-t", session, "n"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] {
+    screen = pane();
+    return screen.find("sorted by name") != std::string::npos && !first_port_row(screen).empty() &&
+           first_port_row(screen)[0] == "p1";  // p1, p2, p3, q1
+  })) << screen;
+
+  ASSERT_EQ(run({"tmux", "send-keys", "-t", session, "q"}).exit_code, 0);
+  const bool ended = eventually([&] { return run({"tmux", "has-session", "-t", session}).exit_code != 0; }, 5s);
+  EXPECT_TRUE(ended) << "top did not quit on q:\n" << pane();
+  if (!ended) run({"tmux", "kill-session", "-t", session});
+}
+
 TEST_F(SwitchingTest, EveryScrapeIsCompleteWhileTrafficFlows) {
   const std::string tag = std::to_string(getpid());
   const std::string kernel_port = "isc" + tag;
