@@ -191,6 +191,7 @@ namespace {
 template <typename Spec>
 std::vector<const Keyed<Spec>*> by_age(const std::vector<Keyed<Spec>>& candidates) {
   std::vector<const Keyed<Spec>*> out;
+  out.reserve(candidates.size());
   for (const auto& c : candidates) out.push_back(&c);
   std::sort(out.begin(), out.end(), [](const Keyed<Spec>* a, const Keyed<Spec>* b) {
     return std::tie(a->create_revision, a->key) < std::tie(b->create_revision, b->key);
