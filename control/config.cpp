@@ -185,6 +185,7 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (auto v = c.string("prefix")) cluster.prefix = *v;
     if (auto v = c.string("data_center")) cluster.data_center = *v;
     if (auto v = c.strings("roles")) cluster.roles = *v;
+    if (auto v = c.string("gateway_hook")) cluster.gateway_hook = *v;
     c.finish();
     if (!t->contains("endpoints")) c.fail("missing required key 'endpoints'");
     if (!t->contains("name")) c.fail("missing required key 'name'");
@@ -313,6 +314,8 @@ std::string to_toml(const Config& c) {
                                        {"prefix", c.cluster.prefix},
                                        {"data_center", c.cluster.data_center},
                                        {"roles", string_array(c.cluster.roles)}});
+  if (c.cluster.enabled && !c.cluster.gateway_hook.empty())
+    root["cluster"].as_table()->insert("gateway_hook", c.cluster.gateway_hook);
   vxlan_to_toml(c, root);
   l2_to_toml(c, root);
   ports_to_toml(c, root);

@@ -147,6 +147,9 @@ struct ClusterConfig {
   std::string prefix = "/inception/v1/";
   std::string data_center = "dc1";
   std::vector<std::string> roles;  // a subset of kClusterRoles
+  // Gateway role: run as `HOOK activate|deactivate PUBLIC UNDERLAY` when
+  // this rVM takes or gives up a gateway mapping (docs/cluster.md).
+  std::string gateway_hook;
 };
 inline constexpr std::string_view kClusterRoles[] = {"gateway"};
 

@@ -249,6 +249,10 @@ class Controller {
   void del_fip(const std::string& public_ip, bool force = false);
   void add_gateway_mapping(const std::string& underlay_ip, const std::string& public_ip);
   void del_gateway_mapping(const std::string& underlay_ip);
+  // The public-network address iVMs without a floating IP, and floating
+  // IPs' replies, are routed to ([nat] gateway at start-up); in cluster
+  // mode it follows the data center's active gateway.
+  void set_nat_gateway(Ipv4Address gateway);
   // The distributed router's interface on a network (what [[router]] gives
   // at start-up): its iVMs' default gateway, `address` as ADDRESS/PREFIX.
   void add_router(const std::string& network, const std::string& address);

@@ -95,6 +95,15 @@ std::string render_cluster_status(const json& s) {
                      c["joins"].get<uint64_t>(), c["leaves"].get<uint64_t>(), c["reconnects"].get<uint64_t>(),
                      c["resyncs"].get<uint64_t>(), c["refused"].get<uint64_t>());
   if (!s["last_error"].is_null()) out += "  last error: " + str(s["last_error"]) + "\n";
+  if (s.contains("gateway")) {
+    const json& g = s["gateway"];
+    const std::string leader = g["leader"].is_null()
+                                   ? std::string("none")
+                                   : fmt::format("{} ({}) since {} ms after the epoch", str(g["leader"]),
+                                                 str(g["leader_public"]), g["leader_since_ms"].get<int64_t>());
+    out += fmt::format("  gateway: {}; leader {}; {} failover(s) seen\n", str(g["role"]), leader,
+                       g["failovers"].get<uint64_t>());
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : s["members"])
     rows.push_back({str(m["name"]), str(m["vtep"]), str(m["data_center"]), join(m["roles"])});

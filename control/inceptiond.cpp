@@ -23,6 +23,7 @@
 
 #include "control/api.h"
 #include "control/cluster/desired_state.h"
+#include "control/cluster/gateway.h"
 #include "control/cluster/membership.h"
 #include "control/config.h"
 #include "control/control_server.h"
@@ -114,6 +115,8 @@ int run(const Config& config) {
     std::unique_ptr<libvirt::Watcher> watcher;
     cluster::Refusals refusals;
     std::unique_ptr<cluster::DesiredState> desired;
+    std::unique_ptr<cluster::GatewayHa> gateway;
+    std::unique_ptr<cluster::Subscribers> subscribers;
     std::unique_ptr<cluster::Membership> membership;
     ModuleCommands modules;
     try {
@@ -133,13 +136,18 @@ int run(const Config& config) {
       }
       if (config.cluster.enabled) {
         desired = std::make_unique<cluster::DesiredState>(config.cluster, *controller, refusals);
+        gateway = std::make_unique<cluster::GatewayHa>(config, *controller, refusals);
+        subscribers =
+            std::make_unique<cluster::Subscribers>(std::vector<cluster::KeySubscriber*>{desired.get(), gateway.get()});
         membership = std::make_unique<cluster::Membership>(config.cluster, config.underlay.address.address, *controller,
-                                                           refusals, desired.get());
-        modules.merge(cluster::commands(config.cluster, *membership));
+                                                           refusals, subscribers.get());
+        modules.merge(cluster::commands(config.cluster, *membership, *gateway));
         modules.merge(cluster::commands(*desired));
+        modules.merge(cluster::commands(*gateway));
       } else {
         for (const char* command : {"cluster.status", "cluster.network.add", "cluster.network.del",
-                                    "cluster.network.list", "cluster.fip.add", "cluster.fip.del", "cluster.fip.list"})
+                                    "cluster.network.list", "cluster.fip.add", "cluster.fip.del", "cluster.fip.list",
+                                    "cluster.gateway.add", "cluster.gateway.del", "cluster.gateway.list"})
           modules[command] = [](const nlohmann::json&) -> nlohmann::json {
             throw ControlError("cluster: off (the configuration has no [cluster] section)");
           };
@@ -150,7 +158,7 @@ int run(const Config& config) {
       if (config.metrics.enabled) {
         metrics = std::make_unique<MetricsExporter>(config.metrics.listen, *controller);
         if (watcher) metrics->add_module(libvirt::metrics(*watcher, *plugger));
-        if (membership) metrics->add_module(cluster::metrics(*membership, refusals));
+        if (membership) metrics->add_module(cluster::metrics(*membership, refusals, *gateway));
       }
       log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
@@ -176,6 +184,7 @@ int run(const Config& config) {
     // Revokes the lease: the other members drop this one now, not after the TTL.
     membership.reset();
     desired.reset();
+    gateway.reset();
     if (controller) controller->remove_all_ports();
     log::debug("ports removed");
     if (dataplane) dataplane->stop();

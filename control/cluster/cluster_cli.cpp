@@ -14,7 +14,7 @@ using nlohmann::json;
 
 void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
   struct Options {
-    std::string name, router, public_ip, fixed, network;
+    std::string name, router, public_ip, fixed, network, underlay;
     uint32_t vni = 0;
     std::optional<uint32_t> fdb_limit;
   };
@@ -43,6 +43,23 @@ void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
   fip_del->add_option("public", o->public_ip, "public IP")->required()->check(CLI::ValidIPV4);
   auto* fip_list = fip->add_subcommand("list", "the cluster's floating IPs and where each is served");
 
+  auto* gw = cluster.add_subcommand(
+      "gateway", "gateway mappings of the cluster: served by the active gateway of each data center");
+  gw->require_subcommand(1);
+  auto* gw_add = gw->add_subcommand("add", "map a public IP to the underlay address the reality cloud NATs it to");
+  gw_add->add_option("underlay", o->underlay, "underlay address (moves with the active gateway)")
+      ->required()
+      ->check(CLI::ValidIPV4);
+  gw_add->add_option("--public", o->public_ip, "public IP")->required()->check(CLI::ValidIPV4);
+  auto* gw_del = gw->add_subcommand("del", "delete a gateway mapping of the cluster");
+  gw_del->add_option("public", o->public_ip, "public IP")->required()->check(CLI::ValidIPV4);
+  auto* gw_list = gw->add_subcommand("list", "the cluster's gateway mappings and the active gateway");
+  verbs.push_back({gw_add, [o] {
+                     return CtlRequest{"cluster.gateway.add", {{"underlay", o->underlay}, {"public", o->public_ip}}};
+                   }});
+  verbs.push_back({gw_del, [o] { return CtlRequest{"cluster.gateway.del", {{"public", o->public_ip}}}; }});
+  verbs.push_back({gw_list, [] { return CtlRequest{"cluster.gateway.list"}; }});
+
   verbs.push_back({net_add, [o] {
                      json args = {{"name", o->name}, {"vni", o->vni}};
                      if (o->fdb_limit) args["fdb_limit"] = *o->fdb_limit;
@@ -61,7 +78,8 @@ void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
 
 void add_cluster_renderers(CtlRenderers& renderers) {
   const auto message = [](const json& result) { return str(result["message"]) + "\n"; };
-  for (const char* command : {"cluster.network.add", "cluster.network.del", "cluster.fip.add", "cluster.fip.del"})
+  for (const char* command : {"cluster.network.add", "cluster.network.del", "cluster.fip.add", "cluster.fip.del",
+                              "cluster.gateway.add", "cluster.gateway.del"})
     renderers[command] = message;
   renderers["cluster.network.list"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;
@@ -73,6 +91,16 @@ void add_cluster_renderers(CtlRenderers& renderers) {
                                              : "refused: " + str(n["refused"])});
     if (rows.empty()) return std::string("no network in the cluster\n");
     return table({"NETWORK", "VNI", "FDB_LIMIT", "ROUTER", "HERE"}, rows);
+  };
+  renderers["cluster.gateway.list"] = [](const json& result) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& g : result)
+      rows.push_back({str(g["public"]), str(g["underlay"]),
+                      g["active_gateway"].get<std::string>().empty() ? "-" : str(g["active_gateway"]),
+                      g["refused"].is_null() ? (g.value("served_here", false) ? "served here" : "-")
+                                             : "refused: " + str(g["refused"])});
+    if (rows.empty()) return std::string("no gateway mapping in the cluster\n");
+    return table({"PUBLIC", "UNDERLAY", "ACTIVE_GATEWAY", "HERE"}, rows);
   };
   renderers["cluster.fip.list"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;

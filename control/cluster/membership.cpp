@@ -370,8 +370,15 @@ void Membership::apply() {
   applied_ = std::move(peers);
 }
 
-json status_json(const ClusterConfig& config, const Membership& membership) {
+json status_json(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway) {
   const MembershipStatus s = membership.status();
+  const GatewayStatus g = gateway.status();
+  json gateway_json = {{"role", g.gateway_role ? (g.active ? "active" : "standby") : "none"},
+                       {"leader", g.leader.empty() ? json(nullptr) : json(g.leader)},
+                       {"leader_public", g.leader_public},
+                       {"leader_since_ms", g.leader_since_ms},
+                       {"failovers", g.failovers},
+                       {"activations", g.activations}};
   json members = json::array();
   for (const Member& m : s.members)
     members.push_back(
@@ -392,6 +399,7 @@ json status_json(const ClusterConfig& config, const Membership& membership) {
           {"members", members},
           {"refused", refused},
           {"last_error", s.last_error.empty() ? json() : json(s.last_error)},
+          {"gateway", gateway_json},
           {"counters",
            {{"joins", s.joins},
             {"leaves", s.leaves},
@@ -404,8 +412,8 @@ namespace {
 
 class ClusterCollector : public prometheus::Collectable {
  public:
-  ClusterCollector(const Membership& membership, const Refusals& refusals)
-      : membership_(membership), refusals_(refusals) {}
+  ClusterCollector(const Membership& membership, const Refusals& refusals, const GatewayHa& gateway)
+      : membership_(membership), refusals_(refusals), gateway_(gateway) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
@@ -429,22 +437,34 @@ class ClusterCollector : public prometheus::Collectable {
     auto reconnects =
         metric_family("inception_cluster_reconnects_total", "Connections to etcd after a loss.", MetricType::Counter);
     add_sample(reconnects, {}, static_cast<double>(s.reconnects));
-    return {connected, members, changes, refused, reconnects};
+    const GatewayStatus g = gateway_.status();
+    auto active = metric_family("inception_cluster_gateway_active",
+                                "1 while this rVM is its data center's active gateway.", MetricType::Gauge);
+    add_sample(active, {}, g.active ? 1 : 0);
+    auto failovers = metric_family("inception_cluster_gateway_failovers_total",
+                                   "Times the data center's gateway leader passed from one member to another, as "
+                                   "seen here.",
+                                   MetricType::Counter);
+    add_sample(failovers, {}, static_cast<double>(g.failovers));
+    return {connected, members, changes, refused, reconnects, active, failovers};
   }
 
  private:
   const Membership& membership_;
   const Refusals& refusals_;
+  const GatewayHa& gateway_;
 };
 
 }  // namespace
 
-std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals) {
-  return std::make_shared<ClusterCollector>(membership, refusals);
+std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals,
+                                                 const GatewayHa& gateway) {
+  return std::make_shared<ClusterCollector>(membership, refusals, gateway);
 }
 
-ModuleCommands commands(const ClusterConfig& config, const Membership& membership) {
-  return {{"cluster.status", [&config, &membership](const json&) { return status_json(config, membership); }}};
+ModuleCommands commands(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway) {
+  return {{"cluster.status",
+           [&config, &membership, &gateway](const json&) { return status_json(config, membership, gateway); }}};
 }
 
 }  // namespace inception::cluster

@@ -48,6 +48,7 @@
 
 #include "control/api.h"
 #include "control/cluster/etcd_client.h"
+#include "control/cluster/gateway.h"
 #include "control/cluster/refusals.h"
 #include "control/cluster/subscriber.h"
 #include "control/config.h"
@@ -133,10 +134,11 @@ class Membership {
 };
 
 // `inceptionctl cluster status`.
-nlohmann::json status_json(const ClusterConfig& config, const Membership& membership);
+nlohmann::json status_json(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway);
 // inception_cluster_* metrics, read at each scrape.
-std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals);
+std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals,
+                                                 const GatewayHa& gateway);
 // The control socket's "cluster.*" commands.
-ModuleCommands commands(const ClusterConfig& config, const Membership& membership);
+ModuleCommands commands(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway);
 
 }  // namespace inception::cluster

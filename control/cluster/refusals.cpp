@@ -14,6 +14,8 @@ const char* kind_name(KeyKind kind) noexcept {
       return "network";
     case KeyKind::kFip:
       return "fip";
+    case KeyKind::kGatewayMapping:
+      return "gateway_mapping";
     case KeyKind::kPlacement:
       return "placement";
   }

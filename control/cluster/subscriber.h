@@ -31,4 +31,25 @@ class KeySubscriber {
   virtual void tick(EtcdClient& session, int64_t lease) = 0;
 };
 
+// Hands every call on to several subscribers, in order.
+class Subscribers : public KeySubscriber {
+ public:
+  explicit Subscribers(std::vector<KeySubscriber*> subscribers) : subscribers_(std::move(subscribers)) {}
+  void lease_changed(int64_t lease) override {
+    for (KeySubscriber* s : subscribers_) s->lease_changed(lease);
+  }
+  void resync(const std::vector<KeyValue>& kvs) override {
+    for (KeySubscriber* s : subscribers_) s->resync(kvs);
+  }
+  void on_event(const WatchEvent& event) override {
+    for (KeySubscriber* s : subscribers_) s->on_event(event);
+  }
+  void tick(EtcdClient& session, int64_t lease) override {
+    for (KeySubscriber* s : subscribers_) s->tick(session, lease);
+  }
+
+ private:
+  std::vector<KeySubscriber*> subscribers_;
+};
+
 }  // namespace inception::cluster

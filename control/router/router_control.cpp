@@ -324,6 +324,15 @@ void Controller::del_gateway_mapping(const std::string& underlay_text) {
   publish();
 }
 
+void Controller::set_nat_gateway(Ipv4Address gateway) {
+  std::lock_guard lock(mutex_);
+  if (startup_.nat.gateway == gateway) return;
+  startup_.nat.gateway = gateway;
+  update_wanted_neighbors();
+  publish();
+  log::info("nat: gateway {}", gateway.to_string());
+}
+
 void Controller::add_router(const std::string& network, const std::string& address_text) {
   std::lock_guard lock(mutex_);
   Ipv4Prefix address;

@@ -31,25 +31,14 @@ bool EtcdServer::start(std::chrono::milliseconds timeout) {
   std::vector<std::string> argv;
   if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
   // `ip netns exec` execs etcd in place: the PID is etcd's own.
-  const std::vector<std::string> etcd = {"/usr/bin/etcd",
-                                         "--name",
-                                         "test",
-                                         "--data-dir",
-                                         data_dir_,
-                                         "--listen-client-urls",
-                                         endpoint_,
-                                         "--advertise-client-urls",
-                                         endpoint_,
-                                         "--listen-peer-urls",
-                                         peer,
-                                         "--initial-advertise-peer-urls",
-                                         peer,
-                                         "--initial-cluster",
-                                         "test=" + peer,
-                                         "--initial-cluster-state",
-                                         "new",
-                                         "--log-level",
-                                         "warn"};
+  const std::vector<std::string> etcd = {
+      "/usr/bin/etcd", "--name", "test", "--data-dir", data_dir_, "--listen-client-urls", endpoint_,
+      "--advertise-client-urls", endpoint_, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+      "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
+      // etcd's shortest lease follows its election
+      // timeout (1.5 x, rounded up): 500 ms lets the
+      // gateway election's 1 s leader lease be 1 s.
+      "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "warn"};
   argv.insert(argv.end(), etcd.begin(), etcd.end());
   process_ = std::make_unique<Process>(argv, log_path_, false);
   return eventually([&] { return healthy(); }, timeout, std::chrono::milliseconds(100));
