@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "control/cluster/keys.h"
 #include "control/protocol.h"
 #include "inception/errors.h"
 #include "inception/log.h"
@@ -24,28 +25,6 @@ std::optional<Ipv4Address> public_router_address(const Config& config) {
   for (const RouterConfig& r : config.routers)
     if (r.network == config.nat.public_network) return r.address.address;
   return std::nullopt;
-}
-
-// A mapping's key and value: the public IP is the key's last part.
-std::optional<GatewayMappingConfig> parse_mapping(const std::string& public_text, const std::string& value,
-                                                  std::string& reason) {
-  const auto public_ip = Ipv4Address::parse(public_text);
-  if (!public_ip) {
-    reason = fmt::format("gateway mapping {}: the public IP is not an IPv4 address", public_text);
-    return std::nullopt;
-  }
-  const json j = json::parse(value, nullptr, false);
-  if (!j.is_object() || !j.contains("underlay") || !j["underlay"].is_string()) {
-    reason = fmt::format("gateway mapping {}: expected {{\"underlay\": \"A.B.C.D\"}}", public_text);
-    return std::nullopt;
-  }
-  const auto underlay = Ipv4Address::parse(j["underlay"].get<std::string>());
-  if (!underlay) {
-    reason = fmt::format("gateway mapping {}: underlay {} is not an IPv4 address", public_text,
-                         j["underlay"].get<std::string>());
-    return std::nullopt;
-  }
-  return GatewayMappingConfig{*underlay, *public_ip};
 }
 
 int64_t unix_ms() {
@@ -105,6 +84,10 @@ void GatewayHa::resync(const std::vector<KeyValue>& kvs) {
     if (kv.key == leader_key_) leader_view_ = kv;
   }
   leader_gone_ = !leader_view_;
+  std::vector<std::string> keys;
+  for (const auto& [key, kv] : mappings_view_) keys.push_back(key);
+  refusals_.keep_only(KeyKind::kGatewayMapping, keys);
+  judge_mappings();
   follow_leader();
   if (active_) apply_mappings();
   wake_.notify_all();
@@ -115,10 +98,13 @@ void GatewayHa::on_event(const WatchEvent& event) {
   const bool deleted = event.type == WatchEvent::Type::kDelete;
   if (key.starts_with(mappings_prefix_)) {
     std::lock_guard lock(mutex_);
-    if (deleted)
+    if (deleted) {
       mappings_view_.erase(key);
-    else
+      refusals_.accept(key);
+    } else {
       mappings_view_[key] = event.kv;
+    }
+    judge_mappings();
     if (active_) apply_mappings();
     return;
   }
@@ -134,22 +120,38 @@ void GatewayHa::on_event(const WatchEvent& event) {
   wake_.notify_all();
 }
 
+// Every rVM judges the mappings' form, so that a bad key shows in every
+// `cluster status`; the NAT-address rules are the serving gateway's
+// (apply_mappings), as they need its underlay.
+void GatewayHa::judge_mappings() {
+  for (const auto& [key, kv] : mappings_view_) {
+    std::string reason;
+    if (!parse_gateway_mapping(key.substr(mappings_prefix_.size()), kv.value, reason))
+      refusals_.refuse(key, KeyKind::kGatewayMapping, RefusalCause::kInvalid, reason);
+    else if (!active_)
+      refusals_.accept(key);
+  }
+}
+
 void GatewayHa::follow_leader() {
   if (!leader_view_) return;  // keep routing to the last leader until the next one shows
-  const json j = json::parse(leader_view_->value, nullptr, false);
-  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return;
-  const std::string name = j["name"].get<std::string>();
-  if (!status_.leader.empty() && status_.leader != name) ++status_.failovers;
-  if (status_.leader != name) log::info("cluster: gateway leader of {} is {}", config_.data_center, name);
-  status_.leader = name;
-  status_.leader_public = j.value("public", "");
-  status_.leader_since_ms = j.value("since_ms", int64_t{0});
-  const auto address = Ipv4Address::parse(status_.leader_public);
-  if (!address) return;
+  const auto leader = parse_gateway_leader(leader_view_->value);
+  if (!leader) {
+    log::warning("cluster: leader key {} is not a gateway leader's value: ignored", leader_key_);
+    return;
+  }
+  if (!status_.leader.empty() && status_.leader != leader->name) ++status_.failovers;
+  if (status_.leader != leader->name)
+    log::info("cluster: gateway leader of {} is {}", config_.data_center, leader->name);
+  status_.leader = leader->name;
+  status_.leader_public = leader->public_address ? leader->public_address->to_string() : "";
+  status_.leader_since_ms = leader->since_ms;
+  // Only an rVM that routes to a gateway at all ([nat] gateway) follows.
+  if (!leader->public_address || !nat_.gateway) return;
   try {
-    controller_.set_nat_gateway(*address);
+    controller_.set_nat_gateway(*leader->public_address);
   } catch (const ControlError& e) {
-    log::warning("cluster: gateway leader {}: {}", name, e.what());
+    log::warning("cluster: gateway leader {}: {}", leader->name, e.what());
   }
 }
 
@@ -194,10 +196,8 @@ void GatewayHa::campaign() {
   Lease lease;
   try {
     lease = session_.grant(std::chrono::duration_cast<std::chrono::seconds>(kLeaderTtl).count());
-    const json value = {{"name", config_.name},
-                        {"public", public_address_ ? public_address_->to_string() : ""},
-                        {"since_ms", unix_ms()}};
-    if (!session_.create(leader_key_, value.dump(), lease.id)) {
+    const std::string value = gateway_leader_value({config_.name, public_address_, unix_ms()});
+    if (!session_.create(leader_key_, value, lease.id)) {
       session_.revoke(lease.id);
       std::lock_guard lock(mutex_);
       leader_gone_ = false;  // someone holds it: wait for the watch (or a second)
@@ -216,6 +216,21 @@ void GatewayHa::campaign() {
   std::lock_guard lock(mutex_);
   leader_gone_ = false;
   activate();
+}
+
+void GatewayHa::confirm_leadership() {
+  bool ours = true;
+  try {
+    const RangeResult r = session_.get(leader_key_);
+    ours = !r.kvs.empty() && r.kvs.front().lease == election_.lease();
+  } catch (const EtcdError&) {
+    return;  // the deadline decides
+  }
+  std::lock_guard lock(mutex_);
+  leader_gone_ = false;
+  if (ours) return;
+  election_.lost();
+  withdraw("the leader key is no longer this rVM's");
 }
 
 void GatewayHa::keepalive() {
@@ -268,12 +283,8 @@ void GatewayHa::apply_mappings() {
   std::map<Ipv4Address, Ipv4Address> wanted;  // public -> underlay
   for (const auto& [key, kv] : mappings_view_) {
     std::string reason;
-    const auto m = parse_mapping(key.substr(mappings_prefix_.size()), kv.value, reason);
-    if (!m) {
-      refusals_.refuse(key, KeyKind::kGatewayMapping, RefusalCause::kInvalid, reason);
-      continue;
-    }
-    wanted[m->public_ip] = m->underlay;
+    const auto m = parse_gateway_mapping(key.substr(mappings_prefix_.size()), kv.value, reason);
+    if (m) wanted[m->public_ip] = m->underlay;  // refused by judge_mappings otherwise
   }
   for (auto it = applied_.begin(); it != applied_.end();) {
     const auto w = wanted.find(it->first);
@@ -359,14 +370,14 @@ json GatewayHa::add_mapping(const json& args) {
   const std::string underlay_text = r.required_string("underlay");
   const std::string public_text = r.required_string("public");
   std::string reason;
-  const auto m = parse_mapping(public_text, json{{"underlay", underlay_text}}.dump(), reason);
+  const auto m = parse_gateway_mapping(public_text, json{{"underlay", underlay_text}}.dump(), reason);
   if (!m) throw ControlError(reason);
   {
     std::lock_guard lock(mutex_);
     std::vector<GatewayMappingConfig> existing;
     for (const auto& [key, kv] : mappings_view_) {
       std::string ignored;
-      if (auto other = parse_mapping(key.substr(mappings_prefix_.size()), kv.value, ignored))
+      if (auto other = parse_gateway_mapping(key.substr(mappings_prefix_.size()), kv.value, ignored))
         existing.push_back(*other);
     }
     try {
@@ -378,7 +389,7 @@ json GatewayHa::add_mapping(const json& args) {
   const std::string key = mappings_prefix_ + m->public_ip.to_string();
   const bool created = with_etcd([&] {
     std::lock_guard lock(writer_mutex_);
-    return writer_.create(key, json{{"underlay", m->underlay.to_string()}}.dump());
+    return writer_.create(key, gateway_mapping_value(*m));
   });
   if (!created) throw ControlError(fmt::format("cluster gateway mapping {} already exists", public_text));
   return {{"cluster_wide", true},
@@ -400,17 +411,20 @@ json GatewayHa::del_mapping(const json& args) {
 }
 
 json GatewayHa::list_mappings() const {
+  const std::vector<Refusal> refused = refusals_.list();
   std::lock_guard lock(mutex_);
   json out = json::array();
   for (const auto& [key, kv] : mappings_view_) {
     const std::string public_text = key.substr(mappings_prefix_.size());
     std::string reason;
-    const auto m = parse_mapping(public_text, kv.value, reason);
+    const auto m = parse_gateway_mapping(public_text, kv.value, reason);
     json e = {{"public", public_text},
               {"underlay", m ? m->underlay.to_string() : ""},
               {"active_gateway", leader_view_ ? status_.leader : ""},
-              {"served_here", m && applied_.contains(m->public_ip)}};
-    e["refused"] = refusals_.refused(key) || !m ? json(m ? "see cluster status" : reason) : json(nullptr);
+              {"served_here", m && applied_.contains(m->public_ip)},
+              {"refused", nullptr}};
+    for (const Refusal& r : refused)
+      if (r.key == key) e["refused"] = r.reason;
     out.push_back(e);
   }
   return out;

@@ -97,7 +97,9 @@ class GatewayHa : public KeySubscriber {
   void activate();                        // under mutex_
   void withdraw(const std::string& why);  // under mutex_
   void apply_mappings();                  // under mutex_, while active
-  void follow_leader();                   // under mutex_
+  void judge_mappings();                  // under mutex_
+  void confirm_leadership();
+  void follow_leader();  // under mutex_
   void run_hook(const char* verb, const std::string& public_ip, const std::string& underlay);
   void reap_hooks();
 

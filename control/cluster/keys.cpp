@@ -105,6 +105,49 @@ std::string network_value(const NetworkSpec& spec) {
   return j.dump();
 }
 
+std::optional<GatewayMappingConfig> parse_gateway_mapping(const std::string& public_text, const std::string& value,
+                                                          std::string& reason) {
+  const auto public_ip = Ipv4Address::parse(public_text);
+  if (!public_ip) {
+    reason = fmt::format("gateway mapping '{}': the public IP is not an IPv4 address", public_text);
+    return std::nullopt;
+  }
+  const auto j = object_of(value, reason);
+  if (!j) return std::nullopt;
+  const std::string object = "gateway mapping " + public_text;
+  const auto underlay_text = text_field(*j, "underlay", reason);
+  if (!underlay_text) {
+    reason = object + ": " + reason;
+    return std::nullopt;
+  }
+  const auto underlay = Ipv4Address::parse(*underlay_text);
+  if (!underlay) {
+    reason = fmt::format("{}: underlay '{}' is not an IPv4 address", object, *underlay_text);
+    return std::nullopt;
+  }
+  return GatewayMappingConfig{*underlay, *public_ip};
+}
+
+std::string gateway_mapping_value(const GatewayMappingConfig& mapping) {
+  return nlohmann::json{{"underlay", mapping.underlay.to_string()}}.dump();
+}
+
+std::optional<GatewayLeader> parse_gateway_leader(const std::string& value) {
+  const auto j = nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) return std::nullopt;
+  GatewayLeader leader{j["name"].get<std::string>(), std::nullopt, 0};
+  if (j.contains("public") && j["public"].is_string())
+    leader.public_address = Ipv4Address::parse(j["public"].get<std::string>());
+  if (j.contains("since_ms") && j["since_ms"].is_number_integer()) leader.since_ms = j["since_ms"].get<int64_t>();
+  return leader;
+}
+
+std::string gateway_leader_value(const GatewayLeader& leader) {
+  nlohmann::json j = {{"name", leader.name}, {"since_ms", leader.since_ms}};
+  if (leader.public_address) j["public"] = leader.public_address->to_string();
+  return j.dump();
+}
+
 std::optional<FipSpec> parse_fip(const std::string& public_text, const std::string& value, std::string& reason) {
   const auto public_ip = Ipv4Address::parse(public_text);
   if (!public_ip) {

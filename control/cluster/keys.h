@@ -6,6 +6,8 @@
 //   <prefix>networks/<name>  = {"vni": N, "fdb_limit": N?, "router": "A.B.C.D/len"?}
 //   <prefix>fips/<public>    = {"fixed": "A.B.C.D", "network": "NAME"}
 //   <prefix>placements/<rvm>/<network>/<fixed> = {"mac": "...", "port": "..."}
+//   <prefix>gateway_mappings/<public> = {"underlay": "A.B.C.D"}
+//   <prefix>gateway_leaders/<dc> = {"name": "rvm1", "public": "A.B.C.D", "since_ms": N}
 //
 // A parse function returns nullopt and says why in `reason` for a value it
 // refuses; its texts are those of the same checks on typed input
@@ -58,6 +60,21 @@ std::string fip_value(const FipSpec& spec);
 // `rest`: the key after "<prefix>placements/", i.e. "<rvm>/<network>/<fixed>".
 std::optional<Placement> parse_placement(const std::string& rest, const std::string& value, std::string& reason);
 std::string placement_rest(const Placement& placement);
+// A gateway mapping: the public IP is the key's last part. Only the form
+// is judged here; the NAT-address rules (validate_gateway_mapping) need
+// an rVM's underlay and are applied where the mapping is served.
+std::optional<GatewayMappingConfig> parse_gateway_mapping(const std::string& public_text, const std::string& value,
+                                                          std::string& reason);
+std::string gateway_mapping_value(const GatewayMappingConfig& mapping);
+
+// The leader key of a data center's gateways.
+struct GatewayLeader {
+  std::string name;
+  std::optional<Ipv4Address> public_address;  // its router on [nat] public_network, if it has one
+  int64_t since_ms = 0;                       // Unix time of its election, in ms
+};
+std::optional<GatewayLeader> parse_gateway_leader(const std::string& value);
+std::string gateway_leader_value(const GatewayLeader& leader);
 std::string placement_value(const Placement& placement);
 
 // A parsed key with what etcd says about it.

@@ -150,5 +150,39 @@ TEST(ClusterKeys, PlacementsParseAndTheFirstPlacedServes) {
   EXPECT_EQ(moved.at({"private", p->fixed}).spec.rvm, "rvm3");
 }
 
+TEST(ClusterKeys, GatewayMappingValueRoundTripsAndRefusals) {
+  const GatewayMappingConfig m{*Ipv4Address::parse("10.0.0.101"), *Ipv4Address::parse("203.0.113.10")};
+  std::string reason;
+  const auto back = parse_gateway_mapping("203.0.113.10", gateway_mapping_value(m), reason);
+  ASSERT_TRUE(back) << reason;
+  EXPECT_EQ(back->underlay, m.underlay);
+  EXPECT_EQ(back->public_ip, m.public_ip);
+  const std::pair<const char*, const char*> bad[] = {
+      {"203.0.113.300", "gateway mapping '203.0.113.300': the public IP is not an IPv4 address"},
+      {"203.0.113.10", "the value is not a JSON object"},
+      {"203.0.113.10", "gateway mapping 203.0.113.10: 'underlay' is missing or not a string"},
+      {"203.0.113.10", "gateway mapping 203.0.113.10: underlay '10.0.0' is not an IPv4 address"},
+  };
+  const char* values[] = {R"({"underlay": "10.0.0.101"})", "[1]", R"({"underlay": 101})", R"({"underlay": "10.0.0"})"};
+  for (size_t i = 0; i < std::size(bad); ++i) {
+    reason.clear();
+    EXPECT_FALSE(parse_gateway_mapping(bad[i].first, values[i], reason)) << values[i];
+    EXPECT_EQ(reason, bad[i].second);
+  }
+}
+
+TEST(ClusterKeys, GatewayLeaderValueRoundTrips) {
+  const GatewayLeader leader{"rvm2", Ipv4Address::parse("198.51.100.202"), 1700000000123};
+  const auto back = parse_gateway_leader(gateway_leader_value(leader));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->name, "rvm2");
+  EXPECT_EQ(back->public_address, leader.public_address);
+  EXPECT_EQ(back->since_ms, 1700000000123);
+  // A gateway without a public-network router publishes no address.
+  EXPECT_FALSE(parse_gateway_leader(gateway_leader_value({"rvm3", std::nullopt, 1}))->public_address);
+  EXPECT_FALSE(parse_gateway_leader("not json"));
+  EXPECT_FALSE(parse_gateway_leader(R"({"public": "198.51.100.202"})"));
+}
+
 }  // namespace
 }  // namespace inception::cluster
