@@ -421,6 +421,10 @@ void validate_cluster(const ClusterConfig& c, const UnderlayConfig& underlay) {
         c.roles.begin() + static_cast<std::ptrdiff_t>(i))
       throw KeyConfigError("roles", fmt::format("[cluster] role {} is listed twice", c.roles[i]));
   }
+  // Run without a shell or a PATH search: what is written is what runs.
+  if (!c.gateway_hook.empty() && c.gateway_hook.front() != '/')
+    throw KeyConfigError("gateway_hook",
+                         fmt::format("[cluster] gateway_hook '{}' must be an absolute path", c.gateway_hook));
   if (!underlay.enabled)
     throw KeyConfigError("", "[cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
 }

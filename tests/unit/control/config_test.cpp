@@ -730,6 +730,8 @@ TEST(Config, ClusterRulesPointAtTheValueTheyJudge) {
             "test.toml:7:9: [cluster] role 'router' is not one of: gateway");
   EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nroles = [\"gateway\", \"gateway\"]\n"),
             "test.toml:7:9: [cluster] role gateway is listed twice");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\ngateway_hook = \"hook.sh\"\n"),
+            "test.toml:7:16: [cluster] gateway_hook 'hook.sh' must be an absolute path");
   EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nttl = 5\n"), "test.toml:7:1: unknown key 'ttl' in [cluster]");
   EXPECT_EQ(error_of("[cluster]\n" + ok_endpoints + "name = \"a\"\n"),
             "test.toml:1:1: [cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
