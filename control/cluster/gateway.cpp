@@ -162,26 +162,53 @@ void GatewayHa::run() {
     const auto now = Clock::now();
     if (election_.lease() != 0) {
       if (now >= next_keepalive_) keepalive();
-      std::lock_guard lock(mutex_);
-      if (election_.expire(Clock::now()))
-        withdraw(
-            fmt::format("no keepalive of the leader lease answered for {} ms", (kLeaderTtl - kFenceMargin).count()));
-      // The key deleted by hand or someone else's: etcd would let another
-      // member win it, or has.
-      else if (active_ && (leader_gone_ || (leader_view_ && leader_view_->lease != election_.lease()))) {
-        election_.lost();
-        withdraw("the leader key is no longer this rVM's");
-      }
-    } else {
-      bool race = false;
+      bool doubt = false;
+      int64_t fenced = 0;
       {
         std::lock_guard lock(mutex_);
-        race = leader_gone_ || now >= next_campaign_;
+        const int64_t lease = election_.lease();
+        if (election_.expire(Clock::now())) {
+          fenced = lease;
+          withdraw(
+              fmt::format("no keepalive of the leader lease answered for {} ms", (kLeaderTtl - kFenceMargin).count()));
+        } else {
+          doubt = active_ && (leader_gone_ || (leader_view_ && leader_view_->lease != election_.lease()));
+        }
+      }
+      // Stood down while etcd may still hold the key for us (a slow etcd
+      // rather than a lost one): give it up, so that a standby need not
+      // wait for the TTL. Best effort: unreachable, it expires anyway.
+      if (fenced != 0) {
+        try {
+          session_.revoke(fenced);
+        } catch (const EtcdError&) {
+        }
+      }
+      // The watch says the key went or is someone else's (deleted by hand,
+      // overwritten): etcd would let another member win it, or has. A
+      // full read that crossed our txn would say the same wrongly: etcd
+      // decides.
+      if (doubt) confirm_leadership();
+    } else {
+      bool race = false, check = false;
+      {
+        std::lock_guard lock(mutex_);
+        race = leader_gone_;
+        check = !race && now >= next_campaign_;
+      }
+      // In case the membership watch is down: a read once a second, and
+      // the race only if it finds no leader.
+      if (check) {
+        next_campaign_ = now + std::chrono::seconds(1);
+        try {
+          race = session_.get(leader_key_).kvs.empty();
+        } catch (const EtcdError&) {
+        }
       }
       if (race) campaign();
     }
-    reap_hooks();
     std::unique_lock lock(mutex_);
+    reap_hooks();
     auto until = Clock::now() + std::chrono::milliseconds(100);
     if (election_.lease() != 0) until = std::min({until, next_keepalive_, election_.deadline()});
     wake_.wait_until(lock, until, [&] {
@@ -191,7 +218,6 @@ void GatewayHa::run() {
 }
 
 void GatewayHa::campaign() {
-  next_campaign_ = Clock::now() + std::chrono::seconds(1);
   const auto sent = Clock::now();
   Lease lease;
   try {

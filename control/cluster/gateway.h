@@ -101,7 +101,7 @@ class GatewayHa : public KeySubscriber {
   void confirm_leadership();
   void follow_leader();  // under mutex_
   void run_hook(const char* verb, const std::string& public_ip, const std::string& underlay);
-  void reap_hooks();
+  void reap_hooks();  // under mutex_: apply_mappings starts hooks from the membership thread too
 
   const ClusterConfig config_;
   const NatConfig nat_;
@@ -117,13 +117,13 @@ class GatewayHa : public KeySubscriber {
   std::map<Ipv4Address, Ipv4Address> applied_;  // public -> underlay, served here
   bool active_ = false;
   GatewayStatus status_;
-  bool leader_gone_ = true;  // the watch saw no leader: race for it now
+  std::vector<pid_t> hooks_;  // started, not reaped yet
+  bool leader_gone_ = true;   // the watch saw no leader: race for it now
 
   // The election thread's.
   GatewayElection election_{kFenceMargin};
   EtcdClient session_;
   std::chrono::steady_clock::time_point next_keepalive_{}, next_campaign_{};
-  std::vector<pid_t> hooks_;
   std::atomic<bool> stopping_{false};  // relaxed: the condition variable orders the wake-up
   std::condition_variable wake_;
   std::thread thread_;
