@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "control/cluster/operator_write.h"
 #include "control/protocol.h"
 #include "inception/log.h"
 
@@ -336,20 +337,6 @@ void DesiredState::tick(EtcdClient& session, int64_t lease) {
 }
 
 // ---- the control socket's thread: cluster-wide commands
-
-namespace {
-
-// An etcd failure as the answer to an operator: nothing was written.
-template <typename F>
-auto with_etcd(F&& f) {
-  try {
-    return f();
-  } catch (const EtcdError& e) {
-    throw ControlError(fmt::format("cluster: nothing written: {}", e.what()));
-  }
-}
-
-}  // namespace
 
 json DesiredState::add_network(const json& args) {
   const JsonReader r(args, "args");

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "control/cluster/keys.h"
+#include "control/cluster/operator_write.h"
 #include "control/protocol.h"
 #include "inception/errors.h"
 #include "inception/log.h"
@@ -377,19 +378,6 @@ GatewayStatus GatewayHa::status() const {
 }
 
 // ---- the control socket's thread
-
-namespace {
-
-template <typename F>
-auto with_etcd(F&& f) {
-  try {
-    return f();
-  } catch (const EtcdError& e) {
-    throw ControlError(fmt::format("cluster: nothing written: {}", e.what()));
-  }
-}
-
-}  // namespace
 
 json GatewayHa::add_mapping(const json& args) {
   const JsonReader r(args, "args");
