@@ -186,6 +186,11 @@ Config parse_config(std::string_view text, const std::string& source_name) {
     if (auto v = c.string("data_center")) cluster.data_center = *v;
     if (auto v = c.strings("roles")) cluster.roles = *v;
     if (auto v = c.string("gateway_hook")) cluster.gateway_hook = *v;
+    if (auto v = c.string("public_vtep")) {
+      cluster.public_vtep = Ipv4Address::parse(*v);
+      if (!cluster.public_vtep)
+        c.fail_at(*t->get("public_vtep"), fmt::format("[cluster] public_vtep '{}' is not an IPv4 address", *v));
+    }
     c.finish();
     if (!t->contains("endpoints")) c.fail("missing required key 'endpoints'");
     if (!t->contains("name")) c.fail("missing required key 'name'");
@@ -316,6 +321,8 @@ std::string to_toml(const Config& c) {
                                        {"roles", string_array(c.cluster.roles)}});
   if (c.cluster.enabled && !c.cluster.gateway_hook.empty())
     root["cluster"].as_table()->insert("gateway_hook", c.cluster.gateway_hook);
+  if (c.cluster.enabled && c.cluster.public_vtep)
+    root["cluster"].as_table()->insert("public_vtep", c.cluster.public_vtep->to_string());
   vxlan_to_toml(c, root);
   l2_to_toml(c, root);
   ports_to_toml(c, root);

@@ -150,6 +150,10 @@ struct ClusterConfig {
   // Gateway role: run as `HOOK activate|deactivate PUBLIC UNDERLAY` when
   // this rVM takes or gives up a gateway mapping (docs/cluster.md).
   std::string gateway_hook;
+  // Gateway role: the public address the reality cloud NATs 1:1 to this
+  // rVM's VTEP. While active, the gateway tunnels to the other data
+  // centers' active gateways, and they to it, by these addresses.
+  std::optional<Ipv4Address> public_vtep;
 };
 inline constexpr std::string_view kClusterRoles[] = {"gateway"};
 

@@ -70,11 +70,27 @@ struct PortStatus {
   PortTotals totals;
 };
 
+// A peer the cluster brings (control/cluster/membership.h). Its key, the
+// address this switch sends to and accepts VXLAN from, is the member's VTEP
+// in this rVM's data center; for the active gateway of another data center
+// it is the public address the reality clouds' 1:1 NAT gives that VTEP,
+// which is also what its packets arrive from here. Decap accepts a peer by
+// that address only: the member's own VTEP is an address of another
+// cloud's network, which may be anybody here.
+struct ClusterPeer {
+  std::string member;              // its name in the cluster
+  Ipv4Address vtep;                // its own underlay address
+  std::string data_center;         // "": this rVM's
+  uint8_t horizon = kMeshHorizon;  // kFirstRemoteHorizon + i for the i-th other data center
+  bool operator==(const ClusterPeer&) const = default;
+};
+
 struct PeerStatus {
   std::string network;
   Ipv4Address ip;
   bool manual = true;     // typed: the config file or inceptionctl peer add
-  bool cluster = false;   // a member of this rVM's data center (cluster mode)
+  bool cluster = false;   // a member of the cluster (cluster mode)
+  ClusterPeer member;     // cluster: who it is
   Ipv4Address next_hop;   // the peer, or the gateway when it is off-link
   bool resolved = false;  // next-hop MAC known: frames can be sent
   PortTotals totals;
@@ -222,14 +238,15 @@ class Controller {
   // member leaves. One both typed and from the cluster stays, as the
   // cluster's.
   void del_peer(const std::string& network, const std::string& ip);
-  // Cluster mode (control/cluster/membership.h): `peers`, the VTEPs of the
-  // other members of this rVM's data center, become peers of every
-  // network, present and future, beside the typed ones; the previous set's
+  // Cluster mode (control/cluster/membership.h): `peers`, the other members
+  // of this rVM's data center and, on its active gateway, the gateways of
+  // the other data centers (ClusterPeer), become peers of every network,
+  // present and future, beside the typed ones; the previous set's
   // addresses missing from it are removed (with the MACs learned behind
   // them) unless also typed. Returns the addresses refused by validate_peer
   // (off-link without a gateway, this rVM's own VTEP...) with the reason;
   // the others are applied.
-  std::map<Ipv4Address, std::string> set_cluster_peers(const std::set<Ipv4Address>& peers);
+  std::map<Ipv4Address, std::string> set_cluster_peers(const std::map<Ipv4Address, ClusterPeer>& peers);
   void add_neighbor(const std::string& ip, const std::string& mac);
   void del_neighbor(const std::string& ip);
   std::vector<NeighborEntry> neighbors();
@@ -281,6 +298,7 @@ class Controller {
     PortTotals baseline;
     bool manual = true;  // see PeerStatus
     bool cluster = false;
+    ClusterPeer member;  // while `cluster`
   };
   struct Network {
     NetworkConfig config;  // config.peers: the typed ones among `peers`
@@ -325,9 +343,11 @@ class Controller {
   // VXLAN (control/vxlan/vxlan_control.cpp).
   void apply_underlay(const Config& config);
   // `manual`: typed (config, inceptionctl); otherwise from the cluster.
-  void add_peer_locked(Network& network, Ipv4Address ip, bool manual = true);
+  // `member`: a peer the cluster brings; nullptr: a typed one.
+  void add_peer_locked(Network& network, Ipv4Address ip, const ClusterPeer* member = nullptr);
   void remove_peer(Network& network, Ipv4Address ip);
   std::optional<Ipv4Address> next_hop(Ipv4Address peer) const;
+  static uint8_t horizon_of(const Network& network, const Peer& peer);
   void update_wanted_neighbors();
   PeerStatus peer_status(const Network& network, const Peer& peer) const;
   void publish_underlay(Snapshot& snapshot) const;
@@ -373,7 +393,7 @@ class Controller {
   PortIndex host_index_ = kInvalidPort;
   PortTotals underlay_baseline_, host_baseline_;
   NeighborTable neighbors_;
-  std::set<Ipv4Address> cluster_peers_;  // every network's peers from the cluster
+  std::map<Ipv4Address, ClusterPeer> cluster_peers_;  // every network's peers from the cluster
 
   // Routing and NAT (docs/nat.md); only router_control.cpp touches it.
   struct Routing {

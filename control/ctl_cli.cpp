@@ -106,8 +106,10 @@ std::string render_cluster_status(const json& s) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : s["members"])
-    rows.push_back({str(m["name"]), str(m["vtep"]), str(m["data_center"]), join(m["roles"])});
-  out += "\n" + (rows.empty() ? std::string("no member known\n") : table({"MEMBER", "VTEP", "DC", "ROLES"}, rows));
+    rows.push_back({str(m["name"]), str(m["vtep"]), m.contains("public_vtep") ? str(m["public_vtep"]) : "-",
+                    str(m["data_center"]), join(m["roles"])});
+  out += "\n" + (rows.empty() ? std::string("no member known\n")
+                              : table({"MEMBER", "VTEP", "PUBLIC_VTEP", "DC", "ROLES"}, rows));
   rows.clear();
   for (const auto& r : s["refused"]) rows.push_back({str(r["key"]), str(r["reason"])});
   if (!rows.empty()) out += "\n" + table({"REFUSED KEY", "REASON"}, rows);

@@ -427,6 +427,19 @@ void validate_cluster(const ClusterConfig& c, const UnderlayConfig& underlay) {
                          fmt::format("[cluster] gateway_hook '{}' must be an absolute path", c.gateway_hook));
   if (!underlay.enabled)
     throw KeyConfigError("", "[cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
+  if (c.public_vtep) {
+    const std::string what = fmt::format("[cluster] public_vtep {}", c.public_vtep->to_string());
+    if (std::find(c.roles.begin(), c.roles.end(), "gateway") == c.roles.end())
+      throw KeyConfigError("public_vtep", what + ": only the gateway role tunnels to other data centers");
+    if (const auto why = not_unicast(*c.public_vtep)) throw KeyConfigError("public_vtep", what + ": " + *why);
+    if (*c.public_vtep == underlay.address.address)
+      throw KeyConfigError("public_vtep", what +
+                                              ": the VTEP's own address is not public; give the one the reality "
+                                              "cloud NATs to it");
+    if (!underlay.gateway)
+      throw KeyConfigError("public_vtep",
+                           what + ": the other data centers are reached through [underlay] gateway, which is not set");
+  }
 }
 
 }  // namespace inception

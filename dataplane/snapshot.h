@@ -73,11 +73,23 @@ struct PortSecurityView {
   }
 };
 
+// Split horizon (dataplane/l2/bridge.h): a frame that came from a peer goes
+// to no peer of the same group. The peers of a full mesh share a group: each
+// sent its frame to every other already. A hub's peers are in none, so it
+// relays between them (the paper's star). In cluster mode, the members of
+// this rVM's data center are one group and the gateway of each other data
+// center is one more, so the active gateway relays between the data
+// centers and never within one.
+inline constexpr uint8_t kNoHorizon = 0;           // a hub's peers (and what local ports send)
+inline constexpr uint8_t kMeshHorizon = 1;         // typed peers, members of this data center
+inline constexpr uint8_t kFirstRemoteHorizon = 2;  // + i: the gateway of the i-th other data center
+
 struct PortView {
   bool present = false;
   PortKind kind = PortKind::kEthdev;
   PortRole role = PortRole::kSwitch;
   bool is_peer = false;                 // kVxlanPeer: subject to split horizon
+  uint8_t horizon = kMeshHorizon;       // kVxlanPeer: its split-horizon group (above)
   bool resolved = false;                // kVxlanPeer: next-hop MAC known, template complete
   uint16_t ethdev_id = 0;               // kEthdev; kVxlanPeer: the underlay's ethdev
   vhost::VhostDevice* vhost = nullptr;  // kVhost
@@ -105,7 +117,6 @@ struct NetworkView {
   uint32_t vni = 0;
   RouterInterface router;
   bool l3 = false;                     // ARP and frames to the router MAC take the router stage
-  bool hub = false;                    // relay floods from one peer to the other peers
   std::vector<PortIndex> local_ports;  // flooding targets on this rVM
   std::vector<PortIndex> peer_ports;   // flooding targets over VXLAN (head-end replication)
 };

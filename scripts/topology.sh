@@ -5,9 +5,9 @@
 # as the VXLAN underlay, and iVMs as kernel ports moved into namespaces of
 # their own. For tests, for the perf work and for trying the project.
 #
-#   scripts/topology.sh up   DIR N [mesh|star|cluster] [--ivms] [--nat] [--later K] [--set SECTION.KEY=VALUE]...
+#   scripts/topology.sh up   DIR N [mesh|star|cluster] [--ivms] [--nat] [--later K] [--dc2 K] [--set SECTION.KEY=VALUE]...
 #   scripts/topology.sh start DIR I
-#   scripts/topology.sh map  DIR PUBLIC_IP UNDERLAY_IP
+#   scripts/topology.sh map  DIR PUBLIC_IP UNDERLAY_IP [dc2]
 #   scripts/topology.sh down DIR
 #
 #   DIR    state: configs, logs, control sockets, pids (created)
@@ -29,13 +29,24 @@
 #          management network, iptables 1:1 NAT) in front of an "internet"
 #          with a client (<prefix>-client, 203.0.113.100) and a server
 #          (<prefix>-server, 203.0.113.200); SNAT leaves as 203.0.113.1.
+#   --dc2 K  a second data center (another reality cloud): the last K rVMs'
+#          NICs are on a network of their own (namespace <prefix>-mgmt2), with
+#          the same 10.0.0.0/24 addressing, behind their own reality router
+#          (<prefix>-reality2: 10.0.0.1 there, 203.0.113.3 on the internet,
+#          TCP from the rVMs masqueraded). Both reality routers exist (the
+#          first as with --nat, without the Figure 4 SNAT unless --nat), every
+#          rVM's [underlay] gateway is 10.0.0.1, and the management host
+#          10.0.0.2 of the first data center (where tests run etcd) is
+#          reachable from the second at 203.0.113.2 (TCP). Give the second's
+#          rVMs their data center with --set rvmI.cluster.data_center="dc2".
 #   --set  one more key for every rVM's configuration, VALUE in TOML syntax:
 #          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt, cluster or
 #          network (every [[network]]), KEY one the script does not write
 #          itself, e.g. --set nat.max_sessions_per_source=4 --set
 #          network.neighbor_limit=16; rvmI.SECTION.KEY=VALUE sets it for rVM I
 #          only, e.g. --set 'rvm2.libvirt.uri="qemu+unix:///system?socket=..."'
-#   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP
+#   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP, 1:1
+#          both ways; with dc2, the second data center's reality cloud
 #
 # Environment: INCEPTIOND and INCEPTIONCTL (default: build/control/...),
 # TOPO_PREFIX (default "inc", prefixes namespace names),
@@ -71,11 +82,12 @@ extra() {
 up() {
   [ $# -ge 2 ] || die "usage: topology.sh up DIR N [mesh|star] [--ivms] [--nat] [--set SECTION.KEY=VALUE]..."
   dir=$1; n=$2; shift 2
-  mode=mesh; ivms=0; nat=0; later=0; settings=()
+  mode=mesh; ivms=0; nat=0; later=0; dc2=0; settings=()
   while [ $# -gt 0 ]; do
     case "$1" in
       mesh|star|cluster) mode=$1 ;;
       --later) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]$ ]] || die "--later needs a count"; later=$2; shift ;;
+      --dc2) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9]$ ]] || die "--dc2 needs a count"; dc2=$2; shift ;;
       --ivms) ivms=1 ;;
       --nat) nat=1 ;;
       --set) [ $# -ge 2 ] || die "--set needs SECTION.KEY=VALUE"; settings+=("$2"); shift ;;
@@ -84,6 +96,7 @@ up() {
     shift
   done
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
+  [ "$dc2" -lt "$n" ] || die "--dc2 $dc2 leaves no rVM in the first data center"
   for setting in "${settings[@]}"; do
     [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt|cluster)\.[a-z_]+=.+ ]] ||
       die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt, cluster"
@@ -93,30 +106,20 @@ up() {
   # Leftovers of an earlier run that was killed (same prefix) go first.
   clean_namespaces
   echo "$prefix" > "$dir/prefix"
-  echo "$ivms $nat" > "$dir/options"
-  ip netns add "$mgmt"
-  # The reality cloud's network carries IPv4 only (prepare-underlay.sh turns
-  # IPv6 off on the rVMs' NICs too): no router solicitations or MLD reports
-  # from the bridge reach the switches as frames nobody sent them.
-  ipv4_only "$mgmt"
-  ip -n "$mgmt" link add br0 type bridge
-  ip -n "$mgmt" link set br0 up
-  # A plain L2 network, as the reality cloud's is to an rVM: with
-  # br_netfilter loaded the bridge would check IPv4 headers and drop what a
-  # hostile host sends before the switch under test could see it.
-  for table in iptables ip6tables arptables; do
-    ip netns exec "$mgmt" sysctl -qw "net.bridge.bridge-nf-call-$table=0" 2>/dev/null || true
-  done
-  ip -n "$mgmt" link set lo up
+  first_dc2=$((n - dc2 + 1))
+  echo "$ivms $nat $first_dc2" > "$dir/options"
+  reality_network "$mgmt"
+  [ "$dc2" = 0 ] || reality_network "$mgmt"2
   for i in $(seq 1 "$n"); do
     ns=$(rvm_ns "$i")
     ip netns add "$ns"
     ip -n "$ns" link set lo up
-    ip link add "$prefix-u$i" netns "$ns" type veth peer name "rvm$i" netns "$mgmt"
+    lan=$(lan_of "$i")
+    ip link add "$prefix-u$i" netns "$ns" type veth peer name "rvm$i" netns "$lan"
     ip -n "$ns" link set "$prefix-u$i" name u0
     ip netns exec "$ns" "$here/scripts/prepare-underlay.sh" u0
-    ip -n "$mgmt" link set "rvm$i" master br0
-    ip -n "$mgmt" link set "rvm$i" up
+    ip -n "$lan" link set "rvm$i" master br0
+    ip -n "$lan" link set "rvm$i" up
   done
   for i in $(seq 1 "$n"); do
     peers=""
@@ -129,6 +132,7 @@ up() {
     [ "$mode" = star ] && [ "$i" = 1 ] && hub=true
     peers="[${peers%, }]"
     nat_toml=""; gateway_line=""
+    [ "$dc2" = 0 ] || gateway_line='gateway = "10.0.0.1"'
     if [ "$nat" = 1 ]; then
       gateway_line='gateway = "10.0.0.1"'
       snat=""
@@ -189,8 +193,32 @@ TOML
   done
   for i in $(seq 1 $((n - later))); do start_daemon "$i"; done
   for i in $(seq 1 $((n - later))); do plug "$i"; done
-  [ "$nat" = 1 ] && reality_up
+  if [ "$nat" = 1 ] || [ "$dc2" != 0 ]; then reality_up; fi
+  [ "$dc2" = 0 ] || reality2_up
   echo "topology: $n rVMs ($mode) up in $dir"
+}
+
+# A reality cloud's L2 network for the rVMs' NICs: a bridge in namespace $1.
+reality_network() {
+  ip netns add "$1"
+  # The reality cloud's network carries IPv4 only (prepare-underlay.sh turns
+  # IPv6 off on the rVMs' NICs too): no router solicitations or MLD reports
+  # from the bridge reach the switches as frames nobody sent them.
+  ipv4_only "$1"
+  ip -n "$1" link add br0 type bridge
+  ip -n "$1" link set br0 up
+  # A plain L2 network, as the reality cloud's is to an rVM: with
+  # br_netfilter loaded the bridge would check IPv4 headers and drop what a
+  # hostile host sends before the switch under test could see it.
+  for table in iptables ip6tables arptables; do
+    ip netns exec "$1" sysctl -qw "net.bridge.bridge-nf-call-$table=0" 2>/dev/null || true
+  done
+  ip -n "$1" link set lo up
+}
+
+# The namespace of rVM $1's reality network.
+lan_of() {
+  if [ "$1" -ge "${first_dc2:-10}" ]; then echo "$mgmt"2; else echo "$mgmt"; fi
 }
 
 start_daemon() {
@@ -229,6 +257,9 @@ plug() {
       [ "$nat" = 1 ] && [ $net = private ] && ip -n "$ivm" route add default via 192.0.2.254
     done
   fi
+  # The second data center's rVMs reach the first's management host (etcd)
+  # through their reality router.
+  [ "$i" -lt "${first_dc2:-10}" ] || ip -n "$ns" route add default via 10.0.0.1
   return 0
 }
 
@@ -264,14 +295,45 @@ reality_up() {
   ip netns exec "$reality" ethtool -K inet tx off >/dev/null 2>&1 || true
   # The reality cloud's SNAT of the gateway rVM: its SNAT address leaves
   # as the reality router's own public address.
-  ip netns exec "$reality" iptables -t nat -A POSTROUTING -s 10.0.0.100 -o inet -j SNAT --to-source 203.0.113.1
+  [ "$nat" = 1 ] && ip netns exec "$reality" iptables -t nat -A POSTROUTING -s 10.0.0.100 -o inet -j SNAT --to-source 203.0.113.1
+  return 0
+}
+
+# The second data center's reality cloud: its router between the rVMs'
+# network (mgmt2) and the internet (the first reality router's bridge), and
+# the first one's management host published for it.
+reality2_up() {
+  local reality2=$prefix-reality2 lan=$mgmt"2"
+  ip netns add "$reality2"
+  ipv4_only "$reality2"
+  ip -n "$reality2" link set lo up
+  ip link add "$prefix-rr2" netns "$reality2" type veth peer name reality netns "$lan"
+  ip -n "$lan" link set reality master br0 up
+  ip -n "$reality2" addr add 10.0.0.1/24 dev "$prefix-rr2"
+  ip -n "$reality2" link set "$prefix-rr2" up
+  ip link add "$prefix-i2" netns "$reality2" type veth peer name reality2 netns "$prefix-reality"
+  ip -n "$reality2" link set "$prefix-i2" name inet
+  ip -n "$prefix-reality" link set reality2 master inet up
+  ip -n "$reality2" addr add 203.0.113.3/24 dev inet
+  ip -n "$reality2" link set inet up
+  ip netns exec "$reality2" sysctl -qw net.ipv4.ip_forward=1
+  for ifname in "$prefix-rr2" inet; do ip netns exec "$reality2" ethtool -K "$ifname" tx off >/dev/null 2>&1 || true; done
+  ip netns exec "$prefix-reality" ethtool -K reality2 tx off >/dev/null 2>&1 || true
+  # The rVMs' own TCP (etcd) leaves as the router's address; their VTEPs
+  # are NATed 1:1 only where `map` says so.
+  ip netns exec "$reality2" iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -p tcp -o inet -j MASQUERADE
+  ip -n "$mgmt" addr add 10.0.0.2/24 dev br0
+  ip -n "$mgmt" route add default via 10.0.0.1
+  ip netns exec "$mgmt" ethtool -K br0 tx off >/dev/null 2>&1 || true
+  ip -n "$prefix-reality" addr add 203.0.113.2/32 dev lo
+  ip netns exec "$prefix-reality" iptables -t nat -A PREROUTING -d 203.0.113.2 -p tcp -j DNAT --to-destination 10.0.0.2
 }
 
 start() {
   [ $# -eq 2 ] || die "usage: topology.sh start DIR I"
   dir=$(cd "$1" && pwd)
   prefix=$(cat "$dir/prefix")
-  read -r ivms nat < "$dir/options"
+  read -r ivms nat first_dc2 < "$dir/options"
   [ -f "$dir/rvm$2.toml" ] || die "no rVM $2 in $dir"
   if [ -f "$dir/rvm$2.pid" ] && kill -0 "$(cat "$dir/rvm$2.pid")" 2>/dev/null; then die "rVM $2 is running"; fi
   start_daemon "$2"
@@ -294,13 +356,18 @@ clean_namespaces() {
 }
 
 map() {
-  [ $# -eq 3 ] || die "usage: topology.sh map DIR PUBLIC_IP UNDERLAY_IP"
+  [ $# -ge 3 ] && [ $# -le 4 ] || die "usage: topology.sh map DIR PUBLIC_IP UNDERLAY_IP [dc2]"
   dir=$1
   [ -f "$dir/prefix" ] && prefix=$(cat "$dir/prefix")
   reality=$prefix-reality
+  if [ $# = 4 ]; then
+    [ "$4" = dc2 ] || die "map: '$4': the only other data center is dc2"
+    reality=$prefix-reality2
+  fi
   ip -n "$reality" addr add "$2/32" dev lo
+  # Inserted first: before the second data center's masquerade.
   ip netns exec "$reality" iptables -t nat -A PREROUTING -d "$2" -j DNAT --to-destination "$3"
-  ip netns exec "$reality" iptables -t nat -A POSTROUTING -s "$3" -o inet -j SNAT --to-source "$2"
+  ip netns exec "$reality" iptables -t nat -I POSTROUTING 1 -s "$3" -o inet -j SNAT --to-source "$2"
 }
 
 down() {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "control/cluster/keys.h"
 #include "control/metrics.h"
 #include "inception/log.h"
 
@@ -24,8 +25,9 @@ std::string member_key(const ClusterConfig& config, const std::string& name) {
 }
 
 std::string member_value(const Member& m) {
-  return json{{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}}
-      .dump();
+  json j = {{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}};
+  if (m.public_vtep) j["public_vtep"] = m.public_vtep->to_string();
+  return j.dump();
 }
 
 std::optional<Member> parse_member(const std::string& key_name, const std::string& value, std::string& reason) {
@@ -79,14 +81,23 @@ std::optional<Member> parse_member(const std::string& key_name, const std::strin
       m.roles.push_back(role.get<std::string>());
     }
   }
+  if (j.contains("public_vtep")) {
+    const auto text = j["public_vtep"].is_string() ? j["public_vtep"].get<std::string>() : j["public_vtep"].dump();
+    m.public_vtep = Ipv4Address::parse(text);
+    if (!m.public_vtep) {
+      reason = fmt::format("public_vtep '{}' is not an IPv4 address", text);
+      return std::nullopt;
+    }
+  }
   return m;
 }
 
 Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller& controller, Refusals& refusals,
                        KeySubscriber* subscriber)
     : config_(config),
-      self_{config.name, vtep, config.data_center, config.roles},
+      self_{config.name, vtep, config.data_center, config.roles, config.public_vtep},
       members_prefix_(config.prefix + "members/"),
+      leaders_prefix_(config.prefix + "gateway_leaders/"),
       controller_(controller),
       refusals_(refusals),
       subscriber_(subscriber),
@@ -281,8 +292,10 @@ void Membership::resync() {
   {
     std::lock_guard lock(status_mutex_);
     members_.clear();
+    leaders_.clear();
     std::vector<std::string> keys;
     for (const KeyValue& kv : r.kvs) {
+      note_leader(kv, false);
       if (!kv.key.starts_with(members_prefix_)) continue;
       keys.push_back(kv.key);
       std::string reason;
@@ -309,6 +322,13 @@ void Membership::on_event(const WatchEvent& event) {
     status_.revision = std::max(status_.revision, event.kv.mod_revision);
   }
   if (!key.starts_with(members_prefix_)) {
+    if (key.starts_with(leaders_prefix_)) {
+      {
+        std::lock_guard lock(status_mutex_);
+        note_leader(event.kv, event.type == WatchEvent::Type::kDelete);
+      }
+      apply();
+    }
     if (subscriber_) subscriber_->on_event(event);
     return;
   }
@@ -336,15 +356,44 @@ void Membership::on_event(const WatchEvent& event) {
   apply();
 }
 
+void Membership::note_leader(const KeyValue& kv, bool deleted) {
+  if (!kv.key.starts_with(leaders_prefix_)) return;
+  const std::string data_center = kv.key.substr(leaders_prefix_.size());
+  // GatewayHa judges and reports a bad leader value; here it only means no
+  // known gateway for that data center.
+  const auto leader = deleted ? std::nullopt : parse_gateway_leader(kv.value);
+  if (leader)
+    leaders_[data_center] = leader->name;
+  else
+    leaders_.erase(data_center);
+}
+
 void Membership::apply() {
-  std::set<Ipv4Address> peers;
+  std::map<Ipv4Address, ClusterPeer> peers;
   std::map<Ipv4Address, std::vector<std::string>> keys_of;
   {
     std::lock_guard lock(status_mutex_);
     for (const auto& [key, m] : members_) {
       if (m.name == self_.name || m.data_center != self_.data_center || m.vtep == self_.vtep) continue;
-      peers.insert(m.vtep);
+      peers.emplace(m.vtep, ClusterPeer{m.name, m.vtep, "", kMeshHorizon});
       keys_of[m.vtep].push_back(key);
+    }
+    // The other data centers, through their active gateways and only from
+    // this one's: a second tunnel between two data centers would carry
+    // every flood twice.
+    const auto ours = leaders_.find(self_.data_center);
+    if (self_.public_vtep && ours != leaders_.end() && ours->second == self_.name) {
+      uint8_t horizon = kFirstRemoteHorizon;  // in data center order, the same on every switch
+      for (const auto& [data_center, name] : leaders_) {
+        if (data_center == self_.data_center) continue;
+        const auto it = members_.find(members_prefix_ + name);
+        if (it == members_.end() || !it->second.public_vtep || it->second.data_center != data_center) continue;
+        if (!peers.emplace(*it->second.public_vtep, ClusterPeer{name, it->second.vtep, data_center, horizon}).second)
+          continue;
+        keys_of[*it->second.public_vtep].push_back(it->first);
+        if (horizon == UINT8_MAX) break;
+        ++horizon;
+      }
     }
   }
   if (peers == applied_) return;
@@ -357,15 +406,23 @@ void Membership::apply() {
       members_.erase(key);
     }
   }
-  for (const Ipv4Address& ip : peers)
+  for (const auto& [ip, peer] : peers)
     if (!applied_.contains(ip)) {
       ++status_.joins;
-      log::info("cluster: VTEP {} joined ({})", ip.to_string(), fmt::join(keys_of[ip], ", "));
+      if (peer.data_center.empty())
+        log::info("cluster: VTEP {} joined ({})", ip.to_string(), fmt::join(keys_of[ip], ", "));
+      else
+        log::info("cluster: data center {} joined through its gateway {} at {} ({} there)", peer.data_center,
+                  peer.member, ip.to_string(), peer.vtep.to_string());
     }
-  for (const Ipv4Address& ip : applied_)
+  for (const auto& [ip, peer] : applied_)
     if (!peers.contains(ip)) {
       ++status_.leaves;
-      log::info("cluster: VTEP {} left", ip.to_string());
+      if (peer.data_center.empty())
+        log::info("cluster: VTEP {} left", ip.to_string());
+      else
+        log::info("cluster: data center {}'s gateway {} at {} is no longer a peer", peer.data_center, peer.member,
+                  ip.to_string());
     }
   applied_ = std::move(peers);
 }
@@ -380,9 +437,11 @@ json status_json(const ClusterConfig& config, const Membership& membership, cons
                        {"failovers", g.failovers},
                        {"activations", g.activations}};
   json members = json::array();
-  for (const Member& m : s.members)
+  for (const Member& m : s.members) {
     members.push_back(
         {{"name", m.name}, {"vtep", m.vtep.to_string()}, {"data_center", m.data_center}, {"roles", m.roles}});
+    if (m.public_vtep) members.back()["public_vtep"] = m.public_vtep->to_string();
+  }
   json refused = json::array();
   for (const Refusal& r : s.refused)
     refused.push_back(

@@ -2,7 +2,14 @@
 // member of its data center becomes a VXLAN peer of every network here
 // (docs/cluster.md).
 //
-//   <prefix>members/<name> = {"name", "vtep", "data_center", "roles"}
+//   <prefix>members/<name> = {"name", "vtep", "data_center", "roles", "public_vtep"?}
+//
+// Data centers are joined by their active gateways (the leader keys
+// <prefix>gateway_leaders/<dc>, control/cluster/gateway.h): the active
+// gateway of this data center peers with the active gateway of every other
+// one at its public_vtep, the address the reality clouds' 1:1 NAT gives its
+// VTEP, and relays between them (split horizon: one group per data center).
+// Other rVMs reach the other data centers through it, by MAC learning.
 //
 // written under a lease of [cluster] lease_ttl seconds that the thread
 // keeps alive every TTL/3. The thread watches the prefix from the
@@ -61,6 +68,7 @@ struct Member {
   Ipv4Address vtep;
   std::string data_center;
   std::vector<std::string> roles;
+  std::optional<Ipv4Address> public_vtep;  // a gateway's VTEP as the other data centers reach it
 };
 
 // A member's key and value as this module writes them; parse_member is
@@ -101,7 +109,8 @@ class Membership {
   void ensure_registered();
   void resync();
   void on_event(const WatchEvent& event);
-  bool tick();  // keepalive; false ends the watch
+  void note_leader(const KeyValue& kv, bool deleted);  // under status_mutex_
+  bool tick();                                         // keepalive; false ends the watch
   // The members' set changed: hand the controller the peers.
   void apply();
   void note_error(const std::string& what);
@@ -110,7 +119,7 @@ class Membership {
 
   const ClusterConfig config_;
   const Member self_;
-  const std::string members_prefix_;
+  const std::string members_prefix_, leaders_prefix_;
   Controller& controller_;
   Refusals& refusals_;
   KeySubscriber* const subscriber_;
@@ -128,9 +137,10 @@ class Membership {
   bool session_lost_ = false;
 
   mutable std::mutex status_mutex_;
-  MembershipStatus status_;                // members and refused are rebuilt from below
-  std::map<std::string, Member> members_;  // by key
-  std::set<Ipv4Address> applied_;          // the peers last handed to the controller
+  MembershipStatus status_;                     // members and refused are rebuilt from below
+  std::map<std::string, Member> members_;       // by key
+  std::map<std::string, std::string> leaders_;  // data center -> its active gateway's name
+  std::map<Ipv4Address, ClusterPeer> applied_;  // the peers last handed to the controller
 };
 
 // `inceptionctl cluster status`.

@@ -102,11 +102,16 @@ void add_l2_renderers(CtlRenderers& renderers) {
                        result["fdb_limit_hits"].get<uint64_t>(), result["fdb_port_limit_hits"].get<uint64_t>(),
                        result["neighbor_limit_hits"].get<uint64_t>(), result["neighbor_limit"].get<uint32_t>());
     std::vector<std::vector<std::string>> rows;
-    for (const auto& p : result["peers"])
+    for (const auto& p : result["peers"]) {
+      // A member's name, and for another data center's gateway where its
+      // VTEP really is: the PEER address is the NAT's.
+      std::string member = p.contains("member") ? str(p["member"]) : "-";
+      if (p.contains("data_center")) member += fmt::format(" ({}, VTEP {})", str(p["data_center"]), str(p["vtep"]));
       rows.push_back({str(p["peer"]), str(p["next_hop"]), p["resolved"].get<bool>() ? "resolved" : "unresolved",
-                      p.contains("origin") ? str(p["origin"]) : "manual"});
+                      p.contains("origin") ? str(p["origin"]) : "manual", member});
+    }
     if (rows.empty()) return out + "  peers: -\n";
-    return out + "\n" + table({"PEER", "NEXT_HOP", "STATE", "ORIGIN"}, rows);
+    return out + "\n" + table({"PEER", "NEXT_HOP", "STATE", "ORIGIN", "MEMBER"}, rows);
   };
   renderers["fdb.show"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;

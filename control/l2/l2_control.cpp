@@ -23,7 +23,6 @@ void Controller::publish_l2(Snapshot& snapshot) const {
     NetworkView& view = snapshot.networks[network->index];
     view.fdb = network->fdb.get();
     view.vni = network->config.vni;
-    view.hub = network->config.hub;
     for (const std::string& port_name : network->ports) view.local_ports.push_back(ports_.at(port_name)->index);
   }
 }
@@ -69,7 +68,7 @@ void Controller::add_network(const NetworkConfig& config, bool from_cluster) {
   try {
     for (const Ipv4Address& peer : config.peers) add_peer_locked(added, peer);
     // A network added later reaches the cluster's members too.
-    for (const Ipv4Address& peer : cluster_peers_) add_peer_locked(added, peer, false);
+    for (const auto& [ip, member] : cluster_peers_) add_peer_locked(added, ip, &member);
   } catch (...) {
     for (auto& [ip, peer] : added.peers) peer_at_[peer->index] = nullptr;
     network_at_[*index] = nullptr;

@@ -9,13 +9,20 @@ namespace inception {
 using nlohmann::json;
 
 json peer_json(const PeerStatus& p) {
-  return {{"network", p.network},
-          {"peer", p.ip.to_string()},
-          {"next_hop", p.next_hop.to_string()},
-          {"resolved", p.resolved},
-          {"origin", p.manual && p.cluster ? "manual,cluster"
-                     : p.cluster           ? "cluster"
-                                           : "manual"}};
+  json out = {{"network", p.network},
+              {"peer", p.ip.to_string()},
+              {"next_hop", p.next_hop.to_string()},
+              {"resolved", p.resolved},
+              {"origin", p.manual && p.cluster ? "manual,cluster"
+                         : p.cluster           ? "cluster"
+                                               : "manual"}};
+  if (p.cluster) {
+    out["member"] = p.member.member;
+    out["vtep"] = p.member.vtep.to_string();
+    // Another data center's gateway, reached through the reality NAT.
+    if (!p.member.data_center.empty()) out["data_center"] = p.member.data_center;
+  }
+  return out;
 }
 
 void add_vxlan_handlers(HandlerMap& handlers) {

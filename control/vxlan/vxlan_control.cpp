@@ -71,6 +71,7 @@ void Controller::publish_underlay(Snapshot& snapshot) const {
       pv.kind = PortKind::kVxlanPeer;
       pv.role = PortRole::kSwitch;
       pv.is_peer = true;
+      pv.horizon = horizon_of(*network, *peer);
       pv.network = network->index;
       pv.ethdev_id = underlay_->ethdev_id();
       const auto hop = next_hop(ip);
@@ -81,6 +82,13 @@ void Controller::publish_underlay(Snapshot& snapshot) const {
                                         ip.value(), startup_.underlay.vxlan_port, network->config.vni);
     }
   }
+}
+
+uint8_t Controller::horizon_of(const Network& network, const Peer& peer) {
+  // Another data center's gateway is a group of its own on a hub too: the
+  // hub relays to it, and it only ever sends what its side needs.
+  if (peer.cluster && peer.member.horizon >= kFirstRemoteHorizon) return peer.member.horizon;
+  return network.config.hub ? kNoHorizon : kMeshHorizon;
 }
 
 std::optional<Ipv4Address> Controller::next_hop(Ipv4Address peer) const {
@@ -97,8 +105,9 @@ void Controller::update_wanted_neighbors() {
   neighbors_.set_wanted(hops, now_ms());
 }
 
-void Controller::add_peer_locked(Network& network, Ipv4Address ip, bool manual) {
+void Controller::add_peer_locked(Network& network, Ipv4Address ip, const ClusterPeer* member) {
   const std::string context = fmt::format("network {}: peer {}", network.config.name, ip.to_string());
+  const bool manual = member == nullptr;
   if (const auto it = network.peers.find(ip); it != network.peers.end()) {
     Peer& peer = *it->second;
     // Typed twice: validate_peer says so, in its words.
@@ -109,6 +118,7 @@ void Controller::add_peer_locked(Network& network, Ipv4Address ip, bool manual) 
       network.config.peers.push_back(ip);
     } else {
       peer.cluster = true;
+      peer.member = *member;
     }
     return;
   }
@@ -122,6 +132,7 @@ void Controller::add_peer_locked(Network& network, Ipv4Address ip, bool manual) 
   peer->baseline = port_totals(*index);
   peer->manual = manual;
   peer->cluster = !manual;
+  if (member) peer->member = *member;
   peer_at_[*index] = peer.get();
   network.peers.emplace(ip, std::move(peer));
   if (manual) network.config.peers.push_back(ip);
@@ -169,29 +180,29 @@ void Controller::del_peer(const std::string& network_name, const std::string& ip
   log::info("network {}: peer {} deleted", network_name, ip->to_string());
 }
 
-std::map<Ipv4Address, std::string> Controller::set_cluster_peers(const std::set<Ipv4Address>& wanted) {
+std::map<Ipv4Address, std::string> Controller::set_cluster_peers(const std::map<Ipv4Address, ClusterPeer>& wanted) {
   std::lock_guard lock(mutex_);
   std::map<Ipv4Address, std::string> refused;
-  std::set<Ipv4Address> accepted;
-  for (const Ipv4Address& ip : wanted) {
+  std::map<Ipv4Address, ClusterPeer> accepted;
+  for (const auto& [ip, member] : wanted) {
     // The rule is the same for every network but names it: judged once,
     // with an empty list (a typed peer of the same address is no conflict).
     try {
       validate_peer("*", ip, {}, startup_.underlay);
-      accepted.insert(ip);
+      accepted.emplace(ip, member);
     } catch (const ConfigError& e) {
       refused.emplace(ip, e.what());
     }
   }
   for (auto& [name, network] : networks_) {
-    for (const Ipv4Address& ip : accepted) {
+    for (const auto& [ip, member] : accepted) {
       try {
-        add_peer_locked(*network, ip, false);
+        add_peer_locked(*network, ip, &member);
       } catch (const ControlError& e) {
         refused.emplace(ip, e.what());  // out of port indices
       }
     }
-    for (const Ipv4Address& ip : cluster_peers_) {
+    for (const auto& [ip, member] : cluster_peers_) {
       if (accepted.contains(ip)) continue;
       const auto it = network->peers.find(ip);
       if (it == network->peers.end()) continue;
@@ -202,10 +213,15 @@ std::map<Ipv4Address, std::string> Controller::set_cluster_peers(const std::set<
       }
     }
   }
-  for (const Ipv4Address& ip : accepted)
-    if (!cluster_peers_.contains(ip)) log::info("cluster: peer {} added to every network", ip.to_string());
-  for (const Ipv4Address& ip : cluster_peers_)
-    if (!accepted.contains(ip)) log::info("cluster: peer {} removed from every network", ip.to_string());
+  auto describe = [](Ipv4Address ip, const ClusterPeer& p) {
+    if (p.data_center.empty()) return ip.to_string();
+    return fmt::format("{} (gateway {} of data center {}, VTEP {} there)", ip.to_string(), p.member, p.data_center,
+                       p.vtep.to_string());
+  };
+  for (const auto& [ip, member] : accepted)
+    if (!cluster_peers_.contains(ip)) log::info("cluster: peer {} added to every network", describe(ip, member));
+  for (const auto& [ip, member] : cluster_peers_)
+    if (!accepted.contains(ip)) log::info("cluster: peer {} removed from every network", describe(ip, member));
   cluster_peers_ = std::move(accepted);
   publish();
   return refused;
@@ -271,6 +287,7 @@ PeerStatus Controller::peer_status(const Network& network, const Peer& peer) con
   s.ip = peer.ip;
   s.manual = peer.manual;
   s.cluster = peer.cluster;
+  s.member = peer.member;
   const auto hop = next_hop(peer.ip);
   if (hop) s.next_hop = *hop;
   s.resolved = hop && neighbors_.lookup(*hop).has_value();

@@ -49,6 +49,14 @@ void drop(WorkerContext& ctx, const L2Origin& from, DropReason reason, rte_mbuf*
   rte_pktmbuf_free(m);
 }
 
+// The split-horizon group of what `from` sends: none for local ports and
+// the router, whose frames may go to every peer.
+uint8_t sender_horizon(const Snapshot& snapshot, const L2Origin& from) noexcept {
+  if (from.routed) return kNoHorizon;
+  const PortView& in = snapshot.ports[from.port];
+  return in.is_peer ? in.horizon : kNoHorizon;
+}
+
 // Every port of the network a flood reaches: local ports and, within split
 // horizon and the overlay MTU, peers; never the ingress port of a switched
 // frame. A routed frame goes to peers only on the public network: elsewhere
@@ -58,19 +66,19 @@ void drop(WorkerContext& ctx, const L2Origin& from, DropReason reason, rte_mbuf*
 unsigned flood_targets(WorkerContext& ctx, const Snapshot& snapshot, const NetworkView& network, const L2Origin& from,
                        const rte_mbuf* m, PortIndex* targets) noexcept {
   const PortIndex except = from.routed ? kInvalidPort : from.port;
-  bool to_peers =
-      from.routed ? from.network == snapshot.nat.public_network : !snapshot.ports[from.port].is_peer || network.hub;
-  to_peers = to_peers && !network.peer_ports.empty();
-  if (to_peers && m->pkt_len > overlay_frame_limit(snapshot)) {
-    if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], DropReason::kTooBig);
-    to_peers = false;
-  }
+  const uint8_t horizon = sender_horizon(snapshot, from);
+  const bool to_peers = !from.routed || from.network == snapshot.nat.public_network;
   unsigned n = 0;
   for (const PortIndex out : network.local_ports)
     if (out != except) targets[n++] = out;
-  if (to_peers)
-    for (const PortIndex out : network.peer_ports)
-      if (out != except) targets[n++] = out;
+  if (!to_peers) return n;
+  const unsigned locals = n;
+  for (const PortIndex out : network.peer_ports)
+    if (out != except && (horizon == kNoHorizon || snapshot.ports[out].horizon != horizon)) targets[n++] = out;
+  if (n != locals && m->pkt_len > overlay_frame_limit(snapshot)) {
+    if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], DropReason::kTooBig);
+    return locals;
+  }
   return n;
 }
 
@@ -246,7 +254,7 @@ void bridge_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_por
 void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& from, rte_mbuf** pkts,
                 uint16_t n) noexcept {
   const NetworkView& network = snapshot.networks[from.network];
-  const bool from_peer = !from.routed && snapshot.ports[from.port].is_peer;
+  const uint8_t horizon = sender_horizon(snapshot, from);
   // Destinations of the unicast frames: `key_of_frame[i]` is the lookup
   // result of unicast frame i.
   KeyRuns destinations;
@@ -286,9 +294,9 @@ void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& fr
       drop(ctx, from, out_view.present ? DropReason::kSamePort : DropReason::kPortDown, m);
       continue;
     }
-    // Split horizon holds for unicast too: only a hub relays between peers,
-    // so three rVMs with stale FDBs cannot pass a frame around in a loop.
-    if (unlikely(out_view.is_peer && from_peer && !network.hub)) {
+    // Split horizon holds for unicast too, so three rVMs with stale FDBs
+    // cannot pass a frame around in a loop.
+    if (unlikely(horizon != kNoHorizon && out_view.is_peer && out_view.horizon == horizon)) {
       drop(ctx, from, DropReason::kSplitHorizon, m);
       continue;
     }

@@ -24,9 +24,11 @@
 //     STP, LLDP, ...) are never forwarded (link_local).
 //  5. VXLAN peers are ports too (pseudo-ports, one per network and VTEP).
 //     Flooding replicates to each peer (head-end replication) with split
-//     horizon: a frame that came from a peer goes to no other peer unless
-//     this rVM is the network's hub, so neither a full mesh nor a star
-//     loops; known unicast obeys the same rule (split_horizon). A frame
+//     horizon: a frame that came from a peer goes to no peer of the same
+//     group (snapshot.h: a full mesh is one group, a hub's peers are in
+//     none, another data center's gateway is a group of its own), so
+//     neither a mesh, a star nor two data centers joined by their gateways
+//     loop; known unicast obeys the same rule (split_horizon). A frame
 //     larger than the overlay MTU is not sent to a peer; unicast IPv4 with
 //     DF gets an ICMP "fragmentation needed" back.
 // Frames never leave the network they arrived on: the only FDB and flood

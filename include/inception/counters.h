@@ -24,7 +24,7 @@ enum class DropReason : uint8_t {
   kFdbLimit,       // unknown source MAC while the network's FDB is full
   kSamePort,       // unicast whose destination is behind the ingress port
   kLinkLocal,      // to an IEEE 802.1 reserved group address (PAUSE, STP, LLDP, ...): never forwarded
-  kSplitHorizon,   // unicast from one VXLAN peer toward another on a non-hub rVM
+  kSplitHorizon,   // unicast from a VXLAN peer toward another of its split-horizon group
   // Port security and per-tenant bounds (counted on the ingress port).
   kSpoofedMac,    // source MAC the port is not bound to
   kSpoofedIp,     // IPv4 source the port (or, routed, the network) may not use

@@ -375,13 +375,15 @@ World::~World() {
   rte_free(counters_);
 }
 
-// config bits: 0 blue is a hub; 1 tight flood limits; 2 tight punt limits;
+// config bits: 0 blue is a hub (its peers in no split-horizon group); 1 tight flood limits; 2 tight punt limits;
 // 3 a gateway rVM's public address is known (spoke routing); 4 this rVM
 // does SNAT; 5 the underlay's next hop is resolved; 6 the underlay's MTU is
 // unknown (0); 7 peer 10's next hop is unresolved.
 void World::begin(uint8_t config) {
   Snapshot& s = *snapshot_;
-  s.networks[kBlue].hub = config & 0x01;
+  for (PortIndex p = 0; p < kMaxPorts; ++p)
+    if (s.ports[p].is_peer && s.ports[p].network == kBlue)
+      s.ports[p].horizon = config & 0x01 ? kNoHorizon : kMeshHorizon;
   s.limits = {};
   if (config & 0x02) {
     s.limits.flood_port = {kHz / 1000, 4};

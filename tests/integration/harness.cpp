@@ -693,7 +693,7 @@ bool VportPeer::wait_for(const std::string& tag, unsigned n, std::chrono::millis
 }
 
 Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool ivms, bool nat,
-                   const std::vector<std::string>& settings, int later)
+                   const std::vector<std::string>& settings, int later, int second_dc)
     : dir_(dir.file("topology")) {
   setenv("TOPO_PREFIX", ns_prefix().c_str(), 1);
   std::vector<std::string> argv{binary("TOPOLOGY"), "up", dir_, std::to_string(rvms), mode};
@@ -702,6 +702,10 @@ Topology::Topology(const TempDir& dir, int rvms, const std::string& mode, bool i
   if (later > 0) {
     argv.push_back("--later");
     argv.push_back(std::to_string(later));
+  }
+  if (second_dc > 0) {
+    argv.push_back("--dc2");
+    argv.push_back(std::to_string(second_dc));
   }
   for (const std::string& setting : settings) {
     argv.push_back("--set");

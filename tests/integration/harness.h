@@ -255,8 +255,10 @@ class Topology {
  public:
   // `settings` are topology.sh's --set SECTION.KEY=VALUE: extra TOML for every rVM.
   // `later`: the last `later` rVMs are prepared but not started (start()).
+  // `second_dc`: the last `second_dc` rVMs are in a second reality cloud
+  // (topology.sh --dc2).
   Topology(const TempDir& dir, int rvms, const std::string& mode = "mesh", bool ivms = true, bool nat = false,
-           const std::vector<std::string>& settings = {}, int later = 0);
+           const std::vector<std::string>& settings = {}, int later = 0, int second_dc = 0);
   ~Topology();
   bool up() const { return up_; }
   const std::string& output() const { return output_; }
@@ -267,7 +269,7 @@ class Topology {
     return ns("ivm" + std::to_string(rvm) + "-" + network);
   }
   // A namespace of the topology by its short name ("client", "server",
-  // "reality", "mgmt").
+  // "reality", "mgmt", and with a second data center "reality2", "mgmt2").
   std::string ns(const std::string& name) const { return ns_prefix() + "-" + name; }
   CommandResult in(const std::string& ns, const std::string& command, std::chrono::milliseconds timeout = 60s) const;
   std::string log(int rvm) const;

@@ -677,10 +677,12 @@ TEST(Config, ClusterSectionTurnsClusterModeOnWithItsDefaults) {
   EXPECT_TRUE(c.cluster.roles.empty());
 
   const Config custom = parse_config(
-      std::string(kClusterUnderlay) +
+      std::string(kClusterUnderlay) + "gateway = \"198.51.100.1\"\n" +
           "[cluster]\nendpoints = [\"http://etcd-1:2379\", \"http://198.51.100.2:2379\"]\nname = \"rvm-2.a_b\"\n"
-          "lease_ttl = 2\nprefix = \"/x/\"\ndata_center = \"dc2\"\nroles = [\"gateway\"]\n",
+          "lease_ttl = 2\nprefix = \"/x/\"\ndata_center = \"dc2\"\nroles = [\"gateway\"]\n"
+          "public_vtep = \"203.0.113.11\"\n",
       "test.toml");
+  EXPECT_EQ(custom.cluster.public_vtep, Ipv4Address::parse("203.0.113.11"));
   EXPECT_EQ(custom.cluster.endpoints.size(), 2u);
   EXPECT_EQ(custom.cluster.lease_ttl_s, 2u);
   EXPECT_EQ(custom.cluster.roles, std::vector<std::string>{"gateway"});
@@ -692,6 +694,7 @@ TEST(Config, ClusterSectionTurnsClusterModeOnWithItsDefaults) {
   EXPECT_EQ(shown.cluster.data_center, "dc2");
   EXPECT_EQ(shown.cluster.lease_ttl_s, 2u);
   EXPECT_EQ(shown.cluster.roles, custom.cluster.roles);
+  EXPECT_EQ(shown.cluster.public_vtep, custom.cluster.public_vtep);
 }
 
 TEST(Config, ClusterRulesPointAtTheValueTheyJudge) {
@@ -733,6 +736,19 @@ TEST(Config, ClusterRulesPointAtTheValueTheyJudge) {
   EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\ngateway_hook = \"hook.sh\"\n"),
             "test.toml:7:16: [cluster] gateway_hook 'hook.sh' must be an absolute path");
   EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\nttl = 5\n"), "test.toml:7:1: unknown key 'ttl' in [cluster]");
+  const std::string gateway = ok_endpoints + "name = \"a\"\nroles = [\"gateway\"]\n";
+  EXPECT_EQ(cluster(gateway + "public_vtep = \"203.0.113\"\n"),
+            "test.toml:8:15: [cluster] public_vtep '203.0.113' is not an IPv4 address");
+  EXPECT_EQ(cluster(ok_endpoints + "name = \"a\"\npublic_vtep = \"203.0.113.11\"\n"),
+            "test.toml:7:15: [cluster] public_vtep 203.0.113.11: only the gateway role tunnels to other data centers");
+  EXPECT_EQ(cluster(gateway + "public_vtep = \"203.0.113.11\"\n"),
+            "test.toml:8:15: [cluster] public_vtep 203.0.113.11: the other data centers are reached through "
+            "[underlay] gateway, which is not set");
+  EXPECT_EQ(cluster(gateway + "public_vtep = \"198.51.100.11\"\n"),
+            "test.toml:8:15: [cluster] public_vtep 198.51.100.11: the VTEP's own address is not public; give the one "
+            "the reality cloud NATs to it");
+  EXPECT_EQ(cluster(gateway + "public_vtep = \"224.0.0.1\"\n"),
+            "test.toml:8:15: [cluster] public_vtep 224.0.0.1: a multicast address");
   EXPECT_EQ(error_of("[cluster]\n" + ok_endpoints + "name = \"a\"\n"),
             "test.toml:1:1: [cluster] needs an [underlay]: its address is the VTEP the other members tunnel to");
 }

@@ -195,7 +195,7 @@ TEST_F(BridgeOverlayTest, SplitHorizonKeepsPeerFloodsAwayFromOtherPeers) {
 }
 
 TEST_F(BridgeOverlayTest, AHubRelaysPeerFloodsToTheOtherPeers) {
-  snapshot.networks[kBlue].hub = true;
+  snapshot.ports[4].horizon = snapshot.ports[5].horizon = kNoHorizon;
   run(4, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:44")});
   EXPECT_EQ(queued(5), 1);
   EXPECT_EQ(queued(4), 0) << "never back to where it came from";
@@ -386,9 +386,30 @@ TEST_F(BridgeOverlayTest, UnicastFromOnePeerIsNotRelayedToAnotherUnlessHub) {
   run(4, {frame("02:00:00:00:00:55", "02:00:00:00:00:44")});
   EXPECT_EQ(queued(5), 0);
   EXPECT_EQ(drops(4, DropReason::kSplitHorizon), 1u);
-  snapshot.networks[kBlue].hub = true;
+  snapshot.ports[4].horizon = snapshot.ports[5].horizon = kNoHorizon;
   run(4, {frame("02:00:00:00:00:55", "02:00:00:00:00:44")});
   EXPECT_EQ(queued(5), 1);
+}
+
+// Two data centers joined by their active gateways: this rVM is one, peer 4
+// a member of its data center, peer 5 the other data center's gateway.
+TEST_F(BridgeOverlayTest, AGatewayRelaysBetweenDataCentersAndNeverWithinOne) {
+  snapshot.ports[5].horizon = kFirstRemoteHorizon;
+  snapshot.ports[6] = snapshot.ports[4];  // a second member of this data center
+  snapshot.networks[kBlue].peer_ports = {4, 5, 6};
+  run(4, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:44")});
+  EXPECT_EQ(queued(5), 1) << "a member's flood crosses to the other data center";
+  EXPECT_EQ(queued(6), 0) << "but not to another member, who had it already";
+  run(5, {frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:55")});
+  EXPECT_EQ(queued(4), 1);
+  EXPECT_EQ(queued(6), 1);
+  EXPECT_EQ(queued(5), 1) << "never back to the gateway it came from";
+  blue_fdb->learn(mac("02:00:00:00:00:55"), 5, 0);
+  blue_fdb->learn(mac("02:00:00:00:00:66"), 6, 0);
+  run(4, {frame("02:00:00:00:00:55", "02:00:00:00:00:44"), frame("02:00:00:00:00:66", "02:00:00:00:00:44")});
+  EXPECT_EQ(queued(5), 2) << "unicast crosses too";
+  EXPECT_EQ(queued(6), 1);
+  EXPECT_EQ(drops(4, DropReason::kSplitHorizon), 1u);
 }
 
 }  // namespace
