@@ -50,6 +50,7 @@ struct NetworkConfig {
   bool hub = false;
   // IPv4 neighbors (ARP) the router may learn on this network.
   uint32_t neighbor_limit = 1024;
+  bool operator==(const NetworkConfig&) const = default;
 };
 
 // The rVM's NIC as a DPDK port: the VXLAN underlay.
@@ -70,6 +71,7 @@ struct UnderlayConfig {
 struct RouterConfig {
   std::string network;
   Ipv4Prefix address;
+  bool operator==(const RouterConfig&) const = default;
 };
 
 // Floating IPs and SNAT (docs/nat.md).
@@ -92,6 +94,7 @@ struct NatConfig {
 struct GatewayMappingConfig {
   Ipv4Address underlay;
   Ipv4Address public_ip;
+  bool operator==(const GatewayMappingConfig&) const = default;
 };
 
 // Host role: a floating IP of an iVM on this rVM.
@@ -99,11 +102,13 @@ struct FipConfig {
   Ipv4Address public_ip;
   Ipv4Address fixed;
   std::string network;
+  bool operator==(const FipConfig&) const = default;
 };
 
 struct NeighborConfig {
   Ipv4Address ip;
   MacAddress mac;
+  bool operator==(const NeighborConfig&) const = default;
 };
 
 struct PortConfig {
@@ -121,6 +126,7 @@ struct PortConfig {
   uint32_t mac_limit = 0;  // dynamic MACs the port may hold; 0: [switch] port_mac_limit
 
   bool port_security_enabled() const noexcept { return port_security.value_or(!macs.empty()); }
+  bool operator==(const PortConfig&) const = default;
 };
 
 // The libvirt module (docs/libvirt.md): the switch plugs the vhost-user
@@ -161,6 +167,7 @@ struct StaticMacConfig {
   std::string network;
   MacAddress mac;
   std::string port;
+  bool operator==(const StaticMacConfig&) const = default;
 };
 
 struct Config {

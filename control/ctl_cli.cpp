@@ -158,6 +158,10 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   auto* config = app.add_subcommand("config", "running configuration");
   config->require_subcommand(1);
   auto* config_show = config->add_subcommand("show", "print the running configuration as TOML");
+  auto* config_reload = config->add_subcommand(
+      "reload", "read the configuration file again and apply the difference live (systemd's ExecReload)");
+  bool reload_dry_run = false;
+  config_reload->add_flag("--dry-run", reload_dry_run, "print the steps without applying them");
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed, without argv[0]
@@ -183,6 +187,9 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
                                          : TopSort::kRx;
   } else if (*config_show) {
     request.command = "config.show";
+  } else if (*config_reload) {
+    request.command = "config.reload";
+    request.args["dry_run"] = reload_dry_run;
   } else if (*libvirt_status) {
     request.command = "libvirt.status";
   } else if (*cluster_status) {
@@ -269,6 +276,14 @@ std::string render_result(const std::string& command, const json& result) {
     return out;
   }
   if (command == "config.show") return result["toml"].get<std::string>();
+  if (command == "config.reload") {
+    const auto& steps = result["steps"];
+    if (steps.empty()) return fmt::format("config reload: {}: the switch already runs it\n", str(result["source"]));
+    std::string out = fmt::format("config reload: {}: {} change(s){}\n", str(result["source"]), steps.size(),
+                                  result["dry_run"].get<bool>() ? " to apply (dry run: none applied)" : " applied");
+    for (const auto& step : steps) out += "  " + str(step) + "\n";
+    return out;
+  }
   if (command == "libvirt.status") return render_libvirt_status(result);
   if (command == "cluster.status") return render_cluster_status(result);
   return result.is_null() ? std::string() : result.dump(2) + "\n";

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -26,6 +27,7 @@
 #include "control/cluster/gateway.h"
 #include "control/cluster/membership.h"
 #include "control/config.h"
+#include "control/config_reload.h"
 #include "control/control_server.h"
 #include "control/controller.h"
 #include "control/libvirt/plugger.h"
@@ -78,7 +80,7 @@ void control_loop(Controller& controller, int signal_fd) {
   }
 }
 
-int run(const Config& config) {
+int run(const Config& config, std::function<Config()> reload_source, const std::string& source) {
   log::set_level(*log::parse_level(config.sw.log_level));
   // Before the EAL: every thread started from here on inherits the mask.
   const ProcessSignals signals;
@@ -152,6 +154,7 @@ int run(const Config& config) {
             throw ControlError("cluster: off (the configuration has no [cluster] section)");
           };
       }
+      modules.merge(reload_commands(*controller, std::move(reload_source), source));
       server = std::make_unique<ControlServer>(config.control.socket, [&controller, &modules](const std::string& line) {
         return handle_request_line(*controller, line, &modules);
       });
@@ -226,12 +229,19 @@ int daemon_main(int argc, char** argv) {
     return 0;
   }
   const std::string source = config_path.empty() ? "<built-in config>" : config_path;
+  // At start-up and again for `config reload`.
+  const auto load = [config_path, source, eal_args] {
+    Config c = config_path.empty() ? parse_config(default_config_text(), source) : load_config_file(config_path);
+    std::istringstream words(eal_args);
+    for (std::string word; words >> word;) c.dpdk.extra_args.push_back(word);
+    return c;
+  };
   Config config;
   try {
-    config = config_path.empty() ? parse_config(default_config_text(), source) : load_config_file(config_path);
-    std::istringstream words(eal_args);
-    for (std::string word; words >> word;) config.dpdk.extra_args.push_back(word);
-    // What only this machine can answer, asked before --check says OK.
+    config = load();
+    // What only this machine can answer, asked before --check says OK (not
+    // on reload: [dpdk] is restart-only, and the running EAL has narrowed
+    // this thread's affinity to the main core).
     try {
       validate_cores(config.dpdk, allowed_cores());
     } catch (const ConfigError& e) {
@@ -245,7 +255,7 @@ int daemon_main(int argc, char** argv) {
     std::printf("%s: configuration OK\n", source.c_str());
     return 0;
   }
-  return run(config);
+  return run(config, load, source);
 }
 
 }  // namespace

@@ -74,6 +74,7 @@ struct Ipv4Prefix {
   uint32_t mask() const { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
   bool contains(Ipv4Address a) const { return (a.value() & mask()) == (address.value() & mask()); }
   std::string to_string() const { return address.to_string() + "/" + std::to_string(length); }
+  friend bool operator==(const Ipv4Prefix&, const Ipv4Prefix&) = default;
 };
 
 }  // namespace inception

@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -636,6 +638,111 @@ TEST(Daemon, ThePublicNetworkStaysWhileNatRoutesThroughIt) {
   std::ofstream(dir.file("shown.toml")) << shown.out;
   const CommandResult check = run({binary("INCEPTIOND"), "--check", "--config", dir.file("shown.toml")});
   EXPECT_EQ(check.exit_code, 0) << check.err;
+}
+
+// `inceptionctl config reload` (systemd's ExecReload): the file edited, the
+// running switch brought to it live; what only a restart can change, a
+// broken file or a refused step leave it as it was, named.
+class ConfigReload : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::make_unique<TempDir>("reload");
+    daemon = std::make_unique<Daemon>(*dir, body({port("v1", "private"), port("v2", "lab"), kLabMac}));
+    ASSERT_TRUE(daemon->wait_ready()) << daemon->log();
+    std::ifstream in(daemon->config_path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    preamble = text.substr(0, text.find("[[network]]"));
+  }
+  std::string port(const std::string& name, const std::string& network, const std::string& socket_dir = "") const {
+    return "[[port]]\nname = \"" + name + "\"\ntype = \"vhost-user\"\nsocket = \"" +
+           (socket_dir.empty() ? dir->path() : socket_dir) + "/" + name + ".sock\"\nmode = \"server\"\nnetwork = \"" +
+           network + "\"\n";
+  }
+  static std::string body(const std::vector<std::string>& tables, uint32_t lab_vni = 77) {
+    std::string out =
+        "[[network]]\nname = \"private\"\nvni = 1001\n[[network]]\nname = \"lab\"\nvni = " + std::to_string(lab_vni) +
+        "\n";
+    for (const std::string& t : tables) out += t;
+    return out;
+  }
+  void write(const std::string& text) const { std::ofstream(daemon->config_path()) << text; }
+  std::string port_names() {
+    std::string names;
+    for (const auto& p : daemon->ctl_json({"port", "list"})) names += p["name"].get<std::string>() + " ";
+    return names;
+  }
+
+  static constexpr const char* kLabMac = "[[fdb]]\nnetwork = \"lab\"\nmac = \"02:00:00:00:77:01\"\nport = \"v2\"\n";
+  std::unique_ptr<TempDir> dir;
+  std::unique_ptr<Daemon> daemon;
+  std::string preamble;
+};
+
+TEST_F(ConfigReload, TheFilesDifferenceIsAppliedLiveAndWhatWasTypedOnlyIsUndone) {
+  CommandResult r = daemon->ctl({"config", "reload"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "config reload: " + daemon->config_path() + ": the switch already runs it\n");
+  // Typed, not in the file: the file is what a reload brings back.
+  ASSERT_EQ(daemon->ctl({"network", "add", "typed", "--vni", "99"}).exit_code, 0);
+
+  // v1 goes, lab's VNI changes (v2 and its static MAC go and come back with
+  // it), extra and v3 come.
+  write(preamble +
+        body({port("v2", "lab"), kLabMac, "[[network]]\nname = \"extra\"\nvni = 90\n", port("v3", "extra")}, 78));
+  r = daemon->ctl({"config", "reload", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("to apply (dry run: none applied)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  port del v1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  network add lab --vni 78"), std::string::npos) << r.out;
+  EXPECT_EQ(port_names(), "v1 v2 ") << "a dry run applied something";
+
+  r = daemon->ctl({"config", "reload"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("applied\n"), std::string::npos) << r.out;
+  EXPECT_EQ(port_names(), "v2 v3 ");
+  std::map<std::string, uint32_t> vnis;
+  for (const auto& n : daemon->ctl_json({"network", "list"})) vnis[n["name"]] = n["vni"].get<uint32_t>();
+  EXPECT_EQ(vnis, (std::map<std::string, uint32_t>{{"private", 1001}, {"lab", 78}, {"extra", 90}}));
+  const auto fdb = daemon->ctl_json({"fdb", "show", "lab"});
+  ASSERT_EQ(fdb.size(), 1u) << fdb.dump();
+  EXPECT_EQ(fdb[0]["mac"], "02:00:00:00:77:01");
+  EXPECT_EQ(fdb[0]["port"], "v2");
+  r = daemon->ctl({"config", "reload"});
+  EXPECT_NE(r.out.find("the switch already runs it"), std::string::npos) << r.out;
+}
+
+TEST_F(ConfigReload, WhatNeedsARestartOrABrokenFileChangesNothing) {
+  // A restart-only key beside a live change: neither is applied.
+  std::string edited = preamble;
+  edited.replace(edited.find("[switch]\n"), 9, "[switch]\nmac_aging_s = 60\n");
+  write(edited + body({port("v1", "private"), port("v2", "lab"), kLabMac, port("v4", "private")}));
+  CommandResult r = daemon->ctl({"config", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "inceptionctl: config reload: " + daemon->config_path() +
+                       ": a restart is needed for (nothing applied):\n  [switch] mac_aging_s: 300 running, 60 in the "
+                       "file\n");
+  EXPECT_EQ(port_names(), "v1 v2 ");
+
+  write(preamble + body({port("v1", "private"), "[[port]]\nname = \"v5\"\n"}));
+  r = daemon->ctl({"config", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("config reload: " + daemon->config_path() + ":"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("; nothing applied"), std::string::npos) << r.err;
+  EXPECT_EQ(port_names(), "v1 v2 ");
+}
+
+TEST_F(ConfigReload, ARefusedStepStopsTheReloadAndSaysWhatWasApplied) {
+  // v2 and its MAC go, then v6's socket directory does not exist.
+  write(preamble + body({port("v1", "private"), port("v6", "private", dir->file("missing"))}));
+  const CommandResult r = daemon->ctl({"config", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'port add v6 --type vhost-user --network private --socket " + dir->file("missing") +
+                       "/v6.sock --server --queues 4' refused: port v6: "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("applied before it: fdb del lab 02:00:00:00:77:01; port del v2\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not applied: nothing"), std::string::npos) << r.err;
+  EXPECT_EQ(port_names(), "v1 ");
 }
 
 }  // namespace
