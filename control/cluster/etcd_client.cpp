@@ -16,6 +16,10 @@ using nlohmann::json;
 
 namespace {
 
+// gRPC status codes as the gateway reports them ("code" / "grpc_code").
+constexpr int kGrpcCancelled = 1;
+constexpr int kGrpcUnavailable = 14;
+
 constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // curl_global_init is not thread-safe: done once, before any handle.
@@ -216,15 +220,22 @@ std::string EtcdClient::post(const std::string& path, const std::string& body) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
       std::string message = answer.substr(0, 200);
+      int grpc_code = 0;
       try {
         const json j = json::parse(answer);
         if (j.contains("message") && j["message"].is_string())
           message = j["message"];
         else if (j.contains("error") && j["error"].is_string())
           message = j["error"];
+        if (j.contains("code") && j["code"].is_number_integer()) grpc_code = j["code"];
       } catch (const json::exception&) {
       }
-      throw EtcdError(fmt::format("etcd {}{}: HTTP {}: {}", endpoints_[at], path, status, message), false);
+      last_error = fmt::format("etcd {}{}: HTTP {}: {}", endpoints_[at], path, status, message);
+      // gRPC's Unavailable is this member's state, not the request's
+      // fault ("etcdserver: no leader", "server stopped", "request timed
+      // out"): another member may answer, as etcd's own client retries.
+      if (grpc_code == kGrpcUnavailable) continue;
+      throw EtcdError(last_error, false);
     }
     return answer;
   }
@@ -386,30 +397,58 @@ void EtcdClient::reset_stop() noexcept {
   stop_.store(false, std::memory_order_relaxed);
 }
 
+namespace {
+
+// An {"error": {...}} line that says the member went away rather than
+// that the request is wrong: the gateway's gRPC connection to its own
+// server closed (the member is stopping: Cancelled, "grpc: the client
+// connection is closing") or it is Unavailable.
+bool member_gone(const json& error) {
+  if (!error.is_object()) return false;
+  const auto code = error.find("grpc_code");
+  return code != error.end() && code->is_number_integer() &&
+         (code->get<int>() == kGrpcCancelled || code->get<int>() == kGrpcUnavailable);
+}
+
+}  // namespace
+
 WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
                            const std::function<void(const WatchEvent&)>& on_event, const std::function<bool()>& tick) {
   WatchEnd end;
   end.last_revision = start_revision > 0 ? start_revision - 1 : 0;
-  json create = {{"key", base64_encode(prefix)}, {"range_end", base64_encode(prefix_end(prefix))}, {"prev_kv", true}};
-  if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
-  const std::string body = json{{"create_request", create}}.dump();
+  // Where a stream opened after a break starts: after the last event
+  // handed on. Not after the header revisions: etcd's "created" message
+  // carries the member's current revision while the events before it are
+  // still to come.
+  int64_t resume_from = start_revision;
+  const json create_base = {
+      {"key", base64_encode(prefix)}, {"range_end", base64_encode(prefix_end(prefix))}, {"prev_kv", true}};
 
-  bool finished = false;  // the watch ended from inside the stream
+  // Set per stream: `finished` when the watch ended from inside it,
+  // `created` once etcd confirmed the watch, `gone` when the member said it
+  // is going away.
+  bool finished = false, created = false, gone = false;
+  std::string at_endpoint;
   WatchStream stream;
   stream.on_message = [&](const json& message) {
-    if (finished) return;
+    if (finished || gone) return;
     if (const auto err = message.find("error"); err != message.end()) {
-      end.reason = WatchEnd::Reason::kBroken;
       const auto text = err->is_object() ? err->find("message") : err->end();
-      end.error = fmt::format("etcd {} watch: {}", endpoint(),
+      end.error = fmt::format("etcd {} watch: {}", at_endpoint,
                               text != err->end() && text->is_string() ? text->get<std::string>() : err->dump());
-      finished = true;
+      end.reason = WatchEnd::Reason::kBroken;
+      if (member_gone(*err))
+        gone = true;
+      else
+        finished = true;
       return;
     }
     const auto result = message.find("result");
     if (result == message.end() || !result->is_object()) return;
     try {
       end.last_revision = std::max(end.last_revision, header_revision(*result));
+      if (const auto c = result->find("created"); c != result->end() && c->is_boolean() && c->get<bool>())
+        created = true;
       if (const int64_t compact = int64_field(*result, "compact_revision"); compact != 0) {
         end.reason = WatchEnd::Reason::kCompacted;
         end.compact_revision = compact;
@@ -420,7 +459,7 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
         end.reason = WatchEnd::Reason::kCancelled;
         const auto reason = result->find("cancel_reason");
         end.error =
-            fmt::format("etcd {} watch cancelled{}", endpoint(),
+            fmt::format("etcd {} watch cancelled{}", at_endpoint,
                         reason != result->end() && reason->is_string() ? ": " + reason->get<std::string>() : "");
         finished = true;
         return;
@@ -435,12 +474,13 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
           if (const auto kv = e.find("kv"); kv != e.end() && kv->is_object()) event.kv = parse_kv(*kv);
           if (const auto prev = e.find("prev_kv"); prev != e.end() && prev->is_object()) event.prev = parse_kv(*prev);
           end.last_revision = std::max(end.last_revision, event.kv.mod_revision);
+          resume_from = std::max(resume_from, event.kv.mod_revision + 1);
           on_event(event);
         }
       }
     } catch (const std::runtime_error& e) {
       end.reason = WatchEnd::Reason::kBroken;
-      end.error = fmt::format("etcd {} watch: {}", endpoint(), e.what());
+      end.error = fmt::format("etcd {} watch: {}", at_endpoint, e.what());
       finished = true;
     }
   };
@@ -448,8 +488,21 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
   // The watch uses its own easy handle inside a multi handle: curl_multi_poll
   // returns every kWatchPollMs (or at once on curl_multi_wakeup from stop()),
   // so the loop can stop, tick, and notice a dead stream promptly.
-  for (size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
-    const size_t at = (current_ + attempt) % endpoints_.size();
+  //
+  // A stream that breaks after etcd created the watch (the member was
+  // killed: the kernel closes the connection and curl sees it at once; or
+  // stopped: the gateway says so) is opened again on the next endpoint,
+  // from the revision after the last event: the caller sees no break and
+  // misses no event. Endpoints that cannot be reached, or that do not
+  // create the watch within the connect and request timeouts, are tried
+  // once around the list; only then does the watch return kBroken.
+  size_t at = current_;
+  for (size_t failed = 0; failed < endpoints_.size(); at = (at + 1) % endpoints_.size()) {
+    at_endpoint = endpoints_[at];
+    created = gone = false;
+    json create = create_base;
+    if (resume_from > 0) create["start_revision"] = std::to_string(resume_from);
+    const std::string body = json{{"create_request", create}}.dump();
     const std::string url = endpoints_[at] + "/v3/watch";
     CURL* easy = curl_easy_init();
     CURLM* multi = curl_multi_init();
@@ -483,7 +536,12 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
     bool connected = false;
     CURLcode done = CURLE_OK;
     bool transfer_done = false;
-    while (!finished && !stop_.load(std::memory_order_relaxed)) {
+    // A member that accepts the connection but never creates the watch
+    // (hung, or cut off from its peers behind a live kernel) would hold
+    // the watch forever: a healthy one confirms at once.
+    const auto create_by = std::chrono::steady_clock::now() + options_.connect_timeout + options_.request_timeout;
+    bool silent = false;
+    while (!finished && !gone && !stop_.load(std::memory_order_relaxed)) {
       int running = 0;
       curl_multi_perform(multi, &running);
       int queued = 0;
@@ -501,6 +559,10 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
         }
       }
       if (transfer_done || running == 0) break;
+      if (!created && std::chrono::steady_clock::now() >= create_by) {
+        silent = true;
+        break;
+      }
       if (tick && !tick()) break;
       curl_multi_poll(multi, nullptr, 0, kWatchPollMs, nullptr);
     }
@@ -514,8 +576,9 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
     curl_multi_remove_handle(multi, easy);
     curl_easy_cleanup(easy);
     curl_multi_cleanup(multi);
+    stream.pending.clear();  // a partial line of a dead stream is not the start of the next one's
     if (finished) return end;
-    if (!transfer_done) {  // stop() or tick()
+    if (!transfer_done && !gone && !silent) {  // stop() or tick()
       end.reason = WatchEnd::Reason::kStopped;
       return end;
     }
@@ -524,13 +587,22 @@ WatchEnd EtcdClient::watch(std::string_view prefix, int64_t start_revision,
       end.error = fmt::format("etcd {} {}", endpoints_[at], stream.parse_error);
       return end;
     }
-    if (done == CURLE_OK) {
-      end.error = status == 200 ? fmt::format("etcd {} watch: the stream ended", endpoints_[at])
-                                : fmt::format("etcd {} watch: HTTP {}", endpoints_[at], status);
-      return end;
+    if (silent) {
+      end.error = fmt::format("etcd {} watch: not created within {} ms", endpoints_[at],
+                              (options_.connect_timeout + options_.request_timeout).count());
+    } else if (!gone) {
+      if (done == CURLE_OK)
+        end.error = status == 200 ? fmt::format("etcd {} watch: the stream ended", endpoints_[at])
+                                  : fmt::format("etcd {} watch: HTTP {}", endpoints_[at], status);
+      else
+        end.error = fmt::format("etcd {}: {}", endpoints_[at], transfer_error);
+      // Not a watch etcd created, and not a member out of reach: an
+      // answer every member would give.
+      if (!created && (connected || !unreachable_code(done))) return end;
     }
-    end.error = fmt::format("etcd {}: {}", endpoints_[at], transfer_error);
-    if (connected || !unreachable_code(done)) return end;
+    // This member served the watch and went away: a fresh round of the
+    // others. One that never created it counts towards the round.
+    failed = created ? 1 : failed + 1;
   }
   return end;  // no endpoint reachable: the last error
 }

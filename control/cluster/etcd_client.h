@@ -8,15 +8,19 @@
 // their zero value are left out (a missing "count" is 0).
 //
 // Endpoints: a request goes to the endpoint that answered last; when it
-// cannot be reached (connect refused or timed out, connection reset), the
-// next one is tried, once around the list. An answer that is an error
-// (HTTP status, etcd's {"error":...}) is not retried elsewhere: every member
-// would say the same.
+// cannot be reached (connect refused or timed out, connection reset, no
+// answer within the request timeout) or answers gRPC's Unavailable (no
+// leader, stopping, timed out inside etcd), the next one is tried, once
+// around the list. Any other error answer (HTTP status, etcd's
+// {"error":...}) is not retried elsewhere: every member would say the same.
+// A watch whose member goes away (killed: the connection closes; stopped:
+// the gateway says so) continues on the next endpoint from the revision
+// after its last event, unseen by the caller.
 //
 // Threads: one client per thread. Every call blocks for at most the connect
-// timeout per endpoint plus the request timeout; `watch` blocks until it is
-// stopped, cancelled or the stream breaks, and `stop()` — the one method
-// another thread may call — ends it within `kWatchPollMs`.
+// timeout plus the request timeout per endpoint; `watch` blocks until it is
+// stopped, cancelled or no endpoint can carry it, and `stop()` — the one
+// method another thread may call — ends it within `kWatchPollMs`.
 #pragma once
 
 #include <atomic>
@@ -128,7 +132,8 @@ class EtcdClient {
   void revoke(int64_t lease_id);
 
   // Streams events for `prefix` from `start_revision` (0: from now), with
-  // previous values, until stopped, cancelled, compacted or broken.
+  // previous values, until stopped, cancelled, compacted or broken (every
+  // endpoint tried since the last one that carried the watch).
   // `on_event` runs on this thread for every event, in revision order;
   // `tick` runs at least every kWatchPollMs (and may return false to stop
   // the watch, e.g. when a keepalive failed). Neither may call this client.

@@ -18,6 +18,22 @@ namespace {
 
 constexpr auto kRetryPeriod = std::chrono::milliseconds(500);  // etcd away: try again this often
 
+// A keepalive goes out TTL/3 after the last answered one and must reach
+// the leader before the TTL runs out. A killed member refuses at once; a
+// hung or cut-off one is silent: it may cost half the TTL before the next
+// member is asked (answered by 5/6 TTL), one that does not even accept the
+// connection a sixth. Not less: while the leader is being replaced a
+// follower holds a keepalive until the new leader takes it (0.5-1.2 s
+// with the tests' 500 ms election timeout), and the new leader extends
+// every lease, so waiting there costs nothing. Capped at the client's
+// defaults for long TTLs.
+EtcdClient::Options client_options(const ClusterConfig& config) {
+  const std::chrono::milliseconds ttl(config.lease_ttl_s * 1000);
+  const EtcdClient::Options defaults;
+  return {.connect_timeout = std::min(defaults.connect_timeout, ttl / 6),
+          .request_timeout = std::min(defaults.request_timeout, ttl / 2)};
+}
+
 }  // namespace
 
 std::string member_key(const ClusterConfig& config, const std::string& name) {
@@ -101,9 +117,10 @@ Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller
       controller_(controller),
       refusals_(refusals),
       subscriber_(subscriber),
-      session_(config.endpoints),
-      watcher_(config.endpoints) {
+      session_(config.endpoints, client_options(config)),
+      watcher_(config.endpoints, client_options(config)) {
   status_.endpoint = session_.endpoint();
+  status_.watch_endpoint = watcher_.endpoint();
   status_.lease_ttl_s = config.lease_ttl_s;
   log::info("cluster: member {} of data center {}, VTEP {}, etcd {}", self_.name, self_.data_center, vtep.to_string(),
             fmt::join(config.endpoints, ","));
@@ -170,9 +187,25 @@ void Membership::set_connected(bool connected) {
   status_.connected = connected;
   if (connected) {
     status_.endpoint = session_.endpoint();
+    status_.watch_endpoint = watcher_.endpoint();
     log::info("cluster: connected to etcd {}", status_.endpoint);
   } else {
     log::warning("cluster: disconnected from etcd; forwarding with the {} member(s) known", members_.size());
+  }
+}
+
+void Membership::note_endpoints() {
+  // Both clients move on by themselves when a member goes away (the
+  // watch without a break): say where they went.
+  std::lock_guard lock(status_mutex_);
+  if (const std::string now = session_.endpoint(); now != status_.endpoint) {
+    log::info("cluster: etcd requests go to {} now ({} did not answer)", now, status_.endpoint);
+    status_.endpoint = now;
+  }
+  if (const std::string now = watcher_.endpoint(); now != status_.watch_endpoint) {
+    log::info("cluster: the watch continues on etcd {} (was {}), from revision {}", now, status_.watch_endpoint,
+              status_.revision + 1);
+    status_.watch_endpoint = now;
   }
 }
 
@@ -277,6 +310,7 @@ bool Membership::tick() {
       }
       next_keepalive_ = Clock::now() + std::chrono::milliseconds(ttl * 1000 / 3);
     }
+    note_endpoints();
     if (subscriber_) subscriber_->tick(session_, lease);
   } catch (const EtcdError& e) {
     note_error(e.what());
@@ -448,6 +482,7 @@ json status_json(const ClusterConfig& config, const Membership& membership, cons
         {{"key", r.key}, {"kind", kind_name(r.kind)}, {"cause", cause_name(r.cause)}, {"reason", r.reason}});
   return {{"connected", s.connected},
           {"endpoint", s.endpoint},
+          {"watch_endpoint", s.watch_endpoint},
           {"endpoints", config.endpoints},
           {"name", config.name},
           {"data_center", config.data_center},

@@ -19,12 +19,19 @@
 // partition) is deleted by etcd about TTL after its last keepalive; the
 // watch sees the DELETE and the peer goes with the MACs learned behind it.
 //
-// etcd unreachable: nothing is removed, the switch forwards with the last
-// members it knew, status says disconnected, and the thread retries every
-// 0.5 s. Back: it checks its lease (granting a new one and writing its key
-// again if etcd forgot it) and resumes the watch from the last revision + 1;
-// a compacted revision, or a lost lease, means a full read (range +
-// reconcile). Its own key deleted under it: written again.
+// A member of the etcd cluster going away (killed, stopped, not
+// answering) is not an outage: both clients move to the next endpoint on
+// their own, the watch from the revision after its last event, and the
+// status stays connected. Timeouts follow the TTL (client_options in the
+// .cpp) so that a silent member costs less than the lease.
+//
+// etcd unreachable (every endpoint): nothing is removed, the switch
+// forwards with the last members it knew, status says disconnected, and
+// the thread retries every 0.5 s. Back: it checks its lease (granting a
+// new one and writing its key again if etcd forgot it) and resumes the
+// watch from the last revision + 1; a compacted revision, or a lost lease,
+// means a full read (range + reconcile). Its own key deleted under it:
+// written again.
 //
 // The watch covers the whole prefix: members are this module's, every
 // other key goes to the subscriber (control/cluster/subscriber.h: desired
@@ -79,7 +86,8 @@ std::optional<Member> parse_member(const std::string& key_name, const std::strin
 
 struct MembershipStatus {
   bool connected = false;
-  std::string endpoint;
+  std::string endpoint;        // where requests (lease, writes) went last
+  std::string watch_endpoint;  // the member the watch stream is on
   int64_t lease_id = 0;
   int64_t lease_ttl_s = 0;
   int64_t revision = 0;          // the store revision this member's view is in step with
@@ -115,6 +123,7 @@ class Membership {
   void apply();
   void note_error(const std::string& what);
   void set_connected(bool connected);
+  void note_endpoints();  // thread only: the clients' endpoints into the status
   void wait(std::chrono::milliseconds period);
 
   const ClusterConfig config_;
