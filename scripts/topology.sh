@@ -40,9 +40,10 @@
 #          reachable from the second at 203.0.113.2 (TCP). Give the second's
 #          rVMs their data center with --set rvmI.cluster.data_center="dc2".
 #   --set  one more key for every rVM's configuration, VALUE in TOML syntax:
-#          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt, cluster or
-#          network (every [[network]]), KEY one the script does not write
-#          itself, e.g. --set nat.max_sessions_per_source=4 --set
+#          SECTION is dpdk, switch, underlay, nat (with --nat), libvirt, cluster,
+#          metrics (off unless metrics.enabled=true; each rVM's 127.0.0.1:9417 is
+#          its own namespace's) or network (every [[network]]), KEY one the script
+#          does not write itself, e.g. --set nat.max_sessions_per_source=4 --set
 #          network.neighbor_limit=16; rvmI.SECTION.KEY=VALUE sets it for rVM I
 #          only, e.g. --set 'rvm2.libvirt.uri="qemu+unix:///system?socket=..."'
 #   map    the reality cloud NATs PUBLIC_IP (203.0.113.x) to UNDERLAY_IP, 1:1
@@ -98,8 +99,8 @@ up() {
   [[ "$n" =~ ^[1-9]$ ]] || die "N must be 1..9"
   [ "$dc2" -lt "$n" ] || die "--dc2 $dc2 leaves no rVM in the first data center"
   for setting in "${settings[@]}"; do
-    [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt|cluster)\.[a-z_]+=.+ ]] ||
-      die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt, cluster"
+    [[ "$setting" =~ ^(rvm[1-9]\.)?(dpdk|switch|underlay|network|nat|libvirt|cluster|metrics)\.[a-z_]+=.+ ]] ||
+      die "--set '$setting': expected [rvmI.]SECTION.KEY=VALUE, SECTION one of dpdk, switch, underlay, network, nat, libvirt, cluster, metrics"
     [[ "${setting#rvm[1-9].}" != nat.* ]] || [ "$nat" = 1 ] || die "--set '$setting': [nat] exists only with --nat"
   done
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -162,7 +163,8 @@ $(extra switch "$i")
 [control]
 socket = "$dir/rvm$i.sock"
 [metrics]
-enabled = false
+$(extra metrics "$i" | grep -c '^enabled=' >/dev/null || echo "enabled = false")
+$(extra metrics "$i")
 [underlay]
 device = "net_af_packet0,iface=u0"
 address = "10.0.0.1$i/24"
