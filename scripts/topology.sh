@@ -71,6 +71,9 @@ ipv4_only() {
 }
 
 # The --set lines of configuration section $1 for rVM $2, as KEY=VALUE lines.
+# Test them with `grep -c ... >/dev/null`, never `grep -q`: grep -q leaves at
+# the first match, the next echo here dies of SIGPIPE and, under pipefail,
+# the test says no (a [cluster] header went missing 7 times in 2000).
 extra() {
   local setting
   for setting in "${settings[@]}"; do
@@ -186,10 +189,10 @@ hub = $hub
 $(extra network "$i")
 $(printf '%b' "$nat_toml")
 $(extra nat "$i")
-$(extra libvirt "$i" | grep -q . && echo "[libvirt]")
+$(extra libvirt "$i" | grep -c . >/dev/null && echo "[libvirt]")
 $(extra libvirt "$i")
-$(extra cluster "$i" | grep -q . && echo "[cluster]")
-$(extra cluster "$i" | grep -q . && ! extra cluster "$i" | grep -q '^name=' && echo "name = \"rvm$i\"")
+$(extra cluster "$i" | grep -c . >/dev/null && echo "[cluster]")
+$(extra cluster "$i" | grep -c . >/dev/null && ! extra cluster "$i" | grep -c '^name=' >/dev/null && echo "name = \"rvm$i\"")
 $(extra cluster "$i")
 TOML
   done
