@@ -104,6 +104,8 @@ std::string render_cluster_status(const json& s) {
     out += fmt::format("  gateway: {}; leader {}; {} failover(s) seen\n", str(g["role"]), leader,
                        g["failovers"].get<uint64_t>());
   }
+  if (s.contains("topology"))
+    out += str(s["topology"]) == "star" ? "  topology: star (the active gateway is the hub)\n" : "  topology: mesh\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : s["members"])
     rows.push_back({str(m["name"]), str(m["vtep"]), m.contains("public_vtep") ? str(m["public_vtep"]) : "-",

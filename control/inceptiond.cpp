@@ -147,9 +147,10 @@ int run(const Config& config, std::function<Config()> reload_source, const std::
         modules.merge(cluster::commands(*desired));
         modules.merge(cluster::commands(*gateway));
       } else {
-        for (const char* command : {"cluster.status", "cluster.network.add", "cluster.network.del",
-                                    "cluster.network.list", "cluster.fip.add", "cluster.fip.del", "cluster.fip.list",
-                                    "cluster.gateway.add", "cluster.gateway.del", "cluster.gateway.list"})
+        for (const char* command :
+             {"cluster.status", "cluster.network.add", "cluster.network.del", "cluster.network.list", "cluster.fip.add",
+              "cluster.fip.del", "cluster.fip.list", "cluster.gateway.add", "cluster.gateway.del",
+              "cluster.gateway.list", "cluster.topology"})
           modules[command] = [](const nlohmann::json&) -> nlohmann::json {
             throw ControlError("cluster: off (the configuration has no [cluster] section)");
           };

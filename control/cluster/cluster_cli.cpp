@@ -14,7 +14,7 @@ using nlohmann::json;
 
 void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
   struct Options {
-    std::string name, router, public_ip, fixed, network, underlay;
+    std::string name, router, public_ip, fixed, network, underlay, mode, data_center;
     uint32_t vni = 0;
     std::optional<uint32_t> fdb_limit;
   };
@@ -54,6 +54,16 @@ void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
   auto* gw_del = gw->add_subcommand("del", "delete a gateway mapping of the cluster");
   gw_del->add_option("public", o->public_ip, "public IP")->required()->check(CLI::ValidIPV4);
   auto* gw_list = gw->add_subcommand("list", "the cluster's gateway mappings and the active gateway");
+
+  auto* topology = cluster.add_subcommand(
+      "topology", "how a data center's members peer: a full mesh, or a star around its active gateway");
+  topology->add_option("mode", o->mode, "mesh or star")->required()->check(CLI::IsMember({"mesh", "star"}));
+  topology->add_option("--data-center", o->data_center, "the data center (default: this rVM's)");
+  verbs.push_back({topology, [o] {
+                     json args = {{"mode", o->mode}};
+                     if (!o->data_center.empty()) args["data_center"] = o->data_center;
+                     return CtlRequest{"cluster.topology", args};
+                   }});
   verbs.push_back({gw_add, [o] {
                      return CtlRequest{"cluster.gateway.add", {{"underlay", o->underlay}, {"public", o->public_ip}}};
                    }});
@@ -79,7 +89,7 @@ void add_cluster_state_verbs(CLI::App& cluster, CtlVerbs& verbs) {
 void add_cluster_renderers(CtlRenderers& renderers) {
   const auto message = [](const json& result) { return str(result["message"]) + "\n"; };
   for (const char* command : {"cluster.network.add", "cluster.network.del", "cluster.fip.add", "cluster.fip.del",
-                              "cluster.gateway.add", "cluster.gateway.del"})
+                              "cluster.gateway.add", "cluster.gateway.del", "cluster.topology"})
     renderers[command] = message;
   renderers["cluster.network.list"] = [](const json& result) {
     std::vector<std::vector<std::string>> rows;

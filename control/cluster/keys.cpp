@@ -285,4 +285,21 @@ std::map<std::pair<std::string, Ipv4Address>, Keyed<Placement>> choose_placement
   return out;
 }
 
+std::optional<Topology> parse_topology(const std::string& value, std::string& reason) {
+  const json j = json::parse(value, nullptr, false);
+  const auto mode = j.is_object() && j.contains("mode") && j["mode"].is_string() ? j["mode"].get<std::string>() : "";
+  if (mode == "mesh") return Topology::kMesh;
+  if (mode == "star") return Topology::kStar;
+  reason = "expected {\"mode\": \"mesh\"} or {\"mode\": \"star\"}";
+  return std::nullopt;
+}
+
+std::string topology_value(Topology topology) {
+  return json{{"mode", topology_name(topology)}}.dump();
+}
+
+const char* topology_name(Topology topology) noexcept {
+  return topology == Topology::kStar ? "star" : "mesh";
+}
+
 }  // namespace inception::cluster

@@ -8,6 +8,7 @@
 //   <prefix>placements/<rvm>/<network>/<fixed> = {"mac": "...", "port": "..."}
 //   <prefix>gateway_mappings/<public> = {"underlay": "A.B.C.D"}
 //   <prefix>gateway_leaders/<dc> = {"name": "rvm1", "public": "A.B.C.D", "since_ms": N}
+//   <prefix>topology/<dc>     = {"mode": "mesh" | "star"}
 //
 // A parse function returns nullopt and says why in `reason` for a value it
 // refuses; its texts are those of the same checks on typed input
@@ -74,6 +75,14 @@ struct GatewayLeader {
   int64_t since_ms = 0;                       // Unix time of its election, in ms
 };
 std::optional<GatewayLeader> parse_gateway_leader(const std::string& value);
+
+// How the members of a data center peer: a full mesh (the default, also
+// without a key), or a star around the data center's active gateway, the
+// paper's hub (every other member peers with it alone, and it relays).
+enum class Topology { kMesh, kStar };
+std::optional<Topology> parse_topology(const std::string& value, std::string& reason);
+std::string topology_value(Topology topology);
+const char* topology_name(Topology topology) noexcept;
 std::string gateway_leader_value(const GatewayLeader& leader);
 std::string placement_value(const Placement& placement);
 

@@ -6,7 +6,9 @@
 #include <chrono>
 
 #include "control/cluster/keys.h"
+#include "control/cluster/operator_write.h"
 #include "control/metrics.h"
+#include "control/protocol.h"
 #include "inception/log.h"
 
 namespace inception::cluster {
@@ -114,11 +116,13 @@ Membership::Membership(const ClusterConfig& config, Ipv4Address vtep, Controller
       self_{config.name, vtep, config.data_center, config.roles, config.public_vtep},
       members_prefix_(config.prefix + "members/"),
       leaders_prefix_(config.prefix + "gateway_leaders/"),
+      topology_prefix_(config.prefix + "topology/"),
       controller_(controller),
       refusals_(refusals),
       subscriber_(subscriber),
       session_(config.endpoints, client_options(config)),
-      watcher_(config.endpoints, client_options(config)) {
+      watcher_(config.endpoints, client_options(config)),
+      writer_(config.endpoints) {
   status_.endpoint = session_.endpoint();
   status_.watch_endpoint = watcher_.endpoint();
   status_.lease_ttl_s = config.lease_ttl_s;
@@ -153,7 +157,30 @@ MembershipStatus Membership::status() const {
   std::sort(s.members.begin(), s.members.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
   s.refused = refusals_.list();
   s.refused_total = refusals_.total();
+  s.topology = topologies_.contains(self_.data_center) ? "star" : "mesh";
   return s;
+}
+
+json Membership::set_topology(const json& args) {
+  const JsonReader r(args, "args");
+  const std::string mode = r.required_string("mode");
+  const std::string data_center = r.string("data_center").value_or(self_.data_center);
+  if (mode != "mesh" && mode != "star")
+    throw ControlError(fmt::format("cluster topology: '{}' is not mesh or star", mode));
+  if (!valid_object_name(data_center, kMaxClusterNameLength))
+    throw ControlError(fmt::format("cluster topology: '{}' is not a data center name", data_center));
+  const Topology topology = mode == "star" ? Topology::kStar : Topology::kMesh;
+  const std::string key = topology_prefix_ + data_center;
+  with_etcd([&] {
+    std::lock_guard lock(writer_mutex_);
+    writer_.put(key, topology_value(topology));
+  });
+  return {
+      {"cluster_wide", true},
+      {"key", key},
+      {"message", topology == Topology::kStar
+                      ? fmt::format("data center {}: a star around its active gateway (written to etcd)", data_center)
+                      : fmt::format("data center {}: a full mesh (written to etcd)", data_center)}};
 }
 
 void Membership::wait(std::chrono::milliseconds period) {
@@ -327,9 +354,12 @@ void Membership::resync() {
     std::lock_guard lock(status_mutex_);
     members_.clear();
     leaders_.clear();
-    std::vector<std::string> keys;
+    topologies_.clear();
+    std::vector<std::string> keys, topology_keys;
     for (const KeyValue& kv : r.kvs) {
       note_leader(kv, false);
+      note_topology(kv, false);
+      if (kv.key.starts_with(topology_prefix_)) topology_keys.push_back(kv.key);
       if (!kv.key.starts_with(members_prefix_)) continue;
       keys.push_back(kv.key);
       std::string reason;
@@ -341,6 +371,7 @@ void Membership::resync() {
       }
     }
     refusals_.keep_only(KeyKind::kMember, keys);
+    refusals_.keep_only(KeyKind::kTopology, topology_keys);
     status_.revision = r.revision;
     ++status_.resyncs;
   }
@@ -356,10 +387,11 @@ void Membership::on_event(const WatchEvent& event) {
     status_.revision = std::max(status_.revision, event.kv.mod_revision);
   }
   if (!key.starts_with(members_prefix_)) {
-    if (key.starts_with(leaders_prefix_)) {
+    if (key.starts_with(leaders_prefix_) || key.starts_with(topology_prefix_)) {
       {
         std::lock_guard lock(status_mutex_);
         note_leader(event.kv, event.type == WatchEvent::Type::kDelete);
+        note_topology(event.kv, event.type == WatchEvent::Type::kDelete);
       }
       apply();
     }
@@ -402,21 +434,42 @@ void Membership::note_leader(const KeyValue& kv, bool deleted) {
     leaders_.erase(data_center);
 }
 
+void Membership::note_topology(const KeyValue& kv, bool deleted) {
+  if (!kv.key.starts_with(topology_prefix_)) return;
+  const std::string data_center = kv.key.substr(topology_prefix_.size());
+  std::string reason;
+  const auto topology = deleted ? std::optional(Topology::kMesh) : parse_topology(kv.value, reason);
+  if (deleted || topology)
+    refusals_.accept(kv.key);
+  else
+    refusals_.refuse(kv.key, KeyKind::kTopology, RefusalCause::kInvalid, reason);
+  // A refused value leaves the data center as it was.
+  if (topology == Topology::kStar)
+    topologies_[data_center] = Topology::kStar;
+  else if (topology)
+    topologies_.erase(data_center);
+}
+
 void Membership::apply() {
   std::map<Ipv4Address, ClusterPeer> peers;
   std::map<Ipv4Address, std::vector<std::string>> keys_of;
   {
     std::lock_guard lock(status_mutex_);
+    const auto ours = leaders_.find(self_.data_center);
+    const bool leading = ours != leaders_.end() && ours->second == self_.name;
+    const bool star = topologies_.contains(self_.data_center);
     for (const auto& [key, m] : members_) {
       if (m.name == self_.name || m.data_center != self_.data_center || m.vtep == self_.vtep) continue;
-      peers.emplace(m.vtep, ClusterPeer{m.name, m.vtep, "", kMeshHorizon});
+      // A star: the hub peers with everyone and relays (no group), the
+      // others with the hub alone; without a hub, nobody.
+      if (star && !leading && (ours == leaders_.end() || m.name != ours->second)) continue;
+      peers.emplace(m.vtep, ClusterPeer{m.name, m.vtep, "", star && leading ? kNoHorizon : kMeshHorizon});
       keys_of[m.vtep].push_back(key);
     }
     // The other data centers, through their active gateways and only from
     // this one's: a second tunnel between two data centers would carry
     // every flood twice.
-    const auto ours = leaders_.find(self_.data_center);
-    if (self_.public_vtep && ours != leaders_.end() && ours->second == self_.name) {
+    if (self_.public_vtep && leading) {
       uint8_t horizon = kFirstRemoteHorizon;  // in data center order, the same on every switch
       for (const auto& [data_center, name] : leaders_) {
         if (data_center == self_.data_center) continue;
@@ -491,6 +544,7 @@ json status_json(const ClusterConfig& config, const Membership& membership, cons
           {"lease_ttl_s", s.lease_ttl_s},
           {"revision", s.revision},
           {"members", members},
+          {"topology", s.topology},
           {"refused", refused},
           {"last_error", s.last_error.empty() ? json() : json(s.last_error)},
           {"gateway", gateway_json},
@@ -556,9 +610,10 @@ std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, c
   return std::make_shared<ClusterCollector>(membership, refusals, gateway);
 }
 
-ModuleCommands commands(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway) {
+ModuleCommands commands(const ClusterConfig& config, Membership& membership, const GatewayHa& gateway) {
   return {{"cluster.status",
-           [&config, &membership, &gateway](const json&) { return status_json(config, membership, gateway); }}};
+           [&config, &membership, &gateway](const json&) { return status_json(config, membership, gateway); }},
+          {"cluster.topology", [&membership](const json& a) { return membership.set_topology(a); }}};
 }
 
 }  // namespace inception::cluster

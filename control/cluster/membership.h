@@ -11,6 +11,12 @@
 // VTEP, and relays between them (split horizon: one group per data center).
 // Other rVMs reach the other data centers through it, by MAC learning.
 //
+// A data center may be a star instead of a mesh (<prefix>topology/<dc> =
+// {"mode": "star"}, `inceptionctl cluster topology star`): its active
+// gateway is the hub, peering with every member and relaying between them
+// (no split-horizon group); every other member peers with the hub alone,
+// and follows it to a new one after a failover.
+//
 // written under a lease of [cluster] lease_ttl seconds that the thread
 // keeps alive every TTL/3. The thread watches the prefix from the
 // revision of its last full read and hands the controller the whole set of
@@ -63,6 +69,7 @@
 #include "control/api.h"
 #include "control/cluster/etcd_client.h"
 #include "control/cluster/gateway.h"
+#include "control/cluster/keys.h"
 #include "control/cluster/refusals.h"
 #include "control/cluster/subscriber.h"
 #include "control/config.h"
@@ -90,9 +97,10 @@ struct MembershipStatus {
   std::string watch_endpoint;  // the member the watch stream is on
   int64_t lease_id = 0;
   int64_t lease_ttl_s = 0;
-  int64_t revision = 0;          // the store revision this member's view is in step with
-  std::vector<Member> members;   // every valid member, this one included, by name
-  std::vector<Refusal> refused;  // keys refused now, of every kind
+  int64_t revision = 0;           // the store revision this member's view is in step with
+  std::vector<Member> members;    // every valid member, this one included, by name
+  std::string topology = "mesh";  // of this data center
+  std::vector<Refusal> refused;   // keys refused now, of every kind
   std::string last_error;
   uint64_t joins = 0, leaves = 0, reconnects = 0, resyncs = 0, refused_total = 0;
 };
@@ -110,6 +118,8 @@ class Membership {
   Membership& operator=(const Membership&) = delete;
 
   MembershipStatus status() const;
+  // `cluster topology mesh|star [--data-center DC]`: writes the key.
+  nlohmann::json set_topology(const nlohmann::json& args);
 
  private:
   void run();
@@ -117,8 +127,9 @@ class Membership {
   void ensure_registered();
   void resync();
   void on_event(const WatchEvent& event);
-  void note_leader(const KeyValue& kv, bool deleted);  // under status_mutex_
-  bool tick();                                         // keepalive; false ends the watch
+  void note_leader(const KeyValue& kv, bool deleted);    // under status_mutex_
+  void note_topology(const KeyValue& kv, bool deleted);  // under status_mutex_
+  bool tick();                                           // keepalive; false ends the watch
   // The members' set changed: hand the controller the peers.
   void apply();
   void note_error(const std::string& what);
@@ -128,12 +139,14 @@ class Membership {
 
   const ClusterConfig config_;
   const Member self_;
-  const std::string members_prefix_, leaders_prefix_;
+  const std::string members_prefix_, leaders_prefix_, topology_prefix_;
   Controller& controller_;
   Refusals& refusals_;
   KeySubscriber* const subscriber_;
   EtcdClient session_;  // unary requests (lease, put, range)
   EtcdClient watcher_;  // the watch stream
+  std::mutex writer_mutex_;
+  EtcdClient writer_;  // the command handlers'
   std::thread thread_;
   std::atomic<bool> stopping_{false};  // relaxed: the condition variable orders the wake-up
   std::mutex wait_mutex_;
@@ -149,6 +162,7 @@ class Membership {
   MembershipStatus status_;                     // members and refused are rebuilt from below
   std::map<std::string, Member> members_;       // by key
   std::map<std::string, std::string> leaders_;  // data center -> its active gateway's name
+  std::map<std::string, Topology> topologies_;  // data center -> how its members peer, if not a mesh
   std::map<Ipv4Address, ClusterPeer> applied_;  // the peers last handed to the controller
 };
 
@@ -158,6 +172,6 @@ nlohmann::json status_json(const ClusterConfig& config, const Membership& member
 std::shared_ptr<prometheus::Collectable> metrics(const Membership& membership, const Refusals& refusals,
                                                  const GatewayHa& gateway);
 // The control socket's "cluster.*" commands.
-ModuleCommands commands(const ClusterConfig& config, const Membership& membership, const GatewayHa& gateway);
+ModuleCommands commands(const ClusterConfig& config, Membership& membership, const GatewayHa& gateway);
 
 }  // namespace inception::cluster

@@ -18,6 +18,8 @@ const char* kind_name(KeyKind kind) noexcept {
       return "gateway_mapping";
     case KeyKind::kPlacement:
       return "placement";
+    case KeyKind::kTopology:
+      return "topology";
   }
   return "?";
 }

@@ -20,7 +20,7 @@
 namespace inception::cluster {
 
 // What kind of key, and why, as the metric's labels.
-enum class KeyKind { kMember, kNetwork, kFip, kPlacement, kGatewayMapping };
+enum class KeyKind { kMember, kNetwork, kFip, kPlacement, kGatewayMapping, kTopology };
 enum class RefusalCause {
   kInvalid,    // not JSON, a field missing, mistyped or out of range
   kDuplicate,  // claims what an older key claims (a VNI, a fixed IP)

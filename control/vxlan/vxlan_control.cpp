@@ -85,9 +85,11 @@ void Controller::publish_underlay(Snapshot& snapshot) const {
 }
 
 uint8_t Controller::horizon_of(const Network& network, const Peer& peer) {
-  // Another data center's gateway is a group of its own on a hub too: the
-  // hub relays to it, and it only ever sends what its side needs.
-  if (peer.cluster && peer.member.horizon >= kFirstRemoteHorizon) return peer.member.horizon;
+  // Another data center's gateway is a group of its own on a typed hub
+  // network too: the hub relays to it, and it only ever sends what its side
+  // needs.
+  // The cluster's star puts its hub's peers in none.
+  if (peer.cluster && peer.member.horizon != kMeshHorizon) return peer.member.horizon;
   return network.config.hub ? kNoHorizon : kMeshHorizon;
 }
 

@@ -805,5 +805,53 @@ TEST_F(ClusterGatewayTest, ActiveGatewayKilledOrCutFromEtcdStandbyTakesOverWithi
   EXPECT_EQ(lost, 0) << "of " << sent;
 }
 
+// A data center as a star (`cluster topology star`): the active gateway is
+// the hub, peering with every member and relaying between them; the others
+// peer with it alone, back to a mesh on `cluster topology mesh`, and after
+// kill -9 of the hub they follow the new active gateway.
+TEST_F(ClusterGatewayTest, AStarDataCenterFollowsItsHubThroughAFailover) {
+  ASSERT_TRUE(eventually([&] { return mesh_of({1, 2, 3}); }, 15s)) << topo_->log(1);
+  ASSERT_TRUE(eventually([&] { return role(1) == "active" || role(2) == "active"; }, 10s)) << topo_->log(1);
+  const int hub = role(1) == "active" ? 1 : 2;
+  const int standby = 3 - hub;
+  const auto star_of = [&](int center, const std::set<int>& spokes) {
+    if (!has_peers(center, spokes)) return false;
+    for (int spoke : spokes)
+      if (!has_peers(spoke, {center})) return false;
+    return true;
+  };
+  const CommandResult set = topo_->ctl(3, {"cluster", "topology", "star"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out, "data center dc1: a star around its active gateway (written to etcd)\n");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return star_of(hub, {standby, 3});
+      },
+      5s))
+      << topo_->ctl(3, {"network", "show", "private"}).out;
+  EXPECT_EQ(status(standby)["topology"], "star");
+  // Spokes reach each other through the hub only.
+  EXPECT_TRUE(eventually([&] { return pings(3, standby) && pings(standby, 3); }, 10s));
+
+  ASSERT_EQ(topo_->ctl(3, {"cluster", "topology", "mesh"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return mesh_of({1, 2, 3}); }, 5s));
+  ASSERT_EQ(topo_->ctl(3, {"cluster", "topology", "star"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return star_of(hub, {standby, 3}); }, 5s));
+
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(topo_->pid(hub), SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return star_of(standby, {3}); }, 5s))
+      << topo_->ctl(3, {"network", "show", "private"}).out;
+  EXPECT_TRUE(eventually([&] { return pings(3, standby); }, 5s));
+  std::printf("cluster: star's hub killed: rVM 3 peered with the new hub and pinging it %.2f s later\n",
+              seconds_since(killed));
+  // A topology key written by hand with a bad value is refused and changes nothing.
+  ASSERT_EQ(etcdctl("put /inception/v1/topology/dc1 '{\"mode\": \"ring\"}'").exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return refused(3).contains("/inception/v1/topology/dc1"); }, 5s));
+  EXPECT_EQ(refused(3)["/inception/v1/topology/dc1"], "expected {\"mode\": \"mesh\"} or {\"mode\": \"star\"}");
+  EXPECT_EQ(status(3)["topology"], "star");
+  EXPECT_TRUE(has_peers(3, {standby}));
+}
+
 }  // namespace
 }  // namespace inception::test
