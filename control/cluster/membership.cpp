@@ -100,10 +100,10 @@ std::optional<Member> parse_member(const std::string& key_name, const std::strin
     }
   }
   if (j.contains("public_vtep")) {
-    const auto text = j["public_vtep"].is_string() ? j["public_vtep"].get<std::string>() : j["public_vtep"].dump();
-    m.public_vtep = Ipv4Address::parse(text);
+    const auto given = j["public_vtep"].is_string() ? j["public_vtep"].get<std::string>() : j["public_vtep"].dump();
+    m.public_vtep = Ipv4Address::parse(given);
     if (!m.public_vtep) {
-      reason = fmt::format("public_vtep '{}' is not an IPv4 address", text);
+      reason = fmt::format("public_vtep '{}' is not an IPv4 address", given);
       return std::nullopt;
     }
   }

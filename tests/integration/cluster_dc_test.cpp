@@ -29,6 +29,7 @@ using namespace std::chrono_literals;
 constexpr const char* kEtcdAddress = "10.0.0.2";
 constexpr const char* kEtcdPublic = "203.0.113.2";
 constexpr const char* kGateway1Public = "203.0.113.11";
+constexpr const char* kGateway2Public = "203.0.113.12";
 constexpr const char* kGateway3Public = "203.0.113.13";
 
 class ClusterTwoDataCentersTest : public ::testing::Test {
@@ -44,6 +45,10 @@ class ClusterTwoDataCentersTest : public ::testing::Test {
                                          "rvm3.cluster.roles=[\"gateway\"]",
                                          "rvm3.cluster.public_vtep=\"" + std::string(kGateway3Public) + "\"",
                                          "rvm4.cluster.data_center=\"dc2\""};
+    if (second_gateway_) {
+      settings.push_back("rvm2.cluster.roles=[\"gateway\"]");
+      settings.push_back("rvm2.cluster.public_vtep=\"" + std::string(kGateway2Public) + "\"");
+    }
     for (int rvm = 1; rvm <= 4; ++rvm)
       settings.push_back("rvm" + std::to_string(rvm) + ".cluster.endpoints=[\"http://" +
                          (rvm <= 2 ? kEtcdAddress : kEtcdPublic) + ":" + port + "\"]");
@@ -52,6 +57,8 @@ class ClusterTwoDataCentersTest : public ::testing::Test {
     ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway1Public, "10.0.0.11"}).exit_code, 0);
     ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway3Public, "10.0.0.13", "dc2"}).exit_code,
               0);
+    if (second_gateway_)
+      ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway2Public, "10.0.0.12"}).exit_code, 0);
     ASSERT_TRUE(etcd_->start()) << etcd_->log();
     etcd_up_ = std::chrono::steady_clock::now();
   }
@@ -93,6 +100,7 @@ class ClusterTwoDataCentersTest : public ::testing::Test {
   std::unique_ptr<EtcdServer> etcd_;
   std::unique_ptr<Topology> topo_;
   std::chrono::steady_clock::time_point etcd_up_;
+  bool second_gateway_ = false;  // rVM 2 a gateway of dc1 too, published as 203.0.113.12
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -148,24 +156,50 @@ TEST_F(ClusterTwoDataCentersTest, IvmsOfTwoDataCentersTalkThroughTheirGatewaysAn
       << "VXLAN from dc1's gateway's private VTEP address was not refused: " << unknown_peer_drops(3) - before;
 }
 
-// The active gateway of dc2 gone (kill -9): dc1's gateway drops the tunnel
-// once the leader key expires, with the MACs behind it, and takes it up
-// again when the restarted gateway is elected.
-TEST_F(ClusterTwoDataCentersTest, AGatewaysDeathTakesItsTunnelDownAndItsReturnBringsItBack) {
-  ASSERT_TRUE(eventually([&] { return peered_with(1, {"10.0.0.12", kGateway3Public}); }, 20s)) << views();
-  ASSERT_TRUE(eventually([&] { return pings(2, 4); }, 10s)) << views();
+// dc1 with two gateways, rVMs 1 and 2: kill -9 of the active one, and the
+// standby, elected, takes the tunnel over. dc2's gateway moves its peer to
+// the new public address, and the old gateway restarted stays standby with
+// no tunnel of its own.
+class ClusterTwoDataCentersHaTest : public ClusterTwoDataCentersTest {
+ protected:
+  ClusterTwoDataCentersHaTest() { second_gateway_ = true; }
+};
+
+TEST_F(ClusterTwoDataCentersHaTest, TheStandbyGatewayTakesTheTunnelOverWhenTheActiveOneDies) {
+  const auto vtep = [](int rvm) { return "10.0.0.1" + std::to_string(rvm); };
+  const auto public_of = [](int rvm) { return std::string(rvm == 1 ? kGateway1Public : kGateway2Public); };
+  int active = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int r : {1, 2})
+          if (peered_with(r, {vtep(3 - r), kGateway3Public})) active = r;
+        return active != 0;
+      },
+      20s))
+      << views();
+  const int standby = 3 - active;
+  EXPECT_TRUE(peered_with(standby, {vtep(active)})) << "the standby must not tunnel\n" << views();
+  ASSERT_TRUE(eventually([&] { return peered_with(3, {"10.0.0.14", public_of(active)}); }, 5s)) << views();
+  ASSERT_TRUE(eventually([&] { return pings(standby, 4); }, 10s)) << views();
+
   const auto killed = std::chrono::steady_clock::now();
-  ASSERT_EQ(kill(topo_->pid(3), SIGKILL), 0);
-  // The leader key's lease (1 s) goes first, the member's (TTL 2 s) later.
-  EXPECT_TRUE(eventually([&] { return peered_with(1, {"10.0.0.12"}); }, 5s)) << views();
-  std::printf("cluster: dc2's gateway killed, its tunnel gone from dc1's gateway after %.2f s\n",
+  ASSERT_EQ(kill(topo_->pid(active), SIGKILL), 0);
+  EXPECT_TRUE(eventually([&] { return peered_with(3, {"10.0.0.14", public_of(standby)}); }, 5s)) << views();
+  // (The dead gateway stays its peer until its member lease expires.)
+  EXPECT_TRUE(peers(standby).contains(kGateway3Public)) << views();
+  std::printf("cluster: dc1's active gateway killed: dc2's gateway tunnels to the new one after %.2f s\n",
               seconds_since(killed));
-  EXPECT_FALSE(pings(2, 4));
-  const auto restarted = std::chrono::steady_clock::now();
-  ASSERT_TRUE(topo_->start(3));
-  EXPECT_TRUE(eventually([&] { return peered_with(1, {"10.0.0.12", kGateway3Public}); }, 10s)) << views();
-  EXPECT_TRUE(eventually([&] { return pings(2, 4); }, 10s)) << views();
-  std::printf("cluster: dc2's gateway restarted, dc1 pinging dc2 again after %.2f s\n", seconds_since(restarted));
+  EXPECT_TRUE(eventually([&] { return pings(standby, 4) && pings(4, standby); }, 5s)) << views();
+  std::printf("cluster: dc1's active gateway killed: its iVM pinging dc2 through the new one after %.2f s\n",
+              seconds_since(killed));
+
+  // The old gateway back: standby, no second tunnel, no outage.
+  ASSERT_TRUE(topo_->start(active));
+  ASSERT_TRUE(eventually([&] { return peered_with(active, {vtep(standby)}); }, 10s)) << views();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(pings(4, standby)) << "ping " << i << " lost after the old gateway returned";
+    EXPECT_TRUE(peered_with(3, {"10.0.0.14", public_of(standby)})) << views();
+  }
 }
 
 }  // namespace
