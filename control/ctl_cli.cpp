@@ -120,81 +120,101 @@ std::string render_cluster_status(const json& s) {
 
 }  // namespace
 
+namespace {
+
+// inceptionctl's whole command line, built in one place for parsing and for
+// shell completion: completion can never offer a verb the parser does not
+// know, nor miss one it does. The options write into `inv` and the members.
+struct CtlApp {
+  CLI::App app{"inceptionctl: configure and inspect a running inceptiond", "inceptionctl"};
+  CtlVerbs verbs;
+  CLI::App* stats = nullptr;
+  CLI::App* top = nullptr;
+  CLI::App* config_show = nullptr;
+  CLI::App* config_reload = nullptr;
+  CLI::App* libvirt_status = nullptr;
+  CLI::App* cluster_status = nullptr;
+  std::string top_sort = "rx";
+  bool reload_dry_run = false;
+
+  explicit CtlApp(CtlInvocation& inv) {
+    app.require_subcommand(1);
+    app.add_option("-s,--socket", inv.socket, "inceptiond control socket")->capture_default_str();
+    app.add_flag("-j,--json", inv.json_output, "print the daemon's JSON result instead of a table");
+    app.set_version_flag("-V,--version", std::string("inceptionctl ") + INCEPTION_VERSION);
+
+    add_network_verbs(app, verbs);
+    add_port_verbs(app, verbs);
+    add_fdb_verbs(app, verbs);
+    add_vxlan_verbs(app, verbs);
+    add_router_verbs(app, verbs);
+
+    auto* libvirt = app.add_subcommand("libvirt", "the guests libvirt runs on this rVM (docs/libvirt.md)");
+    libvirt->require_subcommand(1);
+    libvirt_status =
+        libvirt->add_subcommand("status", "connection, adopted domains and ports, refused domains, events");
+
+    auto* cluster =
+        app.add_subcommand("cluster", "cluster mode: membership and desired state in etcd (docs/cluster.md)");
+    cluster->require_subcommand(1);
+    cluster_status = cluster->add_subcommand("status", "etcd connection, lease, members, refused keys, counters");
+    add_cluster_state_verbs(*cluster, verbs);
+
+    stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
+    top = app.add_subcommand("top", "live view: port rates, drops by reason, workers, peers (q quits)");
+    top->add_option("-i,--interval", inv.top.interval_s, "seconds between screens")
+        ->check(CLI::Range(0.2, 3600.0))
+        ->capture_default_str();
+    top->add_option("--sort", top_sort, "rx, tx, drops or name (keys r t d n)")
+        ->check(CLI::IsMember({"rx", "tx", "drops", "name"}))
+        ->capture_default_str();
+    top->add_option("-n,--iterations", inv.top.iterations, "screens to show, then exit (0: until q)")
+        ->capture_default_str();
+    auto* config = app.add_subcommand("config", "running configuration");
+    config->require_subcommand(1);
+    config_show = config->add_subcommand("show", "print the running configuration as TOML");
+    config_reload = config->add_subcommand(
+        "reload", "read the configuration file again and apply the difference live (systemd's ExecReload)");
+    config_reload->add_flag("--dry-run", reload_dry_run, "print the steps without applying them");
+  }
+};
+
+}  // namespace
+
 CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   CtlParse parse;
-  CLI::App app{"inceptionctl: configure and inspect a running inceptiond", "inceptionctl"};
-  app.require_subcommand(1);
   CtlInvocation& inv = parse.invocation;
-  app.add_option("-s,--socket", inv.socket, "inceptiond control socket")->capture_default_str();
-  app.add_flag("-j,--json", inv.json_output, "print the daemon's JSON result instead of a table");
-  app.set_version_flag("-V,--version", std::string("inceptionctl ") + INCEPTION_VERSION);
-
-  CtlVerbs verbs;
-  add_network_verbs(app, verbs);
-  add_port_verbs(app, verbs);
-  add_fdb_verbs(app, verbs);
-  add_vxlan_verbs(app, verbs);
-  add_router_verbs(app, verbs);
-
-  auto* libvirt = app.add_subcommand("libvirt", "the guests libvirt runs on this rVM (docs/libvirt.md)");
-  libvirt->require_subcommand(1);
-  auto* libvirt_status =
-      libvirt->add_subcommand("status", "connection, adopted domains and ports, refused domains, events");
-
-  auto* cluster = app.add_subcommand("cluster", "cluster mode: membership and desired state in etcd (docs/cluster.md)");
-  cluster->require_subcommand(1);
-  auto* cluster_status = cluster->add_subcommand("status", "etcd connection, lease, members, refused keys, counters");
-  add_cluster_state_verbs(*cluster, verbs);
-
-  auto* stats = app.add_subcommand("stats", "per-port counters and per-worker cycles");
-  auto* top = app.add_subcommand("top", "live view: port rates, drops by reason, workers, peers (q quits)");
-  std::string top_sort = "rx";
-  top->add_option("-i,--interval", inv.top.interval_s, "seconds between screens")
-      ->check(CLI::Range(0.2, 3600.0))
-      ->capture_default_str();
-  top->add_option("--sort", top_sort, "rx, tx, drops or name (keys r t d n)")
-      ->check(CLI::IsMember({"rx", "tx", "drops", "name"}))
-      ->capture_default_str();
-  top->add_option("-n,--iterations", inv.top.iterations, "screens to show, then exit (0: until q)")
-      ->capture_default_str();
-  auto* config = app.add_subcommand("config", "running configuration");
-  config->require_subcommand(1);
-  auto* config_show = config->add_subcommand("show", "print the running configuration as TOML");
-  auto* config_reload = config->add_subcommand(
-      "reload", "read the configuration file again and apply the difference live (systemd's ExecReload)");
-  bool reload_dry_run = false;
-  config_reload->add_flag("--dry-run", reload_dry_run, "print the steps without applying them");
-
+  CtlApp ctl(inv);
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them reversed, without argv[0]
-    app.parse(reversed);
+    ctl.app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     std::ostringstream out, err;
-    parse.exit_code = app.exit(e, out, err);
+    parse.exit_code = ctl.app.exit(e, out, err);
     parse.output = out.str() + err.str();
     return parse;
   }
 
-  auto verb = std::find_if(verbs.begin(), verbs.end(), [](const CtlVerb& v) { return v.subcommand->parsed(); });
+  auto verb = std::find_if(ctl.verbs.begin(), ctl.verbs.end(), [](const CtlVerb& v) { return v.subcommand->parsed(); });
   CtlRequest request;
-  if (verb != verbs.end()) {
+  if (verb != ctl.verbs.end()) {
     request = verb->request();
-  } else if (*stats) {
+  } else if (*ctl.stats) {
     request.command = "stats";
-  } else if (*top) {
+  } else if (*ctl.top) {
     inv.command = "top";
-    inv.top.sort = top_sort == "tx"      ? TopSort::kTx
-                   : top_sort == "drops" ? TopSort::kDrops
-                   : top_sort == "name"  ? TopSort::kName
-                                         : TopSort::kRx;
-  } else if (*config_show) {
+    inv.top.sort = ctl.top_sort == "tx"      ? TopSort::kTx
+                   : ctl.top_sort == "drops" ? TopSort::kDrops
+                   : ctl.top_sort == "name"  ? TopSort::kName
+                                             : TopSort::kRx;
+  } else if (*ctl.config_show) {
     request.command = "config.show";
-  } else if (*config_reload) {
+  } else if (*ctl.config_reload) {
     request.command = "config.reload";
-    request.args["dry_run"] = reload_dry_run;
-  } else if (*libvirt_status) {
+    request.args["dry_run"] = ctl.reload_dry_run;
+  } else if (*ctl.libvirt_status) {
     request.command = "libvirt.status";
-  } else if (*cluster_status) {
+  } else if (*ctl.cluster_status) {
     request.command = "cluster.status";
   }
   if (!request.usage_error.empty()) {
@@ -208,6 +228,32 @@ CtlParse parse_ctl_args(const std::vector<std::string>& args) {
   }
   parse.ok = true;
   return parse;
+}
+
+std::vector<std::string> ctl_completions(const std::vector<std::string>& words) {
+  CtlInvocation inv;
+  CtlApp ctl(inv);
+  const CLI::App* at = &ctl.app;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (word.size() > 1 && word[0] == '-') {
+      // An option of the current command: its value, unless given as
+      // --name=value, is the next word and no verb.
+      const CLI::Option* option = at->get_option_no_throw(word.substr(0, word.find('=')));
+      if (option != nullptr && option->get_type_size_max() > 0 && word.find('=') == std::string::npos) ++i;
+      continue;
+    }
+    const auto sub = at->get_subcommands([&word](const CLI::App* s) { return s->get_name() == word; });
+    if (!sub.empty()) at = sub.front();
+    // Anything else is a positional argument (a name, an address): the
+    // command stays the same.
+  }
+  std::vector<std::string> out;
+  for (const CLI::App* sub : at->get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); }))
+    out.push_back(sub->get_name());
+  for (const CLI::Option* option : at->get_options())
+    for (const std::string& name : option->get_lnames()) out.push_back("--" + name);
+  return out;
 }
 
 std::string render_result(const std::string& command, const json& result) {

@@ -34,6 +34,12 @@ struct CtlParse {
 
 CtlParse parse_ctl_args(const std::vector<std::string>& args);
 
+// Shell completion (`inceptionctl __complete WORD...`, called by the bash
+// completion script): the subcommands and long options of the command that
+// `words` (the words typed so far, without the program and the word being
+// completed) lead to; the shell keeps those matching the word in progress.
+std::vector<std::string> ctl_completions(const std::vector<std::string>& words);
+
 // Human-readable rendering of a successful response's result.
 std::string render_result(const std::string& command, const nlohmann::json& result);
 

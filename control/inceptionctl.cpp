@@ -10,6 +10,13 @@ namespace {
 
 int run(int argc, char** argv) {
   using namespace inception;
+  // Not a verb of the app (it would show in --help): the bash completion
+  // script's question, answered from the same CLI11 app as the parser.
+  if (argc > 1 && std::string(argv[1]) == "__complete") {
+    for (const std::string& word : ctl_completions(std::vector<std::string>(argv + 2, argv + argc)))
+      std::printf("%s\n", word.c_str());
+    return 0;
+  }
   const CtlParse parse = parse_ctl_args(std::vector<std::string>(argv, argv + argc));
   if (!parse.ok) {
     std::fputs(parse.output.c_str(), parse.exit_code == 0 ? stdout : stderr);

@@ -14,6 +14,8 @@ build_packages=(
   libtomlplusplus-dev prometheus-cpp-dev libvirt-dev libxml2-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev libsystemd-dev
   libgtest-dev libgmock-dev
+  # The man pages are help2man's reading of the built binaries' --help.
+  help2man
 )
 test_packages=(
   iproute2 iputils-ping tcpdump ethtool iperf3 socat curl procps iptables
@@ -32,6 +34,8 @@ test_packages=(
   prometheus
   # A terminal for `inceptionctl top`'s test.
   tmux
+  # groff: the install test renders the man pages.
+  groff-base
 )
 
 perf_packages=(

@@ -4,6 +4,9 @@
 #   systemd unit, /etc/default, Prometheus's rules, docs); the installed
 #   inceptiond's --version and --check of the installed configuration;
 #   systemd-analyze verify of the installed unit, every remark a failure;
+#   the man pages render without a groff warning and name every verb and
+#   option the binaries' own parsers know; bash completion gives
+#   inceptionctl's words;
 #   and the installed switch run with exactly the unit's
 #   CapabilityBoundingSet (setpriv), with an af_packet underlay on a veth in
 #   a namespace, hugepages when the machine has them, and a kernel port: it
@@ -48,6 +51,44 @@ done
 grep -q "^INCEPTIOND_CONFIG=$sysconfdir/inception/inceptiond.toml$" "$root$sysconfdir/default/inceptiond" ||
   fail "/etc/default/inceptiond names another configuration"
 grep -q "^ExecStart=$prefix/sbin/inceptiond " "$unit" || fail "the unit starts another binary"
+
+# Man pages: they render without a single groff warning, and the page of
+# each binary names what its own parser knows: every top-level verb of
+# inceptionctl (as its completion lists them), every option of inceptiond.
+ctl_bin=$root$prefix/bin/inceptionctl
+mapfile -t verbs < <("$ctl_bin" __complete | grep -v '^-')
+[ ${#verbs[@]} -ge 10 ] || fail "inceptionctl __complete lists ${#verbs[@]} verbs: ${verbs[*]}"
+mapfile -t daemon_options < <("$sbin/inceptiond" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+[ ${#daemon_options[@]} -ge 5 ] || fail "inceptiond --help lists ${#daemon_options[@]} options"
+for page in man1/inceptionctl.1 man8/inceptiond.8; do
+  file=$root$prefix/share/man/$page
+  [ -f "$file" ] || fail "not installed: ${file#"$root"}"
+  warnings=$(groff -man -Tutf8 -ww -z "$file" 2>&1) || fail "groff cannot render $page: $warnings"
+  [ -z "$warnings" ] || fail "groff warns about $page: $warnings"
+done
+text=$(groff -man -Tascii -P-cbou "$root$prefix/share/man/man1/inceptionctl.1")
+for verb in "${verbs[@]}"; do
+  grep -qw -- "$verb" <<< "$text" || fail "inceptionctl.1 does not mention the verb '$verb'"
+done
+text=$(groff -man -Tascii -P-cbou "$root$prefix/share/man/man8/inceptiond.8")
+for option in "${daemon_options[@]}"; do
+  grep -q -- "$option" <<< "$text" || fail "inceptiond.8 does not mention $option"
+done
+
+# Bash completion, the way bash calls it: COMP_WORDS and COMP_CWORD in,
+# COMPREPLY out; inceptionctl found on PATH as an operator types it.
+completion=$root$prefix/share/bash-completion/completions/inceptionctl
+[ -f "$completion" ] || fail "not installed: ${completion#"$root"}"
+complete_words() {
+  PATH="$root$prefix/bin:$PATH" bash -c 'source "$1"; shift
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _inceptionctl; echo "${COMPREPLY[*]}"' _ "$completion" "$@"
+}
+got=$(complete_words inceptionctl ne)
+[ "$got" = "network neigh" ] || fail "completing 'inceptionctl ne' gives '$got', not 'network neigh'"
+got=$(complete_words inceptionctl network "")
+[ "$got" = "add show del list" ] || fail "completing 'inceptionctl network ' gives '$got', not 'add show del list'"
+got=$(complete_words inceptionctl --socket /tmp/x.sock port add ivm1 --net)
+[ "$got" = "--network" ] || fail "completing 'inceptionctl ... port add ivm1 --net' gives '$got', not '--network'"
 
 # systemd-analyze checks that ExecStart's binary exists: verify a copy whose
 # paths point into the scratch root. It exits 0 on unknown keys: any remark
@@ -109,4 +150,4 @@ for _ in $(seq 1 50); do
 done
 ip -n "$ns" neigh show 192.0.2.10 dev u1 | grep -q lladdr ||
   fail "no ARP answer for the VTEP over af_packet: $(tail -5 "$root/switch.log")"
-echo "install test: layout, --check, systemd-analyze verify and a switch with only $caps (hugepages=$hugepages): OK"
+echo "install test: layout, --check, man pages, completion, systemd-analyze verify and a switch with only $caps (hugepages=$hugepages): OK"

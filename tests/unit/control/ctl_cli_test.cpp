@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace inception {
 namespace {
 
@@ -159,6 +161,26 @@ TEST(CtlCli, RendersTables) {
   EXPECT_EQ(render_result("fdb.show", fdb),
             "NETWORK  MAC                PORT  TYPE     AGE(s)\n"
             "private  02:00:00:00:00:01  ivm1  dynamic  3\n");
+}
+
+// Shell completion walks the parser's own app: the words it offers are the
+// subcommands and options of the command the typed words lead to.
+TEST(CtlCli, CompletionFollowsTheParser) {
+  using Words = std::vector<std::string>;
+  const Words top = ctl_completions({});
+  for (const char* verb : {"network", "port", "fdb", "peer", "neigh", "router", "fip", "gateway", "nat", "libvirt",
+                           "cluster", "stats", "top", "config"})
+    EXPECT_NE(std::find(top.begin(), top.end(), verb), top.end()) << verb;
+  EXPECT_NE(std::find(top.begin(), top.end(), "--socket"), top.end());
+  EXPECT_EQ(ctl_completions({"network"}), (Words{"add", "show", "del", "list", "--help"}));
+  // An option's value is not a verb: after `--socket port`, still the top level.
+  EXPECT_EQ(ctl_completions({"--socket", "port"}), top);
+  EXPECT_EQ(ctl_completions({"--socket=/tmp/s", "cluster", "fip"}), (Words{"add", "del", "list", "--help"}));
+  EXPECT_EQ(ctl_completions({"-j", "cluster", "fip"}), (Words{"add", "del", "list", "--help"}));
+  // Positional arguments keep the command: port add's options after a name.
+  const Words port_add = ctl_completions({"port", "add", "ivm1"});
+  EXPECT_NE(std::find(port_add.begin(), port_add.end(), "--network"), port_add.end());
+  EXPECT_NE(std::find(port_add.begin(), port_add.end(), "--type"), port_add.end());
 }
 
 }  // namespace
