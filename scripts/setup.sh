@@ -36,6 +36,9 @@ test_packages=(
   tmux
   # groff: the install test renders the man pages.
   groff-base
+  # The package suite: dpkg-shlibdeps (scripts/package.sh) and a clean
+  # Debian 12 root to install the .deb in.
+  dpkg-dev mmdebstrap
 )
 
 perf_packages=(
