@@ -67,7 +67,7 @@ void control_loop(Controller& controller, int signal_fd) {
     if (poll(&fd, 1, learning ? 1 : 10) > 0) {
       signalfd_siginfo info{};
       if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-        log::info("received {}, stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        log::info({"inceptiond", "stopping"}, "received {}, stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         return;
       }
     }
@@ -82,6 +82,9 @@ void control_loop(Controller& controller, int signal_fd) {
 
 int run(const Config& config, std::function<Config()> reload_source, const std::string& source) {
   log::set_level(*log::parse_level(config.sw.log_level));
+  // Under systemd: structured entries to the journal instead of lines on
+  // its stream (include/inception/log.h). Before any thread starts.
+  log::use_journal_if_stderr_is_journal();
   // Before the EAL: every thread started from here on inherits the mask.
   const ProcessSignals signals;
 
@@ -97,7 +100,7 @@ int run(const Config& config, std::function<Config()> reload_source, const std::
   try {
     eal_init(eal);
   } catch (const std::exception& e) {
-    log::error("{}", e.what());
+    log::error({"inceptiond", "failed"}, "{}", e.what());
     return 1;
   }
   log::debug("EAL initialised");
@@ -164,7 +167,8 @@ int run(const Config& config, std::function<Config()> reload_source, const std::
         if (watcher) metrics->add_module(libvirt::metrics(*watcher, *plugger));
         if (membership) metrics->add_module(cluster::metrics(*membership, refusals, *gateway));
       }
-      log::info("inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
+      log::info({"inceptiond", "ready"},
+                "inceptiond {} ready: {} worker(s) on core(s) {}, control socket {}, metrics {}", INCEPTION_VERSION,
                 config.dpdk.worker_cores.size(), fmt::join(config.dpdk.worker_cores, ","), config.control.socket,
                 metrics ? "http://" + config.metrics.listen + "/metrics" : std::string("off"));
       // systemd (Type=notify): the switch forwards and answers inceptionctl
@@ -174,7 +178,7 @@ int run(const Config& config, std::function<Config()> reload_source, const std::
       control_loop(*controller, signals.stop_fd());
       sd_notify(0, "STOPPING=1");
     } catch (const std::exception& e) {
-      log::error("{}", e.what());
+      log::error({"inceptiond", "failed"}, "{}", e.what());
       status = 1;
     }
     // Reverse order: no new requests, no scrapes, then ports, then workers.
@@ -198,7 +202,7 @@ int run(const Config& config, std::function<Config()> reload_source, const std::
     log::debug("tables freed");
   }
   eal_cleanup();
-  if (status == 0) log::info("stopped");
+  if (status == 0) log::info({"inceptiond", "stopped"}, "stopped");
   return status;
 }
 

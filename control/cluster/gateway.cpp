@@ -280,7 +280,8 @@ void GatewayHa::keepalive() {
 void GatewayHa::activate() {
   active_ = true;
   ++status_.activations;
-  log::info("cluster: gateway active for {} (lease {:x})", config_.data_center, election_.lease());
+  log::info({"gateway " + config_.data_center, "active"}, "cluster: gateway active for {} (lease {:x})",
+            config_.data_center, election_.lease());
   if (nat_.snat_address) {
     try {
       controller_.set_snat({.address = nat_.snat_address->to_string()});
@@ -294,7 +295,7 @@ void GatewayHa::activate() {
 void GatewayHa::withdraw(const std::string& why) {
   if (!active_) return;
   active_ = false;
-  log::warning("cluster: gateway standby: {}", why);
+  log::warning({"gateway " + config_.data_center, "standby"}, "cluster: gateway standby: {}", why);
   for (const auto& [public_ip, underlay] : applied_) {
     try {
       controller_.del_gateway_mapping(underlay.to_string());

@@ -77,8 +77,8 @@ void Controller::add_network(const NetworkConfig& config, bool from_cluster) {
     throw;
   }
   publish();
-  log::info("network {}: added (VNI {}, FDB limit {}){}", config.name, config.vni, config.fdb_limit,
-            from_cluster ? " from the cluster" : "");
+  log::info({"network " + config.name, "added"}, "network {}: added (VNI {}, FDB limit {}){}", config.name, config.vni,
+            config.fdb_limit, from_cluster ? " from the cluster" : "");
 }
 
 void Controller::del_network(const std::string& name, bool from_cluster) {
@@ -110,7 +110,7 @@ void Controller::del_network(const std::string& name, bool from_cluster) {
   update_wanted_neighbors();
   publish();  // after this, no worker can reach the FDB freed with `owned`
   routing_forget_network(name, owned->index);
-  log::info("network {}: deleted", name);
+  log::info({"network " + name, "deleted"}, "network {}: deleted", name);
 }
 
 void Controller::add_static_mac(const std::string& network_name, const std::string& mac_text,

@@ -363,7 +363,8 @@ void Watcher::on_lifecycle(virDomainPtr domain, int event, int detail) {
   const DomainName id = name_of(domain);
   // At info: a guest's life and moves are rare, and their times are what an
   // operator reads a migration's blackout from.
-  log::info("libvirt: domain {}: {} (detail {})", id.name, lifecycle_name(event), detail);
+  log::info({"domain " + id.name, lifecycle_name(event)}, "libvirt: domain {}: {} (detail {})", id.name,
+            lifecycle_name(event), detail);
   switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
     case VIR_DOMAIN_EVENT_RESUMED:

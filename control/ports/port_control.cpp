@@ -115,7 +115,7 @@ void Controller::add_port(const PortConfig& config, const Origin& origin, bool b
   network.ports.push_back(config.name);
   ports_.emplace(config.name, std::move(port));
   publish();
-  log::info("port {}: added to network {}{}{}", config.name, config.network,
+  log::info({"port " + config.name, "added"}, "port {}: added to network {}{}{}", config.name, config.network,
             config.port_security_enabled() ? " with port security" : "",
             origin.is_domain() ? " for domain " + origin.domain : "");
 }
@@ -149,7 +149,7 @@ void Controller::del_port(const std::string& name, bool force) {
   if (it->second->origin.is_domain() && !force)
     throw ControlError(fmt::format("port {}: {}", name, owned_by_domain(it->second->origin)));
   remove_port(*it->second);
-  log::info("port {}: deleted", name);
+  log::info({"port " + name, "deleted"}, "port {}: deleted", name);
 }
 
 void Controller::bind_port_macs(const std::string& name, bool bound) {

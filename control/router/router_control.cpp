@@ -256,7 +256,8 @@ void Controller::add_fip(const std::string& public_text, const std::string& fixe
     routing_.overlay_neighbors = std::make_unique<OverlayNeighbors>(kOverlayNeighborCapacity, dataplane_.rcu());
   publish();
   if (active) announce_fip(*public_ip);
-  log::info("nat: floating IP {} -> {} on {}{}{}", public_text, fixed_text, network,
+  log::info({"floating IP " + public_text, "added"}, "nat: floating IP {} -> {} on {}{}{}", public_text, fixed_text,
+            network,
             origin.is_domain() ? " for domain " + origin.domain
             : origin.cluster   ? " from the cluster"
                                : "",
@@ -272,7 +273,7 @@ void Controller::activate_fip(const std::string& public_text, bool active) {
   it->second.active = active;
   publish();
   if (active) announce_fip(*public_ip);
-  log::info("nat: floating IP {} {}", public_text,
+  log::info({"floating IP " + public_text, active ? "active" : "inactive"}, "nat: floating IP {} {}", public_text,
             active ? "active: claimed on the public network" : "inactive: its guest does not run here");
 }
 
@@ -291,7 +292,7 @@ void Controller::del_fip(const std::string& public_text, bool force) {
   routing_.fip_slot_used[it->second.counter_slot] = false;
   routing_.fips.erase(it);
   publish();
-  log::info("nat: floating IP {} removed", public_text);
+  log::info({"floating IP " + public_text, "deleted"}, "nat: floating IP {} removed", public_text);
 }
 
 void Controller::add_gateway_mapping(const std::string& underlay_text, const std::string& public_text) {

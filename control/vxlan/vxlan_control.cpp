@@ -159,7 +159,7 @@ void Controller::add_peer(const std::string& network_name, const std::string& ip
   check([&] { ip = parse_peer_address(network_name, ip_text); });
   add_peer_locked(network, ip);
   publish();
-  log::info("network {}: peer {} added", network_name, ip.to_string());
+  log::info({"peer " + ip.to_string(), "added"}, "network {}: peer {} added", network_name, ip.to_string());
 }
 
 void Controller::del_peer(const std::string& network_name, const std::string& ip_text) {
@@ -179,7 +179,7 @@ void Controller::del_peer(const std::string& network_name, const std::string& ip
     return;
   }
   remove_peer(network, *ip);
-  log::info("network {}: peer {} deleted", network_name, ip->to_string());
+  log::info({"peer " + ip->to_string(), "deleted"}, "network {}: peer {} deleted", network_name, ip->to_string());
 }
 
 std::map<Ipv4Address, std::string> Controller::set_cluster_peers(const std::map<Ipv4Address, ClusterPeer>& wanted) {
