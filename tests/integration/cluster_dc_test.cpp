@@ -57,8 +57,9 @@ class ClusterTwoDataCentersTest : public ::testing::Test {
     ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway1Public, "10.0.0.11"}).exit_code, 0);
     ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway3Public, "10.0.0.13", "dc2"}).exit_code,
               0);
-    if (second_gateway_)
+    if (second_gateway_) {
       ASSERT_EQ(run({binary("TOPOLOGY"), "map", dir_->file("topology"), kGateway2Public, "10.0.0.12"}).exit_code, 0);
+    }
     ASSERT_TRUE(etcd_->start()) << etcd_->log();
     etcd_up_ = std::chrono::steady_clock::now();
   }
