@@ -97,20 +97,6 @@ std::string port_add_command(const PortConfig& p) {
   return out;
 }
 
-SnatSettings snat_settings(const NatConfig& nat) {
-  SnatSettings s;
-  s.address = nat.snat_address->to_string();
-  s.ports = fmt::format("{}-{}", nat.snat_port_min, nat.snat_port_max);
-  s.max_sessions = nat.max_sessions;
-  s.max_per_network = nat.max_sessions_per_network;
-  s.max_per_source = nat.max_sessions_per_source;
-  s.tcp_established_timeout_s = nat.tcp_established_timeout_s;
-  s.tcp_transitory_timeout_s = nat.tcp_transitory_timeout_s;
-  s.udp_timeout_s = nat.udp_timeout_s;
-  s.icmp_timeout_s = nat.icmp_timeout_s;
-  return s;
-}
-
 bool same_snat(const NatConfig& a, const NatConfig& b) {
   return a.snat_address == b.snat_address && a.snat_port_min == b.snat_port_min && a.snat_port_max == b.snat_port_max &&
          a.max_sessions == b.max_sessions && a.max_sessions_per_network == b.max_sessions_per_network &&
@@ -206,50 +192,51 @@ ReloadPlan plan_reload(const Config& running, const Config& file) {
     step("router del " + x.network, [n = x.network](Controller& c) { c.del_router(n); });
   for (const auto& [k, x] : macs.gone)
     step(fmt::format("fdb del {} {}", x.network, x.mac.to_string()),
-         [x](Controller& c) { c.del_mac(x.network, x.mac.to_string()); });
+         [x = x](Controller& c) { c.del_mac(x.network, x.mac.to_string()); });
   for (const auto& [k, x] : ports.gone) step("port del " + x.name, [n = x.name](Controller& c) { c.del_port(n); });
   for (const auto& [name, change] : peer_changes)
     for (const Ipv4Address& p : change.first)
       step(fmt::format("peer del {} {}", name, p.to_string()),
-           [name, ip = p.to_string()](Controller& c) { c.del_peer(name, ip); });
+           [name = name, ip = p.to_string()](Controller& c) { c.del_peer(name, ip); });
   for (const auto& [name, x] : networks.gone)
     if (!networks.added.contains(name) || recreated.contains(name))
-      step("network del " + name, [name](Controller& c) { c.del_network(name); });
+      step("network del " + name, [name = name](Controller& c) { c.del_network(name); });
   for (const auto& [k, x] : neighbors.gone)
     step("neigh del " + x.ip.to_string(), [ip = x.ip.to_string()](Controller& c) { c.del_neighbor(ip); });
 
   // And up again.
   for (const auto& [k, x] : neighbors.added)
     step(fmt::format("neigh add {} {}", x.ip.to_string(), x.mac.to_string()),
-         [x](Controller& c) { c.add_neighbor(x.ip.to_string(), x.mac.to_string()); });
+         [x = x](Controller& c) { c.add_neighbor(x.ip.to_string(), x.mac.to_string()); });
   for (const auto& [name, x] : networks.added)
     if (!networks.gone.contains(name) || recreated.contains(name))
-      step(network_add_command(x), [x](Controller& c) { c.add_network(x); });
+      step(network_add_command(x), [x = x](Controller& c) { c.add_network(x); });
   for (const auto& [name, change] : peer_changes)
     for (const Ipv4Address& p : change.second)
       step(fmt::format("peer add {} {}", name, p.to_string()),
-           [name, ip = p.to_string()](Controller& c) { c.add_peer(name, ip); });
-  for (const auto& [k, x] : ports.added) step(port_add_command(x), [x](Controller& c) { c.add_port(x); });
+           [name = name, ip = p.to_string()](Controller& c) { c.add_peer(name, ip); });
+  for (const auto& [k, x] : ports.added) step(port_add_command(x), [x = x](Controller& c) { c.add_port(x); });
   for (const auto& [k, x] : macs.added)
     step(fmt::format("fdb add {} {} {}", x.network, x.mac.to_string(), x.port),
-         [x](Controller& c) { c.add_static_mac(x.network, x.mac.to_string(), x.port); });
+         [x = x](Controller& c) { c.add_static_mac(x.network, x.mac.to_string(), x.port); });
   for (const auto& [k, x] : routers.added)
     step(fmt::format("router add {} {}", x.network, x.address.to_string()),
-         [x](Controller& c) { c.add_router(x.network, x.address.to_string()); });
+         [x = x](Controller& c) { c.add_router(x.network, x.address.to_string()); });
   for (const auto& [k, x] : mappings.added)
     step(fmt::format("gateway add {} --public {}", x.underlay.to_string(), x.public_ip.to_string()),
-         [x](Controller& c) { c.add_gateway_mapping(x.underlay.to_string(), x.public_ip.to_string()); });
+         [x = x](Controller& c) { c.add_gateway_mapping(x.underlay.to_string(), x.public_ip.to_string()); });
   if (!running.cluster.enabled && file.nat.gateway && running.nat.gateway != file.nat.gateway)
     step("nat gateway " + file.nat.gateway->to_string(),
          [g = *file.nat.gateway](Controller& c) { c.set_nat_gateway(g); });
   if (snat_changed && file.nat.snat_address) {
-    const SnatSettings s = snat_settings(file.nat);
-    step(fmt::format("nat snat set {} --ports {} --max-sessions {}", s.address, *s.ports, *s.max_sessions),
-         [s](Controller& c) { c.set_snat(s); });
+    const NatConfig& nat = file.nat;
+    step(fmt::format("nat snat set {} --ports {}-{} --max-sessions {}", nat.snat_address->to_string(),
+                     nat.snat_port_min, nat.snat_port_max, nat.max_sessions),
+         [nat](Controller& c) { c.set_snat(nat); });
   }
   for (const auto& [k, x] : fips.added)
     step(fmt::format("fip add {} --fixed {} --network {}", x.public_ip.to_string(), x.fixed.to_string(), x.network),
-         [x](Controller& c) { c.add_fip(x.public_ip.to_string(), x.fixed.to_string(), x.network); });
+         [x = x](Controller& c) { c.add_fip(x.public_ip.to_string(), x.fixed.to_string(), x.network); });
   return plan;
 }
 

@@ -280,6 +280,10 @@ class Controller {
   // settings give at start-up); settings not given keep their values. The
   // session table is new: sessions in progress end. Returns how many.
   uint32_t set_snat(const SnatSettings& settings);
+  // The same with every SNAT setting of `nat` (config reload: the file's
+  // [nat], which may differ from the running one in those and the gateway
+  // only; the gateway stays as it runs).
+  uint32_t set_snat(const NatConfig& nat);
   // Stops SNAT; returns how many sessions ended.
   uint32_t snat_off();
   NatStatus nat();
@@ -344,6 +348,9 @@ class Controller {
   void apply_underlay(const Config& config);
   // `manual`: typed (config, inceptionctl); otherwise from the cluster.
   // `member`: a peer the cluster brings; nullptr: a typed one.
+  // Swaps in a new SNAT table for `nat` (its snat_address set), which
+  // becomes the running [nat]. Under mutex_.
+  uint32_t install_snat_locked(NatConfig nat);
   void add_peer_locked(Network& network, Ipv4Address ip, const ClusterPeer* member = nullptr);
   void remove_peer(Network& network, Ipv4Address ip);
   std::optional<Ipv4Address> next_hop(Ipv4Address peer) const;

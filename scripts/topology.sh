@@ -268,19 +268,28 @@ plug() {
   return 0
 }
 
+# A reality cloud's router: namespace $1, its leg 10.0.0.1 (veth $2) on the
+# bridge of the rVMs' network in namespace $3. Forwarded frames keep a
+# partial checksum the switch's packet socket would see unfinished (see
+# prepare-underlay.sh): the router finishes them.
+reality_router() {
+  ip netns add "$1"
+  ipv4_only "$1"
+  ip -n "$1" link set lo up
+  ip link add "$2" netns "$1" type veth peer name reality netns "$3"
+  ip -n "$3" link set reality master br0 up
+  ip -n "$1" addr add 10.0.0.1/24 dev "$2"
+  ip -n "$1" link set "$2" up
+  ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true
+}
+
 reality_up() {
   reality=$prefix-reality
-  ip netns add "$reality"
-  ipv4_only "$reality"
-  ip -n "$reality" link set lo up
-  ip link add "$prefix-rr" netns "$reality" type veth peer name reality netns "$mgmt"
-  ip -n "$mgmt" link set reality master br0 up
-  ip -n "$reality" addr add 10.0.0.1/24 dev "$prefix-rr"
-  ip -n "$reality" link set "$prefix-rr" up
+  reality_router "$reality" "$prefix-rr" "$mgmt"
   ip -n "$reality" link add inet type bridge
   ip -n "$reality" addr add 203.0.113.1/24 dev inet
   ip -n "$reality" link set inet up
-  ip netns exec "$reality" sysctl -qw net.ipv4.ip_forward=1
   for host in client:100 server:200; do
     name=${host%%:*}; octet=${host##*:}
     ns=$prefix-$name
@@ -294,9 +303,6 @@ reality_up() {
     ip netns exec "$ns" ethtool -K "$prefix-$name" tx off >/dev/null 2>&1 || true
     ip netns exec "$reality" ethtool -K "$name" tx off >/dev/null 2>&1 || true
   done
-  # Forwarded frames keep a partial checksum the switch's packet socket
-  # would see unfinished (see prepare-underlay.sh): finish them here.
-  ip netns exec "$reality" ethtool -K "$prefix-rr" tx off >/dev/null 2>&1 || true
   ip netns exec "$reality" ethtool -K inet tx off >/dev/null 2>&1 || true
   # The reality cloud's SNAT of the gateway rVM: its SNAT address leaves
   # as the reality router's own public address.
@@ -308,21 +314,14 @@ reality_up() {
 # network (mgmt2) and the internet (the first reality router's bridge), and
 # the first one's management host published for it.
 reality2_up() {
-  local reality2=$prefix-reality2 lan=$mgmt"2"
-  ip netns add "$reality2"
-  ipv4_only "$reality2"
-  ip -n "$reality2" link set lo up
-  ip link add "$prefix-rr2" netns "$reality2" type veth peer name reality netns "$lan"
-  ip -n "$lan" link set reality master br0 up
-  ip -n "$reality2" addr add 10.0.0.1/24 dev "$prefix-rr2"
-  ip -n "$reality2" link set "$prefix-rr2" up
+  local reality2=$prefix-reality2
+  reality_router "$reality2" "$prefix-rr2" "$mgmt"2
   ip link add "$prefix-i2" netns "$reality2" type veth peer name reality2 netns "$prefix-reality"
   ip -n "$reality2" link set "$prefix-i2" name inet
   ip -n "$prefix-reality" link set reality2 master inet up
   ip -n "$reality2" addr add 203.0.113.3/24 dev inet
   ip -n "$reality2" link set inet up
-  ip netns exec "$reality2" sysctl -qw net.ipv4.ip_forward=1
-  for ifname in "$prefix-rr2" inet; do ip netns exec "$reality2" ethtool -K "$ifname" tx off >/dev/null 2>&1 || true; done
+  ip netns exec "$reality2" ethtool -K inet tx off >/dev/null 2>&1 || true
   ip netns exec "$prefix-reality" ethtool -K reality2 tx off >/dev/null 2>&1 || true
   # The rVMs' own TCP (etcd) leaves as the router's address; their VTEPs
   # are NATed 1:1 only where `map` says so.

@@ -71,11 +71,24 @@ uint32_t Controller::set_snat(const SnatSettings& settings) {
   set(settings.tcp_transitory_timeout_s, nat.tcp_transitory_timeout_s);
   set(settings.udp_timeout_s, nat.udp_timeout_s);
   set(settings.icmp_timeout_s, nat.icmp_timeout_s);
+  return install_snat_locked(std::move(nat));
+}
+
+uint32_t Controller::set_snat(const NatConfig& nat) {
+  std::lock_guard lock(mutex_);
+  if (!nat.snat_address) throw ControlError("nat snat: no snat_address to translate to");
+  NatConfig running = nat;
+  running.gateway = startup_.nat.gateway;  // set on its own, and in cluster mode the leader's
+  return install_snat_locked(std::move(running));
+}
+
+uint32_t Controller::install_snat_locked(NatConfig nat) {
+  const Ipv4Address address = *nat.snat_address;
   std::vector<GatewayMappingConfig> mappings;
   for (const auto& [underlay, public_ip] : routing_.gateway_mappings) mappings.push_back({underlay, public_ip});
-  check([&] { validate_snat_address(*address, mappings, startup_.underlay); });
+  check([&] { validate_snat_address(address, mappings, startup_.underlay); });
   check([&] {
-    validate_public_network("[nat] snat_address " + address->to_string(), nat, networks_.contains(nat.public_network));
+    validate_public_network("[nat] snat_address " + address.to_string(), nat, networks_.contains(nat.public_network));
   });
   std::unique_ptr<nat::SnatTable> table;
   try {

@@ -124,8 +124,10 @@ TEST_F(ClusterTwoDataCentersTest, IvmsOfTwoDataCentersTalkThroughTheirGatewaysAn
   EXPECT_EQ(remote.value("origin", ""), "cluster");
 
   // iVMs of the two data centers, gateways' and others', ping each other.
-  for (const auto& [from, to] : std::vector<std::pair<int, int>>{{2, 4}, {4, 2}, {1, 3}, {2, 3}, {4, 1}})
-    EXPECT_TRUE(eventually([&] { return pings(from, to); }, 10s)) << from << " -> " << to << "\n" << views();
+  for (const auto& path : std::vector<std::pair<int, int>>{{2, 4}, {4, 2}, {1, 3}, {2, 3}, {4, 1}})
+    EXPECT_TRUE(eventually([&] { return pings(path.first, path.second); }, 10s))
+        << path.first << " -> " << path.second << "\n"
+        << views();
   std::printf("cluster: two data centers pinging each other %.2f s after etcd answered\n", seconds_since(etcd_up_));
 
   // TCP from dc1's non-gateway rVM to dc2's, arriving intact.
