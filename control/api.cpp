@@ -70,7 +70,10 @@ const HandlerMap& handlers() {
                   {"packets", w.busy_packets},
                   {"cycles_per_packet", w.busy_packets ? double(w.busy_cycles) / double(w.busy_packets) : 0.0},
                   {"learn_requests", w.learn_requests},
-                  {"learn_ring_full", w.learn_ring_full}});
+                  {"learn_ring_full", w.learn_ring_full},
+                  {"offload_segmented", w.offload_segmented},
+                  {"offload_segments", w.offload_segments},
+                  {"offload_checksums", w.offload_checksums}});
            }
            const json mempool = {{"name", s.mempool.name},
                                  {"size", s.mempool.size},

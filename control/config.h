@@ -115,9 +115,10 @@ struct PortConfig {
   std::string name;
   PortType type = PortType::kVhostUser;
   std::string network;
-  std::string socket;   // vhost-user only
-  bool server = false;  // vhost-user only: true = the switch creates the socket
-  uint16_t queues = 4;  // vhost-user only: queue pairs a guest may enable
+  std::string socket;    // vhost-user only
+  bool server = false;   // vhost-user only: true = the switch creates the socket
+  uint16_t queues = 4;   // vhost-user only: queue pairs a guest may enable
+  bool offloads = true;  // vhost-user only: offer checksum offload and TSO (dataplane/offload/)
   // Port security (docs/security.md): the MAC addresses and IPv4 prefixes
   // the port's guest may use. On by default once a MAC is given.
   std::vector<MacAddress> macs;

@@ -94,7 +94,8 @@ Stats Controller::stats() {
     const WorkerCounters& c = dataplane_.counters(w);
     s.workers.push_back({w, dataplane_.options().worker_lcores[w], counter_read(c.busy_cycles),
                          counter_read(c.idle_cycles), counter_read(c.busy_packets), counter_read(c.learn_requests),
-                         counter_read(c.learn_ring_full)});
+                         counter_read(c.learn_ring_full), counter_read(c.offload_segmented),
+                         counter_read(c.offload_segments), counter_read(c.offload_checksums)});
   }
   return s;
 }

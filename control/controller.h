@@ -66,7 +66,8 @@ struct PortStatus {
   bool macs_bound = false;  // port security's MACs are static FDB entries of the port
   bool link_up = false;
   uint16_t active_queues = 0;
-  uint16_t guest_mtu = 0;  // vhost-user: the MTU QEMU announced (host_mtu), 0 if none
+  uint16_t guest_mtu = 0;             // vhost-user: the MTU QEMU announced (host_mtu), 0 if none
+  std::vector<std::string> offloads;  // vhost-user: the offloads the guest negotiated
   PortTotals totals;
 };
 
@@ -126,6 +127,8 @@ struct WorkerStatus {
   unsigned index = 0;
   unsigned lcore = 0;
   uint64_t busy_cycles = 0, idle_cycles = 0, busy_packets = 0, learn_requests = 0, learn_ring_full = 0;
+  // Guest offloads finished in software (dataplane/offload/).
+  uint64_t offload_segmented = 0, offload_segments = 0, offload_checksums = 0;
 };
 
 struct FipStatus {

@@ -114,6 +114,14 @@ class MetricsExporter::Collector : public prometheus::Collectable {
                                "MAC learning requests sent to the control thread.", MetricType::Counter);
     auto learn_lost = metric_family("inception_worker_learn_ring_full_total",
                                     "MAC learning requests lost because the learn ring was full.", MetricType::Counter);
+    auto segmented = metric_family("inception_worker_offload_segmented_total",
+                                   "Guests' TSO super-frames the worker cut in software for an egress without TSO.",
+                                   MetricType::Counter);
+    auto segments = metric_family("inception_worker_offload_segments_total", "Segments those super-frames became.",
+                                  MetricType::Counter);
+    auto checksums = metric_family("inception_worker_offload_checksums_total",
+                                   "Frames whose L4 checksum, left to the NIC by a guest, the worker completed.",
+                                   MetricType::Counter);
     for (const WorkerStatus& w : stats.workers) {
       const std::vector<ClientMetric::Label> labels{{"worker", std::to_string(w.index)},
                                                     {"lcore", std::to_string(w.lcore)}};
@@ -122,6 +130,9 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add_sample(packets, labels, static_cast<double>(w.busy_packets));
       add_sample(learn, labels, static_cast<double>(w.learn_requests));
       add_sample(learn_lost, labels, static_cast<double>(w.learn_ring_full));
+      add_sample(segmented, labels, static_cast<double>(w.offload_segmented));
+      add_sample(segments, labels, static_cast<double>(w.offload_segments));
+      add_sample(checksums, labels, static_cast<double>(w.offload_checksums));
     }
     auto mempool = metric_family("inception_mempool_mbufs",
                                  "Packet buffers of a mempool: in_use (rings, queues, frames in flight) or available.",
@@ -133,7 +144,7 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     add_sample(hz, {}, static_cast<double>(stats.tsc_hz));
     auto info = metric_family("inception_build_info", "inceptiond version.", MetricType::Gauge);
     add_sample(info, {{"version", INCEPTION_VERSION}}, 1);
-    out.insert(out.end(), {busy, idle, packets, learn, learn_lost, mempool, hz, info});
+    out.insert(out.end(), {busy, idle, packets, learn, learn_lost, segmented, segments, checksums, mempool, hz, info});
     add_router_metrics(stats, out);
     return out;
   }

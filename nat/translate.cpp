@@ -55,10 +55,18 @@ bool first_fragment(const rte_ipv4_hdr* ip) {
   return (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) == 0;
 }
 
+// A guest's frame with its L4 checksum left to the NIC (virtio-net
+// NEEDS_CSUM, an mbuf TX checksum or TSO request) holds in the checksum
+// field the pseudo-header's sum, not complemented: it covers the addresses
+// but not the ports, and is updated as the sum it is.
+uint16_t partial_replace32(uint16_t sum, uint32_t from, uint32_t to) {
+  return static_cast<uint16_t>(~checksum_replace32(static_cast<uint16_t>(~sum), from, to));
+}
+
 // Replaces one address and every checksum that covers it: the IPv4 header,
 // and TCP/UDP through their pseudo-header (when that part is present: a
 // header quoted in an ICMP error carries only 8 transport bytes).
-void set_address(const Packet& p, bool source, uint32_t to) {
+void set_address(const Packet& p, bool source, uint32_t to, bool partial_l4 = false) {
   const uint32_t from = source ? p.ip->src_addr : p.ip->dst_addr;
   if (from == to) return;
   if (source)
@@ -67,20 +75,28 @@ void set_address(const Packet& p, bool source, uint32_t to) {
     p.ip->dst_addr = to;
   p.ip->hdr_checksum = checksum_replace32(p.ip->hdr_checksum, from, to);
   if (!first_fragment(p.ip)) return;
+  if (partial_l4) {
+    const size_t field = p.ip->next_proto_id == IPPROTO_TCP ? 16 : 6;
+    if ((p.ip->next_proto_id == IPPROTO_TCP || p.ip->next_proto_id == IPPROTO_UDP) && p.l4_available >= field + 2)
+      store16(p.l4 + field, partial_replace32(load16(p.l4 + field), from, to));
+    return;
+  }
   if (p.ip->next_proto_id == IPPROTO_TCP && p.l4_available >= 18)
     store16(p.l4 + 16, checksum_replace32(load16(p.l4 + 16), from, to));
   else if (p.ip->next_proto_id == IPPROTO_UDP && p.l4_available >= 8)
     store16(p.l4 + 6, udp_checksum_replace32(load16(p.l4 + 6), from, to));
 }
 
-// Replaces a TCP/UDP port or an ICMP echo identifier, with its checksum.
-void set_port(const Packet& p, bool source, uint16_t to) {
+// Replaces a TCP/UDP port or an ICMP echo identifier, with its checksum
+// (a partial one, above, does not cover ports).
+void set_port(const Packet& p, bool source, uint16_t to, bool partial_l4 = false) {
   const uint8_t protocol = p.ip->next_proto_id;
   if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) {
     if (p.l4_available < 4) return;
     uint8_t* field = p.l4 + (source ? 0 : 2);
     const uint16_t from = load16(field);
     store16(field, to);
+    if (partial_l4) return;
     if (protocol == IPPROTO_TCP && p.l4_available >= 18)
       store16(p.l4 + 16, checksum_replace16(load16(p.l4 + 16), from, to));
     else if (protocol == IPPROTO_UDP && p.l4_available >= 8)
@@ -96,10 +112,11 @@ bool translate(rte_mbuf* m, bool source, uint32_t ip, bool with_port, uint16_t p
   if (m->data_len < kEth) return false;
   auto outer = parse(rte_pktmbuf_mtod_offset(m, uint8_t*, kEth), m->data_len - kEth);
   if (!outer) return false;
-  set_address(*outer, source, ip);
+  const bool partial_l4 = (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)) != 0;
+  set_address(*outer, source, ip, partial_l4);
   const bool icmp = outer->ip->next_proto_id == IPPROTO_ICMP && first_fragment(outer->ip);
   if (!icmp || outer->l4_available < 8 || !is_icmp_error(outer->l4[0])) {
-    if (with_port && first_fragment(outer->ip)) set_port(*outer, source, port);
+    if (with_port && first_fragment(outer->ip)) set_port(*outer, source, port, partial_l4);
     return true;
   }
   // An ICMP error: the quoted packet travelled the other way, so what is

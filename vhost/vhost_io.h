@@ -39,6 +39,10 @@ inline uint16_t tx_burst(VhostDevice& dev, unsigned worker, rte_mbuf** pkts, uin
   return rte_vhost_enqueue_burst(vid, guest_rx_vring(queue_pair), pkts, n);
 }
 
+inline bool takes_offloads(const VhostDevice& dev) noexcept {
+  return dev.takes_offloads.load(std::memory_order_relaxed);
+}
+
 inline bool link_up(const VhostDevice& dev) noexcept {
   return dev.vid.load(std::memory_order_relaxed) >= 0;
 }

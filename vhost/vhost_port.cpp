@@ -25,11 +25,39 @@ struct VhostPortState {
   std::string path;
   Mode mode = Mode::kClient;
   unsigned n_workers = 1;
+  bool offloads = false;
   rte_rcu_qsbr* rcu = nullptr;
   VhostDevice device;
 };
 
 namespace {
+
+// virtio-net feature bits (virtio 1.1, section 5.1.3). <linux/virtio_net.h>
+// has them but does not compile as C++ (a member named `class`).
+constexpr unsigned kFeatureCsum = 0, kFeatureGuestCsum = 1, kFeatureGuestTso4 = 7, kFeatureGuestTso6 = 8,
+                   kFeatureGuestEcn = 9, kFeatureGuestUfo = 10, kFeatureHostTso4 = 11, kFeatureHostTso6 = 12,
+                   kFeatureHostEcn = 13, kFeatureHostUfo = 14, kFeatureGuestAnnounce = 21, kFeatureMq = 22;
+
+// The offloads a port with `offloads = true` offers: checksums both ways and
+// TSO both ways, over IPv4 and IPv6 (DPDK's own virtio driver uses TSO only
+// when both are offered). The switch completes them in software wherever a
+// frame leaves through something that cannot take them
+// (dataplane/offload/). MRG_RXBUF, which large frames into a guest need,
+// is never disabled.
+constexpr uint64_t kOffloadFeatures = (1ULL << kFeatureCsum) | (1ULL << kFeatureGuestCsum) |
+                                      (1ULL << kFeatureHostTso4) | (1ULL << kFeatureGuestTso4) |
+                                      (1ULL << kFeatureHostTso6) | (1ULL << kFeatureGuestTso6);
+
+// Never offered: UDP segmentation and ECN, which the switch does not
+// implement.
+constexpr uint64_t kUnsupportedFeatures = (1ULL << kFeatureGuestEcn) | (1ULL << kFeatureGuestUfo) |
+                                          (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo) |
+                                          // After a live migration the guest would announce itself (GUEST_ANNOUNCE)
+                                          // only once its vCPUs run again, tens of ms later under load. Without
+                                          // it QEMU asks the switch (VHOST_USER_SEND_RARP) and rte_vhost injects
+                                          // the RARP into the port's first dequeue: every rVM's FDB moves the MAC
+                                          // the moment the destination starts the NIC.
+                                          (1ULL << kFeatureGuestAnnounce);
 
 // Callbacks identify the port by the socket path rte_vhost gives back for a
 // vid. Entries are shared_ptr so that a callback racing with port deletion
@@ -78,6 +106,12 @@ int on_new_device(int vid) {
   // which this call takes too (a self-deadlock of the vhost-user thread).
   for (uint16_t vring = 0; vring < rte_vhost_get_vring_num(vid); ++vring)
     rte_vhost_enable_guest_notification(vid, vring, 0);
+  uint64_t features = 0;
+  rte_vhost_get_negotiated_features(vid, &features);
+  constexpr uint64_t kTakesOffloads =
+      (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureGuestTso4) | (1ULL << kFeatureGuestTso6);
+  port->device.features.store(features, std::memory_order_relaxed);
+  port->device.takes_offloads.store((features & kTakesOffloads) == kTakesOffloads, std::memory_order_relaxed);
   port->device.vid.store(vid, std::memory_order_release);
   log::info("port {}: guest attached on {} ({} rx queue pair(s) enabled)", port->name, port->path,
             std::popcount(port->device.rx_queue_mask.load()));
@@ -94,6 +128,8 @@ void on_destroy_device(int vid) {
   rte_rcu_qsbr_synchronize(port->rcu, RTE_QSBR_THRID_INVALID);
   port->device.rx_queue_mask.store(0, std::memory_order_relaxed);
   port->device.tx_queue_mask.store(0, std::memory_order_relaxed);
+  port->device.takes_offloads.store(false, std::memory_order_relaxed);
+  port->device.features.store(0, std::memory_order_relaxed);
   assign_tx_queues(*port);
   log::info("port {}: guest detached from {}", port->name, port->path);
 }
@@ -139,26 +175,6 @@ const rte_vhost_device_ops kDeviceOps = {
     .reserved = {nullptr},
 };
 
-// virtio-net feature bits (virtio 1.1, section 5.1.3). <linux/virtio_net.h>
-// has them but does not compile as C++ (a member named `class`).
-constexpr unsigned kFeatureCsum = 0, kFeatureGuestCsum = 1, kFeatureGuestTso4 = 7, kFeatureGuestTso6 = 8,
-                   kFeatureGuestEcn = 9, kFeatureGuestUfo = 10, kFeatureHostTso4 = 11, kFeatureHostTso6 = 12,
-                   kFeatureHostEcn = 13, kFeatureHostUfo = 14, kFeatureGuestAnnounce = 21, kFeatureMq = 22;
-
-// Offloads the switch does not implement: a guest must hand us complete
-// frames with complete checksums, and must not expect them from us, because
-// a frame may leave through a kernel port or a VXLAN tunnel.
-constexpr uint64_t kDisabledFeatures =
-    (1ULL << kFeatureCsum) | (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureGuestTso4) | (1ULL << kFeatureGuestTso6) |
-    (1ULL << kFeatureGuestEcn) | (1ULL << kFeatureGuestUfo) | (1ULL << kFeatureHostTso4) | (1ULL << kFeatureHostTso6) |
-    (1ULL << kFeatureHostEcn) | (1ULL << kFeatureHostUfo) |
-    // After a live migration the guest would announce itself (GUEST_ANNOUNCE)
-    // only once its vCPUs run again, tens of ms later under load. Without
-    // it QEMU asks the switch (VHOST_USER_SEND_RARP) and rte_vhost injects
-    // the RARP into the port's first dequeue: every rVM's FDB moves the MAC
-    // the moment the destination starts the NIC.
-    (1ULL << kFeatureGuestAnnounce);
-
 [[noreturn]] void fail(const std::string& name, const std::string& path, const std::string& cause) {
   throw std::runtime_error("port " + name + ": vhost-user socket " + path + ": " + cause);
 }
@@ -191,7 +207,8 @@ void prepare_server_path(const std::string& name, const std::string& path) {
 }  // namespace
 
 std::unique_ptr<VhostPort> VhostPort::create(const std::string& name, const std::string& socket_path, Mode mode,
-                                             uint16_t max_queue_pairs, unsigned n_workers, rte_rcu_qsbr* rcu) {
+                                             uint16_t max_queue_pairs, bool offloads, unsigned n_workers,
+                                             rte_rcu_qsbr* rcu) {
   if (socket_path.empty() || socket_path[0] != '/') fail(name, socket_path, "path must be absolute");
   if (socket_path.size() >= sizeof(sockaddr_un::sun_path))
     fail(name, socket_path, "path longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
@@ -204,6 +221,7 @@ std::unique_ptr<VhostPort> VhostPort::create(const std::string& name, const std:
   state->path = socket_path;
   state->mode = mode;
   state->n_workers = n_workers;
+  state->offloads = offloads;
   state->rcu = rcu;
   assign_tx_queues(*state);
   {
@@ -223,7 +241,8 @@ std::unique_ptr<VhostPort> VhostPort::create(const std::string& name, const std:
     registry().erase(socket_path);
     fail(name, socket_path, "rte_vhost could not register it");
   }
-  uint64_t disabled = kDisabledFeatures;
+  uint64_t disabled = kUnsupportedFeatures;
+  if (!offloads) disabled |= kOffloadFeatures;
   if (max_queue_pairs == 1) disabled |= 1ULL << kFeatureMq;
   if (rte_vhost_driver_disable_features(socket_path.c_str(), disabled) != 0)
     unregister_on_error("could not disable offload features");
@@ -232,7 +251,8 @@ std::unique_ptr<VhostPort> VhostPort::create(const std::string& name, const std:
   if (rte_vhost_driver_start(socket_path.c_str()) != 0)
     unregister_on_error(mode == Mode::kServer ? "could not listen (see the log above)" : "could not start");
 
-  log::info("port {}: vhost-user {} {}", name, mode == Mode::kClient ? "client of" : "server on", socket_path);
+  log::info("port {}: vhost-user {} {}{}", name, mode == Mode::kClient ? "client of" : "server on", socket_path,
+            offloads ? "" : " (offloads off)");
   return std::unique_ptr<VhostPort>(new VhostPort(std::move(state)));
 }
 
@@ -265,6 +285,20 @@ uint16_t VhostPort::guest_mtu() const noexcept {
   uint16_t mtu = 0;
   if (vid < 0 || rte_vhost_get_mtu(vid, &mtu) != 0) return 0;
   return mtu;
+}
+
+}  // namespace inception::vhost
+
+namespace inception::vhost {
+
+std::vector<std::string> VhostPort::negotiated_offloads() const {
+  const uint64_t features = state_->device.features.load(std::memory_order_relaxed);
+  std::vector<std::string> names;
+  for (const auto& [bit, name] : {std::pair{kFeatureCsum, "csum"}, std::pair{kFeatureGuestCsum, "guest_csum"},
+                                  std::pair{kFeatureHostTso4, "host_tso4"}, std::pair{kFeatureGuestTso4, "guest_tso4"},
+                                  std::pair{kFeatureHostTso6, "host_tso6"}, std::pair{kFeatureGuestTso6, "guest_tso6"}})
+    if (features & (1ULL << bit)) names.emplace_back(name);
+  return names;
 }
 
 }  // namespace inception::vhost

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "inception/types.h"
 
@@ -48,6 +49,11 @@ struct alignas(64) VhostDevice {
   std::array<std::atomic<uint8_t>, kMaxWorkers> tx_queue_of_worker{};
   // Guest RX vrings currently enabled; control-side bookkeeping.
   std::atomic<uint32_t> tx_queue_mask{0};
+  // The guest negotiated GUEST_CSUM, GUEST_TSO4 and 6: it takes TSO super-frames
+  // and partial checksums as they come. Stored before `vid`.
+  std::atomic<bool> takes_offloads{false};
+  // The virtio-net features the guest negotiated, for `port list`.
+  std::atomic<uint64_t> features{0};
 };
 
 struct VhostPortState;
@@ -57,8 +63,12 @@ class VhostPort {
   // Registers the socket and starts connecting (client) or listening
   // (server). Throws std::runtime_error naming the port, the socket and the
   // cause. `max_queue_pairs` > 1 lets a guest negotiate virtio-net MQ.
+  // `offloads` offers the guest checksum offload and TSO both ways (CSUM,
+  // GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6); without it the guest must
+  // send complete frames and gets complete frames.
   static std::unique_ptr<VhostPort> create(const std::string& name, const std::string& socket_path, Mode mode,
-                                           uint16_t max_queue_pairs, unsigned n_workers, rte_rcu_qsbr* rcu);
+                                           uint16_t max_queue_pairs, bool offloads, unsigned n_workers,
+                                           rte_rcu_qsbr* rcu);
   ~VhostPort();
   VhostPort(const VhostPort&) = delete;
   VhostPort& operator=(const VhostPort&) = delete;
@@ -69,6 +79,10 @@ class VhostPort {
   const std::string& socket_path() const noexcept;
   // MTU the guest's virtio-net negotiated (VIRTIO_NET_F_MTU), 0 if none.
   uint16_t guest_mtu() const noexcept;
+  // The offloads the attached guest negotiated, by their virtio-net names
+  // in lower case ("csum", "guest_csum", "host_tso4", ..., "guest_tso6"); empty
+  // without a guest or offloads.
+  std::vector<std::string> negotiated_offloads() const;
 
  private:
   explicit VhostPort(std::shared_ptr<VhostPortState> state);

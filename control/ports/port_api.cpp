@@ -13,7 +13,10 @@ json port_json(const PortStatus& s) {
   json j = s.config;
   j["link"] = s.link_up ? "up" : "down";
   j["active_queues"] = s.active_queues;
-  if (s.config.type == PortType::kVhostUser) j["guest_mtu"] = s.guest_mtu;
+  if (s.config.type == PortType::kVhostUser) {
+    j["guest_mtu"] = s.guest_mtu;
+    j["negotiated_offloads"] = s.offloads;
+  }
   if (s.origin.is_domain()) j["domain"] = {{"name", s.origin.domain}, {"uuid", s.origin.uuid}};
   if (s.config.port_security_enabled()) j["macs_bound"] = s.macs_bound;
   return j;

@@ -15,6 +15,7 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
   struct Options {
     PortConfig pc;
     std::string type;
+    std::string offloads = "on";
     std::vector<std::string> macs, ips;
     bool no_port_security = false;
     std::string name;
@@ -34,6 +35,12 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
   port_add->add_option("--queues", o->pc.queues, "vhost-user: queue pairs a guest may enable")
       ->check(CLI::Range(kVhostQueuesRange.min, kVhostQueuesRange.max))
       ->capture_default_str();
+  auto* offloads_opt =
+      port_add
+          ->add_option("--offloads", o->offloads,
+                       "vhost-user: offer the guest checksum offload and TSO (on), or ask for complete frames (off)")
+          ->check(CLI::IsMember({"on", "off"}))
+          ->capture_default_str();
   port_add->add_option("--mac", o->macs, "the guest's MAC address; turns port security on (repeatable)")
       ->transform(mac_validator());
   port_add->add_option("--ip", o->ips, "an IPv4 address or prefix the guest may use (repeatable)");
@@ -48,13 +55,15 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
   auto* port_list = port->add_subcommand("list", "list ports");
 
   verbs.push_back(
-      {port_add, [o, socket_opt] {
+      {port_add, [o, socket_opt, offloads_opt] {
          PortConfig pc = o->pc;
          pc.type = *parse_port_type(o->type);
+         pc.offloads = o->offloads == "on";
          if (pc.type == PortType::kVhostUser && socket_opt->count() == 0)
            return CtlRequest{.usage_error = "port add: a vhost-user port needs --socket PATH\n"};
-         if (pc.type == PortType::kKernel && (socket_opt->count() > 0 || pc.server))
-           return CtlRequest{.usage_error = "port add: --socket and --server apply to vhost-user ports only\n"};
+         if (pc.type == PortType::kKernel && (socket_opt->count() > 0 || pc.server || offloads_opt->count() > 0))
+           return CtlRequest{.usage_error =
+                                 "port add: --socket, --server and --offloads apply to vhost-user ports only\n"};
          for (const std::string& text : o->macs) pc.macs.push_back(*MacAddress::parse(text));
          for (const std::string& text : o->ips) {
            const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);
@@ -77,12 +86,19 @@ void add_port_renderers(CtlRenderers& renderers) {
       const bool vhost = p["type"] == "vhost-user";
       std::string security = "-";
       if (p.value("port_security", false)) security = join(p["macs"]) + (p["ips"].empty() ? "" : " " + join(p["ips"]));
+      // What the guest negotiated; "offered" until one is attached.
+      std::string offloads = "-";
+      if (vhost && !p.value("offloads", true))
+        offloads = "off";
+      else if (vhost)
+        offloads = p["negotiated_offloads"].empty() ? (p["link"] == "up" ? "none" : "offered")
+                                                    : join(p["negotiated_offloads"]);
       rows.push_back({str(p["name"]), str(p["type"]), str(p["network"]), str(p["link"]),
                       std::to_string(p["active_queues"].get<unsigned>()),
-                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", security,
+                      vhost ? fmt::format("{} ({})", str(p["socket"]), str(p["mode"])) : "-", offloads, security,
                       p.contains("domain") ? str(p["domain"]["name"]) : "-"});
     }
-    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "PORT_SECURITY", "DOMAIN"}, rows);
+    return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "OFFLOADS", "PORT_SECURITY", "DOMAIN"}, rows);
   };
 }
 

@@ -20,6 +20,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
     p.server = *v == "server";
   }
   if (auto v = r.integer("queues", kVhostQueuesRange.min, kVhostQueuesRange.max)) p.queues = static_cast<uint16_t>(*v);
+  if (auto v = r.boolean("offloads")) p.offloads = *v;
   if (auto v = r.strings("macs")) {
     for (const std::string& text : *v) {
       const auto mac = MacAddress::parse(text);
@@ -40,7 +41,8 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   if (auto v = r.integer("mac_limit", kMacLimitRange.min, kMacLimitRange.max)) p.mac_limit = *v;
   r.finish();
   try {
-    validate_port_keys(p, table.contains("socket") || table.contains("mode") || table.contains("queues"));
+    validate_port_keys(p, table.contains("socket") || table.contains("mode") || table.contains("queues") ||
+                              table.contains("offloads"));
   } catch (const ConfigError& e) {
     r.fail(e.what());
   }
@@ -57,6 +59,7 @@ void ports_to_toml(const Config& c, toml::table& root) {
       t.insert("socket", p.socket);
       t.insert("mode", p.server ? "server" : "client");
       t.insert("queues", static_cast<int64_t>(p.queues));
+      if (!p.offloads) t.insert("offloads", false);
     }
     if (!p.macs.empty()) {
       toml::array macs;

@@ -90,7 +90,7 @@ void Controller::add_port(const PortConfig& config, const Origin& origin, bool b
     if (config.type == PortType::kVhostUser) {
       port->vhost = vhost::VhostPort::create(config.name, config.socket,
                                              config.server ? vhost::Mode::kServer : vhost::Mode::kClient, config.queues,
-                                             dataplane_.worker_count(), dataplane_.rcu());
+                                             config.offloads, dataplane_.worker_count(), dataplane_.rcu());
     } else {
       // A kernel port with a bound MAC gets it as its interface's address.
       port->kernel = KernelPort::create(config.name, static_cast<uint16_t>(dataplane_.worker_count()),
@@ -205,6 +205,7 @@ PortStatus Controller::port_status(const Port& port) const {
     s.link_up = port.vhost->connected();
     s.active_queues = s.link_up ? port.vhost->rx_queue_pairs() : 0;
     s.guest_mtu = port.vhost->guest_mtu();
+    s.offloads = port.vhost->negotiated_offloads();
   } else {
     s.link_up = true;
     s.active_queues = port.kernel->queues();

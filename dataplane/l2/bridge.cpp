@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "dataplane/offload/tx_offload.h"
 #include "dataplane/router/router.h"
 #include "dataplane/vxlan/icmp_error.h"
 
@@ -14,9 +15,10 @@ namespace inception {
 
 namespace {
 
-// Largest frame (Ethernet header included) a VXLAN peer may carry.
-uint32_t overlay_frame_limit(const Snapshot& snapshot) noexcept {
-  return uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr);
+// Whether `m` is larger than a VXLAN peer may carry (the overlay MTU). A
+// TSO super-frame is not: the encap stage cuts it to fit first.
+bool too_big_for_overlay(const Snapshot& snapshot, const rte_mbuf* m) noexcept {
+  return m->pkt_len > uint32_t{snapshot.underlay.overlay_mtu} + sizeof(rte_ether_hdr) && !is_tso(m);
 }
 
 // IEEE 802.1Q reserves 01:80:c2:00:00:00-0f for link-local protocols
@@ -75,7 +77,7 @@ unsigned flood_targets(WorkerContext& ctx, const Snapshot& snapshot, const Netwo
   const unsigned locals = n;
   for (const PortIndex out : network.peer_ports)
     if (out != except && (horizon == kNoHorizon || snapshot.ports[out].horizon != horizon)) targets[n++] = out;
-  if (n != locals && m->pkt_len > overlay_frame_limit(snapshot)) {
+  if (n != locals && too_big_for_overlay(snapshot, m)) {
     if (from.port != kInvalidPort) count_drop(ctx.counters->ports[from.port], DropReason::kTooBig);
     return locals;
   }
@@ -300,7 +302,7 @@ void l2_forward(WorkerContext& ctx, const Snapshot& snapshot, const L2Origin& fr
       drop(ctx, from, DropReason::kSplitHorizon, m);
       continue;
     }
-    if (out_view.is_peer && unlikely(m->pkt_len > overlay_frame_limit(snapshot))) {
+    if (out_view.is_peer && unlikely(too_big_for_overlay(snapshot, m))) {
       too_big_for_peer(ctx, snapshot, from, m);
       continue;
     }

@@ -30,6 +30,12 @@ inline uint16_t port_tx(const PortView& port, unsigned worker, rte_mbuf** pkts, 
   return sent;
 }
 
+// Whether the port takes frames with TX offload requests as they are (a
+// guest that negotiated TSO and partial checksums), not only finished ones.
+inline bool port_takes_offloads(const PortView& port) noexcept {
+  return port.kind == PortKind::kVhost && vhost::takes_offloads(*port.vhost);
+}
+
 inline bool port_link_up(const PortView& port) noexcept {
   return port.kind == PortKind::kVhost ? vhost::link_up(*port.vhost) : true;
 }

@@ -6,6 +6,7 @@
 
 #include "dataplane/dataplane.h"
 #include "dataplane/l2/bridge.h"
+#include "dataplane/offload/tx_offload.h"
 #include "dataplane/ports/port_io.h"
 #include "dataplane/router/router.h"
 #include "dataplane/underlay/underlay_input.h"
@@ -44,28 +45,54 @@ void flush_underlay(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
   batch.count = 0;  // port_tx freed what the NIC did not take
 }
 
+namespace {
+
+// Sends `n` frames out of local port or underlay `out` and counts them.
+void transmit(WorkerContext& ctx, const Snapshot& snapshot, PortIndex out, rte_mbuf** pkts, uint16_t n) noexcept {
+  const PortView& port = snapshot.ports[out];
+  if (port.kind == PortKind::kVxlanPeer) {
+    vxlan_encap_stage(ctx, snapshot, out, pkts, n);
+  } else if (out == snapshot.underlay.port) {
+    for (uint16_t i = 0; i < n; ++i) {
+      if (unlikely(ctx.underlay_tx.full())) flush_underlay(ctx, snapshot);
+      ctx.underlay_tx.push(out, pkts[i]);
+    }
+  } else {
+    PortCounters& counters = ctx.counters->ports[out];
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
+    const uint16_t sent = port_tx(port, ctx.index, pkts, n);
+    if (sent < n) count_drop(counters, port_link_up(port) ? DropReason::kTxFull : DropReason::kPortDown, n - sent);
+    counter_add(counters.tx_packets, sent);
+    // Partial sends: bytes approximated by the burst's average frame.
+    counter_add(counters.tx_bytes, sent == n ? bytes : bytes * sent / n);
+  }
+}
+
+// The largest frame, Ethernet header included, a TSO frame's segments may
+// be toward `out`: the overlay's for a VXLAN peer, the underlay's for the
+// NIC; elsewhere the sender's MSS alone bounds them.
+uint16_t segment_limit(const Snapshot& snapshot, const PortView& port, PortIndex out) noexcept {
+  if (port.kind == PortKind::kVxlanPeer) return static_cast<uint16_t>(snapshot.underlay.overlay_mtu + kEthernetHeader);
+  if (out == snapshot.underlay.port && snapshot.underlay.mtu != 0)
+    return static_cast<uint16_t>(snapshot.underlay.mtu + kEthernetHeader);
+  return UINT16_MAX;
+}
+
+}  // namespace
+
 void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
   for (uint16_t d = 0; d < ctx.tx.n_dirty; ++d) {
     const PortIndex out = ctx.tx.dirty[d];
     TxBuffers::Queue& queue = ctx.tx.queues[out];
     const PortView& port = snapshot.ports[out];
-    if (port.kind == PortKind::kVxlanPeer) {
-      vxlan_encap_stage(ctx, snapshot, out, queue.pkts, queue.count);
-    } else if (out == snapshot.underlay.port) {
-      for (uint16_t i = 0; i < queue.count; ++i) {
-        if (unlikely(ctx.underlay_tx.full())) flush_underlay(ctx, snapshot);
-        ctx.underlay_tx.push(out, queue.pkts[i]);
-      }
+    // A guest that takes TSO and partial checksums gets the frames as they
+    // are; every other egress gets them finished (dataplane/offload/).
+    if (port.kind == PortKind::kVhost && port_takes_offloads(port)) {
+      transmit(ctx, snapshot, out, queue.pkts, queue.count);
     } else {
-      PortCounters& counters = ctx.counters->ports[out];
-      uint64_t bytes = 0;
-      for (uint16_t i = 0; i < queue.count; ++i) bytes += queue.pkts[i]->pkt_len;
-      const uint16_t sent = port_tx(port, ctx.index, queue.pkts, queue.count);
-      if (sent < queue.count)
-        count_drop(counters, port_link_up(port) ? DropReason::kTxFull : DropReason::kPortDown, queue.count - sent);
-      counter_add(counters.tx_packets, sent);
-      // Partial sends: bytes approximated by the burst's average frame.
-      counter_add(counters.tx_bytes, sent == queue.count ? bytes : bytes * sent / queue.count);
+      emit_with_offloads_done(ctx, ctx.counters->ports[out], segment_limit(snapshot, port, out), queue.pkts,
+                              queue.count, [&](rte_mbuf** pkts, uint16_t n) { transmit(ctx, snapshot, out, pkts, n); });
     }
     queue.count = 0;
   }

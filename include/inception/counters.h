@@ -53,6 +53,8 @@ enum class DropReason : uint8_t {
   kSessionTableFull,  // SNAT: session table at its bound
   kSessionLimit,      // SNAT: the network's or the inside address's session quota is used up
   kEgressDenied,      // NAT toward a destination no iVM may reach (metadata service, the underlay, ...)
+  // Guest offloads (counted on the egress port that needed them done).
+  kBadOffload,  // a TSO or checksum request that does not fit the frame, or asks for more than 256 segments
   kCount
 };
 
@@ -62,7 +64,8 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kC
     "flood_limit",     "punt_limit",      "port_down",          "tx_full",           "no_buffer",
     "too_big",         "no_neighbor",     "bad_header",         "not_for_us",        "fragment",
     "bad_vxlan_flags", "unknown_vni",     "unknown_peer",       "no_host_interface", "punt_full",
-    "no_mapping",      "ports_exhausted", "session_table_full", "session_limit",     "egress_denied"};
+    "no_mapping",      "ports_exhausted", "session_table_full", "session_limit",     "egress_denied",
+    "bad_offload"};
 
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");
@@ -90,6 +93,10 @@ struct alignas(64) WorkerCounters {
   uint64_t learn_requests;
   uint64_t learn_ring_full;   // learn requests lost because control lagged
   uint64_t nat_translations;  // packets whose addresses a NAT rule rewrote
+  // Guest offloads finished in software (dataplane/offload/).
+  uint64_t offload_segmented;  // TSO super-frames cut into segments
+  uint64_t offload_segments;   // the segments they became
+  uint64_t offload_checksums;  // frames whose L4 checksum was completed whole
   std::array<PortCounters, kMaxPorts> ports;
   std::array<FipCounters, kMaxFloatingIps> fips;
 };

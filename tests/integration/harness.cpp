@@ -583,26 +583,43 @@ std::string Daemon::log() const {
   return s.str();
 }
 
-VportPeer::VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server)
+VportPeer::VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server, bool offloads)
     : process_(
           [&] {
             std::vector<std::string> argv{binary("VPORT_PEER"), "--socket", socket, "--file-prefix",
                                           fs::path(dir.path()).filename().string() + "-" + name};
             if (server) argv.push_back("--server");
+            if (offloads) argv.push_back("--offloads");
             return argv;
           }(),
           dir.file(name + ".log")) {}
 
+namespace {
+
+// One of the peer's lines, if it reports a received frame ("rx ...").
+std::optional<Frame> parse_rx_line(const std::string& line) {
+  std::istringstream in(line);
+  std::string kind;
+  in >> kind;
+  if (kind != "rx") return std::nullopt;
+  Frame f;
+  in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag;
+  if (f.tag == "tcp") {
+    TcpSegment t;
+    std::string data;
+    in >> t.seq >> t.length >> t.checksum >> t.gso >> data;
+    t.data_ok = data == "ok";
+    f.tcp = t;
+  }
+  in >> f.hex;
+  return f;
+}
+
+}  // namespace
+
 void VportPeer::pump(std::chrono::milliseconds timeout) {
   while (auto line = process_.read_line(timeout)) {
-    std::istringstream in(*line);
-    std::string kind;
-    in >> kind;
-    if (kind == "rx") {
-      Frame f;
-      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag >> f.hex;
-      frames_.push_back(f);
-    }
+    if (auto frame = parse_rx_line(*line)) frames_.push_back(*frame);
     timeout = 0ms;
   }
 }
@@ -627,6 +644,20 @@ unsigned VportPeer::send(const std::string& dst, const std::string& src, const s
 unsigned VportPeer::send_hex(const std::string& hex, unsigned count) {
   process_.write_line("sendhex " + hex + " " + std::to_string(count));
   return await_sent();
+}
+
+unsigned VportPeer::send_tcp(const std::string& dst, const std::string& src, const std::string& src_ip,
+                             const std::string& dst_ip, uint32_t payload, uint16_t mss, uint32_t seq) {
+  process_.write_line("sendtcp " + dst + " " + src + " " + src_ip + " " + dst_ip + " " + std::to_string(payload) + " " +
+                      std::to_string(mss) + " " + std::to_string(seq));
+  return await_sent();
+}
+
+std::vector<TcpSegment> VportPeer::tcp_segments(std::chrono::milliseconds window) {
+  std::vector<TcpSegment> out;
+  for (const Frame& f : frames(window))
+    if (f.tcp) out.push_back(*f.tcp);
+  return out;
 }
 
 void VportPeer::show_bytes() {
@@ -659,14 +690,7 @@ std::optional<std::string> VportPeer::await_line(const std::string& prefix) {
       continue;
     }
     if (line->rfind(prefix, 0) == 0) return line;
-    std::istringstream in(*line);
-    std::string kind;
-    in >> kind;
-    if (kind == "rx") {
-      Frame f;
-      in >> f.dst >> f.src >> f.ether_type >> f.bytes >> f.tag >> f.hex;
-      frames_.push_back(f);
-    }
+    if (auto frame = parse_rx_line(*line)) frames_.push_back(*frame);
   }
   return std::nullopt;
 }

@@ -198,17 +198,30 @@ class Daemon {
   std::unique_ptr<Process> process_;
 };
 
+// A TCP/IPv4 frame as the peer's receiving side checked it.
+struct TcpSegment {
+  uint32_t seq = 0;
+  uint32_t length = 0;   // payload bytes
+  std::string checksum;  // "ok", "bad", or "partial" (left to the receiver, virtio-net NEEDS_CSUM)
+  unsigned gso = 0;      // a super-frame's MSS (virtio-net GSO), 0 for an ordinary frame
+  bool data_ok = false;  // the payload is the sendtcp pattern for its sequence numbers
+};
+
 struct Frame {
   std::string dst, src, ether_type;
   unsigned bytes = 0;
-  std::string tag;
+  std::string tag;  // "tcp" for TCP/IPv4 frames, with `tcp` set
   std::string hex;  // the whole frame, after VportPeer::show_bytes()
+  std::optional<TcpSegment> tcp;
 };
 
 // inception-vport-peer: a virtio-user NIC on one vhost-user socket.
 class VportPeer {
  public:
-  VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server = false);
+  // `offloads`: the peer uses TSO, checksum offload and LRO where the
+  // switch offers them, as a Linux guest's virtio-net does.
+  VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server = false,
+            bool offloads = false);
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   // Sends `count` frames; returns how many the switch took.
   unsigned send(const std::string& dst, const std::string& src, const std::string& tag, unsigned count = 1,
@@ -216,6 +229,14 @@ class VportPeer {
   // Sends `count` copies of a frame given in hex, byte for byte; returns how
   // many the switch took.
   unsigned send_hex(const std::string& hex, unsigned count = 1);
+  // Sends one TCP/IPv4 frame of `payload` bytes from SRC_IP:5001 to
+  // DST_IP:80 starting at `seq`: a TSO super-frame cut at `mss` (needs
+  // offloads), or with `mss` 0 one ordinary frame. Returns 1 if the switch
+  // took it.
+  unsigned send_tcp(const std::string& dst, const std::string& src, const std::string& src_ip,
+                    const std::string& dst_ip, uint32_t payload, uint16_t mss, uint32_t seq = 1000000);
+  // The TCP frames received so far (after pumping for `window`).
+  std::vector<TcpSegment> tcp_segments(std::chrono::milliseconds window = 0ms);
   // From now on, frames received carry their bytes (Frame::hex).
   void show_bytes();
   // Every frame received so far (after pumping for `window`).

@@ -5,23 +5,37 @@
 //   stdin:  send DST_MAC SRC_MAC ETHERTYPE TAG [COUNT [FRAME_BYTES]]
 //           sendhex HEX [COUNT]                 any frame, byte for byte (1..2048 bytes)
 //           hex on|off                          append each frame received, in hex, to its rx line
+//           sendtcp DST_MAC SRC_MAC SRC_IP DST_IP PAYLOAD MSS [SEQ]
+//                                               one TCP/IPv4 frame of PAYLOAD bytes (a pattern
+//                                               that follows the sequence number) from port 5001
+//                                               to 80: with --offloads a TSO super-frame cut at
+//                                               MSS (0: none) and its checksum left to the switch,
+//                                               else MSS must be 0 and the checksum is computed
 //           stats | quit
 //   stdout: ready                              link up (vhost-user connected),
 //                                              again after every reconnection
 //           down                               the switch went away
 //           sent N
 //           rx DST_MAC SRC_MAC ETHERTYPE BYTES TAG [HEX]
+//           rx DST_MAC SRC_MAC 0800 BYTES tcp SEQ LENGTH CSUM GSO DATA  (TCP/IPv4 frames)
+//                                              CSUM: ok, bad, or partial (left to us, as
+//                                              virtio-net allows once negotiated); GSO: the
+//                                              MSS of a super-frame, 0 for none; DATA: ok if
+//                                              the payload is the pattern for its SEQ
 //           stats rx=N tx=N
 // TAG is an ASCII word carried at the start of the payload, so a test can
 // tell which of its frames arrived where. `sendhex` puts on the wire what
 // no well-behaved NIC would (runts, broken headers, spoofed addresses: the
 // frames of tests/tools/hostile_frames.h), and `hex on` shows a test the
 // exact bytes the switch delivered.
+#include <arpa/inet.h>
 #include <poll.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -70,11 +84,17 @@ std::optional<std::vector<uint8_t>> parse_hex(const std::string& text) {
   return out;
 }
 
+// The byte at sequence number `seq` of a sendtcp stream.
+uint8_t tcp_pattern(uint32_t seq) {
+  return static_cast<uint8_t>(seq * 7 + 3);
+}
+
 struct Peer {
   uint16_t port = 0;
   rte_mempool* pool = nullptr;
   uint64_t rx = 0, tx = 0;
   bool hex = false;
+  bool offloads = false;  // TSO and checksum offload on transmit, LRO on receive
 
   // Hands `n` frames to the switch, retrying while its ring is full; gives
   // up after a second without progress (a switch sharing a loaded core
@@ -105,6 +125,110 @@ struct Peer {
     // 2048 bytes fit RTE_MBUF_DEFAULT_BUF_SIZE's room.
     report_sent(send_frames(count, static_cast<uint16_t>(frame->size()),
                             [&](char* data) { std::memcpy(data, frame->data(), frame->size()); }));
+  }
+
+  void send_tcp(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd, dst, src, src_ip_text, dst_ip_text;
+    uint32_t payload = 0, mss = 0, seq = 1000000;
+    in >> cmd >> dst >> src >> src_ip_text >> dst_ip_text >> payload >> mss;
+    in >> seq;
+    rte_ether_addr dst_mac{}, src_mac{};
+    in_addr src_ip{}, dst_ip{};
+    constexpr uint16_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || inet_pton(AF_INET, src_ip_text.c_str(), &src_ip) != 1 ||
+        inet_pton(AF_INET, dst_ip_text.c_str(), &dst_ip) != 1 || payload == 0 || payload > 65000 ||
+        (mss == 0 && payload + kHeaders > 1514) || (mss != 0 && !offloads)) {
+      std::printf("error bad sendtcp command: %s\n", line.c_str());
+      return;
+    }
+    rte_mbuf* head = rte_pktmbuf_alloc(pool);
+    if (head == nullptr) return report_sent(0);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(head, kHeaders));
+    eth->dst_addr = dst_mac;
+    eth->src_addr = src_mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    *ip = rte_ipv4_hdr{};
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(payload + kHeaders - sizeof(rte_ether_hdr)));
+    ip->packet_id = rte_cpu_to_be_16(1);
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    ip->src_addr = src_ip.s_addr;
+    ip->dst_addr = dst_ip.s_addr;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+    *tcp = rte_tcp_hdr{};
+    tcp->src_port = rte_cpu_to_be_16(5001);
+    tcp->dst_port = rte_cpu_to_be_16(80);
+    tcp->sent_seq = rte_cpu_to_be_32(seq);
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+    tcp->rx_win = rte_cpu_to_be_16(65535);
+    // The payload in mbufs of up to 2000 bytes after the header's, as a
+    // guest's scattered buffers reach virtio.
+    for (uint32_t done = 0; done < payload;) {
+      rte_mbuf* seg = rte_pktmbuf_alloc(pool);
+      const auto n = static_cast<uint16_t>(std::min<uint32_t>(2000, payload - done));
+      auto* data = seg == nullptr ? nullptr : reinterpret_cast<uint8_t*>(rte_pktmbuf_append(seg, n));
+      if (data == nullptr || rte_pktmbuf_chain(head, seg) != 0) {
+        rte_pktmbuf_free(seg);
+        rte_pktmbuf_free(head);
+        return report_sent(0);
+      }
+      for (uint16_t i = 0; i < n; ++i) data[i] = tcp_pattern(seq + done + i);
+      done += n;
+    }
+    if (offloads) {
+      head->l2_len = sizeof(rte_ether_hdr);
+      head->l3_len = sizeof(rte_ipv4_hdr);
+      head->l4_len = sizeof(rte_tcp_hdr);
+      head->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+      if (mss != 0) {
+        head->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+        head->tso_segsz = static_cast<uint16_t>(mss);
+      }
+      tcp->cksum = rte_ipv4_phdr_cksum(ip, head->ol_flags);
+    } else {
+      tcp->cksum = rte_ipv4_udptcp_cksum_mbuf(head, ip, sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr));
+    }
+    report_sent(transmit(&head, 1));
+  }
+
+  // What a receiving stack checks of a TCP/IPv4 frame: its checksum (unless
+  // the switch left it partial), and that its payload is the sendtcp
+  // pattern for its sequence numbers.
+  static std::string describe_tcp(const rte_mbuf* m) {
+    constexpr uint16_t kL4 = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);
+    if (m->data_len < kL4 + sizeof(rte_tcp_hdr)) return "";
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_TCP ||
+        ip->version_ihl != RTE_IPV4_VHL_DEF)
+      return "";
+    const auto* tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, kL4);
+    const uint32_t seq = rte_be_to_cpu_32(tcp->sent_seq);
+    const uint16_t header = static_cast<uint16_t>(kL4 + ((tcp->data_off >> 4) * 4));
+    const uint32_t ip_end = sizeof(rte_ether_hdr) + rte_be_to_cpu_16(ip->total_length);
+    const uint32_t length = ip_end > header && ip_end <= m->pkt_len ? ip_end - header : 0;
+    const char* csum = "partial";
+    if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_NONE)
+      csum = rte_raw_cksum(ip, sizeof(rte_ipv4_hdr)) == 0xffff && ip_end <= m->pkt_len &&
+                     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, kL4) == 0
+                 ? "ok"
+                 : "bad";
+    bool data_ok = true;
+    for (uint32_t k = 0; k < length && data_ok; ++k) {
+      uint8_t b;
+      const auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, header + k, 1, &b));
+      data_ok = p != nullptr && *p == tcp_pattern(seq + k);
+    }
+    const unsigned gso = (m->ol_flags & RTE_MBUF_F_RX_LRO) != 0 ? m->tso_segsz : 0;
+    char text[96];
+    std::snprintf(text, sizeof(text), "tcp %u %u %s %u %s", seq, length, csum, gso, data_ok ? "ok" : "bad");
+    return text;
   }
 
   void send(const std::string& line) {
@@ -177,6 +301,8 @@ struct Peer {
             bytes += kDigits[*p & 0x0f];
           }
         }
+        const std::string tcp = describe_tcp(m);
+        if (!tcp.empty()) tag = tcp;
         std::printf("rx %s %s %04x %u %s%s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
                     rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str(), bytes.c_str());
       } else {
@@ -216,13 +342,17 @@ int main(int argc, char** argv) {
   CLI::App app{"virtio-user peer for inceptiond integration tests", "inception-vport-peer"};
   std::string socket, prefix = "vport-peer";
   bool server = false;
+  bool offloads = false;
   app.add_option("--socket", socket, "vhost-user socket of the switch port")->required();
+  app.add_flag("--offloads", offloads, "use TSO and checksum offload on transmit and LRO on receive when offered");
   app.add_flag("--server", server, "create the socket (the switch port is in client mode)");
   app.add_option("--file-prefix", prefix, "DPDK file prefix, unique per process");
   CLI11_PARSE(app, argc, argv);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  const std::string vdev = "net_virtio_user0,path=" + socket + ",queues=1" + (server ? ",server=1" : "");
+  // Mergeable receive buffers let the switch hand over a super-frame.
+  const std::string vdev =
+      "net_virtio_user0,path=" + socket + ",queues=1" + (server ? ",server=1" : "") + (offloads ? ",mrg_rxbuf=1" : "");
   std::vector<std::string> eal = {
       "inception-vport-peer", "-l",   "0",           "--no-huge", "-m",     "64", "--no-pci", "--no-telemetry",
       "--file-prefix",        prefix, "--log-level", "*:error",   "--vdev", vdev};
@@ -236,6 +366,16 @@ int main(int argc, char** argv) {
   peer.pool = rte_pktmbuf_pool_create("peer_pool", 4095, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   rte_eth_conf conf{};
   conf.intr_conf.lsc = 1;
+  if (offloads) {
+    // Whatever the switch offers of what a Linux guest would use.
+    rte_eth_dev_info info{};
+    rte_eth_dev_info_get(peer.port, &info);
+    conf.txmode.offloads = info.tx_offload_capa &
+                           (RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
+    conf.rxmode.offloads = info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+    conf.rxmode.max_lro_pkt_size = info.max_lro_pkt_size;
+    peer.offloads = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
+  }
   rte_eth_dev_callback_register(peer.port, RTE_ETH_EVENT_INTR_LSC, on_link_change, nullptr);
   if (peer.pool == nullptr || rte_eth_dev_configure(peer.port, 1, 1, &conf) != 0 ||
       rte_eth_rx_queue_setup(peer.port, 0, 256, 0, nullptr, peer.pool) != 0 ||
@@ -267,10 +407,12 @@ int main(int argc, char** argv) {
           peer.send(line);
         else if (line.rfind("sendhex ", 0) == 0)
           peer.send_hex(line);
+        else if (line.rfind("sendtcp ", 0) == 0)
+          peer.send_tcp(line);
         else if (line == "hex on" || line == "hex off")
           peer.hex = line == "hex on";
         else if (line == "stats")
-          std::printf("stats rx=%lu tx=%lu\n", peer.rx, peer.tx);
+          std::printf("stats rx=%lu tx=%lu tso=%d\n", peer.rx, peer.tx, peer.offloads ? 1 : 0);
         else if (line == "quit")
           quit = true;
         else if (!line.empty())

@@ -63,6 +63,7 @@ type = "vhost-user"
 socket = "/tmp/ivm1.sock"
 mode = "server"
 queues = 2
+offloads = false
 network = "private"
 [[port]]
 name = "eth1"
@@ -87,7 +88,9 @@ port = "ivm1"
   EXPECT_EQ(c.ports[0].type, PortType::kVhostUser);
   EXPECT_TRUE(c.ports[0].server);
   EXPECT_EQ(c.ports[0].queues, 2);
+  EXPECT_FALSE(c.ports[0].offloads);
   EXPECT_EQ(c.ports[1].type, PortType::kKernel);
+  EXPECT_TRUE(c.ports[1].offloads) << "on unless a port says otherwise";
   ASSERT_EQ(c.static_macs.size(), 1u);
   EXPECT_EQ(c.static_macs[0].mac.to_string(), "02:00:00:00:00:01");
 }
@@ -100,6 +103,7 @@ TEST(Config, RoundTripsThroughToToml) {
   p.socket = "/tmp/ivm1.sock";
   p.server = true;
   p.queues = 3;
+  p.offloads = false;
   c.ports.push_back(p);
   c.static_macs.push_back({"private", *MacAddress::parse("02:00:00:00:00:01"), "ivm1"});
   c.sw.mac_aging_s = 42;
@@ -108,6 +112,7 @@ TEST(Config, RoundTripsThroughToToml) {
   EXPECT_EQ(again.sw.mac_aging_s, 42u);
   ASSERT_EQ(again.ports.size(), 1u);
   EXPECT_EQ(again.ports[0].queues, 3);
+  EXPECT_FALSE(again.ports[0].offloads);
   EXPECT_TRUE(again.ports[0].server);
   EXPECT_EQ(again.static_macs.size(), 1u);
 }
@@ -148,7 +153,7 @@ TEST(Config, RejectsBrokenReferencesAndDuplicates) {
   EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"vhost-user\"\nnetwork = \"a\"\n"),
             "test.toml:4:1: port p: a vhost-user port needs a socket path");
   EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"a\"\nsocket = \"/x\"\n"),
-            "test.toml:4:1: [[port]] #1: port p: socket, mode and queues apply to vhost-user ports only");
+            "test.toml:4:1: [[port]] #1: port p: socket, mode, queues and offloads apply to vhost-user ports only");
   EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:0g\"\nport = \"p\"\n"),
             "test.toml:6:7: '02:00:00:00:00:0g' is not a MAC address (aa:bb:cc:dd:ee:ff)");
   EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:01\"\nport = \"p\"\n"),

@@ -65,6 +65,18 @@ TEST(CtlCli, PortAddVhostUserAndKernel) {
   EXPECT_EQ(a["mode"], "server");
   EXPECT_EQ(a["queues"], 2);
   EXPECT_EQ(a["network"], "private");
+  EXPECT_EQ(a["offloads"], true) << "offloads are on by default";
+
+  p = parse({"port", "add", "ivm2", "--type", "vhost-user", "--socket", "/run/ivm2.sock", "--network", "private",
+             "--offloads", "off"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["offloads"], false);
+  p = parse({"port", "add", "ivm2", "--type", "vhost-user", "--socket", "/run/ivm2.sock", "--network", "private",
+             "--offloads", "maybe"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.output.find("--offloads"), std::string::npos) << p.output;
+  p = parse({"port", "add", "eth2", "--type", "kernel", "--network", "public", "--offloads", "off"});
+  EXPECT_FALSE(p.ok);
 
   p = parse({"port", "add", "eth1", "--type", "kernel", "--network", "public"});
   ASSERT_TRUE(p.ok) << p.output;
@@ -130,7 +142,7 @@ TEST(CtlCli, RefusesBadArgumentsWithAReason) {
 
   p = parse({"port", "add", "x", "--type", "kernel", "--network", "n", "--server"});
   EXPECT_FALSE(p.ok);
-  EXPECT_EQ(p.output, "port add: --socket and --server apply to vhost-user ports only\n");
+  EXPECT_EQ(p.output, "port add: --socket, --server and --offloads apply to vhost-user ports only\n");
 
   p = parse({"frobnicate"});
   EXPECT_FALSE(p.ok);

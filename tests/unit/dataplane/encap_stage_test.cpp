@@ -22,22 +22,6 @@ constexpr PortIndex kUnderlay = 3;
 constexpr PortIndex kFirstPeer = 4;  // peers 4..8 on blue
 constexpr unsigned kPeers = 5;
 
-// The net_ring0 vdev eal_main.cpp creates: TX and RX share one ring, so
-// what the stage sends is what rx_burst returns.
-uint16_t ring_port() {
-  static const uint16_t port = [] {
-    uint16_t id = 0;
-    if (rte_eth_dev_get_port_by_name("net_ring0", &id) != 0) return uint16_t{UINT16_MAX};
-    rte_eth_conf conf{};
-    if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 ||
-        rte_eth_rx_queue_setup(id, 0, 1024, SOCKET_ID_ANY, nullptr, test_pool()) != 0 ||
-        rte_eth_tx_queue_setup(id, 0, 1024, SOCKET_ID_ANY, nullptr) != 0 || rte_eth_dev_start(id) != 0)
-      return uint16_t{UINT16_MAX};
-    return id;
-  }();
-  return port;
-}
-
 class EncapStageTest : public ::testing::Test {
  protected:
   void SetUp() override {

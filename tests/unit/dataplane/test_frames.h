@@ -2,6 +2,7 @@
 #pragma once
 
 #include <rte_arp.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -23,6 +24,22 @@ inline rte_mempool* test_pool() {
   static rte_mempool* pool = rte_pktmbuf_pool_create("unit_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (pool == nullptr) throw std::runtime_error("cannot create test mempool");
   return pool;
+}
+
+// The net_ring0 vdev eal_main.cpp creates: TX and RX share one ring, so
+// what the stage sends is what rx_burst returns.
+inline uint16_t ring_port() {
+  static const uint16_t port = [] {
+    uint16_t id = 0;
+    if (rte_eth_dev_get_port_by_name("net_ring0", &id) != 0) return uint16_t{UINT16_MAX};
+    rte_eth_conf conf{};
+    if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(id, 0, 1024, SOCKET_ID_ANY, nullptr, test_pool()) != 0 ||
+        rte_eth_tx_queue_setup(id, 0, 1024, SOCKET_ID_ANY, nullptr) != 0 || rte_eth_dev_start(id) != 0)
+      return uint16_t{UINT16_MAX};
+    return id;
+  }();
+  return port;
 }
 
 // An Ethernet frame of `bytes` bytes (header included).

@@ -1,0 +1,207 @@
+#include "dataplane/offload/tx_offload.h"
+
+#include <netinet/in.h>
+#include <rte_ethdev.h>
+#include <rte_gso.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace inception {
+
+namespace {
+
+constexpr uint64_t kTxOffloadFlags = kTxOffloadRequests | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6;
+
+void drop(PortCounters& counters, DropReason reason, rte_mbuf* m) noexcept {
+  count_drop(counters, reason);
+  rte_pktmbuf_free(m);
+}
+
+// Where the checksum field of the L4 header lies, from the frame's start;
+// 0 if `flags` ask for no checksum the switch completes.
+uint16_t l4_checksum_offset(const rte_mbuf* m, uint64_t flags) noexcept {
+  switch (flags & RTE_MBUF_F_TX_L4_MASK) {
+    case RTE_MBUF_F_TX_TCP_CKSUM:
+      return static_cast<uint16_t>(m->l2_len + m->l3_len + offsetof(rte_tcp_hdr, cksum));
+    case RTE_MBUF_F_TX_UDP_CKSUM:
+      return static_cast<uint16_t>(m->l2_len + m->l3_len + offsetof(rte_udp_hdr, dgram_cksum));
+    default:
+      return 0;
+  }
+}
+
+// Computes the checksums `m` asks for (and, after segmentation, its IPv4
+// header's), then clears every request: no later stage, and no port's
+// driver, is to act on them again. False if a request does not fit the
+// frame: rte_vhost set the lengths from the headers it parsed, but the
+// switch does not rely on that.
+bool complete_checksums(rte_mbuf* m, bool ipv4_header_changed) noexcept {
+  const uint64_t flags = m->ol_flags;
+  m->ol_flags &= ~kTxOffloadFlags;
+  const uint16_t l3 = m->l2_len;
+  const auto l4 = static_cast<uint16_t>(m->l2_len + m->l3_len);
+  const uint16_t field = l4_checksum_offset(m, flags);
+  if ((flags & RTE_MBUF_F_TX_L4_MASK) != 0 && field == 0) return false;  // SCTP: never offered
+  if (m->data_len < l4 || (field != 0 && m->data_len < field + sizeof(uint16_t))) return false;
+  // The L4 length the checksum covers, from the IP header: inside the frame
+  // and holding the checksum field.
+  const uint32_t covers_field = field + sizeof(uint16_t) - l4;
+  if ((flags & RTE_MBUF_F_TX_IPV4) != 0) {
+    if (m->l3_len < sizeof(rte_ipv4_hdr)) return false;
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, l3);
+    if (ipv4_header_changed || (flags & RTE_MBUF_F_TX_IP_CKSUM) != 0) {
+      ip->hdr_checksum = 0;
+      ip->hdr_checksum = rte_ipv4_cksum(ip);
+    }
+    if (field == 0) return true;
+    const uint32_t total = rte_be_to_cpu_16(ip->total_length);
+    if (rte_ipv4_hdr_len(ip) != m->l3_len || total < m->l3_len + covers_field || total > m->pkt_len - l3) return false;
+    auto* checksum = rte_pktmbuf_mtod_offset(m, uint16_t*, field);
+    *checksum = 0;
+    *checksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, l4);
+    return true;
+  }
+  if ((flags & RTE_MBUF_F_TX_IPV6) != 0) {
+    if (m->l3_len != sizeof(rte_ipv6_hdr)) return false;
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, l3);
+    if (field == 0) return true;
+    const uint32_t payload = rte_be_to_cpu_16(ip->payload_len);
+    if (payload < covers_field || payload > m->pkt_len - l4) return false;
+    auto* checksum = rte_pktmbuf_mtod_offset(m, uint16_t*, field);
+    *checksum = 0;
+    *checksum = rte_ipv6_udptcp_cksum_mbuf(m, ip, l4);
+    return true;
+  }
+  return false;
+}
+
+// A frame another flood target still holds must not change under it.
+rte_mbuf* writable(WorkerContext& ctx, rte_mbuf* m) noexcept {
+  if (likely(rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m))) return m;
+  rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
+  rte_pktmbuf_free(m);
+  return copy;
+}
+
+// rte_gso (DPDK 22.11) cuts TCP over IPv4 only: a guest's IPv6 super-frame
+// is cut here, each segment its headers' copy followed by a copy of its
+// payload. Returns the segments made, or -ENOMEM; the IPv6 payload length,
+// sequence number and flags are the segment's own, the checksum is left.
+int segment_tcp6(rte_mempool* pool, const rte_mbuf* m, uint16_t segment, rte_mbuf** out) noexcept {
+  const uint16_t headers = static_cast<uint16_t>(m->l2_len + m->l3_len + m->l4_len);
+  const uint16_t mss = static_cast<uint16_t>(segment - headers);
+  const uint32_t payload = m->pkt_len - headers;
+  const auto* tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, m->l2_len + m->l3_len);
+  const uint32_t first_seq = rte_be_to_cpu_32(tcp->sent_seq);
+  int made = 0;
+  for (uint32_t offset = 0; offset < payload; offset += mss) {
+    const uint16_t length = static_cast<uint16_t>(std::min<uint32_t>(mss, payload - offset));
+    rte_mbuf* seg = rte_pktmbuf_alloc(pool);
+    char* header = seg == nullptr ? nullptr : rte_pktmbuf_append(seg, headers);
+    rte_mbuf* data = header == nullptr ? nullptr : rte_pktmbuf_copy(m, pool, headers + offset, length);
+    if (data == nullptr || rte_pktmbuf_chain(seg, data) != 0) {
+      rte_pktmbuf_free(data);
+      rte_pktmbuf_free(seg);
+      rte_pktmbuf_free_bulk(out, static_cast<unsigned>(made));
+      return -ENOMEM;
+    }
+    std::memcpy(header, rte_pktmbuf_mtod(m, const char*), headers);
+    seg->tx_offload = m->tx_offload;
+    seg->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_TCP_SEG) | RTE_MBUF_F_TX_TCP_CKSUM;
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(header + m->l2_len);
+    ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(m->l3_len - sizeof(rte_ipv6_hdr) + m->l4_len + length));
+    auto* seg_tcp = reinterpret_cast<rte_tcp_hdr*>(header + m->l2_len + m->l3_len);
+    seg_tcp->sent_seq = rte_cpu_to_be_32(first_seq + offset);
+    // FIN and PSH end the super-frame, CWR starts it (as Linux's own GSO).
+    if (offset + length < payload) seg_tcp->tcp_flags &= ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
+    if (offset != 0) seg_tcp->tcp_flags &= ~RTE_TCP_CWR_FLAG;
+    out[made++] = seg;
+  }
+  return made;
+}
+
+}  // namespace
+
+rte_gso_ctx make_gso_context(rte_mempool* direct, rte_mempool* indirect) noexcept {
+  rte_gso_ctx gso{};
+  gso.direct_pool = direct;
+  gso.indirect_pool = indirect;
+  gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
+  gso.gso_size = RTE_ETHER_MAX_LEN;
+  gso.flag = 0;  // IPv4 IDs increase from segment to segment, as the sender's would
+  return gso;
+}
+
+uint16_t complete_offloads(WorkerContext& ctx, PortCounters& counters, rte_mbuf* m, uint16_t max_frame,
+                           rte_mbuf** out) noexcept {
+  // UDP segmentation (HOST_UFO) is never offered.
+  if (unlikely((m->ol_flags & RTE_MBUF_F_TX_UDP_SEG) != 0)) {
+    drop(counters, DropReason::kBadOffload, m);
+    return 0;
+  }
+  // The requests and the headers are the frame's own from here on: a flood
+  // shares one mbuf between ports, and another may take it as it is.
+  m = writable(ctx, m);
+  if (unlikely(m == nullptr)) {
+    count_drop(counters, DropReason::kNoBuffer);
+    return 0;
+  }
+  if (is_tso(m)) {
+    // TCP over IPv4 or IPv6 (HOST_TSO4/6); the headers must lie in the first
+    // segment, where the segments' headers are copied from.
+    const uint32_t headers = uint32_t{m->l2_len} + m->l3_len + m->l4_len;
+    if (unlikely((m->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6)) == 0 || m->l4_len < sizeof(rte_tcp_hdr) ||
+                 headers > m->data_len || m->tso_segsz == 0)) {
+      drop(counters, DropReason::kBadOffload, m);
+      return 0;
+    }
+    const uint32_t segment = std::min<uint32_t>(max_frame, headers + m->tso_segsz);
+    const uint32_t payload = m->pkt_len - headers;
+    if (unlikely(segment <= headers || segment < RTE_GSO_SEG_SIZE_MIN ||
+                 (payload + (segment - headers) - 1) / (segment - headers) > kMaxSegments)) {
+      drop(counters, DropReason::kBadOffload, m);
+      return 0;
+    }
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+    if (m->pkt_len > segment) {
+      ctx.gso.gso_size = static_cast<uint16_t>(segment);
+      const int made = (m->ol_flags & RTE_MBUF_F_TX_IPV6) != 0
+                           ? segment_tcp6(ctx.pool, m, static_cast<uint16_t>(segment), out)
+                           : rte_gso_segment(m, &ctx.gso, out, kMaxSegments);
+      if (made > 0) {
+        // The segments hold the payload by reference; our hold on the
+        // super-frame ends here.
+        rte_pktmbuf_free(m);
+        uint16_t kept = 0;
+        for (int i = 0; i < made; ++i) {
+          if (likely(complete_checksums(out[i], true)))
+            out[kept++] = out[i];
+          else
+            drop(counters, DropReason::kBadOffload, out[i]);
+        }
+        counter_add(ctx.counters->offload_segmented, 1);
+        counter_add(ctx.counters->offload_segments, kept);
+        return kept;
+      }
+      if (made < 0) {
+        drop(counters, made == -ENOMEM ? DropReason::kNoBuffer : DropReason::kBadOffload, m);
+        return 0;
+      }
+      // 0: nothing to cut after all (an IP fragment, no payload).
+    }
+    m->ol_flags &= ~RTE_MBUF_F_TX_TCP_SEG;
+  }
+  if (unlikely(!complete_checksums(m, false))) {
+    drop(counters, DropReason::kBadOffload, m);
+    return 0;
+  }
+  counter_add(ctx.counters->offload_checksums, 1);
+  out[0] = m;
+  return 1;
+}
+
+}  // namespace inception
