@@ -153,7 +153,7 @@ uint16_t complete_offloads(WorkerContext& ctx, PortCounters& counters, rte_mbuf*
   if (is_tso(m)) {
     // TCP over IPv4 or IPv6 (HOST_TSO4/6); the headers must lie in the first
     // segment, where the segments' headers are copied from.
-    const uint32_t headers = uint32_t{m->l2_len} + m->l3_len + m->l4_len;
+    const auto headers = static_cast<uint32_t>(m->l2_len + m->l3_len + m->l4_len);
     if (unlikely((m->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6)) == 0 || m->l4_len < sizeof(rte_tcp_hdr) ||
                  headers > m->data_len || m->tso_segsz == 0)) {
       drop(counters, DropReason::kBadOffload, m);
