@@ -646,6 +646,22 @@ unsigned VportPeer::send_hex(const std::string& hex, unsigned count) {
   return await_sent();
 }
 
+TcpStackCounters tcp_counters(const std::string& netns) {
+  const CommandResult r = sh("ip netns exec " + netns + " grep ^Tcp: /proc/net/snmp");
+  std::istringstream lines(r.out);
+  std::string names, values;
+  std::getline(lines, names);
+  std::getline(lines, values);
+  std::istringstream n(names), v(values);
+  TcpStackCounters c;
+  for (std::string name, value; n >> name && v >> value;) {
+    if (name == "InSegs") c.in_segs = std::stoull(value);
+    if (name == "InErrs") c.in_errs = std::stoull(value);
+    if (name == "InCsumErrors") c.in_csum_errors = std::stoull(value);
+  }
+  return c;
+}
+
 unsigned VportPeer::send_tcp(const std::string& dst, const std::string& src, const std::string& src_ip,
                              const std::string& dst_ip, uint32_t payload, uint16_t mss, uint32_t seq) {
   process_.write_line("sendtcp " + dst + " " + src + " " + src_ip + " " + dst_ip + " " + std::to_string(payload) + " " +

@@ -259,6 +259,14 @@ class VportPeer {
   std::vector<Frame> frames_;
 };
 
+// A Linux stack's TCP counters (/proc/net/snmp) in network namespace
+// `netns`: segments received, and those refused as erroneous or for their
+// checksum.
+struct TcpStackCounters {
+  uint64_t in_segs = 0, in_errs = 0, in_csum_errors = 0;
+};
+TcpStackCounters tcp_counters(const std::string& netns);
+
 // The element of a JSON list (port list, stats ports, ...) whose "name" is
 // `name`, or null: a copy, so an EXPECT on a field of a missing element
 // fails instead of passing because the loop that held it never ran.

@@ -140,6 +140,52 @@ TEST_F(NatFigureFour, FloatingIpCountersCountBothDirections) {
       << topo->ctl(2, {"fip", "list"}).out;
 }
 
+// A guest with offloads behind a floating IP: its TSO super-frames are
+// translated whole on its rVM (the TCP checksum stays the pseudo-header's
+// sum, updated for the new source), cut to the overlay MTU toward the
+// gateway, and reach the internet server's Linux stack as valid segments.
+// The floating IP moves to the guest for the test and back at its end.
+TEST_F(NatFigureFour, AGuestsTsoFramesReachTheInternetThroughItsFloatingIpAsValidSegments) {
+  ASSERT_EQ(topo->ctl(2, {"port", "add", "tso-guest", "--type", "vhost-user", "--network", "private", "--socket",
+                          dir->file("tso-guest.sock"), "--server", "--queues", "1"})
+                .exit_code,
+            0);
+  struct Restore {
+    Topology* topo;
+    ~Restore() {
+      topo->ctl(2, {"fip", "del", "203.0.113.10"});
+      topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.2", "--network", "private"});
+      topo->ctl(2, {"port", "del", "tso-guest"});
+    }
+  } restore{topo};
+  VportPeer guest(*dir, dir->file("tso-guest.sock"), "tso-guest", false, true);
+  ASSERT_TRUE(guest.wait_ready()) << topo->log(2);
+  ASSERT_EQ(topo->ctl(2, {"fip", "del", "203.0.113.10"}).exit_code, 0);
+  ASSERT_EQ(topo->ctl(2, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.50", "--network", "private"}).exit_code, 0);
+  const std::string router_mac = topo->ctl_json(2, {"nat", "show"})["router_mac"];
+  const auto fips_before = topo->ctl_json(2, {"fip", "list"});
+  const TcpStackCounters before = tcp_counters(topo->ns("server"));
+  constexpr unsigned kFrames = 5;
+  constexpr uint32_t kPayload = 60000;
+  for (unsigned i = 0; i < kFrames; ++i)
+    ASSERT_EQ(guest.send_tcp(router_mac, "02:00:00:00:0b:01", "192.0.2.50", "203.0.113.200", kPayload, 1448,
+                             1000000 + i * kPayload),
+              1u);
+  // The public network's overlay MTU (1450) bounds the segments: 1410 bytes.
+  const uint64_t segments = kFrames * ((kPayload + 1409) / 1410);
+  EXPECT_TRUE(eventually([&] { return tcp_counters(topo->ns("server")).in_segs - before.in_segs >= segments; }, 15s))
+      << tcp_counters(topo->ns("server")).in_segs - before.in_segs << " of " << segments << "\n"
+      << topo->ctl(2, {"stats"}).out << topo->ctl(1, {"stats"}).out;
+  const TcpStackCounters after = tcp_counters(topo->ns("server"));
+  EXPECT_EQ(after.in_segs - before.in_segs, segments);
+  EXPECT_EQ(after.in_csum_errors, before.in_csum_errors);
+  EXPECT_EQ(after.in_errs, before.in_errs);
+  // The floating IP counts the super-frames it translated.
+  const auto fips = topo->ctl_json(2, {"fip", "list"});
+  ASSERT_EQ(fips.size(), 1u);
+  EXPECT_EQ(fips[0]["out_packets"].get<uint64_t>() - fips_before[0]["out_packets"].get<uint64_t>(), kFrames);
+}
+
 // Isolation: nothing from the internet reaches a fixed IP or an iVM
 // without a floating IP, even if the reality cloud routed it to the gateway.
 // Defined last, so it runs last (GoogleTest keeps the order of definition):

@@ -134,27 +134,6 @@ TEST_F(GuestOffloads, AFrameWithItsChecksumLeftToTheSwitchArrivesComplete) {
   expect_stream(peers["no-offloads"]->tcp_segments(200ms), 1000, 1000);
 }
 
-// Reads the Tcp line of /proc/net/snmp in `netns`: InSegs, InErrs and
-// InCsumErrors.
-struct TcpCounters {
-  uint64_t in_segs = 0, in_errs = 0, in_csum_errors = 0;
-};
-TcpCounters tcp_counters(const std::string& netns) {
-  const CommandResult r = sh("ip netns exec " + netns + " grep ^Tcp: /proc/net/snmp");
-  std::istringstream lines(r.out);
-  std::string names, values;
-  std::getline(lines, names);
-  std::getline(lines, values);
-  std::istringstream n(names), v(values);
-  TcpCounters c;
-  for (std::string name, value; n >> name && v >> value;) {
-    if (name == "InSegs") c.in_segs = std::stoull(value);
-    if (name == "InErrs") c.in_errs = std::stoull(value);
-    if (name == "InCsumErrors") c.in_csum_errors = std::stoull(value);
-  }
-  return c;
-}
-
 TEST(GuestOffloadsToLinux, SuperFramesReachAKernelPortAndAKernelVxlanEndpointAsValidSegments) {
   TempDir dir("offloads-linux");
   Topology topo(dir, 1, "mesh");
@@ -189,7 +168,7 @@ TEST(GuestOffloadsToLinux, SuperFramesReachAKernelPortAndAKernelVxlanEndpointAsV
       << "the kernel endpoint's host is reachable";
   const std::string ivm_mac = topo.in(ivm, "cat /sys/class/net/ivm1pri/address").out.substr(0, 17);
 
-  const TcpCounters ivm_before = tcp_counters(ivm), host_before = tcp_counters(host.name());
+  const TcpStackCounters ivm_before = tcp_counters(ivm), host_before = tcp_counters(host.name());
   // The iVM's MTU is the overlay's (1450): a guest on its network would
   // have agreed on an MSS of 1410 with it at most. Toward the tunnel the
   // sender's 1448 is too much, and the overlay's MTU bounds the segments.
@@ -204,7 +183,7 @@ TEST(GuestOffloadsToLinux, SuperFramesReachAKernelPortAndAKernelVxlanEndpointAsV
   const uint64_t to_host = kFrames * ((kPayload + 1409) / 1410);
   EXPECT_TRUE(eventually([&] { return tcp_counters(ivm).in_segs - ivm_before.in_segs >= to_ivm; }, 15s));
   EXPECT_TRUE(eventually([&] { return tcp_counters(host.name()).in_segs - host_before.in_segs >= to_host; }, 15s));
-  const TcpCounters ivm_after = tcp_counters(ivm), host_after = tcp_counters(host.name());
+  const TcpStackCounters ivm_after = tcp_counters(ivm), host_after = tcp_counters(host.name());
   EXPECT_EQ(ivm_after.in_segs - ivm_before.in_segs, to_ivm);
   EXPECT_EQ(ivm_after.in_csum_errors, ivm_before.in_csum_errors);
   EXPECT_EQ(ivm_after.in_errs, ivm_before.in_errs);
