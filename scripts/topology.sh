@@ -63,6 +63,14 @@ mgmt=$prefix-mgmt
 die() { echo "topology: $*" >&2; exit 1; }
 
 rvm_ns() { echo "$prefix-rvm$1"; }
+# Whether process $1 runs. A switch that exited stays a zombie until init
+# reaps it (about 2 s on the CI VM), and kill -0 still finds a zombie.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 ctl() { "$inceptionctl" --socket "$dir/rvm$1.sock" "${@:2}"; }
 
 # Turns IPv6 off in a namespace, for the interfaces created in it later too.
@@ -236,7 +244,7 @@ plug() {
   local i=$1
   for _ in $(seq 1 300); do
     ctl "$i" network list >/dev/null 2>&1 && break
-    kill -0 "$(cat "$dir/rvm$i.pid")" 2>/dev/null || die "inceptiond of rvm$i exited: $(tail -5 "$dir/rvm$i.log")"
+    running "$(cat "$dir/rvm$i.pid")" || die "inceptiond of rvm$i exited: $(tail -5 "$dir/rvm$i.log")"
     sleep 0.1
   done
   ctl "$i" network list >/dev/null || die "inceptiond of rvm$i does not answer"
@@ -339,7 +347,7 @@ start() {
   prefix=$(cat "$dir/prefix")
   read -r ivms nat first_dc2 < "$dir/options"
   [ -f "$dir/rvm$2.toml" ] || die "no rVM $2 in $dir"
-  if [ -f "$dir/rvm$2.pid" ] && kill -0 "$(cat "$dir/rvm$2.pid")" 2>/dev/null; then die "rVM $2 is running"; fi
+  if [ -f "$dir/rvm$2.pid" ] && running "$(cat "$dir/rvm$2.pid")"; then die "rVM $2 is running"; fi
   start_daemon "$2"
   plug "$2"
   echo "topology: rVM $2 started"
@@ -348,12 +356,19 @@ start() {
 # Stops every process still running inside this prefix's namespaces (they
 # can only be ours), then deletes the namespaces.
 clean_namespaces() {
-  local ns pid
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt|reality|client|server)"); do
+  local ns pid namespaces pids
+  namespaces=$(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt|reality|client|server)" || true)
+  [ -n "$namespaces" ] || return 0
+  for ns in $namespaces; do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
   done
-  sleep 0.5
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(rvm[0-9]|ivm[0-9]|mgmt|reality|client|server)"); do
+  # Up to 0.5 s for them to go (a polled wait: usually nothing is left).
+  for _ in 1 2 3 4 5; do
+    pids=$(for ns in $namespaces; do ip netns pids "$ns" 2>/dev/null; done)
+    [ -n "$pids" ] || break
+    sleep 0.1
+  done
+  for ns in $namespaces; do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"
   done
@@ -378,16 +393,21 @@ down() {
   [ $# -ge 1 ] || die "usage: topology.sh down DIR"
   dir=$1
   [ -f "$dir/prefix" ] && prefix=$(cat "$dir/prefix") && mgmt=$prefix-mgmt
+  # Every switch told at once, then up to 10 s for all of them to stop.
+  local pids=() pid left
   for pidfile in "$dir"/rvm*.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    fi
+    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
     rm -f "$pidfile"
   done
+  for _ in $(seq 1 200); do
+    left=0
+    for pid in "${pids[@]}"; do running "$pid" && left=1; done
+    [ "$left" = 1 ] || break
+    sleep 0.05
+  done
+  for pid in "${pids[@]}"; do running "$pid" && kill -KILL "$pid"; done
   clean_namespaces
   # DPDK leaves each process's runtime directory behind.
   [ -n "${prefix:-}" ] && rm -rf /var/run/dpdk/"$prefix"-rvm*
