@@ -11,6 +11,10 @@
 // frame in VXLAN as a peer VTEP would, --rx-vxlan expects VXLAN at the sink
 // and looks inside.
 //
+// --tcp measures TCP goodput instead: one-way TCP streams sent as 64 KB TSO
+// frames where the switch's port offers TSO (else MSS-sized segments), and
+// the TCP payload that arrives intact, byte for byte, per second.
+//
 // Output: one JSON object on stdout when done.
 #include <rte_arp.h>
 #include <rte_cycles.h>
@@ -19,7 +23,9 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 #include <rte_udp.h>
 
 #include <CLI/CLI.hpp>
@@ -61,6 +67,12 @@ struct Options {
   std::string learn_vxlan;      // the sink is a remote VTEP: learning frames in VXLAN "SRC_IP,DST_IP,VNI"
   bool rx_vxlan = false;
   bool learn = true;  // first send a few frames from the sink's MAC so L2 switches learn it
+  // TCP goodput (--tcp)
+  bool tcp = false;
+  uint32_t tcp_streams = 1;
+  uint16_t tcp_mss = 1448;
+  bool tcp_mss_only = false;
+  bool server = false;  // virtio-user is the vhost-user server (the switch's ports are clients)
 };
 
 struct Header {
@@ -214,9 +226,9 @@ class Generator {
     std::memcpy(frame + kPayloadOffset, &h, sizeof(h));
   }
 
-  nlohmann::json run(uint16_t tx_port, uint16_t rx_port, rte_mempool* pool) {
-    const uint64_t hz = rte_get_tsc_hz();
-    // Teach L2 switches where the sink is: frames from its MAC, from its port.
+  // Teaches L2 switches where the sink is: frames from its MAC, from its
+  // port (a gratuitous ARP where a router must learn it).
+  void teach(uint16_t tx_port, uint16_t rx_port, rte_mempool* pool) {
     if (o_.learn && tx_port != rx_port) {
       rte_mbuf* learn[4];
       if (rte_pktmbuf_alloc_bulk(pool, learn, 4) == 0) {
@@ -249,6 +261,11 @@ class Generator {
       rte_delay_ms(200);
       drain(rx_port, 100);
     }
+  }
+
+  nlohmann::json run(uint16_t tx_port, uint16_t rx_port, rte_mempool* pool) {
+    const uint64_t hz = rte_get_tsc_hz();
+    teach(tx_port, rx_port, pool);
 
     const uint64_t start = rte_rdtsc();
     const uint64_t warm_end = start + static_cast<uint64_t>(o_.warmup_s * hz);
@@ -336,7 +353,6 @@ class Generator {
             {"seconds", seconds}};
   }
 
- private:
   uint64_t drain(uint16_t port, unsigned ms) {
     uint64_t n = 0;
     const uint64_t until = rte_rdtsc() + rte_get_tsc_hz() * ms / 1000;
@@ -349,12 +365,402 @@ class Generator {
     return n;
   }
 
+ private:
   Options o_;
   std::vector<uint16_t> sizes_;
   std::vector<std::array<uint8_t, 128>> templates_;
   rte_ether_addr src_mac_{}, dst_mac_{}, sink_mac_{}, outer_dst_mac_{};
   uint32_t src_ip_ = 0, dst_ip_ = 0;
   Tunnel tx_tunnel_, learn_tunnel_;
+};
+
+// ---------------------------------------------------------------- TCP goodput
+//
+// --tcp: one-way TCP streams as a guest's stack puts them on the wire (no
+// handshake and no ACKs back: the switch forwards one direction). The sender
+// hands its port 64 KB TSO frames (partial checksum) when the port offers
+// TSO, else MSS-sized segments with complete checksums, as a guest without
+// offloads does. Payload bytes follow a fixed pseudo-random pattern indexed
+// by sequence number modulo 64 KiB, so the sink checks every byte of
+// whatever arrives (super-frame or segment, through NAT or a tunnel) and the
+// TCP checksum of every frame that claims a complete one. The figure is TCP
+// payload delivered intact per second; anything else is counted as corrupt.
+
+constexpr uint32_t kPatternPeriod = 65536;  // divides 2^32: sequence wrap keeps the pattern
+constexpr uint16_t kTcpHeader = 32;         // 20 + NOP NOP timestamps, as Linux sends them
+constexpr uint16_t kTcpHeaders = 14 + 20 + kTcpHeader;
+constexpr uint16_t kTcpSegmentsPerFrame = 45;  // 45 x 1448 = 65160 B, a 64 KB TSO frame
+
+struct PortOffloads {
+  bool tso = false, tx_csum = false, lro = false, rx_csum = false;
+  uint64_t tx_capa = 0, rx_capa = 0;  // what the port offered (RTE_ETH_*_OFFLOAD_*)
+};
+
+// Starts a port asking for the offloads it offers (virtio-user negotiates the
+// matching virtio-net features with the switch): TSO and TCP checksum on the
+// sending side, LRO (receiving super-frames) and TCP checksum on the sink.
+PortOffloads start_tcp_port(uint16_t port, rte_mempool* pool, bool tx_side, bool allow) {
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) != 0) throw std::runtime_error("cannot query port " + std::to_string(port));
+  rte_eth_conf conf{};
+  PortOffloads off;
+  off.tx_capa = info.tx_offload_capa;
+  off.rx_capa = info.rx_offload_capa;
+  if (allow && tx_side) {
+    const uint64_t tso = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    if ((info.tx_offload_capa & tso) == tso) {
+      conf.txmode.offloads |= tso;
+      off.tso = off.tx_csum = true;
+    }
+  }
+  if (allow && !tx_side) {
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) {
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+      conf.rxmode.max_lro_pkt_size = info.max_lro_pkt_size;
+      off.lro = true;
+    }
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) {
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+      off.rx_csum = true;
+    }
+  }
+  if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  if (rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+      rte_eth_rx_queue_setup(port, 0, tx_side ? 1024 : 4096, 0, nullptr, pool) != 0 ||
+      rte_eth_tx_queue_setup(port, 0, 1024, 0, nullptr) != 0 || rte_eth_dev_start(port) != 0)
+    throw std::runtime_error("cannot start port " + std::to_string(port) + " with TCP offloads");
+  return off;
+}
+
+uint16_t fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+class TcpGoodput {
+ public:
+  TcpGoodput(const Options& o, const PortOffloads& tx, const PortOffloads& rx)
+      : o_(o),
+        tx_(tx),
+        rx_(rx),
+        tso_(tx.tso && !o.tcp_mss_only),
+        src_mac_(to_ether(o.src_mac)),
+        dst_mac_(to_ether(o.dst_mac)) {
+    pattern_ = static_cast<uint8_t*>(rte_malloc("tcp_pattern", 2 * kPatternPeriod, 64));
+    if (pattern_ == nullptr) throw std::runtime_error("cannot allocate the payload pattern");
+    uint32_t x = 0x9e3779b9;
+    for (uint32_t i = 0; i < kPatternPeriod; ++i) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      pattern_[i] = pattern_[i + kPatternPeriod] = static_cast<uint8_t>(x);
+    }
+    // prefix_[i]: one's-complement sum (unfolded) of the first i 16-bit
+    // words, so the checksum of any even-aligned slice costs a subtraction.
+    prefix_.resize(kPatternPeriod + 1);
+    for (uint32_t i = 0; i < kPatternPeriod; ++i) {
+      uint16_t w;
+      std::memcpy(&w, pattern_ + 2 * i, 2);
+      prefix_[i + 1] = prefix_[i] + w;
+    }
+    shinfo_.free_cb = [](void*, void*) {};
+    shinfo_.fcb_opaque = nullptr;
+    rte_mbuf_ext_refcnt_set(&shinfo_, 1);  // ours: the pattern is never freed through an mbuf
+    const uint32_t src_ip = to_ip(o.src_ip), dst_ip = to_ip(o.dst_ip);
+    for (uint32_t f = 0; f < o.tcp_streams; ++f) {
+      Stream s;
+      s.seq = f * 0x10000000u + 2 * 1000 * f;  // even, and the streams start at different pattern offsets
+      uint8_t* p = s.headers.data();
+      auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+      eth->dst_addr = dst_mac_;
+      eth->src_addr = src_mac_;
+      eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+      ip->version_ihl = RTE_IPV4_VHL_DEF;
+      ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+      ip->time_to_live = 64;
+      ip->next_proto_id = IPPROTO_TCP;
+      ip->src_addr = src_ip;
+      ip->dst_addr = dst_ip;
+      auto* tcp = reinterpret_cast<rte_tcp_hdr*>(p + 34);
+      tcp->src_port = rte_cpu_to_be_16(static_cast<uint16_t>(10000 + f));
+      tcp->dst_port = rte_cpu_to_be_16(5201);
+      tcp->recv_ack = rte_cpu_to_be_32(1);
+      tcp->data_off = (kTcpHeader / 4) << 4;
+      tcp->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+      tcp->rx_win = rte_cpu_to_be_16(0xffff);
+      const uint8_t options[12] = {1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0};  // NOP NOP TS val ecr
+      std::memcpy(p + 54, options, sizeof(options));
+      streams_.push_back(s);
+    }
+  }
+
+  ~TcpGoodput() { rte_free(pattern_); }
+  TcpGoodput(const TcpGoodput&) = delete;
+  TcpGoodput& operator=(const TcpGoodput&) = delete;
+
+  nlohmann::json run(uint16_t tx_port, uint16_t rx_port, rte_mempool* pool) {
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint16_t mss = o_.tcp_mss;
+    const uint32_t frame_payload = tso_ ? uint32_t{mss} * kTcpSegmentsPerFrame : mss;
+    const uint64_t start = rte_rdtsc();
+    const uint64_t warm_end = start + static_cast<uint64_t>(o_.warmup_s * hz);
+    const uint64_t end = warm_end + static_cast<uint64_t>(o_.duration_s * hz);
+    Counters window_start;
+    uint64_t window_start_tsc = 0;
+    bool in_window = false;
+    uint32_t next_stream = 0;
+    rte_mbuf* heads[kBurst];
+    rte_mbuf* data[kBurst];
+    uint32_t stream_of[kBurst];
+    rte_mbuf* pkts[kBurst];
+    for (;;) {
+      const uint64_t now = rte_rdtsc();
+      if (!in_window && now >= warm_end) {
+        in_window = true;
+        window_start_tsc = now;
+        window_start = c_;
+      }
+      if (now >= end) break;
+      if (rte_pktmbuf_alloc_bulk(pool, heads, kBurst) == 0) {
+        if (rte_pktmbuf_alloc_bulk(pool, data, kBurst) != 0) {
+          rte_pktmbuf_free_bulk(heads, kBurst);
+        } else {
+          for (uint16_t i = 0; i < kBurst; ++i) {
+            stream_of[i] = next_stream;
+            build(heads[i], data[i], streams_[next_stream], frame_payload);
+            if (++next_stream == streams_.size()) next_stream = 0;
+          }
+          uint16_t ready = kBurst;
+          if (tso_) {  // the PMD's TSO preparation: pseudo-header checksum as virtio wants it
+            ready = rte_eth_tx_prepare(tx_port, 0, heads, kBurst);
+            if (ready < kBurst && c_.prepare_errors++ == 0)
+              std::fprintf(stderr, "inception-gen: tx_prepare refused a TSO frame: %s\n", rte_strerror(rte_errno));
+          }
+          const uint16_t sent = ready ? rte_eth_tx_burst(tx_port, 0, heads, ready) : 0;
+          // Not sent: the streams' sequence numbers go back, no gap.
+          for (uint16_t i = kBurst; i-- > sent;) {
+            streams_[stream_of[i]].seq -= frame_payload;
+            rte_pktmbuf_free(heads[i]);
+          }
+          next_stream = sent < kBurst ? stream_of[sent] : next_stream;
+          c_.tx_frames += sent;
+          c_.tx_payload += uint64_t{sent} * frame_payload;
+        }
+      }
+      const uint16_t n = rte_eth_rx_burst(rx_port, 0, pkts, kBurst);
+      for (uint16_t i = 0; i < n; ++i) sink(pkts[i]);
+      if (n) rte_pktmbuf_free_bulk(pkts, n);
+    }
+    const double seconds = static_cast<double>(rte_rdtsc() - window_start_tsc) / hz;
+    const Counters w = c_ - window_start;
+    // What is still in flight counts in the totals (the switch worked on it).
+    const uint64_t until = rte_rdtsc() + hz / 2;
+    while (rte_rdtsc() < until) {
+      const uint16_t n = rte_eth_rx_burst(rx_port, 0, pkts, kBurst);
+      for (uint16_t i = 0; i < n; ++i) sink(pkts[i]);
+      if (n) rte_pktmbuf_free_bulk(pkts, n);
+    }
+    return {{"mode", "tcp"},
+            {"goodput_gbps", w.goodput * 8.0 / seconds / 1e9},
+            {"rx_pps", w.rx_frames / seconds},
+            {"tx_pps", w.tx_frames / seconds},
+            {"rx_gbps", w.rx_bytes * 8.0 / seconds / 1e9},
+            {"tx_payload_gbps", w.tx_payload * 8.0 / seconds / 1e9},
+            {"rx_total", c_.rx_frames},
+            {"tx_total", c_.tx_frames},
+            {"goodput_bytes_total", c_.goodput},
+            {"tx_payload_bytes_total", c_.tx_payload},
+            {"corrupt_frames", c_.corrupt()},
+            {"bad_frames", c_.corrupt()},
+            {"corrupt_payload", c_.bad_payload},
+            {"corrupt_checksum", c_.bad_checksum},
+            {"corrupt_length", c_.bad_length},
+            {"other_frames", c_.other},
+            {"super_frames", c_.super_frames},
+            {"partial_checksum_frames", c_.partial},
+            {"prepare_errors", c_.prepare_errors},
+            {"tso", tso_},
+            {"tx_offload_tso", tx_.tso},
+            {"rx_offload_lro", rx_.lro},
+            {"rx_offload_csum", rx_.rx_csum},
+            {"tx_port_offload_capa", tx_.tx_capa},
+            {"rx_port_offload_capa", rx_.rx_capa},
+            {"mss", mss},
+            {"streams", o_.tcp_streams},
+            {"frame_payload", frame_payload},
+            {"first_frame", first_frame_},
+            {"seconds", seconds}};
+  }
+
+ private:
+  struct Stream {
+    uint32_t seq = 0;
+    std::array<uint8_t, kTcpHeaders> headers{};
+  };
+
+  struct Counters {
+    uint64_t tx_frames = 0, tx_payload = 0, rx_frames = 0, rx_bytes = 0, goodput = 0;
+    uint64_t bad_payload = 0, bad_checksum = 0, bad_length = 0, other = 0, super_frames = 0, partial = 0;
+    uint64_t prepare_errors = 0;
+    uint64_t corrupt() const { return bad_payload + bad_checksum + bad_length; }
+    Counters operator-(const Counters& b) const {
+      Counters d = *this;
+      d.tx_frames -= b.tx_frames;
+      d.tx_payload -= b.tx_payload;
+      d.rx_frames -= b.rx_frames;
+      d.rx_bytes -= b.rx_bytes;
+      d.goodput -= b.goodput;
+      return d;
+    }
+  };
+
+  // One's-complement sum of pattern bytes [offset, offset + len).
+  uint64_t pattern_sum(uint32_t offset, uint32_t len) const {
+    if (offset & 1) return rte_raw_cksum(pattern_ + offset, len);
+    uint64_t sum = 0;
+    uint32_t first = offset / 2, words = len / 2;
+    if (first + words <= kPatternPeriod) {
+      sum = prefix_[first + words] - prefix_[first];
+    } else {  // wraps around the period
+      sum = prefix_[kPatternPeriod] - prefix_[first] + prefix_[first + words - kPatternPeriod];
+    }
+    if (len & 1) {
+      uint16_t last = 0;
+      std::memcpy(&last, pattern_ + offset + len - 1, 1);
+      sum += last;
+    }
+    return sum;
+  }
+
+  // One frame of `len` payload bytes of stream `s`: headers in `head`, the
+  // payload a slice of the pattern attached to `data` (no copy).
+  void build(rte_mbuf* head, rte_mbuf* data, Stream& s, uint32_t len) {
+    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(head, kTcpHeaders));
+    std::memcpy(p, s.headers.data(), kTcpHeaders);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(p + 34);
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + kTcpHeader + len));
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->sent_seq = rte_cpu_to_be_32(s.seq);
+    const uint32_t offset = s.seq % kPatternPeriod;
+    rte_mbuf_ext_refcnt_update(&shinfo_, 1);
+    rte_pktmbuf_attach_extbuf(data, pattern_ + offset, rte_malloc_virt2iova(pattern_) + offset,
+                              static_cast<uint16_t>(len), &shinfo_);
+    data->data_len = static_cast<uint16_t>(len);
+    data->pkt_len = len;
+    head->next = data;
+    head->nb_segs = 2;
+    head->pkt_len += len;
+    if (tso_) {
+      head->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+      head->l2_len = 14;
+      head->l3_len = 20;
+      head->l4_len = kTcpHeader;
+      head->tso_segsz = o_.tcp_mss;
+      tcp->cksum = rte_ipv4_phdr_cksum(ip, head->ol_flags);
+    } else {
+      tcp->cksum = 0;
+      const uint64_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(tcp, kTcpHeader) + pattern_sum(offset, len);
+      tcp->cksum = static_cast<uint16_t>(~fold(sum));
+    }
+    s.seq += len;
+  }
+
+  void corrupt(uint64_t& counter, const char* what, const rte_mbuf* m) {
+    if (c_.corrupt() == 0)
+      std::fprintf(stderr, "inception-gen: first corrupt frame: %s (pkt_len %u, %u segments, ol_flags %#llx)\n", what,
+                   m->pkt_len, m->nb_segs, static_cast<unsigned long long>(m->ol_flags));
+    ++counter;
+  }
+
+  // Checks one received frame and counts its payload if it is intact.
+  void sink(const rte_mbuf* m) {
+    const uint16_t outer = o_.rx_vxlan ? kVxlanOuter : 0;
+    ++c_.rx_frames;
+    c_.rx_bytes += m->pkt_len;
+    if (m->data_len < outer + 14 + 20 + 20) {
+      ++c_.other;
+      return;
+    }
+    const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*) + outer;
+    const auto* eth = reinterpret_cast<const rte_ether_hdr*>(p);
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(p + 14);
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_TCP) {
+      ++c_.other;
+      return;
+    }
+    const uint16_t ihl = rte_ipv4_hdr_len(ip);
+    const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(p + 14 + ihl);
+    const uint16_t thl = (tcp->data_off >> 4) * 4;
+    const uint32_t headers = outer + 14u + ihl + thl;
+    const uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
+    if (m->data_len < headers || outer + 14u + ip_len != m->pkt_len || ip_len < uint32_t{ihl} + thl) {
+      corrupt(c_.bad_length, "length", m);
+      return;
+    }
+    if (fold(rte_raw_cksum(ip, ihl)) != 0xffff) {
+      corrupt(c_.bad_checksum, "IPv4 header checksum", m);
+      return;
+    }
+    const uint32_t len = ip_len - ihl - thl;
+    const uint32_t offset = rte_be_to_cpu_32(tcp->sent_seq) % kPatternPeriod;
+    // Compare the payload, segment by segment, with the pattern.
+    uint32_t skip = headers, done = 0;
+    for (const rte_mbuf* seg = m; seg != nullptr && done < len; seg = seg->next) {
+      if (skip >= seg->data_len) {
+        skip -= seg->data_len;
+        continue;
+      }
+      const uint32_t n = std::min<uint32_t>(seg->data_len - skip, len - done);
+      if (std::memcmp(rte_pktmbuf_mtod_offset(seg, const uint8_t*, skip), pattern_ + offset + done, n) != 0) {
+        corrupt(c_.bad_payload, "payload", m);
+        return;
+      }
+      done += n;
+      skip = 0;
+    }
+    if (done != len) {
+      corrupt(c_.bad_length, "segments shorter than pkt_len", m);
+      return;
+    }
+    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+      case RTE_MBUF_F_RX_L4_CKSUM_NONE:  // partial checksum, data vouched for: the payload check above stands
+        ++c_.partial;
+        break;
+      case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+        corrupt(c_.bad_checksum, "TCP checksum (flagged bad)", m);
+        return;
+      default: {  // a complete checksum (or one said to be good): check it
+        const uint64_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(tcp, thl) + pattern_sum(offset, len);
+        if (fold(sum) != 0xffff) {
+          corrupt(c_.bad_checksum, "TCP checksum", m);
+          return;
+        }
+      }
+    }
+    if (len > o_.tcp_mss) ++c_.super_frames;
+    if (c_.goodput == 0) {  // what the switch made of the addresses (NAT)
+      char text[96];
+      const uint32_t src = rte_be_to_cpu_32(ip->src_addr), dst = rte_be_to_cpu_32(ip->dst_addr);
+      std::snprintf(text, sizeof(text), "%u.%u.%u.%u:%u > %u.%u.%u.%u:%u", src >> 24, (src >> 16) & 255,
+                    (src >> 8) & 255, src & 255, rte_be_to_cpu_16(tcp->src_port), dst >> 24, (dst >> 16) & 255,
+                    (dst >> 8) & 255, dst & 255, rte_be_to_cpu_16(tcp->dst_port));
+      first_frame_ = text;
+    }
+    c_.goodput += len;
+  }
+
+  Options o_;
+  PortOffloads tx_, rx_;
+  bool tso_;
+  rte_ether_addr src_mac_{}, dst_mac_{};
+  uint8_t* pattern_ = nullptr;
+  std::vector<uint64_t> prefix_;
+  rte_mbuf_ext_shared_info shinfo_{};
+  std::vector<Stream> streams_;
+  Counters c_;
+  std::string first_frame_;
 };
 
 }  // namespace
@@ -385,12 +791,24 @@ int main(int argc, char** argv) {
   app.add_option("--learn-vxlan", o.learn_vxlan, "send the learning frames in VXLAN: OUTER_SRC_IP,OUTER_DST_IP,VNI");
   app.add_flag("--rx-vxlan", o.rx_vxlan, "received frames are VXLAN; look inside");
   app.add_flag("!--no-learn", o.learn, "do not send learning frames from the sink first");
+  app.add_flag("--tcp", o.tcp, "TCP goodput: one-way TCP streams, TSO when the port offers it; reports goodput_gbps");
+  app.add_option("--tcp-streams", o.tcp_streams, "TCP streams (source ports 10000..)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--tcp-mss", o.tcp_mss, "TCP MSS (1448: 1500 MTU with timestamps)")
+      ->check(CLI::Range(64, 1448))
+      ->capture_default_str();
+  app.add_flag("--tcp-mss-only", o.tcp_mss_only,
+               "send MSS-sized segments with complete checksums even where the port offers TSO (and negotiate no TX "
+               "offload: a guest without TSO)");
   app.add_flag("!--no-huge", o.hugepages, "run DPDK without hugepages");
+  app.add_flag("--server", o.server, "create the vhost-user sockets (the switch's ports are vhost-user clients)");
   app.add_option("--lcore", o.lcore, "CPU to run on")->capture_default_str();
   app.add_option("--file-prefix", o.prefix)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (o.rx_socket.empty()) o.rx_socket = o.tx_socket;
 
+  const std::string server = o.server ? ",server=1" : "";
   std::vector<std::string> eal = {"inception-gen",
                                   "-l",
                                   std::to_string(o.lcore),
@@ -401,9 +819,10 @@ int main(int argc, char** argv) {
                                   "--log-level",
                                   "*:error",
                                   "--vdev",
-                                  "net_virtio_user0,path=" + o.tx_socket + ",queues=1,queue_size=1024"};
+                                  "net_virtio_user0,path=" + o.tx_socket + ",queues=1,queue_size=1024" + server};
   if (o.rx_socket != o.tx_socket)
-    eal.insert(eal.end(), {"--vdev", "net_virtio_user1,path=" + o.rx_socket + ",queues=1,queue_size=1024"});
+    eal.insert(eal.end(), {"--vdev", "net_virtio_user1,path=" + o.rx_socket +
+                                         ",queues=1,queue_size=" + (o.tcp ? "4096" : "1024") + server});
   if (o.hugepages)
     eal.insert(eal.end(), {"--single-file-segments", "--in-memory", "-m", "512"});
   else
@@ -416,10 +835,21 @@ int main(int argc, char** argv) {
   }
   int status = 0;
   try {
-    rte_mempool* pool = rte_pktmbuf_pool_create("gen_pool", 32767, 512, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    // TCP: 64 KB frames arrive as chains of 2 KB mbufs (mergeable buffers).
+    rte_mempool* pool =
+        rte_pktmbuf_pool_create("gen_pool", o.tcp ? 65535 : 32767, 512, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     if (pool == nullptr) throw std::runtime_error("cannot allocate mbufs");
-    const uint16_t tx_port = start_port(0, pool);
-    const uint16_t rx_port = o.rx_socket != o.tx_socket ? start_port(1, pool) : tx_port;
+    PortOffloads tx_offloads, rx_offloads;
+    uint16_t tx_port = 0, rx_port = 0;
+    if (o.tcp) {
+      if (o.rx_socket == o.tx_socket) throw std::runtime_error("--tcp needs separate --tx and --rx sockets");
+      tx_offloads = start_tcp_port(0, pool, true, !o.tcp_mss_only);
+      rx_offloads = start_tcp_port(1, pool, false, true);
+      rx_port = 1;
+    } else {
+      tx_port = start_port(0, pool);
+      rx_port = o.rx_socket != o.tx_socket ? start_port(1, pool) : tx_port;
+    }
     // Wait for the switch side of both sockets.
     for (uint16_t port : {tx_port, rx_port}) {
       rte_eth_link link{};
@@ -428,8 +858,26 @@ int main(int argc, char** argv) {
         rte_delay_ms(50);
       }
     }
+    if (o.tcp && tx_offloads.tso) {
+      // A server's peer connects after the port was configured: the offer
+      // was virtio-user's own until then. Send TSO only if the switch offers it.
+      rte_eth_dev_info info{};
+      if (rte_eth_dev_info_get(tx_port, &info) != 0 || !(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO)) {
+        std::fprintf(stderr, "inception-gen: the switch does not offer TSO after all: MSS-sized segments\n");
+        tx_offloads.tso = false;
+      }
+      tx_offloads.tx_capa = info.tx_offload_capa;
+    }
+    if (o.tcp) o.size = "64";  // the learning frames only
     Generator gen(o);
-    nlohmann::json result = gen.run(tx_port, rx_port, pool);
+    nlohmann::json result;
+    if (o.tcp) {
+      gen.teach(tx_port, rx_port, pool);
+      TcpGoodput tcp(o, tx_offloads, rx_offloads);
+      result = tcp.run(tx_port, rx_port, pool);
+    } else {
+      result = gen.run(tx_port, rx_port, pool);
+    }
     result["size"] = o.size;
     result["flows"] = o.flows;
     result["macs"] = o.macs;
