@@ -16,13 +16,25 @@ figure is the median of --rounds rounds, ratios are taken within a round,
 and every round records the CPU time that processes other than the
 benchmark took from the machine.
 
+TCP scenarios (tcp-PATH-STREAMS) measure goodput instead: one or 8 TCP
+streams from a guest that sends 64 KB TSO frames where the switch offers
+TSO on its port, else MSS-sized segments, and the TCP payload delivered
+intact per second (inception-gen --tcp checks every byte). They compare
+inceptiond with its ports' offloads on (the default), inceptiond with
+`offloads = false`, and OVS with other_config:userspace-tso-enable=true
+(on vhost-user client ports: OVS 3.1 offers TSO on no others). OVS 3.1
+drops TSO frames into a VXLAN tunnel, so the guest sends it MSS-sized
+segments there; on tcp-fip-in the sender is the internet, wire-sized
+segments for everyone. Any corrupt frame fails the run (exit status 3).
+
   perf/bench.py                       # the README's set of scenarios
   perf/bench.py --scenarios l2-64,vxlan-encap --rounds 5 --duration 10
+  perf/bench.py --scenarios tcp-l2-1,tcp-l2-8,tcp-encap-1,tcp-fip-out-1 --rounds 5
   perf/bench.py --list
   perf/bench.py --baseline /tmp/old/build-release   # before/after: another build in the same rounds
 
 Writes OUT/results.json, OUT/results.csv and OUT/results.png (default
-OUT=perf/results) and prints the table.
+OUT=perf/results) and prints the tables (--markdown: as in the README).
 """
 import argparse
 import csv
@@ -53,6 +65,16 @@ def scenario(name, kind, size="64", flows=1, macs=1, what=""):
     return {"name": name, "kind": kind, "size": size, "flows": flows, "macs": macs, "what": what}
 
 
+def tcp_scenario(path, kind, streams, what):
+    """TCP goodput (inception-gen --tcp): `streams` one-way TCP streams from
+    a guest that sends 64 KB TSO frames where the switch offers TSO, else
+    MSS-sized segments; the figure is TCP payload delivered intact."""
+    sc = scenario(f"tcp-{path}-{streams}", kind, size="tcp", flows=streams,
+                  what=f"{what}, {streams} TCP stream{'s' if streams > 1 else ''}")
+    sc["tcp"] = streams
+    return sc
+
+
 SCENARIOS = [
     scenario("l2-64", "l2", what="iVM to iVM on one rVM, one flow"),
     scenario("l2-1518", "l2", size="1518", what="iVM to iVM, 1518 B"),
@@ -70,14 +92,28 @@ SCENARIOS = [
     scenario("snat-1k", "snat", flows=1000, what="SNAT, 1,000 sessions"),
     scenario("snat-100k", "snat", flows=100000, what="SNAT, 100,000 sessions"),
     scenario("snat-1m", "snat", flows=1000000, what="SNAT, 1,000,000 sessions"),
+    tcp_scenario("l2", "l2", 1, "iVM to iVM on one rVM"),
+    tcp_scenario("l2", "l2", 8, "iVM to iVM on one rVM"),
+    tcp_scenario("encap", "encap", 1, "iVM to a remote iVM: VXLAN encap"),
+    tcp_scenario("encap", "encap", 8, "iVM to a remote iVM: VXLAN encap"),
+    tcp_scenario("fip-out", "fip-out", 1, "iVM to the internet from its floating IP"),
+    tcp_scenario("fip-out", "fip-out", 8, "iVM to the internet from its floating IP"),
+    tcp_scenario("fip-in", "fip-in", 1, "internet to an iVM's floating IP (wire-sized segments)"),
+    tcp_scenario("fip-in", "fip-in", 8, "internet to an iVM's floating IP (wire-sized segments)"),
 ]
 DEFAULT = ("l2-64,l2-1518,l2-10k-flows,fdb-10,fdb-1m,vxlan-encap,vxlan-encap-10k,vxlan-decap,fip-in,fip-in-10k,"
            "snat-1k,snat-1m")
 SWITCHES = ["inceptiond", "ovs", "testpmd"]
+# TCP goodput: inceptiond with its ports' offloads on (the default) and off,
+# and OVS with userspace TSO; testpmd io-forward is no ceiling for TSO.
+TCP_SWITCHES = ["inceptiond", "inceptiond-nooff", "ovs"]
+# Paths where OVS 3.1 offers TSO to the guest but drops TSO frames (it can
+# not segment into a VXLAN tunnel): there the guest sends MSS-sized segments.
+OVS_NO_TSO = {"encap"}
 
 # Which sockets a scenario sends on and receives from (generator side).
 ENDPOINTS = {"l2": ("p0", "p1"), "encap": ("p0", "up"), "decap": ("up", "p0"), "fip-in": ("up", "p0"),
-             "snat": ("p0", "up")}
+             "snat": ("p0", "up"), "fip-out": ("p0", "up")}
 
 
 def log(*args):
@@ -139,8 +175,9 @@ def cpu_jiffies(pids):
 class Inceptiond:
     name = "inceptiond"
 
-    def __init__(self, build, run_dir, name="inceptiond"):
+    def __init__(self, build, run_dir, name="inceptiond", offloads=True):
         self.name = name  # "baseline": another build of inceptiond, for before/after in one run
+        self.offloads = offloads  # False: every vhost-user port with `offloads = false`
         self.daemon = os.path.join(build, "control", "inceptiond")
         self.ctl = os.path.join(build, "control", "inceptionctl")
         self.dir = os.path.join(run_dir, name)
@@ -153,7 +190,7 @@ class Inceptiond:
         s = self.sockets()
         vhost = lambda name, network: (
             f'[[port]]\nname = "{name}"\ntype = "vhost-user"\nsocket = "{s[name]}"\nmode = "server"\n'
-            f'network = "{network}"\n')
+            f'network = "{network}"\n' + ("" if self.offloads else "offloads = false\n"))
         base = (f'[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 1024\nhugepages = true\n'
                 f'file_prefix = "inc-bench-sw"\nmbufs = 65535\n'
                 f'[switch]\nidle_policy = "{idle_policy}"\nlog_level = "warning"\n'
@@ -210,6 +247,15 @@ class Inceptiond:
     def router_mac(self):
         return self.ctl_json("nat", "show")["router_mac"]
 
+    def supports_offloads_key(self):
+        """Whether this build knows the per-port `offloads` key."""
+        r = subprocess.run([self.daemon, "--print-default-config"], capture_output=True, text=True)
+        with open(self.daemon, "rb") as f:
+            return "offloads" in r.stdout or b"offloads" in f.read()
+
+    def busy_cycles(self):
+        return sum(w["busy_cycles"] for w in self.ctl_json("stats")["workers"])
+
     def cycles_per_packet(self):
         workers = self.ctl_json("stats")["workers"]
         packets = sum(w["packets"] for w in workers)
@@ -260,6 +306,9 @@ class Testpmd:
     def cycles_per_packet(self):
         return None
 
+    def busy_cycles(self):
+        return None
+
     def pids(self):
         return [self.proc.pid] if self.proc else []
 
@@ -277,6 +326,7 @@ class Ovs:
     def __init__(self, build, run_dir):
         self.dir = os.path.join(run_dir, "ovs")
         self.db_proc = self.proc = None
+        self.client = False  # vhost-user client ports (TCP scenarios)
 
     def env(self):
         e = dict(os.environ)
@@ -310,6 +360,8 @@ class Ovs:
                    "other_config:pmd-cpu-mask=0x2", "other_config:dpdk-lcore-mask=0x1",
                    "other_config:dpdk-socket-mem=1024",
                    'other_config:dpdk-extra="--no-pci --file-prefix inc-bench-ovs --no-telemetry"')
+        if sc.get("tcp"):  # read once at start-up: vhost-user ports then offer TSO and checksum offload
+            self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true")
         self.proc = subprocess.Popen(
             in_netns(["taskset", "-c", "0,1", OVS_VSWITCHD, f"unix:{self.dir}/db.sock",
                       f"--pidfile={self.dir}/ovs-vswitchd.pid", f"--unixctl={self.dir}/ovs-vswitchd.ctl",
@@ -319,9 +371,12 @@ class Ovs:
                  "ovs-vswitchd")
         if self.proc.poll() is not None:
             raise RuntimeError("ovs-vswitchd exited; see " + self.dir)
+        self.client = bool(sc.get("tcp"))
         self.configure(sc)
         socks = {p: os.path.join(self.dir, p) for p in ("p0", "p1", "up")}
         tx, rx = ENDPOINTS[sc["kind"]]
+        if self.client:
+            return socks  # the generator creates them
         wait_for(lambda: os.path.exists(socks[tx]) and os.path.exists(socks[rx]), 30, "OVS vhost-user sockets")
         return socks
 
@@ -329,6 +384,13 @@ class Ovs:
         self.vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
 
     def add_vhost(self, bridge, port, *extra):
+        if self.client:
+            # OVS 3.1 offers TSO on vhost-user client ports only (its
+            # server ports ask DPDK for linear buffers without external
+            # ones, and DPDK then withdraws host TSO): the generator serves.
+            self.vsctl("add-port", bridge, port, "--", "set", "Interface", port, "type=dpdkvhostuserclient",
+                       f"options:vhost-server-path={self.dir}/{port}", *extra)
+            return
         self.vsctl("add-port", bridge, port, "--", "set", "Interface", port, "type=dpdkvhostuser", *extra)
 
     def configure(self, sc):
@@ -362,9 +424,14 @@ class Ovs:
         self.add_vhost("br0", "p0")
         self.add_vhost("br0", "up")
         sh(in_netns(["ovs-ofctl", "del-flows", "br0"]), env=self.env())
+        if sc.get("tcp"):  # one-way TCP: no ACKs ever open the receiver's window in conntrack
+            self.appctl("dpctl/ct-disable-tcp-seq-chk")
         if kind == "fip-in":
             self.ofctl("br0", "in_port=up,ip,nw_dst=10.0.0.101,actions=ct(commit,zone=1,nat(dst=192.0.2.2)),"
                        f"mod_dl_src:{OVS_PHY_MAC},mod_dl_dst:{SINK_MAC},output:p0")
+        elif kind == "fip-out":  # the floating IP's own address as the source, as inceptiond does
+            self.ofctl("br0", "in_port=p0,ip,nw_src=192.0.2.2,actions=ct(commit,zone=1,nat(src=10.0.0.101)),"
+                       f"mod_dl_src:{OVS_PHY_MAC},mod_dl_dst:{SINK_MAC},output:up")
         else:
             self.appctl("dpctl/ct-set-maxconns", "3000000")
             self.ofctl("br0", "in_port=p0,ip,actions=ct(commit,zone=1,nat(src=10.0.0.100:1024-65535)),"
@@ -376,16 +443,22 @@ class Ovs:
     def router_mac(self):  # the flows rewrite MACs themselves
         return OVS_PHY_MAC
 
-    def cycles_per_packet(self):
+    def pmd_stat(self, name):
         try:
             out = self.appctl("dpif-netdev/pmd-stats-show")
         except RuntimeError:
             return None
         pmd = out.split("main thread")[0]
         for line in pmd.splitlines():
-            if "avg processing cycles per packet" in line:
+            if line.strip().startswith(name + ":"):
                 return float(line.split(":")[1].split()[0])
         return None
+
+    def cycles_per_packet(self):
+        return self.pmd_stat("avg processing cycles per packet")
+
+    def busy_cycles(self):
+        return self.pmd_stat("processing cycles")
 
     def pids(self):
         return [p.pid for p in (self.proc, self.db_proc) if p]
@@ -416,11 +489,17 @@ def generator_args(sc, switch, socks, duration, warmup):
     dst_mac = SINK_MAC
     if kind == "fip-in" and not isinstance(switch, Testpmd):
         dst_mac = switch.vtep_mac()
-    elif kind == "snat" and not isinstance(switch, Testpmd):
+    elif kind in ("snat", "fip-out") and not isinstance(switch, Testpmd):
         dst_mac = switch.router_mac()
     argv = ["--tx", socks[tx], "--rx", socks[rx], "--size", sc["size"], "--flows", str(sc["flows"]),
             "--macs", str(sc["macs"]), "--duration", str(duration), "--warmup", str(warmup), "--lcore", "0",
             "--file-prefix", "inc-bench-gen", "--src-mac", GEN_MAC, "--dst-mac", dst_mac, "--sink-mac", SINK_MAC]
+    if sc.get("tcp"):
+        argv += ["--tcp", "--tcp-streams", str(sc["tcp"])]
+        if isinstance(switch, Ovs):
+            argv += ["--server"] + (["--tcp-mss-only"] if kind in OVS_NO_TSO else [])
+        if kind == "fip-in":  # the sender is the internet: frames as a wire carries them
+            argv += ["--tcp-mss-only"]
     if isinstance(switch, Testpmd):  # forwards frames as they are
         return argv + (["--tx-vxlan", tunnel, "--rx-vxlan"] if kind == "decap" else [])
     if kind == "encap":
@@ -433,6 +512,8 @@ def generator_args(sc, switch, socks, duration, warmup):
         argv += ["--src-ip", "198.51.100.7", "--dst-ip", "10.0.0.101", "--announce-ip", "192.0.2.2"]
     elif kind == "snat":
         argv += ["--src-ip", "192.0.2.3", "--dst-ip", "198.19.0.1"]
+    elif kind == "fip-out":
+        argv += ["--src-ip", "192.0.2.2", "--dst-ip", "198.19.0.1"]
     return argv
 
 
@@ -460,6 +541,12 @@ def measure(switch, sc, gen, duration, warmup):
         # interleaving is there to cancel.
         result["steal_cpu"] = round((after[2] - before[2]) / ticks / window, 3)
         result["cycles_per_packet"] = switch.cycles_per_packet()
+        if sc.get("tcp"):
+            # Busy cycles since start over payload delivered since start
+            # (warm-up included on both sides): cycles per 64 KiB of goodput.
+            busy = switch.busy_cycles()
+            delivered = result.get("goodput_bytes_total", 0)
+            result["cycles_per_64k"] = busy * 65536 / delivered if busy is not None and delivered else None
         if getattr(switch, "busy_share", None) is not None:
             result["worker_busy_share"] = round(switch.busy_share, 3)
         return result
@@ -506,7 +593,35 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def summarize_tcp(sc, rounds):
+    """A TCP row: goodput in Gbit/s, cycles per 64 KiB delivered, how the
+    guest sent (TSO or MSS segments) and corrupt frames, per switch."""
+    row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"], "streams": sc["tcp"]}
+    ok = lambda r, sw: r.get(sw) and "goodput_gbps" in r[sw]
+    for sw in TCP_SWITCHES:
+        runs = [r[sw] for r in rounds if ok(r, sw)]
+        row[f"{sw}_gbps"] = median([r["goodput_gbps"] for r in runs])
+        row[f"{sw}_cyc64k"] = median([r.get("cycles_per_64k") for r in runs])
+        row[f"{sw}_sent_as"] = "/".join(sorted({"TSO" if r["tso"] else "MSS" for r in runs})) or "-"
+        row[f"{sw}_super_frames_at_sink"] = sum(r.get("super_frames", 0) for r in runs)
+        row[f"{sw}_corrupt"] = sum(r.get("corrupt_frames", 0) for r in runs)
+        row[f"{sw}_note"] = next((r[sw]["note"] for r in rounds if r.get(sw) and "note" in r[sw]), "")
+
+    def ratio(a, b):
+        return median([r[a]["goodput_gbps"] / r[b]["goodput_gbps"] for r in rounds
+                       if ok(r, a) and ok(r, b) and r[b]["goodput_gbps"] > 0])
+    row["vs_ovs"] = ratio("inceptiond", "ovs")
+    row["on_vs_off"] = ratio("inceptiond", "inceptiond-nooff")
+    row["max_steal_cpu"] = max((r[sw].get("steal_cpu", 0) for r in rounds for sw in TCP_SWITCHES if ok(r, sw)),
+                               default=None)
+    row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in TCP_SWITCHES if ok(r, sw)),
+                               default=None)
+    return row
+
+
 def summarize(sc, rounds):
+    if sc.get("tcp"):
+        return summarize_tcp(sc, rounds)
     row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"]}
     for sw in SWITCHES + ["baseline"]:
         runs = [r[sw] for r in rounds if sw in r and r[sw] is not None and "rx_pps" in r[sw]]
@@ -536,7 +651,53 @@ def fmt(v, digits=2):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def print_table(rows, idle):
+def print_columns(lines):
+    widths = [max(len(str(l[i])) for l in lines) for i in range(len(lines[0]))]
+    for l in lines:
+        print("  ".join(str(c).ljust(w) for c, w in zip(l, widths)))
+
+
+def print_tcp_table(rows, markdown=False):
+    head = ["scenario", "streams", "inceptiond Gbit/s", "inc offloads off", "OVS-DPDK Gbit/s", "inc/OVS", "on/off",
+            "inc cyc/64KB", "off cyc/64KB", "OVS cyc/64KB", "sent as (inc/off/OVS)", "corrupt"]
+    lines = [head]
+    for r in rows:
+        gbps = lambda sw: fmt(r[f"{sw}_gbps"]) if r[f"{sw}_gbps"] is not None else (r[f"{sw}_note"] or "-")
+        lines.append([r["scenario"], r["streams"], gbps("inceptiond"), gbps("inceptiond-nooff"), gbps("ovs"),
+                      fmt(r["vs_ovs"]), fmt(r["on_vs_off"]), fmt(r["inceptiond_cyc64k"], 0),
+                      fmt(r["inceptiond-nooff_cyc64k"], 0), fmt(r["ovs_cyc64k"], 0),
+                      "/".join(r[f"{sw}_sent_as"] for sw in TCP_SWITCHES),
+                      sum(r[f"{sw}_corrupt"] for sw in TCP_SWITCHES)])
+    print_lines(lines, markdown)
+    print("(Gbit/s of TCP payload delivered intact at the sink, medians of rounds; ratios are medians of per-round "
+          "ratios; cycles are the switch's busy cycles per 64 KiB delivered; TSO: the guest sent 64 KB TSO frames, "
+          "MSS: 1448-byte segments)")
+
+
+def print_lines(lines, markdown):
+    if markdown:
+        print("| " + " | ".join(str(c) for c in lines[0]) + " |")
+        print("|" + "---|" * len(lines[0]))
+        for l in lines[1:]:
+            print("| " + " | ".join(str(c) for c in l) + " |")
+    else:
+        print_columns(lines)
+
+
+def print_table(rows, idle, markdown=False):
+    tcp_rows = [r for r in rows if "streams" in r]
+    rows = [r for r in rows if "streams" not in r]
+    if rows:
+        print_udp_table(rows, markdown)
+    if tcp_rows:
+        print_tcp_table(tcp_rows, markdown)
+    if idle:
+        print(f"idle: inceptiond worker {idle['idle_cpu_of_a_core'] * 100:.1f}% of a core with the default "
+              f"back-off (whole process {idle['idle_process_cpu'] * 100:.1f}%); first packet after idle p50 {idle['first_packet_latency_p50_us']:.0f} us, "
+              f"p99 {idle['first_packet_latency_p99_us']:.0f} us")
+
+
+def print_udp_table(rows, markdown):
     head = ["scenario", "size", "inceptiond", "OVS-DPDK", "testpmd", "inc/OVS", "inc/ceil", "inc cyc/pkt",
             "OVS cyc/pkt", "inc p50/p99 us", "OVS p50/p99 us"]
     lines = [head]
@@ -551,15 +712,8 @@ def print_table(rows, idle):
         lines[0] += ["baseline", "inc/base", "base cyc/pkt"]
         for line, r in zip(lines[1:], rows):
             line += [fmt(r["baseline_mpps"]), fmt(r["vs_baseline"]), fmt(r["baseline_cycles"], 0)]
-        head = lines[0]
-    widths = [max(len(str(l[i])) for l in lines) for i in range(len(head))]
-    for l in lines:
-        print("  ".join(str(c).ljust(w) for c, w in zip(l, widths)))
+    print_lines(lines, markdown)
     print("(Mpps received at the sink, medians of rounds; ratios are medians of per-round ratios)")
-    if idle:
-        print(f"idle: inceptiond worker {idle['idle_cpu_of_a_core'] * 100:.1f}% of a core with the default "
-              f"back-off (whole process {idle['idle_process_cpu'] * 100:.1f}%); first packet after idle p50 {idle['first_packet_latency_p50_us']:.0f} us, "
-              f"p99 {idle['first_packet_latency_p99_us']:.0f} us")
 
 
 def chart(rows, path):
@@ -569,6 +723,9 @@ def chart(rows, path):
         import matplotlib.pyplot as plt
     except ImportError:
         log("matplotlib missing (apt-get install python3-matplotlib): no chart")
+        return
+    rows = [r for r in rows if "streams" not in r]  # TCP rows are in Gbit/s, not in this chart
+    if not rows:
         return
     names = [r["scenario"] for r in rows]
     xs = range(len(rows))
@@ -608,7 +765,8 @@ def fresh_netns():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenarios", default=DEFAULT, help="comma-separated, or 'all' (default: %(default)s)")
-    ap.add_argument("--switches", default=",".join(SWITCHES))
+    ap.add_argument("--switches", default=",".join(SWITCHES + TCP_SWITCHES[1:]),
+                    help="(default: %(default)s; TCP scenarios run inceptiond, inceptiond-nooff and ovs)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=2)
@@ -619,6 +777,7 @@ def main():
                     help="also run the inceptiond of another build (say, of the previous commit) in every round: "
                          "before/after ratios from the same rounds")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="print the tables in Markdown (the README's)")
     args = ap.parse_args()
     if args.list:
         for sc in SCENARIOS:
@@ -639,14 +798,23 @@ def main():
             ap.error(f"{path} is missing ({hint})")
     fresh_netns()
     run_dir = tempfile.mkdtemp(prefix="inception-bench-")
-    makers = {"inceptiond": Inceptiond, "ovs": Ovs, "testpmd": Testpmd}
+    makers = {"inceptiond": Inceptiond, "ovs": Ovs, "testpmd": Testpmd,
+              "inceptiond-nooff": lambda build, run_dir: Inceptiond(build, run_dir, "inceptiond-nooff", offloads=False)}
     switches = [makers[s](args.build, run_dir) for s in SWITCHES if s in switches_wanted]
+    tcp_switches = [makers[s](args.build, run_dir) for s in TCP_SWITCHES if s in switches_wanted]
+    if any(by_name[w].get("tcp") for w in wanted) and tcp_switches and \
+            not tcp_switches[0].supports_offloads_key():
+        log("this inceptiond has no per-port `offloads` key: inceptiond-nooff runs the default (no offloads)")
+        for sw in tcp_switches:
+            if isinstance(sw, Inceptiond):
+                sw.offloads = True
     if args.baseline:
         if not os.path.exists(os.path.join(args.baseline, "control", "inceptiond")):
             ap.error(f"--baseline {args.baseline}: no control/inceptiond in that build")
         switches.insert(1, Inceptiond(args.baseline, run_dir, name="baseline"))
     results = {"machine": machine(), "settings": vars(args), "scenarios": [], "idle": None}
     rows = []
+    corrupt = 0
     try:
         for name in wanted:
             sc = by_name[name]
@@ -654,10 +822,22 @@ def main():
             for i in range(args.rounds):
                 rnd = {}
                 # Rotate the order so no switch always runs first in a round.
-                order = switches[i % len(switches):] + switches[:i % len(switches)]
+                these = tcp_switches if sc.get("tcp") else switches
+                order = these[i % len(these):] + these[:i % len(these)]
                 for sw in order:
                     try:
-                        rnd[sw.name] = measure(sw, sc, gen, args.duration, args.warmup)
+                        rnd[sw.name] = m = measure(sw, sc, gen, args.duration, args.warmup)
+                        if sc.get("tcp"):
+                            log(f'{name} round {i + 1} {sw.name}: {m["goodput_gbps"]:.2f} Gbit/s TCP payload '
+                                f'({"TSO" if m["tso"] else "MSS"} frames, {m["rx_pps"] / 1e3:.0f} kframes/s at the '
+                                f'sink, {m["super_frames"]} super-frames, cycles/64KB {m["cycles_per_64k"]}, '
+                                f'others {m["other_cpu"]}, steal {m["steal_cpu"]})')
+                            if m["corrupt_frames"]:
+                                corrupt += m["corrupt_frames"]
+                                log(f'{name} round {i + 1} {sw.name}: CORRUPT: {m["corrupt_frames"]} frames '
+                                    f'(payload {m["corrupt_payload"]}, checksum {m["corrupt_checksum"]}, '
+                                    f'length {m["corrupt_length"]})')
+                            continue
                         log(f'{name} round {i + 1} {sw.name}: {rnd[sw.name]["rx_pps"] / 1e6:.2f} Mpps '
                             f'(cycles/pkt {rnd[sw.name]["cycles_per_packet"]}, others {rnd[sw.name]["other_cpu"]}, '
                             f'steal {rnd[sw.name]["steal_cpu"]})')
@@ -675,7 +855,7 @@ def main():
         if baseline and not args.no_idle:
             results["idle_baseline"] = idle_cost(baseline, gen, 10)
     finally:
-        for sw in switches:
+        for sw in switches + tcp_switches:
             sw.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
         sh(["ip", "netns", "del", NETNS], check=False)
@@ -684,18 +864,22 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()) if rows else ["scenario"])
+        fields = list(dict.fromkeys(k for r in rows for k in r)) or ["scenario"]  # UDP and TCP rows differ
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
     chart(rows, os.path.join(args.out, "results.png"))
     print(f'machine: {results["machine"]["cpu"]}, {results["machine"]["cpus"]} CPUs, '
           f'load {" ".join(results["machine"]["loadavg"])}')
-    print_table(rows, results["idle"])
+    print_table(rows, results["idle"], args.markdown)
     if results.get("idle_baseline"):
         b = results["idle_baseline"]
         print(f"idle, baseline build: worker {b['idle_cpu_of_a_core'] * 100:.1f}% of a core; first packet after idle "
               f"p50 {b['first_packet_latency_p50_us']:.0f} us, p99 {b['first_packet_latency_p99_us']:.0f} us")
     print(f"saved {args.out}/results.json, results.csv, results.png")
+    if corrupt:
+        print(f"FAILED: {corrupt} TCP frames arrived corrupt (see the log above and results.json)")
+        return 3
     return 0
 
 
