@@ -525,12 +525,12 @@ class TcpGoodput {
       }
       if (now >= end) break;
       if (rte_pktmbuf_alloc_bulk(pool, heads, kBurst) == 0) {
-        if (rte_pktmbuf_alloc_bulk(pool, data, kBurst) != 0) {
+        if (tso_ && rte_pktmbuf_alloc_bulk(pool, data, kBurst) != 0) {
           rte_pktmbuf_free_bulk(heads, kBurst);
         } else {
           for (uint16_t i = 0; i < kBurst; ++i) {
             stream_of[i] = next_stream;
-            build(heads[i], data[i], streams_[next_stream], frame_payload);
+            build(heads[i], tso_ ? data[i] : nullptr, streams_[next_stream], frame_payload);
             if (++next_stream == streams_.size()) next_stream = 0;
           }
           uint16_t ready = kBurst;
@@ -636,10 +636,13 @@ class TcpGoodput {
     return sum;
   }
 
-  // One frame of `len` payload bytes of stream `s`: headers in `head`, the
-  // payload a slice of the pattern attached to `data` (no copy).
+  // One frame of `len` payload bytes of stream `s`: headers in `head`; the
+  // payload of a TSO frame is a slice of the pattern attached to `data` (no
+  // copy: two descriptors, as a guest's header and page fragments), that of
+  // a segment is copied after the headers (one descriptor, as UDP frames).
   void build(rte_mbuf* head, rte_mbuf* data, Stream& s, uint32_t len) {
-    auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(head, kTcpHeaders));
+    auto* p =
+        reinterpret_cast<uint8_t*>(rte_pktmbuf_append(head, static_cast<uint16_t>(kTcpHeaders + (data ? 0 : len))));
     std::memcpy(p, s.headers.data(), kTcpHeaders);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
     auto* tcp = reinterpret_cast<rte_tcp_hdr*>(p + 34);
@@ -647,13 +650,17 @@ class TcpGoodput {
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     tcp->sent_seq = rte_cpu_to_be_32(s.seq);
     const uint32_t offset = s.seq % kPatternPeriod;
-    rte_mbuf_ext_refcnt_update(&shinfo_, 1);
-    rte_pktmbuf_attach_extbuf(data, pattern_ + offset, pattern_iova_ + offset, static_cast<uint16_t>(len), &shinfo_);
-    data->data_len = static_cast<uint16_t>(len);
-    data->pkt_len = len;
-    head->next = data;
-    head->nb_segs = 2;
-    head->pkt_len += len;
+    if (data != nullptr) {
+      rte_mbuf_ext_refcnt_update(&shinfo_, 1);
+      rte_pktmbuf_attach_extbuf(data, pattern_ + offset, pattern_iova_ + offset, static_cast<uint16_t>(len), &shinfo_);
+      data->data_len = static_cast<uint16_t>(len);
+      data->pkt_len = len;
+      head->next = data;
+      head->nb_segs = 2;
+      head->pkt_len += len;
+    } else {
+      std::memcpy(p + kTcpHeaders, pattern_ + offset, len);
+    }
     if (tso_) {
       head->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
       head->l2_len = 14;
