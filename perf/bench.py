@@ -609,7 +609,7 @@ def summarize_tcp(sc, rounds):
     guest sent (TSO or MSS segments) and corrupt frames, per switch."""
     row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"], "streams": sc["tcp"]}
     ok = lambda r, sw: r.get(sw) and "goodput_gbps" in r[sw]
-    for sw in TCP_SWITCHES:
+    for sw in TCP_SWITCHES + ["baseline"]:
         runs = [r[sw] for r in rounds if ok(r, sw)]
         row[f"{sw}_gbps"] = median([r["goodput_gbps"] for r in runs])
         row[f"{sw}_cyc64k"] = median([r.get("cycles_per_64k") for r in runs])
@@ -624,10 +624,9 @@ def summarize_tcp(sc, rounds):
                        if ok(r, a) and ok(r, b) and r[b]["goodput_gbps"] > 0])
     row["vs_ovs"] = ratio("inceptiond", "ovs")
     row["on_vs_off"] = ratio("inceptiond", "inceptiond-nooff")
-    row["max_steal_cpu"] = max((r[sw].get("steal_cpu", 0) for r in rounds for sw in TCP_SWITCHES if ok(r, sw)),
-                               default=None)
-    row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in TCP_SWITCHES if ok(r, sw)),
-                               default=None)
+    row["vs_baseline"] = ratio("inceptiond", "baseline")
+    row["max_steal_cpu"] = max((r[sw].get("steal_cpu", 0) for r in rounds for sw in r if ok(r, sw)), default=None)
+    row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in r if ok(r, sw)), default=None)
     return row
 
 
@@ -681,7 +680,12 @@ def print_tcp_table(rows, markdown=False):
                       fmt(r["inceptiond-nooff_cyc64k"], 0), fmt(r["ovs_cyc64k"], 0),
                       "/".join(fmt(r[f"{sw}_busy"]) for sw in TCP_SWITCHES),
                       "/".join(r[f"{sw}_sent_as"] for sw in TCP_SWITCHES),
-                      sum(r[f"{sw}_corrupt"] for sw in TCP_SWITCHES)])
+                      sum(r[f"{sw}_corrupt"] for sw in TCP_SWITCHES + ["baseline"])])
+    if any(r["baseline_gbps"] is not None for r in rows):
+        lines[0] += ["baseline", "inc/base", "base cyc/64KB", "base sent as"]
+        for line, r in zip(lines[1:], rows):
+            line += [fmt(r["baseline_gbps"]), fmt(r["vs_baseline"]), fmt(r["baseline_cyc64k"], 0),
+                     r["baseline_sent_as"]]
     print_lines(lines, markdown)
     print("(Gbit/s of TCP payload delivered intact at the sink, medians of rounds; ratios are medians of per-round "
           "ratios; cycles are the switch's busy cycles per 64 KiB delivered; busy: share of the forwarding core's "
@@ -827,6 +831,8 @@ def main():
         if not os.path.exists(os.path.join(args.baseline, "control", "inceptiond")):
             ap.error(f"--baseline {args.baseline}: no control/inceptiond in that build")
         switches.insert(1, Inceptiond(args.baseline, run_dir, name="baseline"))
+        if tcp_switches:  # the other build with its default offloads: before/after of TCP goodput
+            tcp_switches.insert(1, Inceptiond(args.baseline, run_dir, name="baseline"))
     results = {"machine": machine(), "settings": vars(args), "scenarios": [], "idle": None}
     rows = []
     corrupt = 0
