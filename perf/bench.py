@@ -19,7 +19,7 @@ benchmark took from the machine.
 TCP scenarios (tcp-PATH-STREAMS) measure goodput instead: one or 8 TCP
 streams from a guest that sends 64 KB TSO frames where the switch offers
 TSO on its port, else MSS-sized segments, and the TCP payload delivered
-intact per second (inception-gen --tcp checks every byte). They compare
+intact per second (inception-gen --tcp checks every frame). They compare
 inceptiond with its ports' offloads on (the default), inceptiond with
 `offloads = false`, and OVS with other_config:userspace-tso-enable=true
 (on vhost-user client ports: OVS 3.1 offers TSO on no others). OVS 3.1
