@@ -12,7 +12,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "dataplane/offload/tx_offload.h"
 #include "dataplane/worker/worker_state.h"
 #include "vhost/vhost_port.h"
 
@@ -43,10 +42,6 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
   if (mempool_ == nullptr)
     dpdk_failure("cannot allocate " + std::to_string(options_.mbufs) + " packet buffers (raise dpdk.memory_mb?)");
 
-  gso_indirect_pool_ =
-      rte_pktmbuf_pool_create("inception_gso", gso_indirect_mbufs(worker_count()), kMempoolCache, 0, 0, socket);
-  if (gso_indirect_pool_ == nullptr) dpdk_failure("cannot allocate the segmentation pool");
-
   const size_t rcu_size = rte_rcu_qsbr_get_memsize(kMaxWorkers);
   rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("inception_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
   if (rcu_ == nullptr || rte_rcu_qsbr_init(rcu_, kMaxWorkers) != 0) dpdk_failure("cannot set up RCU");
@@ -74,7 +69,6 @@ Dataplane::Dataplane(const DataplaneOptions& options) : options_(options) {
     worker->ctx.index = w;
     worker->ctx.counters = counters;
     worker->ctx.pool = mempool_;
-    worker->ctx.gso = make_gso_context(mempool_, gso_indirect_pool_);
     worker->ctx.learn_ring = learn_ring_;
     worker->ctx.underlay_punt_ring = underlay_punt_ring_;
     worker->ctx.overlay_punt_ring = overlay_punt_ring_;

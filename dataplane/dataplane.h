@@ -108,7 +108,6 @@ class Dataplane {
 
   DataplaneOptions options_;
   rte_mempool* mempool_ = nullptr;
-  rte_mempool* gso_indirect_pool_ = nullptr;  // payload references of software TSO segments
   rte_rcu_qsbr* rcu_ = nullptr;
   rte_ring* learn_ring_ = nullptr;
   rte_ring* underlay_punt_ring_ = nullptr;

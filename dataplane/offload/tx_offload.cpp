@@ -1,8 +1,6 @@
 #include "dataplane/offload/tx_offload.h"
 
 #include <netinet/in.h>
-#include <rte_ethdev.h>
-#include <rte_gso.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -87,54 +85,94 @@ rte_mbuf* writable(WorkerContext& ctx, rte_mbuf* m) noexcept {
   return copy;
 }
 
-// rte_gso (DPDK 22.11) cuts TCP over IPv4 only: a guest's IPv6 super-frame
-// is cut here, each segment its headers' copy followed by a copy of its
-// payload. Returns the segments made, or -ENOMEM; the IPv6 payload length,
-// sequence number and flags are the segment's own, the checksum is left.
-int segment_tcp6(rte_mempool* pool, const rte_mbuf* m, uint16_t segment, rte_mbuf** out) noexcept {
+// Reads a chain of mbufs front to back, across segment boundaries.
+struct ChainReader {
+  const rte_mbuf* seg;
+  uint32_t offset;  // within seg's data
+  void copy(uint8_t* to, uint32_t length) noexcept {
+    while (length != 0) {
+      if (offset == seg->data_len) {
+        seg = seg->next;
+        offset = 0;
+        continue;
+      }
+      const uint32_t n = std::min<uint32_t>(length, seg->data_len - offset);
+      std::memcpy(to, rte_pktmbuf_mtod_offset(seg, const uint8_t*, offset), n);
+      to += n;
+      offset += n;
+      length -= n;
+    }
+  }
+};
+
+// Cuts a TCP super-frame (IPv4 or IPv6) into frames of at most `segment`
+// bytes: each segment's headers copied from the super-frame's and fixed up
+// (lengths, IPv4 ID, sequence number, flags), then its payload copied in one
+// pass behind them, into one mbuf (into a chain only for a jumbo MSS). The
+// copy is the point: the segment the next stage reads (vhost enqueue,
+// encapsulation, a PMD's send) is one contiguous buffer still in cache,
+// and its checksum is summed from there. rte_gso instead makes a header
+// mbuf and indirect payload references, two to three mbufs per segment
+// with reference-count updates on the super-frame's buffers, and has no
+// TCP/IPv6 in DPDK 22.11 (docs/performance.md compares the two). The
+// checksums are left to complete_checksums. Returns the segments made, or
+// -ENOMEM.
+int segment_by_copy(rte_mempool* pool, const rte_mbuf* m, uint16_t segment, rte_mbuf** out) noexcept {
   const uint16_t headers = static_cast<uint16_t>(m->l2_len + m->l3_len + m->l4_len);
   const uint16_t mss = static_cast<uint16_t>(segment - headers);
   const uint32_t payload = m->pkt_len - headers;
-  const auto* tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, m->l2_len + m->l3_len);
+  const auto count = static_cast<unsigned>((payload + mss - 1) / mss);
+  if (rte_pktmbuf_alloc_bulk(pool, out, count) != 0) return -ENOMEM;
+  const bool ipv4 = (m->ol_flags & RTE_MBUF_F_TX_IPV4) != 0;
+  const uint8_t* original = rte_pktmbuf_mtod(m, const uint8_t*);
+  const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(original + m->l2_len + m->l3_len);
   const uint32_t first_seq = rte_be_to_cpu_32(tcp->sent_seq);
-  int made = 0;
-  for (uint32_t offset = 0; offset < payload; offset += mss) {
-    const uint16_t length = static_cast<uint16_t>(std::min<uint32_t>(mss, payload - offset));
-    rte_mbuf* seg = rte_pktmbuf_alloc(pool);
-    char* header = seg == nullptr ? nullptr : rte_pktmbuf_append(seg, headers);
-    rte_mbuf* data = header == nullptr ? nullptr : rte_pktmbuf_copy(m, pool, headers + offset, length);
-    if (data == nullptr || rte_pktmbuf_chain(seg, data) != 0) {
-      rte_pktmbuf_free(data);
-      rte_pktmbuf_free(seg);
-      rte_pktmbuf_free_bulk(out, static_cast<unsigned>(made));
-      return -ENOMEM;
+  const uint16_t first_id =
+      ipv4 ? rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(original + m->l2_len)->packet_id) : 0;
+  ChainReader reader{m, headers};
+  uint32_t offset = 0;
+  for (unsigned i = 0; i < count; ++i, offset += mss) {
+    rte_mbuf* seg = out[i];
+    const auto length = static_cast<uint16_t>(std::min<uint32_t>(mss, payload - offset));
+    // Headers and as much payload as the first mbuf holds, then (jumbo
+    // MSS only) further mbufs for the rest.
+    const auto first = static_cast<uint16_t>(std::min<uint32_t>(length, rte_pktmbuf_tailroom(seg) - headers));
+    auto* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(seg, static_cast<uint16_t>(headers + first)));
+    std::memcpy(data, original, headers);
+    reader.copy(data + headers, first);
+    for (uint16_t copied = first; copied < length;) {
+      rte_mbuf* more = rte_pktmbuf_alloc(pool);
+      const auto n =
+          static_cast<uint16_t>(std::min<uint32_t>(length - copied, more == nullptr ? 0 : rte_pktmbuf_tailroom(more)));
+      if (more == nullptr || rte_pktmbuf_chain(seg, more) != 0) {
+        rte_pktmbuf_free(more);
+        rte_pktmbuf_free_bulk(out, count);
+        return -ENOMEM;
+      }
+      reader.copy(reinterpret_cast<uint8_t*>(rte_pktmbuf_append(seg, n)), n);
+      copied = static_cast<uint16_t>(copied + n);
     }
-    std::memcpy(header, rte_pktmbuf_mtod(m, const char*), headers);
     seg->tx_offload = m->tx_offload;
     seg->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_TCP_SEG) | RTE_MBUF_F_TX_TCP_CKSUM;
-    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(header + m->l2_len);
-    ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(m->l3_len - sizeof(rte_ipv6_hdr) + m->l4_len + length));
-    auto* seg_tcp = reinterpret_cast<rte_tcp_hdr*>(header + m->l2_len + m->l3_len);
+    const auto l3_length = static_cast<uint16_t>(m->l3_len + m->l4_len + length);
+    if (ipv4) {
+      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + m->l2_len);
+      ip->total_length = rte_cpu_to_be_16(l3_length);
+      ip->packet_id = rte_cpu_to_be_16(static_cast<uint16_t>(first_id + i));
+    } else {
+      auto* ip = reinterpret_cast<rte_ipv6_hdr*>(data + m->l2_len);
+      ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(l3_length - sizeof(rte_ipv6_hdr)));
+    }
+    auto* seg_tcp = reinterpret_cast<rte_tcp_hdr*>(data + m->l2_len + m->l3_len);
     seg_tcp->sent_seq = rte_cpu_to_be_32(first_seq + offset);
     // FIN and PSH end the super-frame, CWR starts it (as Linux's own GSO).
     if (offset + length < payload) seg_tcp->tcp_flags &= ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
-    if (offset != 0) seg_tcp->tcp_flags &= ~RTE_TCP_CWR_FLAG;
-    out[made++] = seg;
+    if (i != 0) seg_tcp->tcp_flags &= ~RTE_TCP_CWR_FLAG;
   }
-  return made;
+  return static_cast<int>(count);
 }
 
 }  // namespace
-
-rte_gso_ctx make_gso_context(rte_mempool* direct, rte_mempool* indirect) noexcept {
-  rte_gso_ctx gso{};
-  gso.direct_pool = direct;
-  gso.indirect_pool = indirect;
-  gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
-  gso.gso_size = RTE_ETHER_MAX_LEN;
-  gso.flag = 0;  // IPv4 IDs increase from segment to segment, as the sender's would
-  return gso;
-}
 
 uint16_t complete_offloads(WorkerContext& ctx, PortCounters& counters, rte_mbuf* m, uint16_t max_frame,
                            rte_mbuf** out) noexcept {
@@ -161,20 +199,14 @@ uint16_t complete_offloads(WorkerContext& ctx, PortCounters& counters, rte_mbuf*
     }
     const uint32_t segment = std::min<uint32_t>(max_frame, headers + m->tso_segsz);
     const uint32_t payload = m->pkt_len - headers;
-    if (unlikely(segment <= headers || segment < RTE_GSO_SEG_SIZE_MIN ||
-                 (payload + (segment - headers) - 1) / (segment - headers) > kMaxSegments)) {
+    if (unlikely(segment <= headers || (payload + (segment - headers) - 1) / (segment - headers) > kMaxSegments)) {
       drop(counters, DropReason::kBadOffload, m);
       return 0;
     }
     m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
     if (m->pkt_len > segment) {
-      ctx.gso.gso_size = static_cast<uint16_t>(segment);
-      const int made = (m->ol_flags & RTE_MBUF_F_TX_IPV6) != 0
-                           ? segment_tcp6(ctx.pool, m, static_cast<uint16_t>(segment), out)
-                           : rte_gso_segment(m, &ctx.gso, out, kMaxSegments);
+      const int made = segment_by_copy(ctx.pool, m, static_cast<uint16_t>(segment), out);
       if (made > 0) {
-        // The segments hold the payload by reference; our hold on the
-        // super-frame ends here.
         rte_pktmbuf_free(m);
         uint16_t kept = 0;
         for (int i = 0; i < made; ++i) {
@@ -187,11 +219,8 @@ uint16_t complete_offloads(WorkerContext& ctx, PortCounters& counters, rte_mbuf*
         counter_add(ctx.counters->offload_segments, kept);
         return kept;
       }
-      if (made < 0) {
-        drop(counters, made == -ENOMEM ? DropReason::kNoBuffer : DropReason::kBadOffload, m);
-        return 0;
-      }
-      // 0: nothing to cut after all (an IP fragment, no payload).
+      drop(counters, DropReason::kNoBuffer, m);
+      return 0;
     }
     m->ol_flags &= ~RTE_MBUF_F_TX_TCP_SEG;
   }

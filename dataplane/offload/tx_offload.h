@@ -9,8 +9,8 @@
 //   * to a guest that negotiated GUEST_CSUM and GUEST_TSO4/6, as it is: rte_vhost
 //     writes the requests back into the receiver's virtio-net header;
 //   * to any other egress (a guest without those, a kernel port, a VXLAN peer,
-//     the underlay), here: rte_gso (for IPv6 a copy, tx_offload.cpp) cuts it
-//     into frames that fit the egress and
+//     the underlay), here: it is cut, by copy (segment_by_copy, tx_offload.cpp
+//     says why not rte_gso), into frames that fit the egress and
 //     the sender's MSS, and every checksum is completed in software. A VXLAN
 //     peer's frames are cut before encapsulation, to the overlay MTU, so the
 //     receiving VTEP gets ordinary frames with correct inner checksums.
@@ -18,7 +18,6 @@
 // without offloads) cost one flag test per frame.
 #pragma once
 
-#include <rte_gso.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -46,17 +45,6 @@ inline bool is_tso(const rte_mbuf* m) noexcept {
 // The most frames one super-frame may become (64 KB at an MSS of 256); a
 // request for more is refused (DropReason::kBadOffload).
 inline constexpr uint16_t kMaxSegments = 256;
-
-// The segmentation context of a worker: header copies from `direct`, payload
-// references from `indirect` (mbufs without a data room).
-rte_gso_ctx make_gso_context(rte_mempool* direct, rte_mempool* indirect) noexcept;
-
-// Bufferless mbufs for `workers` workers' segments in flight: a worker holds
-// at most one super-frame's (kMaxSegments, each up to three mbufs: a
-// segment may span two of the super-frame's) plus a full UnderlayBatch.
-inline uint32_t gso_indirect_mbufs(unsigned workers) noexcept {
-  return workers * (3 * kMaxSegments + 4 * kBurstSize) + 1024;
-}
 
 // Completes `m`'s offload requests: writes the frames to send into `out`
 // (up to kMaxSegments) and returns how many. `max_frame` bounds a segment,

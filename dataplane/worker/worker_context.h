@@ -2,7 +2,6 @@
 // runs it and touches nothing that another worker writes.
 #pragma once
 
-#include <rte_gso.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -50,11 +49,6 @@ struct WorkerContext {
 
   TxBuffers tx;
   UnderlayBatch underlay_tx;
-
-  // Software segmentation of guests' TSO frames (dataplane/offload/): the
-  // header copies come from `pool`, the payload references from a pool of
-  // bufferless mbufs. gso_size is set per frame.
-  rte_gso_ctx gso{};
 };
 
 }  // namespace inception
