@@ -131,6 +131,25 @@ struct WorkerStatus {
   uint64_t offload_segmented = 0, offload_segments = 0, offload_checksums = 0;
 };
 
+// Which queues one worker serves, for `inceptionctl worker list`.
+struct WorkerQueues {
+  // A receive queue the worker polls.
+  struct Rx {
+    std::string port;     // a port's name, "underlay" or "host"
+    uint16_t queue = 0;   // vhost-user queue pair, or ethdev RX queue
+    bool enabled = true;  // vhost-user: the guest enabled the pair's TX vring (else the poll returns at once)
+  };
+  // The guest RX vring (queue pair) the worker enqueues to on a vhost-user port.
+  struct Tx {
+    std::string port;
+    std::optional<uint16_t> queue;  // none: no guest, or it enabled no RX vring
+  };
+  unsigned index = 0;
+  unsigned lcore = 0;
+  std::vector<Rx> rx;
+  std::vector<Tx> tx;
+};
+
 struct FipStatus {
   FipConfig config;
   Origin origin;
@@ -233,6 +252,9 @@ class Controller {
   // Removes every port (before shutdown).
   void remove_all_ports();
   std::vector<PortStatus> ports();
+  // Per worker, the queues it polls and the guest vrings it transmits to:
+  // the published poll lists and the vhost devices' atomics, as they are now.
+  std::vector<WorkerQueues> worker_queues();
 
   // VXLAN: peers, the underlay and its neighbor table
   // (control/vxlan/vxlan_control.cpp).

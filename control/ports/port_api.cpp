@@ -1,4 +1,5 @@
-// The ports' control-socket commands: port.*.
+// The ports' control-socket commands: port.*, and worker.list (which worker
+// serves which port queue).
 #include "control/api_handlers.h"
 
 #include "control/protocol.h"
@@ -35,6 +36,19 @@ void add_port_handlers(HandlerMap& handlers) {
        [](Controller& c, const json& a) {
          c.del_port(arg_string(a, "name"), JsonReader(a, "args").boolean("force").value_or(false));
          return json();
+       }},
+      {"worker.list",
+       [](Controller& c, const json&) {
+         json out = json::array();
+         for (const WorkerQueues& w : c.worker_queues()) {
+           json rx = json::array(), tx = json::array();
+           for (const WorkerQueues::Rx& q : w.rx)
+             rx.push_back({{"port", q.port}, {"queue", q.queue}, {"enabled", q.enabled}});
+           for (const WorkerQueues::Tx& q : w.tx)
+             tx.push_back({{"port", q.port}, {"queue", q.queue ? json(*q.queue) : json()}});
+           out.push_back({{"worker", w.index}, {"lcore", w.lcore}, {"rx", rx}, {"tx", tx}});
+         }
+         return out;
        }},
       {"port.list",
        [](Controller& c, const json&) {

@@ -1,6 +1,9 @@
-// The ports' inceptionctl verbs: port add|del|list.
+// The ports' inceptionctl verbs: port add|del|list, and worker list (which
+// worker serves which port queue).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 
 #include "control/config.h"
@@ -77,6 +80,12 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
        }});
   verbs.push_back({port_del, [o] { return CtlRequest{"port.del", {{"name", o->name}, {"force", o->force}}}; }});
   verbs.push_back({port_list, [] { return CtlRequest{"port.list"}; }});
+
+  auto* worker = app.add_subcommand("worker", "the dataplane's workers");
+  worker->require_subcommand(1);
+  auto* worker_list = worker->add_subcommand(
+      "list", "per worker: the port queues it receives from, and the guest queue it transmits to on each port");
+  verbs.push_back({worker_list, [] { return CtlRequest{"worker.list"}; }});
 }
 
 void add_port_renderers(CtlRenderers& renderers) {
@@ -99,6 +108,33 @@ void add_port_renderers(CtlRenderers& renderers) {
                       p.contains("domain") ? str(p["domain"]["name"]) : "-"});
     }
     return table({"PORT", "TYPE", "NETWORK", "LINK", "QUEUES", "SOCKET", "OFFLOADS", "PORT_SECURITY", "DOMAIN"}, rows);
+  };
+  // One row per worker and port, so that a guest's queues read down the
+  // PORT column: a 2-queue guest shows under two workers.
+  renderers["worker.list"] = [](const json& result) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& w : result) {
+      std::vector<std::string> ports;
+      std::map<std::string, std::string> rx, tx;
+      auto see = [&](const std::string& port) {
+        if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+      };
+      for (const auto& q : w["rx"]) {
+        const std::string port = str(q["port"]);
+        see(port);
+        std::string& text = rx[port];
+        text += fmt::format("{}{} ({})", text.empty() ? "" : ", ", q["queue"].get<unsigned>(),
+                            q["enabled"].get<bool>() ? "enabled" : "disabled");
+      }
+      for (const auto& q : w["tx"]) {
+        see(str(q["port"]));
+        tx[str(q["port"])] = q["queue"].is_null() ? "-" : std::to_string(q["queue"].get<unsigned>());
+      }
+      for (const std::string& port : ports)
+        rows.push_back({std::to_string(w["worker"].get<unsigned>()), std::to_string(w["lcore"].get<unsigned>()), port,
+                        rx.contains(port) ? rx[port] : "-", tx.contains(port) ? tx[port] : "-"});
+    }
+    return table({"WORKER", "LCORE", "PORT", "RX_QUEUES", "TX_QUEUE"}, rows);
   };
 }
 

@@ -221,4 +221,41 @@ std::vector<PortStatus> Controller::ports() {
   return out;
 }
 
+std::vector<WorkerQueues> Controller::worker_queues() {
+  std::lock_guard lock(mutex_);
+  // Only this thread publishes, under mutex_: the snapshot stays current
+  // while we read it. The masks and vring choices change on the
+  // vhost-events thread; relaxed loads show a recent state, which is all a
+  // listing promises.
+  const Snapshot& snapshot = dataplane_.snapshot();
+  auto name_of = [&](PortIndex index) {
+    if (index == underlay_index_) return std::string("underlay");
+    if (index == host_index_) return std::string("host");
+    return port_name(index);
+  };
+  std::vector<WorkerQueues> out;
+  for (unsigned w = 0; w < dataplane_.worker_count(); ++w) {
+    WorkerQueues& worker = out.emplace_back();
+    worker.index = w;
+    worker.lcore = dataplane_.options().worker_lcores[w];
+    for (const PollEntry& entry : snapshot.poll[w]) {
+      WorkerQueues::Rx rx{name_of(entry.port), entry.queue, true};
+      const Port* port = port_at_[entry.port];
+      if (port != nullptr && port->vhost) {
+        const vhost::VhostDevice& device = port->vhost->device();
+        rx.enabled = device.vid.load(std::memory_order_relaxed) >= 0 &&
+                     (device.rx_queue_mask.load(std::memory_order_relaxed) & (1u << entry.queue)) != 0;
+      }
+      worker.rx.push_back(std::move(rx));
+    }
+    for (const auto& [name, port] : ports_) {
+      if (!port->vhost) continue;
+      const uint8_t queue = port->vhost->device().tx_queue_of_worker[w].load(std::memory_order_relaxed);
+      worker.tx.push_back(
+          {name, queue == vhost::VhostDevice::kNoQueue ? std::nullopt : std::optional<uint16_t>(queue)});
+    }
+  }
+  return out;
+}
+
 }  // namespace inception

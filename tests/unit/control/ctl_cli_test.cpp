@@ -175,6 +175,22 @@ TEST(CtlCli, RendersTables) {
             "private  02:00:00:00:00:01  ivm1  dynamic  3\n");
 }
 
+// A 2-queue guest reads down the PORT column: one queue under each worker.
+TEST(CtlCli, RendersWorkerQueues) {
+  const nlohmann::json workers = nlohmann::json::parse(
+      R"([{"worker":0,"lcore":1,"rx":[{"port":"ivm1","queue":0,"enabled":true},{"port":"ivm2","queue":1,"enabled":false}],
+           "tx":[{"port":"ivm1","queue":0},{"port":"ivm2","queue":0}]},
+          {"worker":1,"lcore":2,"rx":[{"port":"ivm1","queue":1,"enabled":true},{"port":"ivm2","queue":0,"enabled":true}],
+           "tx":[{"port":"ivm1","queue":1},{"port":"ivm2","queue":null}]}])");
+  EXPECT_EQ(render_result("worker.list", workers),
+            "WORKER  LCORE  PORT  RX_QUEUES     TX_QUEUE\n"
+            "0       1      ivm1  0 (enabled)   0\n"
+            "0       1      ivm2  1 (disabled)  0\n"
+            "1       2      ivm1  1 (enabled)   1\n"
+            "1       2      ivm2  0 (enabled)   -\n");
+  EXPECT_TRUE(parse({"worker", "list"}).ok);
+}
+
 // Shell completion walks the parser's own app: the words it offers are the
 // subcommands and options of the command the typed words lead to.
 TEST(CtlCli, CompletionFollowsTheParser) {
