@@ -248,7 +248,8 @@ int daemon_main(int argc, char** argv) {
     // on reload: [dpdk] is restart-only, and the running EAL has narrowed
     // this thread's affinity to the main core).
     try {
-      validate_cores(config.dpdk, allowed_cores());
+      // An --lcores map names CPUs of its own; EAL checks them.
+      if (!eal_maps_lcores(config.dpdk.extra_args)) validate_cores(config.dpdk, allowed_cores());
     } catch (const ConfigError& e) {
       throw ConfigError(source + ": " + e.what());
     }

@@ -11,12 +11,24 @@
 
 namespace inception {
 
+bool eal_maps_lcores(const std::vector<std::string>& extra_args) {
+  for (const std::string& arg : extra_args)
+    if (arg == "--lcores" || arg.rfind("--lcores=", 0) == 0) return true;
+  return false;
+}
+
 std::vector<std::string> eal_arguments(const EalOptions& o) {
   std::vector<std::string> args{o.program};
-  std::string lcores = std::to_string(o.main_core);
-  for (unsigned core : o.worker_cores) lcores += "," + std::to_string(core);
+  // An --lcores map in the extra arguments places the lcores on CPUs itself
+  // (several workers on one CPU, on a machine with fewer CPUs than lcores);
+  // EAL refuses it next to -l.
+  if (!eal_maps_lcores(o.extra_args)) {
+    std::string lcores = std::to_string(o.main_core);
+    for (unsigned core : o.worker_cores) lcores += "," + std::to_string(core);
+    args.insert(args.end(), {"-l", lcores});
+  }
   args.insert(args.end(),
-              {"-l", lcores, "--main-lcore", std::to_string(o.main_core), "--file-prefix", o.file_prefix, "-m",
+              {"--main-lcore", std::to_string(o.main_core), "--file-prefix", o.file_prefix, "-m",
                std::to_string(o.memory_mb), "--no-telemetry", "--log-level", "*:" + std::to_string(o.dpdk_log_level)});
   if (o.hugepages) {
     // Hugepage files are unlinked once mapped: nothing is left in

@@ -18,6 +18,10 @@ struct EalOptions {
   int dpdk_log_level = 6;  // RTE_LOG_NOTICE
 };
 
+// Whether `extra_args` hold an --lcores map: it then replaces the -l list
+// made of main_core and worker_cores.
+bool eal_maps_lcores(const std::vector<std::string>& extra_args);
+
 // The EAL command line these options stand for (for logs and tests).
 std::vector<std::string> eal_arguments(const EalOptions& options);
 
