@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -511,16 +512,37 @@ unsigned free_hugepages() {
   return 0;
 }
 
+std::string worker_lcores_settings(unsigned workers) {
+  std::string cores;
+  for (unsigned w = 1; w <= workers; ++w) cores += (w > 1 ? ", " : "") + std::to_string(w);
+  std::string out = "main_core = 0\nworker_cores = [" + cores + "]\n";
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<unsigned> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  if (cpus.size() > workers) return out;
+  if (cpus.empty()) cpus.push_back(0);
+  // Main lcore on the first CPU, workers over the others (all on the one
+  // CPU there is, if so).
+  std::string map = "0@" + std::to_string(cpus[0]);
+  const size_t others = cpus.size() > 1 ? cpus.size() - 1 : 1;
+  for (unsigned w = 1; w <= workers; ++w)
+    map += "," + std::to_string(w) + "@" + std::to_string(cpus[cpus.size() > 1 ? 1 + (w - 1) % others : 0]);
+  return out + "extra_args = [\"--lcores\", \"" + map + "\"]\n";
+}
+
 Daemon::Daemon(const TempDir& dir, const std::string& body, const std::string& name, bool hugepages,
-               const std::string& switch_settings)
+               const std::string& switch_settings, unsigned workers)
     : name_(name),
       config_path_(dir.file(name + ".toml")),
       socket_(dir.file(name + ".sock")),
       log_path_(dir.file(name + ".log")),
       metrics_port_(free_tcp_port()) {
   std::ofstream config(config_path_);
-  config << "[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 256\nhugepages = " << (hugepages ? "true" : "false")
-         << "\n"
+  config << "[dpdk]\n"
+         << worker_lcores_settings(workers) << "memory_mb = 256\nhugepages = " << (hugepages ? "true" : "false") << "\n"
          << "file_prefix = \"" << fs::path(dir.path()).filename().string() << "-" << name << "\"\n"
          << "[switch]\nlog_level = \"debug\"\n"
          << switch_settings << "[control]\nsocket = \"" << socket_ << "\"\n"
@@ -583,13 +605,15 @@ std::string Daemon::log() const {
   return s.str();
 }
 
-VportPeer::VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server, bool offloads)
+VportPeer::VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server, bool offloads,
+                     unsigned queues)
     : process_(
           [&] {
             std::vector<std::string> argv{binary("VPORT_PEER"), "--socket", socket, "--file-prefix",
                                           fs::path(dir.path()).filename().string() + "-" + name};
             if (server) argv.push_back("--server");
             if (offloads) argv.push_back("--offloads");
+            if (queues > 1) argv.insert(argv.end(), {"--queues", std::to_string(queues)});
             return argv;
           }(),
           dir.file(name + ".log")) {}
@@ -667,6 +691,45 @@ unsigned VportPeer::send_tcp(const std::string& dst, const std::string& src, con
   process_.write_line("sendtcp " + dst + " " + src + " " + src_ip + " " + dst_ip + " " + std::to_string(payload) + " " +
                       std::to_string(mss) + " " + std::to_string(seq));
   return await_sent();
+}
+
+unsigned VportPeer::send_flows(const std::string& dst, const std::string& src, const std::string& name, unsigned flows,
+                               unsigned count) {
+  process_.write_line("flows " + dst + " " + src + " 88b5 " + name + " " + std::to_string(flows) + " " +
+                      std::to_string(count));
+  return await_sent();
+}
+
+std::string VportPeer::set_queues(unsigned queues) {
+  process_.write_line("queues " + std::to_string(queues));
+  return await_line("queues ").value_or("no answer from the peer");
+}
+
+void VportPeer::quiet() {
+  process_.write_line("quiet on");
+  process_.write_line("stats");
+  await_line("stats ");
+}
+
+VportPeer::SequenceStats VportPeer::sequence_stats() {
+  process_.write_line("seqstats");
+  SequenceStats out;
+  const auto line = await_line("seqstats ");
+  if (!line) return out;
+  std::istringstream in(*line);
+  for (std::string word; in >> word;) {
+    const auto eq = word.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = word.substr(0, eq), value = word.substr(eq + 1);
+    if (key == "frames") out.frames = std::stoull(value);
+    if (key == "reordered") out.reordered = std::stoull(value);
+    if (key == "missing") out.missing = std::stoull(value);
+    if (key == "rxq") {
+      std::istringstream counts(value);
+      for (std::string n; std::getline(counts, n, ',');) out.per_queue.push_back(std::stoull(n));
+    }
+  }
+  return out;
 }
 
 std::vector<TcpSegment> VportPeer::tcp_segments(std::chrono::milliseconds window) {

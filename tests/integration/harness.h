@@ -171,8 +171,9 @@ class Daemon {
   // the harness (worker on core 1; no hugepages unless asked, as in
   // production, for a test that times start-up).
   // `switch_settings`: lines for the [switch] table (the harness opens it).
+  // `workers`: worker lcores (see worker_lcores_settings).
   Daemon(const TempDir& dir, const std::string& body, const std::string& name = "inceptiond", bool hugepages = false,
-         const std::string& switch_settings = "");
+         const std::string& switch_settings = "", unsigned workers = 1);
   ~Daemon();
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   // Waits until the switch sees a guest on every port (rte_vhost finished
@@ -220,8 +221,9 @@ class VportPeer {
  public:
   // `offloads`: the peer uses TSO, checksum offload and LRO where the
   // switch offers them, as a Linux guest's virtio-net does.
+  // `queues` > 1: the peer offers that many queue pairs (virtio-net MQ).
   VportPeer(const TempDir& dir, const std::string& socket, const std::string& name, bool server = false,
-            bool offloads = false);
+            bool offloads = false, unsigned queues = 1);
   bool wait_ready(std::chrono::milliseconds timeout = 30s);
   // Sends `count` frames; returns how many the switch took.
   unsigned send(const std::string& dst, const std::string& src, const std::string& tag, unsigned count = 1,
@@ -235,6 +237,23 @@ class VportPeer {
   // took it.
   unsigned send_tcp(const std::string& dst, const std::string& src, const std::string& src_ip,
                     const std::string& dst_ip, uint32_t payload, uint16_t mss, uint32_t seq = 1000000);
+  // Sends `count` frames over `flows` flows tagged NAME.F.k (k counts on
+  // across calls), each flow on the TX queue of its hash; returns how many
+  // the switch took.
+  unsigned send_flows(const std::string& dst, const std::string& src, const std::string& name, unsigned flows,
+                      unsigned count);
+  // Reconfigures the peer to `queues` queue pairs (stop, configure, start);
+  // returns its answer: "queues N" when done, else why not.
+  std::string set_queues(unsigned queues);
+  // No rx line per frame from now on (for streams; sequence_stats counts).
+  void quiet();
+  struct SequenceStats {
+    uint64_t frames = 0;              // NAME.F.k frames received
+    uint64_t reordered = 0;           // with a k not above their flow's last
+    uint64_t missing = 0;             // ks skipped
+    std::vector<uint64_t> per_queue;  // frames of any kind received, per RX queue
+  };
+  SequenceStats sequence_stats();
   // The TCP frames received so far (after pumping for `window`).
   std::vector<TcpSegment> tcp_segments(std::chrono::milliseconds window = 0ms);
   // From now on, frames received carry their bytes (Frame::hex).
@@ -277,6 +296,11 @@ nlohmann::json named(const nlohmann::json& list, const std::string& name);
 // stay within 15), default "inct". Two checkouts running the suites at once
 // give each its own.
 std::string ns_prefix();
+
+// [dpdk] settings for a daemon with `workers` worker lcores (1..workers,
+// main lcore 0), as the harness' Daemon preamble writes them: with fewer
+// CPUs than lcores an --lcores map puts several workers on one CPU.
+std::string worker_lcores_settings(unsigned workers);
 
 // scripts/topology.sh: N rVMs (network namespaces running inceptiond with a
 // VXLAN underlay on a shared management bridge), torn down on destruction.

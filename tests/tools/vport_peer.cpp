@@ -11,6 +11,16 @@
 //                                               to 80: with --offloads a TSO super-frame cut at
 //                                               MSS (0: none) and its checksum left to the switch,
 //                                               else MSS must be 0 and the checksum is computed
+//           flows DST_MAC SRC_MAC ETHERTYPE NAME FLOWS COUNT
+//                                              COUNT frames over FLOWS flows, in turn; frame k
+//                                              of flow F is tagged NAME.F.k (k from 1 on, counted
+//                                              across commands), and every frame of a flow goes
+//                                              on the TX queue its flow hash picks
+//           queues K                           reconfigure to K queue pairs (1..--queues): the
+//                                              port stops and starts, and virtio-user enables
+//                                              pairs < K and disables the others at the switch
+//           quiet on|off                       no rx lines (the counts of seqstats still run)
+//           seqstats
 //           stats | quit
 //   stdout: ready                              link up (vhost-user connected),
 //                                              again after every reconnection
@@ -22,9 +32,17 @@
 //                                              virtio-net allows once negotiated); GSO: the
 //                                              MSS of a super-frame, 0 for none; DATA: ok if
 //                                              the payload is the pattern for its SEQ
-//           stats rx=N tx=N
+//           stats rx=N tx=N tso=0|1
+//           queues K                           reconfigured ("queues refused|failed: ..." if not)
+//           seqstats frames=N reordered=N missing=N rxq=N,N,..  over the frames tagged
+//                                              NAME.F.k: reordered counts a k not above the
+//                                              flow's last, missing the k skipped; rxq: frames
+//                                              received per RX queue, in queue order
 // TAG is an ASCII word carried at the start of the payload, so a test can
-// tell which of its frames arrived where. `sendhex` puts on the wire what
+// tell which of its frames arrived where. With --queues N > 1 the port
+// negotiates virtio-net MQ (virtio-user wants a control queue for that);
+// `send` and `sendhex` go on the queue the tag's hash picks, and receive
+// polls every queue. `sendhex` puts on the wire what
 // no well-behaved NIC would (runts, broken headers, spoofed addresses: the
 // frames of tests/tools/hostile_frames.h), and `hex on` shows a test the
 // exact bytes the switch delivered.
@@ -42,6 +60,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -84,6 +103,25 @@ std::optional<std::vector<uint8_t>> parse_hex(const std::string& text) {
   return out;
 }
 
+// FNV-1a: a flow's TX queue, so that all of its frames take one queue.
+uint32_t flow_hash(const std::string& key) {
+  uint32_t h = 2166136261u;
+  for (const char c : key) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return h;
+}
+
+// "NAME.F.k" -> ("NAME.F", k); nullopt for any other tag.
+std::optional<std::pair<std::string, uint64_t>> parse_sequenced_tag(const std::string& tag) {
+  const auto dot = tag.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == tag.size() || tag.find('.') == dot) return std::nullopt;
+  uint64_t k = 0;
+  for (size_t i = dot + 1; i < tag.size(); ++i) {
+    if (tag[i] < '0' || tag[i] > '9') return std::nullopt;
+    k = k * 10 + static_cast<uint64_t>(tag[i] - '0');
+  }
+  return std::pair{tag.substr(0, dot), k};
+}
+
 // The byte at sequence number `seq` of a sendtcp stream.
 uint8_t tcp_pattern(uint32_t seq) {
   return static_cast<uint8_t>(seq * 7 + 3);
@@ -94,15 +132,24 @@ struct Peer {
   rte_mempool* pool = nullptr;
   uint64_t rx = 0, tx = 0;
   bool hex = false;
-  bool offloads = false;  // TSO and checksum offload on transmit, LRO on receive
+  bool offloads = false;    // TSO and checksum offload on transmit, LRO on receive
+  uint16_t max_queues = 1;  // the queue pairs virtio-user offers (--queues)
+  uint16_t queues = 1;      // the queue pairs configured now
+  bool quiet = false;
+  rte_eth_conf conf{};
+  // Sequenced frames (flows): the next k per flow sent, the last per flow received.
+  std::map<std::string, uint64_t> next_seq;
+  std::map<std::string, uint64_t> last_seq;
+  uint64_t seq_frames = 0, seq_reordered = 0, seq_missing = 0;
+  std::vector<uint64_t> rx_per_queue;
 
   // Hands `n` frames to the switch, retrying while its ring is full; gives
   // up after a second without progress (a switch sharing a loaded core
   // may not poll for a while, a dead one never will).
-  unsigned transmit(rte_mbuf** pkts, unsigned n) {
+  unsigned transmit(rte_mbuf** pkts, unsigned n, uint16_t queue = 0) {
     unsigned done = 0;
     for (int idle = 0; done < n && idle < 10000;) {
-      const uint16_t sent = rte_eth_tx_burst(port, 0, pkts + done, static_cast<uint16_t>(n - done));
+      const uint16_t sent = rte_eth_tx_burst(port, queue, pkts + done, static_cast<uint16_t>(n - done));
       done += sent;
       idle = sent != 0 ? 0 : idle + 1;
       if (done < n) std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -123,8 +170,9 @@ struct Peer {
       return;
     }
     // 2048 bytes fit RTE_MBUF_DEFAULT_BUF_SIZE's room.
-    report_sent(send_frames(count, static_cast<uint16_t>(frame->size()),
-                            [&](char* data) { std::memcpy(data, frame->data(), frame->size()); }));
+    report_sent(send_frames(
+        count, static_cast<uint16_t>(frame->size()),
+        [&](char* data) { std::memcpy(data, frame->data(), frame->size()); }, queue_of(text)));
   }
 
   void send_tcp(const std::string& line) {
@@ -244,27 +292,99 @@ struct Peer {
     }
     const uint16_t ether_type = static_cast<uint16_t>(std::stoul(type_text, nullptr, 16));
     // frame_bytes <= 1514 fits one mbuf.
-    report_sent(send_frames(count, static_cast<uint16_t>(frame_bytes), [&](char* data) {
-      std::memset(data, 0, frame_bytes);
-      auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
-      eth->dst_addr = dst_mac;
-      eth->src_addr = src_mac;
-      eth->ether_type = rte_cpu_to_be_16(ether_type);
-      std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
-    }));
+    report_sent(send_frames(
+        count, static_cast<uint16_t>(frame_bytes),
+        [&](char* data) { fill_frame(data, frame_bytes, dst_mac, src_mac, ether_type, tag); }, queue_of(tag)));
   }
 
+  static void fill_frame(char* data, unsigned frame_bytes, const rte_ether_addr& dst, const rte_ether_addr& src,
+                         uint16_t ether_type, const std::string& tag) {
+    std::memset(data, 0, frame_bytes);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(data);
+    eth->dst_addr = dst;
+    eth->src_addr = src;
+    eth->ether_type = rte_cpu_to_be_16(ether_type);
+    std::memcpy(data + sizeof(rte_ether_hdr), tag.data(), std::min<size_t>(tag.size(), frame_bytes - 15));
+  }
+
+  // The TX queue of a flow, as a guest's XPS or a NIC's hash would pick it:
+  // one queue per flow while the queue count stays.
+  uint16_t queue_of(const std::string& flow) const { return static_cast<uint16_t>(flow_hash(flow) % queues); }
+
+  // COUNT frames over FLOWS flows, frame by frame in turn, each on its
+  // flow's queue; the bursts of one queue keep the flows' order.
+  void send_flows(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd, dst, src, type_text, name;
+    unsigned flows = 0, count = 0;
+    in >> cmd >> dst >> src >> type_text >> name >> flows >> count;
+    rte_ether_addr dst_mac{}, src_mac{};
+    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || name.empty() || name.find('.') != std::string::npos ||
+        flows == 0 || count == 0) {
+      std::printf("error bad flows command: %s\n", line.c_str());
+      return;
+    }
+    const uint16_t ether_type = static_cast<uint16_t>(std::stoul(type_text, nullptr, 16));
+    unsigned sent = 0;
+    bool stalled = false;
+    for (unsigned i = 0; i < count && !stalled;) {
+      // One burst's worth, split by queue.
+      std::vector<std::vector<rte_mbuf*>> by_queue(queues);
+      for (unsigned b = 0; b < kBurst && i < count; ++b, ++i) {
+        const std::string flow = name + "." + std::to_string(i % flows);
+        const std::string tag = flow + "." + std::to_string(++next_seq[flow]);
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        char* data = m == nullptr ? nullptr : rte_pktmbuf_append(m, 60);
+        if (data == nullptr) {
+          rte_pktmbuf_free(m);
+          stalled = true;
+          break;
+        }
+        fill_frame(data, 60, dst_mac, src_mac, ether_type, tag);
+        by_queue[queue_of(flow)].push_back(m);
+      }
+      for (uint16_t q = 0; q < queues; ++q) {
+        auto& pkts = by_queue[q];
+        if (pkts.empty()) continue;
+        const unsigned done = stalled ? 0 : transmit(pkts.data(), static_cast<unsigned>(pkts.size()), q);
+        if (stalled) rte_pktmbuf_free_bulk(pkts.data(), static_cast<unsigned>(pkts.size()));
+        sent += done;
+        stalled = stalled || done < pkts.size();
+      }
+      // Take what the switch sends back meanwhile: a peer that only sends
+      // lets its receive rings overflow.
+      receive();
+    }
+    report_sent(sent);
+  }
+
+  // Stops the port, gives it `k` queue pairs and starts it again: at start
+  // virtio-user sets the MQ pair count, which reaches the switch as
+  // VHOST_USER_SET_VRING_ENABLE per vring. Frames left in the rings are lost.
+  bool set_queues(uint16_t k) {
+    while (receive() != 0) {
+    }
+    if (rte_eth_dev_stop(port) != 0) return false;
+    if (rte_eth_dev_configure(port, k, k, &conf) != 0) return false;
+    for (uint16_t q = 0; q < k; ++q)
+      if (rte_eth_rx_queue_setup(port, q, 256, 0, nullptr, pool) != 0 ||
+          rte_eth_tx_queue_setup(port, q, 256, 0, nullptr) != 0)
+        return false;
+    if (rte_eth_dev_start(port) != 0) return false;
+    queues = k;
+    return true;
+  }
   // Sends `count` frames of `bytes` bytes, each written by `fill`, in
   // bursts; stops early when the switch stops taking them.
   template <typename Fill>
-  unsigned send_frames(unsigned count, uint16_t bytes, Fill&& fill) {
+  unsigned send_frames(unsigned count, uint16_t bytes, Fill&& fill, uint16_t queue) {
     unsigned sent = 0;
     while (sent < count) {
       rte_mbuf* pkts[kBurst];
       const unsigned n = std::min<unsigned>(kBurst, count - sent);
       if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0) break;
       for (unsigned i = 0; i < n; ++i) fill(rte_pktmbuf_append(pkts[i], bytes));
-      const unsigned done = transmit(pkts, n);
+      const unsigned done = transmit(pkts, n, queue);
       sent += done;
       if (done < n) break;
     }
@@ -277,8 +397,29 @@ struct Peer {
   }
 
   unsigned receive() {
+    unsigned n = 0;
+    for (uint16_t q = 0; q < queues; ++q) n += receive_queue(q);
+    return n;
+  }
+
+  void check_sequence(const std::string& tag) {
+    const auto sequenced = parse_sequenced_tag(tag);
+    if (!sequenced) return;
+    ++seq_frames;
+    uint64_t& last = last_seq[sequenced->first];
+    if (sequenced->second <= last) {
+      ++seq_reordered;
+      return;
+    }
+    seq_missing += sequenced->second - last - 1;
+    last = sequenced->second;
+  }
+
+  unsigned receive_queue(uint16_t queue) {
     rte_mbuf* pkts[kBurst];
-    const uint16_t n = rte_eth_rx_burst(port, 0, pkts, kBurst);
+    const uint16_t n = rte_eth_rx_burst(port, queue, pkts, kBurst);
+    if (rx_per_queue.size() <= queue) rx_per_queue.resize(queue + 1);
+    rx_per_queue[queue] += n;
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = pkts[i];
       if (m->data_len >= sizeof(rte_ether_hdr)) {
@@ -303,9 +444,11 @@ struct Peer {
         }
         const std::string tcp = describe_tcp(m);
         if (!tcp.empty()) tag = tcp;
-        std::printf("rx %s %s %04x %u %s%s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
-                    rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str(), bytes.c_str());
-      } else {
+        check_sequence(tag);
+        if (!quiet)
+          std::printf("rx %s %s %04x %u %s%s\n", mac_text(eth->dst_addr).c_str(), mac_text(eth->src_addr).c_str(),
+                      rte_be_to_cpu_16(eth->ether_type), m->pkt_len, tag.empty() ? "-" : tag.c_str(), bytes.c_str());
+      } else if (!quiet) {
         // A runt: no header to show, but a test must see that it arrived.
         std::printf("rx - - - %u -\n", m->pkt_len);
       }
@@ -343,7 +486,11 @@ int main(int argc, char** argv) {
   std::string socket, prefix = "vport-peer";
   bool server = false;
   bool offloads = false;
+  uint16_t queues = 1;
   app.add_option("--socket", socket, "vhost-user socket of the switch port")->required();
+  app.add_option("--queues", queues, "queue pairs the port offers (virtio-net MQ above 1)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
   app.add_flag("--offloads", offloads, "use TSO and checksum offload on transmit and LRO on receive when offered");
   app.add_flag("--server", server, "create the socket (the switch port is in client mode)");
   app.add_option("--file-prefix", prefix, "DPDK file prefix, unique per process");
@@ -351,8 +498,10 @@ int main(int argc, char** argv) {
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // Mergeable receive buffers let the switch hand over a super-frame.
-  const std::string vdev =
-      "net_virtio_user0,path=" + socket + ",queues=1" + (server ? ",server=1" : "") + (offloads ? ",mrg_rxbuf=1" : "");
+  // virtio-user refuses multi-queue without a control queue (cq=1): the
+  // pair count goes through it.
+  const std::string vdev = "net_virtio_user0,path=" + socket + ",queues=" + std::to_string(queues) +
+                           (queues > 1 ? ",cq=1" : "") + (server ? ",server=1" : "") + (offloads ? ",mrg_rxbuf=1" : "");
   std::vector<std::string> eal = {
       "inception-vport-peer", "-l",   "0",           "--no-huge", "-m",     "64", "--no-pci", "--no-telemetry",
       "--file-prefix",        prefix, "--log-level", "*:error",   "--vdev", vdev};
@@ -363,8 +512,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   Peer peer;
-  peer.pool = rte_pktmbuf_pool_create("peer_pool", 4095, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-  rte_eth_conf conf{};
+  peer.max_queues = queues;
+  peer.queues = queues;
+  // Two 256-descriptor rings per queue pair stay filled, with room to send.
+  peer.pool = rte_pktmbuf_pool_create("peer_pool", 4095 + 1024u * queues, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  rte_eth_conf& conf = peer.conf;
   conf.intr_conf.lsc = 1;
   if (offloads) {
     // Whatever the switch offers of what a Linux guest would use.
@@ -377,9 +529,11 @@ int main(int argc, char** argv) {
     peer.offloads = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
   }
   rte_eth_dev_callback_register(peer.port, RTE_ETH_EVENT_INTR_LSC, on_link_change, nullptr);
-  if (peer.pool == nullptr || rte_eth_dev_configure(peer.port, 1, 1, &conf) != 0 ||
-      rte_eth_rx_queue_setup(peer.port, 0, 256, 0, nullptr, peer.pool) != 0 ||
-      rte_eth_tx_queue_setup(peer.port, 0, 256, 0, nullptr) != 0 || rte_eth_dev_start(peer.port) != 0) {
+  bool queues_set_up = peer.pool != nullptr && rte_eth_dev_configure(peer.port, queues, queues, &conf) == 0;
+  for (uint16_t q = 0; q < queues && queues_set_up; ++q)
+    queues_set_up = rte_eth_rx_queue_setup(peer.port, q, 256, 0, nullptr, peer.pool) == 0 &&
+                    rte_eth_tx_queue_setup(peer.port, q, 256, 0, nullptr) == 0;
+  if (!queues_set_up || rte_eth_dev_start(peer.port) != 0) {
     std::fprintf(stderr, "inception-vport-peer: cannot start virtio-user port on %s\n", socket.c_str());
     return 1;
   }
@@ -409,9 +563,27 @@ int main(int argc, char** argv) {
           peer.send_hex(line);
         else if (line.rfind("sendtcp ", 0) == 0)
           peer.send_tcp(line);
-        else if (line == "hex on" || line == "hex off")
+        else if (line.rfind("flows ", 0) == 0)
+          peer.send_flows(line);
+        else if (line.rfind("queues ", 0) == 0) {
+          const unsigned k = static_cast<unsigned>(std::strtoul(line.c_str() + 7, nullptr, 10));
+          if (k < 1 || k > peer.max_queues)
+            std::printf("queues refused: %s: must be 1..%u\n", line.c_str(), peer.max_queues);
+          else if (!peer.set_queues(static_cast<uint16_t>(k)))
+            std::printf("queues failed: the port did not restart with %u queue pairs\n", k);
+          else
+            std::printf("queues %u\n", k);
+        } else if (line == "hex on" || line == "hex off")
           peer.hex = line == "hex on";
-        else if (line == "stats")
+        else if (line == "quiet on" || line == "quiet off")
+          peer.quiet = line == "quiet on";
+        else if (line == "seqstats") {
+          std::string rxq;
+          for (size_t q = 0; q < peer.max_queues; ++q)
+            rxq += (q ? "," : "") + std::to_string(q < peer.rx_per_queue.size() ? peer.rx_per_queue[q] : 0);
+          std::printf("seqstats frames=%lu reordered=%lu missing=%lu rxq=%s\n", peer.seq_frames, peer.seq_reordered,
+                      peer.seq_missing, rxq.c_str());
+        } else if (line == "stats")
           std::printf("stats rx=%lu tx=%lu tso=%d\n", peer.rx, peer.tx, peer.offloads ? 1 : 0);
         else if (line == "quit")
           quit = true;
