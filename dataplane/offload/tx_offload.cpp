@@ -77,9 +77,12 @@ bool complete_checksums(rte_mbuf* m, bool ipv4_header_changed) noexcept {
   return false;
 }
 
-// A frame another flood target still holds must not change under it.
+// A frame another flood target still holds must not change under it. A
+// super-frame in an external buffer (rte_vhost's, for frames larger than an
+// mbuf) is the frame's own unless its buffer is shared.
 rte_mbuf* writable(WorkerContext& ctx, rte_mbuf* m) noexcept {
-  if (likely(rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m))) return m;
+  const bool own_buffer = !RTE_MBUF_CLONED(m) && (!RTE_MBUF_HAS_EXTBUF(m) || rte_mbuf_ext_refcnt_read(m->shinfo) == 1);
+  if (likely(rte_mbuf_refcnt_read(m) == 1 && own_buffer)) return m;
   rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
   rte_pktmbuf_free(m);
   return copy;
@@ -153,7 +156,10 @@ int segment_by_copy(rte_mempool* pool, const rte_mbuf* m, uint16_t segment, rte_
       copied = static_cast<uint16_t>(copied + n);
     }
     seg->tx_offload = m->tx_offload;
-    seg->ol_flags = (m->ol_flags & ~RTE_MBUF_F_TX_TCP_SEG) | RTE_MBUF_F_TX_TCP_CKSUM;
+    // The requests only: the super-frame's own flags say how its buffer is
+    // held (RTE_MBUF_F_EXTERNAL for rte_vhost's external buffers), which a
+    // segment's is not.
+    seg->ol_flags = (m->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6)) | RTE_MBUF_F_TX_TCP_CKSUM;
     const auto l3_length = static_cast<uint16_t>(m->l3_len + m->l4_len + length);
     if (ipv4) {
       auto* ip = reinterpret_cast<rte_ipv4_hdr*>(data + m->l2_len);

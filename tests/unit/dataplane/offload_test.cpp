@@ -208,6 +208,49 @@ TEST_F(OffloadTest, ATsoFrameToAKernelPortIsCutAtTheSendersMss) {
   free_and_expect_no_leak(sent);
 }
 
+// rte_vhost puts a guest's super-frame into one external buffer of its
+// size (RTE_VHOST_USER_EXTBUF_SUPPORT): the segments must be ordinary mbufs
+// (a copied RTE_MBUF_F_EXTERNAL made each free call the buffer's free
+// callback), and the buffer must be freed once, when the switch is done.
+TEST_F(OffloadTest, ASuperFrameInAnExternalBufferIsCutAndItsBufferFreedOnce) {
+  constexpr uint32_t kPayload = 50000;
+  rte_mbuf* chained = guest_tcp_frame(kPayload, 1448);
+  static int buffers_freed;
+  buffers_freed = 0;
+  uint16_t buffer_length = 65000;
+  auto* buffer = static_cast<uint8_t*>(rte_malloc(nullptr, buffer_length, 0));
+  ASSERT_NE(buffer, nullptr);
+  rte_mbuf_ext_shared_info* shinfo = rte_pktmbuf_ext_shinfo_init_helper(
+      buffer, &buffer_length,
+      [](void* addr, void*) {
+        ++buffers_freed;
+        rte_free(addr);
+      },
+      nullptr);
+  ASSERT_NE(shinfo, nullptr);
+  rte_mbuf* m = rte_pktmbuf_alloc(test_pool());
+  rte_pktmbuf_attach_extbuf(m, buffer, rte_malloc_virt2iova(buffer), buffer_length, shinfo);
+  rte_pktmbuf_reset_headroom(m);
+  ASSERT_NE(rte_pktmbuf_append(m, static_cast<uint16_t>(chained->pkt_len)), nullptr);
+  ASSERT_EQ(rte_pktmbuf_read(chained, 0, chained->pkt_len, rte_pktmbuf_mtod(m, void*)), rte_pktmbuf_mtod(m, void*));
+  m->ol_flags |= chained->ol_flags;
+  m->tx_offload = chained->tx_offload;
+  rte_pktmbuf_free(chained);
+  ctx->tx.push(kKernel, m);
+  flush_tx(*ctx, snapshot);
+  const auto sent = drain();
+  ASSERT_EQ(sent.size(), (kPayload + 1447) / 1448);
+  std::vector<uint8_t> stream;
+  for (const rte_mbuf* s : sent) {
+    EXPECT_EQ(s->ol_flags & RTE_MBUF_F_EXTERNAL, 0u);
+    check_tcp_segment(s, 14, stream);
+  }
+  expect_stream(stream, kPayload);
+  EXPECT_EQ(buffers_freed, 1) << "the external buffer, once";
+  free_and_expect_no_leak(sent);
+  EXPECT_EQ(buffers_freed, 1);
+}
+
 TEST_F(OffloadTest, AJumboMssMakesChainedSegments) {
   // A guest with a 9000-byte MTU: a segment does not fit one 2 KB mbuf.
   constexpr uint32_t kPayload = 40000;
