@@ -12,52 +12,20 @@
 
 #include "dataplane/vxlan/vxlan.h"
 #include "dataplane/worker/worker.h"
-#include "test_frames.h"
+#include "ring_nic_test.h"
 
 namespace inception::test {
 namespace {
 
 constexpr NetworkIndex kBlue = 0;
-constexpr PortIndex kUnderlay = 3;
 constexpr PortIndex kFirstPeer = 4;  // peers 4..8 on blue
 constexpr unsigned kPeers = 5;
 
-class EncapStageTest : public ::testing::Test {
+class EncapStageTest : public RingNicTest {
  protected:
   void SetUp() override {
-    ASSERT_NE(ring_port(), UINT16_MAX) << "net_ring0 missing: eal_main.cpp creates it";
-    counters = static_cast<WorkerCounters*>(rte_zmalloc(nullptr, sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE));
-    ctx = std::make_unique<WorkerContext>();
-    ctx->counters = counters;
-    ctx->pool = test_pool();
-    snapshot.ports[kUnderlay].present = true;
-    snapshot.ports[kUnderlay].role = PortRole::kUnderlay;
-    snapshot.ports[kUnderlay].ethdev_id = ring_port();
-    snapshot.underlay.enabled = true;
-    snapshot.underlay.port = kUnderlay;
-    for (unsigned i = 0; i < kPeers; ++i) {
-      PortView& peer = snapshot.ports[kFirstPeer + i];
-      peer.present = true;
-      peer.network = kBlue;
-      peer.kind = PortKind::kVxlanPeer;
-      peer.is_peer = true;
-      peer.resolved = true;
-      peer.ethdev_id = ring_port();
-      peer.tunnel =
-          make_vxlan_template({2, 0, 0, 0, 0, 0x0c}, {2, 0, 0, 0, 0, 1}, 0x0a00000c, 0x0a000010 + i, 4789, 1001);
-    }
-    drain();
-  }
-  void TearDown() override {
-    drain();
-    rte_free(counters);
-  }
-  std::vector<rte_mbuf*> drain() {
-    std::vector<rte_mbuf*> out;
-    rte_mbuf* pkts[kBurstSize];
-    for (uint16_t n; (n = rte_eth_rx_burst(ring_port(), 0, pkts, kBurstSize)) != 0;)
-      out.insert(out.end(), pkts, pkts + n);
-    return out;
+    RingNicTest::SetUp();
+    for (unsigned i = 0; i < kPeers; ++i) add_peer(static_cast<PortIndex>(kFirstPeer + i), i, kBlue);
   }
   static uint32_t outer_destination(const rte_mbuf* m) {
     return rte_be_to_cpu_32(rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, 14)->dst_addr);
@@ -65,10 +33,6 @@ class EncapStageTest : public ::testing::Test {
   static void free_all(const std::vector<rte_mbuf*>& pkts) {
     for (rte_mbuf* m : pkts) rte_pktmbuf_free(m);
   }
-
-  Snapshot snapshot;
-  WorkerCounters* counters = nullptr;
-  std::unique_ptr<WorkerContext> ctx;
 };
 
 TEST_F(EncapStageTest, EveryPeersFramesLeaveInTheNicsBatchWithTheirOwnOuterHeaders) {

@@ -19,12 +19,11 @@
 #include "dataplane/vxlan/vxlan.h"
 #include "dataplane/worker/worker.h"
 #include "nat/translate.h"
-#include "test_frames.h"
+#include "ring_nic_test.h"
 
 namespace inception::test {
 namespace {
 
-constexpr PortIndex kUnderlay = 3;
 constexpr PortIndex kPeer = 4;
 constexpr PortIndex kKernel = 5;
 constexpr uint16_t kOverlayMtu = 1450;
@@ -35,6 +34,19 @@ uint8_t payload_byte(uint32_t i) {
   return static_cast<uint8_t>(i * 7 + 3);
 }
 
+// Fills the IPv4 header of a frame from 198.18.0.1 to 198.18.1.1.
+void ipv4_header(rte_ipv4_hdr* ip, uint8_t protocol, uint16_t total_length) {
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->total_length = rte_cpu_to_be_16(total_length);
+  ip->packet_id = rte_cpu_to_be_16(7);
+  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = 64;
+  ip->next_proto_id = protocol;
+  ip->src_addr = rte_cpu_to_be_32(0xc6120001);
+  ip->dst_addr = rte_cpu_to_be_32(0xc6120101);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
 // A TCP/IPv4 frame of `payload` bytes from 198.18.0.1:5001 to
 // 198.18.1.1:80, its payload in `chunk`-byte mbufs after the header
 // mbuf's, with the requests rte_vhost makes of a guest's virtio-net header
@@ -42,15 +54,7 @@ uint8_t payload_byte(uint32_t i) {
 rte_mbuf* guest_tcp_frame(uint32_t payload, uint16_t mss, uint16_t chunk = 1900) {
   rte_mbuf* head = frame("02:00:00:00:00:02", "02:00:00:00:00:01", kHeaders, RTE_ETHER_TYPE_IPV4);
   auto* ip = rte_pktmbuf_mtod_offset(head, rte_ipv4_hdr*, 14);
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + 20 + payload));
-  ip->packet_id = rte_cpu_to_be_16(7);
-  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_TCP;
-  ip->src_addr = rte_cpu_to_be_32(0xc6120001);
-  ip->dst_addr = rte_cpu_to_be_32(0xc6120101);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  ipv4_header(ip, IPPROTO_TCP, static_cast<uint16_t>(20 + 20 + payload));
   auto* tcp = rte_pktmbuf_mtod_offset(head, rte_tcp_hdr*, 34);
   tcp->src_port = rte_cpu_to_be_16(5001);
   tcp->dst_port = rte_cpu_to_be_16(80);
@@ -101,45 +105,18 @@ void expect_stream(const std::vector<uint8_t>& stream, uint32_t payload) {
     if (stream[i] != payload_byte(i)) FAIL() << "payload byte " << i << " differs";
 }
 
-class OffloadTest : public ::testing::Test {
+class OffloadTest : public RingNicTest {
  protected:
   void SetUp() override {
-    ASSERT_NE(ring_port(), UINT16_MAX) << "net_ring0 missing: eal_main.cpp creates it";
-    counters = static_cast<WorkerCounters*>(rte_zmalloc(nullptr, sizeof(WorkerCounters), RTE_CACHE_LINE_SIZE));
-    ctx = std::make_unique<WorkerContext>();
-    ctx->counters = counters;
-    ctx->pool = test_pool();
-    snapshot.ports[kUnderlay].present = true;
-    snapshot.ports[kUnderlay].role = PortRole::kUnderlay;
-    snapshot.ports[kUnderlay].ethdev_id = ring_port();
-    snapshot.underlay.enabled = true;
-    snapshot.underlay.port = kUnderlay;
+    RingNicTest::SetUp();
     snapshot.underlay.mtu = kOverlayMtu + 50;
     snapshot.underlay.overlay_mtu = kOverlayMtu;
-    PortView& peer = snapshot.ports[kPeer];
-    peer.present = true;
-    peer.kind = PortKind::kVxlanPeer;
-    peer.is_peer = true;
-    peer.resolved = true;
-    peer.ethdev_id = ring_port();
-    peer.tunnel = make_vxlan_template({2, 0, 0, 0, 0, 0x0c}, {2, 0, 0, 0, 0, 1}, 0x0a00000c, 0x0a000010, 4789, 1001);
+    add_peer(kPeer, 0);
     PortView& kernel = snapshot.ports[kKernel];
     kernel.present = true;
     kernel.kind = PortKind::kEthdev;
     kernel.ethdev_id = ring_port();
-    drain();
     pool_before = rte_mempool_avail_count(test_pool());
-  }
-  void TearDown() override {
-    drain();
-    rte_free(counters);
-  }
-  std::vector<rte_mbuf*> drain() {
-    std::vector<rte_mbuf*> out;
-    rte_mbuf* pkts[kBurstSize];
-    for (uint16_t n; (n = rte_eth_rx_burst(ring_port(), 0, pkts, kBurstSize)) != 0;)
-      out.insert(out.end(), pkts, pkts + n);
-    return out;
   }
   // Frees what left and checks that every buffer came back: the
   // super-frame's chain and the segments.
@@ -151,9 +128,6 @@ class OffloadTest : public ::testing::Test {
     return counters->ports[port].drops[static_cast<size_t>(reason)];
   }
 
-  Snapshot snapshot;
-  WorkerCounters* counters = nullptr;
-  std::unique_ptr<WorkerContext> ctx;
   unsigned pool_before = 0;
 };
 
@@ -289,13 +263,7 @@ TEST_F(OffloadTest, AFrameWithOnlyAChecksumRequestLeavesWholeWithItsChecksumDone
 TEST_F(OffloadTest, AUdpChecksumRequestIsCompleted) {
   rte_mbuf* m = frame("02:00:00:00:00:02", "02:00:00:00:00:01", 14 + 20 + 8 + 100, RTE_ETHER_TYPE_IPV4);
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, 14);
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(128);
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(0xc6120001);
-  ip->dst_addr = rte_cpu_to_be_32(0xc6120101);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  ipv4_header(ip, IPPROTO_UDP, 128);
   auto* udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr*, 34);
   udp->src_port = rte_cpu_to_be_16(53);
   udp->dst_port = rte_cpu_to_be_16(5353);
