@@ -11,19 +11,21 @@ namespace inception::checksum {
 
 namespace {
 
-// The tail the wide loops leave (under 32 bytes), 8 bytes a step.
+// Offsets, not moving pointers: `to` is null when nothing is copied.
+
+// The tail the wide loops leave (under 32 bytes from `i`), 8 bytes a step.
 template <bool Copy>
-Sum tail(uint8_t* to, const uint8_t* from, uint32_t length, Sum s) noexcept {
-  for (; length >= 8; length -= 8, from += 8, to += 8) {
+Sum tail(uint8_t* to, const uint8_t* from, uint32_t i, uint32_t length, Sum s) noexcept {
+  for (; i + 8 <= length; i += 8) {
     uint64_t w;
-    std::memcpy(&w, from, 8);
-    if constexpr (Copy) std::memcpy(to, &w, 8);
+    std::memcpy(&w, from + i, 8);
+    if constexpr (Copy) std::memcpy(to + i, &w, 8);
     s += (w & 0xffffffffU) + (w >> 32);
   }
-  if (length != 0) {
+  if (i != length) {
     uint64_t w = 0;  // the missing bytes count as zeros, in memory order
-    std::memcpy(&w, from, length);
-    if constexpr (Copy) std::memcpy(to, &w, length);
+    std::memcpy(&w, from + i, length - i);
+    if constexpr (Copy) std::memcpy(to + i, &w, length - i);
     s += (w & 0xffffffffU) + (w >> 32);
   }
   return s;
@@ -36,12 +38,13 @@ __attribute__((target("avx2"))) Sum wide_avx2(uint8_t* to, const uint8_t* from, 
   const __m256i zero = _mm256_setzero_si256();
   __m256i a = zero;
   __m256i b = zero;
-  for (; length >= 64; length -= 64, from += 64, to += 64) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from));
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from + 32));
+  uint32_t i = 0;
+  for (; i + 64 <= length; i += 64) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from + i));
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from + i + 32));
     if constexpr (Copy) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), v);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + 32), w);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + i), v);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + i + 32), w);
     }
     a = _mm256_add_epi64(a, _mm256_add_epi64(_mm256_unpacklo_epi32(v, zero), _mm256_unpackhi_epi32(v, zero)));
     b = _mm256_add_epi64(b, _mm256_add_epi64(_mm256_unpacklo_epi32(w, zero), _mm256_unpackhi_epi32(w, zero)));
@@ -49,7 +52,7 @@ __attribute__((target("avx2"))) Sum wide_avx2(uint8_t* to, const uint8_t* from, 
   a = _mm256_add_epi64(a, b);
   alignas(32) uint64_t lanes[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), a);
-  return tail<Copy>(to, from, length, lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+  return tail<Copy>(to, from, i, length, lanes[0] + lanes[1] + lanes[2] + lanes[3]);
 }
 #endif
 
@@ -60,12 +63,13 @@ Sum wide_baseline(uint8_t* to, const uint8_t* from, uint32_t length) noexcept {
   const __m128i zero = _mm_setzero_si128();
   __m128i a = zero;
   __m128i b = zero;
-  for (; length >= 32; length -= 32, from += 32, to += 32) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from));
-    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + 16));
+  uint32_t i = 0;
+  for (; i + 32 <= length; i += 32) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + i));
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + i + 16));
     if constexpr (Copy) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(to), v);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + 16), w);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i), v);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i + 16), w);
     }
     a = _mm_add_epi64(a, _mm_add_epi64(_mm_unpacklo_epi32(v, zero), _mm_unpackhi_epi32(v, zero)));
     b = _mm_add_epi64(b, _mm_add_epi64(_mm_unpacklo_epi32(w, zero), _mm_unpackhi_epi32(w, zero)));
@@ -73,9 +77,9 @@ Sum wide_baseline(uint8_t* to, const uint8_t* from, uint32_t length) noexcept {
   a = _mm_add_epi64(a, b);
   alignas(16) uint64_t lanes[2];
   _mm_store_si128(reinterpret_cast<__m128i*>(lanes), a);
-  return tail<Copy>(to, from, length, lanes[0] + lanes[1]);
+  return tail<Copy>(to, from, i, length, lanes[0] + lanes[1]);
 #else
-  return tail<Copy>(to, from, length, 0);
+  return tail<Copy>(to, from, 0, length, 0);
 #endif
 }
 
