@@ -73,7 +73,9 @@ const HandlerMap& handlers() {
                   {"learn_ring_full", w.learn_ring_full},
                   {"offload_segmented", w.offload_segmented},
                   {"offload_segments", w.offload_segments},
-                  {"offload_checksums", w.offload_checksums}});
+                  {"offload_checksums", w.offload_checksums},
+                  {"offload_coalesced", w.offload_coalesced},
+                  {"offload_coalesced_segments", w.offload_coalesced_segments}});
            }
            const json mempool = {{"name", s.mempool.name},
                                  {"size", s.mempool.size},

@@ -95,7 +95,8 @@ Stats Controller::stats() {
     s.workers.push_back({w, dataplane_.options().worker_lcores[w], counter_read(c.busy_cycles),
                          counter_read(c.idle_cycles), counter_read(c.busy_packets), counter_read(c.learn_requests),
                          counter_read(c.learn_ring_full), counter_read(c.offload_segmented),
-                         counter_read(c.offload_segments), counter_read(c.offload_checksums)});
+                         counter_read(c.offload_segments), counter_read(c.offload_checksums),
+                         counter_read(c.offload_coalesced), counter_read(c.offload_coalesced_segments)});
   }
   return s;
 }

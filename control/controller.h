@@ -129,6 +129,7 @@ struct WorkerStatus {
   uint64_t busy_cycles = 0, idle_cycles = 0, busy_packets = 0, learn_requests = 0, learn_ring_full = 0;
   // Guest offloads finished in software (dataplane/offload/).
   uint64_t offload_segmented = 0, offload_segments = 0, offload_checksums = 0;
+  uint64_t offload_coalesced = 0, offload_coalesced_segments = 0;
 };
 
 // Which queues one worker serves, for `inceptionctl worker list`.

@@ -122,6 +122,11 @@ class MetricsExporter::Collector : public prometheus::Collectable {
     auto checksums = metric_family("inception_worker_offload_checksums_total",
                                    "Frames whose L4 checksum, left to the NIC by a guest, the worker completed.",
                                    MetricType::Counter);
+    auto coalesced =
+        metric_family("inception_worker_offload_coalesced_total",
+                      "Super-frames the worker made of TCP segments for a guest that takes TSO.", MetricType::Counter);
+    auto coalesced_segments = metric_family("inception_worker_offload_coalesced_segments_total",
+                                            "Segments those super-frames took.", MetricType::Counter);
     for (const WorkerStatus& w : stats.workers) {
       const std::vector<ClientMetric::Label> labels{{"worker", std::to_string(w.index)},
                                                     {"lcore", std::to_string(w.lcore)}};
@@ -133,6 +138,8 @@ class MetricsExporter::Collector : public prometheus::Collectable {
       add_sample(segmented, labels, static_cast<double>(w.offload_segmented));
       add_sample(segments, labels, static_cast<double>(w.offload_segments));
       add_sample(checksums, labels, static_cast<double>(w.offload_checksums));
+      add_sample(coalesced, labels, static_cast<double>(w.offload_coalesced));
+      add_sample(coalesced_segments, labels, static_cast<double>(w.offload_coalesced_segments));
     }
     auto mempool = metric_family("inception_mempool_mbufs",
                                  "Packet buffers of a mempool: in_use (rings, queues, frames in flight) or available.",

@@ -6,6 +6,7 @@
 
 #include "dataplane/dataplane.h"
 #include "dataplane/l2/bridge.h"
+#include "dataplane/offload/coalesce.h"
 #include "dataplane/offload/tx_offload.h"
 #include "dataplane/ports/port_io.h"
 #include "dataplane/router/router.h"
@@ -87,9 +88,10 @@ void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
     TxBuffers::Queue& queue = ctx.tx.queues[out];
     const PortView& port = snapshot.ports[out];
     // A guest that takes TSO and partial checksums gets the frames as they
-    // are; every other egress gets them finished (dataplane/offload/).
+    // are, a flow's segments joined; every other egress gets them finished
+    // (dataplane/offload/).
     if (port.kind == PortKind::kVhost && port_takes_offloads(port)) {
-      transmit(ctx, snapshot, out, queue.pkts, queue.count);
+      transmit(ctx, snapshot, out, queue.pkts, coalesce_tcp_segments(*ctx.counters, queue.pkts, queue.count));
     } else {
       emit_with_offloads_done(ctx, ctx.counters->ports[out], segment_limit(snapshot, port, out), queue.pkts,
                               queue.count, [&](rte_mbuf** pkts, uint16_t n) { transmit(ctx, snapshot, out, pkts, n); });

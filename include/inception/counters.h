@@ -94,9 +94,11 @@ struct alignas(64) WorkerCounters {
   uint64_t learn_ring_full;   // learn requests lost because control lagged
   uint64_t nat_translations;  // packets whose addresses a NAT rule rewrote
   // Guest offloads finished in software (dataplane/offload/).
-  uint64_t offload_segmented;  // TSO super-frames cut into segments
-  uint64_t offload_segments;   // the segments they became
-  uint64_t offload_checksums;  // frames whose L4 checksum was completed whole
+  uint64_t offload_segmented;           // TSO super-frames cut into segments
+  uint64_t offload_segments;            // the segments they became
+  uint64_t offload_checksums;           // frames whose L4 checksum was completed whole
+  uint64_t offload_coalesced;           // super-frames made of segments for a TSO guest
+  uint64_t offload_coalesced_segments;  // the segments they took
   std::array<PortCounters, kMaxPorts> ports;
   std::array<FipCounters, kMaxFloatingIps> fips;
 };

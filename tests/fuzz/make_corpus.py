@@ -457,6 +457,30 @@ def icmp_error_seeds():
     return s
 
 
+def coalesce_seeds():
+    """Bursts (count-1:u8, records) toward a guest that takes TSO."""
+    def segment(seq, length, sport=40000, flags=0x10, bad=False, options=b""):
+        payload = bytes((seq + i) & 0xFF for i in range(length))
+        segment = tcp("198.51.100.7", "192.0.2.2", sport, 80, flags, payload, seq=seq, ack=77)
+        if bad:
+            segment = segment[:-1] + bytes([segment[-1] ^ 0x40])
+        return eth("02:00:00:00:00:02", "02:00:00:00:00:01", ETH_IPV4, ipv4("198.51.100.7", "192.0.2.2", TCP, segment, options=options))
+
+    def bursts(*frames):
+        return struct.pack("!B", len(frames) - 1) + b"".join(frames)
+
+    mss = 1448
+    s = {}
+    s["in-order-run"] = bursts(*(record(segment(1000 + i * mss, mss)) for i in range(8)), record(segment(1000 + 8 * mss, 300, flags=0x18)))
+    s["two-flows-interleaved"] = bursts(*(record(segment(1000 + (i // 2) * mss, mss, sport=40000 + i % 2)) for i in range(8)))
+    s["gap-and-late"] = bursts(record(segment(1000, mss)), record(segment(1000 + 2 * mss, mss)), record(segment(1000 + 3 * mss, mss)), record(segment(1000 + mss, mss)))
+    s["bad-checksum-inside"] = bursts(record(segment(1000, mss)), record(segment(1000 + mss, mss, bad=True)), record(segment(1000 + 2 * mss, mss)))
+    s["fin-and-udp"] = bursts(record(segment(1000, mss)), record(segment(1000 + mss, mss, flags=0x11)), record(guest_udp("02:00:00:00:00:01", "02:00:00:00:00:02", "192.0.2.1", "192.0.2.2")))
+    s["chained-and-pool"] = bursts(record(segment(1000, 600), cuts=[54, 300]), record(segment(1600, 600), flags=POOL_MBUF), record(segment(2200, 600), flags=POOL_MBUF))
+    s["ip-options"] = bursts(record(segment(1000, 500, options=b"\x01" * 4)), record(segment(1500, 500, options=b"\x01" * 4)))
+    return s
+
+
 def control_seeds():
     def req(command, **args):
         import json
@@ -626,6 +650,7 @@ TARGETS = {
     "arp": arp_seeds,
     "translate": translate_seeds,
     "icmp_error": icmp_error_seeds,
+    "coalesce": coalesce_seeds,
     "control": control_seeds,
     "config": config_seeds,
 }
