@@ -231,10 +231,10 @@ class VportPeer {
   // Sends `count` copies of a frame given in hex, byte for byte; returns how
   // many the switch took.
   unsigned send_hex(const std::string& hex, unsigned count = 1);
-  // Sends one TCP/IPv4 frame of `payload` bytes from SRC_IP:5001 to
-  // DST_IP:80 starting at `seq`: a TSO super-frame cut at `mss` (needs
-  // offloads), or with `mss` 0 one ordinary frame. Returns 1 if the switch
-  // took it.
+  // Sends `payload` bytes of TCP/IPv4 from SRC_IP:5001 to DST_IP:80
+  // starting at `seq`: with offloads one TSO super-frame cut at `mss`,
+  // without them `mss`-byte segments in one burst; with `mss` 0 one
+  // ordinary frame. Returns how many frames the switch took.
   unsigned send_tcp(const std::string& dst, const std::string& src, const std::string& src_ip,
                     const std::string& dst_ip, uint32_t payload, uint16_t mss, uint32_t seq = 1000000);
   // Sends `count` frames over `flows` flows tagged NAME.F.k (k counts on

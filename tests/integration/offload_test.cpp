@@ -128,6 +128,55 @@ TEST_F(GuestOffloads, ASuperFrameIsCutAndChecksummedForAGuestWithoutOffloads) {
   EXPECT_NE(metrics.find("inception_worker_offload_segments_total{"), std::string::npos) << metrics;
 }
 
+// The receive side: a guest without TSO sends a window of MSS segments in
+// one burst; the guest that takes TSO gets them joined into super-frames
+// (the switch's GRO), in order and intact, with their checksum left partial.
+TEST_F(GuestOffloads, SegmentsFromAGuestWithoutTsoReachAGuestThatTakesTsoJoined) {
+  constexpr unsigned kSegments = (kPayload + kMss - 1) / kMss;
+  ASSERT_EQ(peers["no-offloads"]->send_tcp(kTakesTsoMac, kNoOffloadsMac, "198.18.0.3", "198.18.0.2", kPayload, kMss),
+            kSegments);
+  std::vector<TcpSegment> got;
+  const auto delivered = [&] {
+    uint32_t total = 0;
+    for (const TcpSegment& s : got) total += s.length;
+    return total;
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        got = peers["takes-tso"]->tcp_segments();
+        return delivered() >= kPayload;
+      },
+      10s))
+      << delivered() << " bytes in " << got.size() << " frames\n"
+      << daemon->log();
+  got = peers["takes-tso"]->tcp_segments(300ms);
+  uint32_t seq = 1000000;
+  unsigned joined = 0;
+  for (const TcpSegment& s : got) {
+    EXPECT_EQ(s.seq, seq) << "in order";
+    EXPECT_TRUE(s.data_ok) << "payload at " << s.seq;
+    if (s.length > kMss) {
+      ++joined;
+      EXPECT_EQ(s.gso, kMss) << "a joined frame carries the MSS for the guest's stack";
+      EXPECT_EQ(s.checksum, "partial");
+    } else {
+      EXPECT_EQ(s.checksum, "ok") << "a lone segment keeps its checksum";
+    }
+    seq += s.length;
+  }
+  EXPECT_EQ(delivered(), kPayload);
+  EXPECT_GE(joined, 1u);
+  EXPECT_LT(got.size(), kSegments / 2) << "the segments were joined";
+  uint64_t coalesced = 0, coalesced_segments = 0;
+  const nlohmann::json stats = daemon->ctl_json({"stats"});
+  for (const auto& w : stats["workers"]) {
+    coalesced += w["offload_coalesced"].get<uint64_t>();
+    coalesced_segments += w["offload_coalesced_segments"].get<uint64_t>();
+  }
+  EXPECT_EQ(coalesced, joined);
+  EXPECT_EQ(coalesced_segments, kSegments - (got.size() - joined));
+}
+
 TEST_F(GuestOffloads, AFrameWithItsChecksumLeftToTheSwitchArrivesComplete) {
   ASSERT_EQ(peers["sender"]->send_tcp(kNoOffloadsMac, kSenderMac, "198.18.0.1", "198.18.0.3", 1000, 0), 1u);
   ASSERT_TRUE(eventually([&] { return !peers["no-offloads"]->tcp_segments().empty(); }, 10s)) << daemon->log();

@@ -9,8 +9,10 @@
 //                                               one TCP/IPv4 frame of PAYLOAD bytes (a pattern
 //                                               that follows the sequence number) from port 5001
 //                                               to 80: with --offloads a TSO super-frame cut at
-//                                               MSS (0: none) and its checksum left to the switch,
-//                                               else MSS must be 0 and the checksum is computed
+//                                               MSS (0: none) and its checksum left to the switch;
+//                                               without, frames of MSS bytes (0: one frame) with
+//                                               their checksums, in one burst, as a guest
+//                                               without TSO sends a window
 //           flows DST_MAC SRC_MAC ETHERTYPE NAME FLOWS COUNT
 //                                              COUNT frames over FLOWS flows, in turn; frame k
 //                                              of flow F is tagged NAME.F.k (k from 1 on, counted
@@ -175,23 +177,15 @@ struct Peer {
         [&](char* data) { std::memcpy(data, frame->data(), frame->size()); }, queue_of(text)));
   }
 
-  void send_tcp(const std::string& line) {
-    std::istringstream in(line);
-    std::string cmd, dst, src, src_ip_text, dst_ip_text;
-    uint32_t payload = 0, mss = 0, seq = 1000000;
-    in >> cmd >> dst >> src >> src_ip_text >> dst_ip_text >> payload >> mss;
-    in >> seq;
-    rte_ether_addr dst_mac{}, src_mac{};
-    in_addr src_ip{}, dst_ip{};
+  // One TCP/IPv4 frame from port 5001 to 80 carrying the stream's bytes
+  // [seq, seq + payload), in mbufs of up to 2000 bytes after the header's,
+  // as a guest's scattered buffers reach virtio; PSH if `last`. Its
+  // checksum is left to the caller. Nullptr if the pool ran dry.
+  rte_mbuf* tcp_frame(const rte_ether_addr& dst_mac, const rte_ether_addr& src_mac, in_addr src_ip, in_addr dst_ip,
+                      uint32_t seq, uint32_t payload, bool last) {
     constexpr uint16_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
-    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || inet_pton(AF_INET, src_ip_text.c_str(), &src_ip) != 1 ||
-        inet_pton(AF_INET, dst_ip_text.c_str(), &dst_ip) != 1 || payload == 0 || payload > 65000 ||
-        (mss == 0 && payload + kHeaders > 1514) || (mss != 0 && !offloads)) {
-      std::printf("error bad sendtcp command: %s\n", line.c_str());
-      return;
-    }
     rte_mbuf* head = rte_pktmbuf_alloc(pool);
-    if (head == nullptr) return report_sent(0);
+    if (head == nullptr) return nullptr;
     auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(head, kHeaders));
     eth->dst_addr = dst_mac;
     eth->src_addr = src_mac;
@@ -213,10 +207,8 @@ struct Peer {
     tcp->dst_port = rte_cpu_to_be_16(80);
     tcp->sent_seq = rte_cpu_to_be_32(seq);
     tcp->data_off = 5 << 4;
-    tcp->tcp_flags = RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG;
+    tcp->tcp_flags = static_cast<uint8_t>(RTE_TCP_ACK_FLAG | (last ? RTE_TCP_PSH_FLAG : 0));
     tcp->rx_win = rte_cpu_to_be_16(65535);
-    // The payload in mbufs of up to 2000 bytes after the header's, as a
-    // guest's scattered buffers reach virtio.
     for (uint32_t done = 0; done < payload;) {
       rte_mbuf* seg = rte_pktmbuf_alloc(pool);
       const auto n = static_cast<uint16_t>(std::min<uint32_t>(2000, payload - done));
@@ -224,11 +216,51 @@ struct Peer {
       if (data == nullptr || rte_pktmbuf_chain(head, seg) != 0) {
         rte_pktmbuf_free(seg);
         rte_pktmbuf_free(head);
-        return report_sent(0);
+        return nullptr;
       }
       for (uint16_t i = 0; i < n; ++i) data[i] = tcp_pattern(seq + done + i);
       done += n;
     }
+    return head;
+  }
+
+  void send_tcp(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd, dst, src, src_ip_text, dst_ip_text;
+    uint32_t payload = 0, mss = 0, seq = 1000000;
+    in >> cmd >> dst >> src >> src_ip_text >> dst_ip_text >> payload >> mss;
+    in >> seq;
+    rte_ether_addr dst_mac{}, src_mac{};
+    in_addr src_ip{}, dst_ip{};
+    constexpr uint32_t kMaxSegment = 1514 - sizeof(rte_ether_hdr) - sizeof(rte_ipv4_hdr) - sizeof(rte_tcp_hdr);
+    if (!parse_mac(dst, dst_mac) || !parse_mac(src, src_mac) || inet_pton(AF_INET, src_ip_text.c_str(), &src_ip) != 1 ||
+        inet_pton(AF_INET, dst_ip_text.c_str(), &dst_ip) != 1 || payload == 0 || payload > 65000 ||
+        (mss == 0 && payload > kMaxSegment) || (mss != 0 && !offloads && mss > kMaxSegment)) {
+      std::printf("error bad sendtcp command: %s\n", line.c_str());
+      return;
+    }
+    constexpr uint16_t kL4 = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);
+    if (!offloads && mss != 0) {
+      // A guest without TSO: the stream cut at MSS by the sender, each
+      // segment checksummed, all handed over in one burst.
+      std::vector<rte_mbuf*> frames;
+      for (uint32_t done = 0; done < payload; done += mss) {
+        const uint32_t n = std::min(mss, payload - done);
+        rte_mbuf* m = tcp_frame(dst_mac, src_mac, src_ip, dst_ip, seq + done, n, done + n == payload);
+        if (m == nullptr) {
+          rte_pktmbuf_free_bulk(frames.data(), static_cast<unsigned>(frames.size()));
+          return report_sent(0);
+        }
+        auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+        rte_pktmbuf_mtod_offset(m, rte_tcp_hdr*, kL4)->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, kL4);
+        frames.push_back(m);
+      }
+      return report_sent(transmit(frames.data(), static_cast<unsigned>(frames.size())));
+    }
+    rte_mbuf* head = tcp_frame(dst_mac, src_mac, src_ip, dst_ip, seq, payload, true);
+    if (head == nullptr) return report_sent(0);
+    auto* ip = rte_pktmbuf_mtod_offset(head, rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+    auto* tcp = rte_pktmbuf_mtod_offset(head, rte_tcp_hdr*, kL4);
     if (offloads) {
       head->l2_len = sizeof(rte_ether_hdr);
       head->l3_len = sizeof(rte_ipv4_hdr);
@@ -240,7 +272,7 @@ struct Peer {
       }
       tcp->cksum = rte_ipv4_phdr_cksum(ip, head->ol_flags);
     } else {
-      tcp->cksum = rte_ipv4_udptcp_cksum_mbuf(head, ip, sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr));
+      tcp->cksum = rte_ipv4_udptcp_cksum_mbuf(head, ip, kL4);
     }
     report_sent(transmit(&head, 1));
   }
