@@ -599,6 +599,7 @@ class TcpGoodput {
  private:
   struct Stream {
     uint32_t seq = 0;
+    uint32_t segments = 0;  // MSS-sized frames sent, for where PSH goes
     std::array<uint8_t, kTcpHeaders> headers{};
   };
 
@@ -669,6 +670,9 @@ class TcpGoodput {
       head->tso_segsz = o_.tcp_mss;
       tcp->cksum = rte_ipv4_phdr_cksum(ip, head->ol_flags);
     } else {
+      // PSH where a sender's write of one super-frame ends, as Linux's GSO
+      // sets it on the wire (and a receiver's GRO flushes on it).
+      if (++s.segments % kTcpSegmentsPerFrame != 0) tcp->tcp_flags = RTE_TCP_ACK_FLAG;
       tcp->cksum = 0;
       const uint64_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(tcp, kTcpHeader) + pattern_sum(offset, len);
       tcp->cksum = static_cast<uint16_t>(~fold(sum));
