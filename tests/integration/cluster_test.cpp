@@ -92,9 +92,8 @@ class ClusterTest : public ::testing::Test {
       // The switches started before etcd: they retry every 0.5 s meanwhile.
       // The bridge's own stack would hand the switches' packet sockets TCP
       // segments with unfinished checksums (NETNS-FACTS: veth offload).
-      const CommandResult address = topo_->in(
-          topo_->ns("mgmt"),
-          std::string("ip addr add ") + kEtcdAddress + "/24 dev br0 && ethtool -K br0 tx off >/dev/null");
+      const CommandResult address = topo_->in(topo_->ns("mgmt"), std::string("ip addr add ") + kEtcdAddress +
+                                                                     "/24 dev br0 && ethtool -K br0 tx off >/dev/null");
       if (address.exit_code != 0) {
         setup_error_ = "etcd's address on the bridge: " + address.err;
         return;
