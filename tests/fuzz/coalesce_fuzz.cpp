@@ -31,21 +31,6 @@ namespace {
 
 constexpr const char* kName = "coalesce";
 
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-// RFC 1071 sum, byte by byte: independent of the code under test.
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
-  if (n % 2) sum += uint32_t{p[n - 1]} << 8;
-  return sum;
-}
-uint16_t fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
 std::vector<uint8_t> bytes_of(const rte_mbuf* m) {
   std::vector<uint8_t> b(m->pkt_len);
   if (b.empty()) return b;
@@ -90,7 +75,8 @@ View view(const std::vector<uint8_t>& f) {
   pseudo[9] = IPPROTO_TCP;
   pseudo[10] = static_cast<uint8_t>((total - ihl) >> 8);
   pseudo[11] = static_cast<uint8_t>(total - ihl);
-  v.checksums_valid = fold(sum16(&f[14], ihl)) == 0xffff && fold(sum16(tcp, total - ihl, sum16(pseudo, 12))) == 0xffff;
+  v.checksums_valid =
+      fold(sum_bytes(&f[14], ihl)) == 0xffff && fold(sum_bytes(tcp, total - ihl, sum_bytes(pseudo, 12))) == 0xffff;
   return v;
 }
 
@@ -147,7 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!super_frame) continue;
     if (v.flow == "other") fail("%s: a super-frame that is not TCP/IPv4", kName);
     const size_t ihl = size_t{f[14] & 0xfu} * 4;
-    if (get16(&f[16]) != m->pkt_len - 14 || fold(sum16(&f[14], ihl)) != 0xffff)
+    if (get16(&f[16]) != m->pkt_len - 14 || fold(sum_bytes(&f[14], ihl)) != 0xffff)
       fail("%s: a super-frame's IPv4 header is wrong", kName);
     if (m->tso_segsz == 0 || m->l2_len + m->l3_len + m->l4_len + v.payload.size() != m->pkt_len)
       fail("%s: a super-frame's TSO request does not fit it", kName);
@@ -157,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pseudo[9] = IPPROTO_TCP;
     pseudo[10] = static_cast<uint8_t>((m->pkt_len - 14 - ihl) >> 8);
     pseudo[11] = static_cast<uint8_t>(m->pkt_len - 14 - ihl);
-    if (get16(&f[14 + ihl + 16]) != fold(sum16(pseudo, 12))) fail("%s: a super-frame's partial checksum", kName);
+    if (get16(&f[14 + ihl + 16]) != fold(sum_bytes(pseudo, 12))) fail("%s: a super-frame's partial checksum", kName);
   }
   if (mbufs_out != mbufs_in) fail("%s: %u mbufs in, %u out", kName, mbufs_in, mbufs_out);
   if (counters.offload_coalesced_segments - joined_before - (counters.offload_coalesced - made_before) != n - left)

@@ -27,6 +27,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -40,6 +41,29 @@
 #include "nat/snat.h"
 
 namespace inception::fuzz {
+
+// Byte readers and the RFC 1071 sum for the harnesses' oracles, written
+// byte by byte, independently of the code under test.
+inline uint16_t get16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+inline uint32_t sum_bytes(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
+  if (n % 2) sum += uint32_t{p[n - 1]} << 8;
+  return sum;
+}
+inline uint16_t fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+// A sum over data that holds its own checksum: all ones if it verifies.
+inline bool verifies(uint32_t sum) {
+  return fold(sum) == 0xffff;
+}
+// The checksum to store for `n` bytes (0 over bytes that hold theirs).
+inline uint16_t checksum(const uint8_t* p, size_t n) {
+  return static_cast<uint16_t>(~fold(sum_bytes(p, n)));
+}
 
 // Prints the message and aborts: libFuzzer saves the input as a crash.
 [[noreturn]] void fail(const char* format, ...) __attribute__((format(printf, 1, 2)));

@@ -26,19 +26,6 @@ namespace {
 
 constexpr const char* kName = "translate";
 
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t sum_bytes(const uint8_t* p, size_t n, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
-  if (n % 2) sum += uint32_t{p[n - 1]} << 8;
-  return sum;
-}
-bool verifies(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return sum == 0xffff;
-}
-
 // Which checksums of the IPv4 packet at `l3` (`available` bytes in the
 // first segment) verify. A checksum the buffer does not hold completely is
 // not judged.
