@@ -1,12 +1,15 @@
 // Real nested guests: two QEMU guests with vhost-user virtio-net NICs on
 // inceptiond ping each other and a kernel port; then inceptiond restarts
 // under them (QEMU is the vhost-user server, the switch reconnects as the
-// client) and their traffic resumes.
+// client) and their traffic resumes. A guest on an rVM of topology.sh sends
+// TCP with offloads across VXLAN to a Linux VTEP and through its floating
+// IP to the internet, and pings every size around the overlay MTU.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <iostream>
 #include <regex>
+#include <sstream>
 
 #include "guest.h"
 #include "harness.h"
@@ -179,6 +182,265 @@ TEST(NestedGuests, PingEachOtherAndAKernelPortAndSurviveASwitchRestart) {
   EXPECT_EQ(r.exit_code, 0) << r.out << daemon.log();
   r = g1.run("ping -c 2 -W 10 192.0.2.100");
   EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+// Sum of a worker counter ("offload_segmented") over the switch's workers.
+uint64_t worker_total(const nlohmann::json& stats, const char* counter) {
+  uint64_t total = 0;
+  for (const auto& w : stats["workers"]) total += w[counter].get<uint64_t>();
+  return total;
+}
+
+// A counter of /proc/net/snmp as `grep ^PROTO: /proc/net/snmp` printed it
+// (a line of names, then a line of values), or -1 if it is not there.
+int64_t snmp_counter(const std::string& lines, const std::string& name) {
+  std::istringstream in(lines);
+  std::string names, values;
+  std::getline(in, names);
+  std::getline(in, values);
+  std::istringstream n(names), v(values);
+  for (std::string key, value; n >> key && v >> value;)
+    if (key == name) return std::stoll(value);
+  return -1;
+}
+
+// "SIZE VERDICT" lines, one per ping size, as runs of equal verdicts:
+// "1400-1422 reply\n1423-1472 ...". Other lines are kept as they are, so
+// that they show in a failed comparison.
+std::string verdict_runs(const std::string& lines) {
+  static const std::regex line_re("^([0-9]+) (.*)$");
+  std::istringstream in(lines);
+  std::string out, verdict;
+  int first = -1, last = -1;
+  auto close_run = [&] {
+    if (first >= 0) out += std::to_string(first) + "-" + std::to_string(last) + " " + verdict + "\n";
+    first = -1;
+  };
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_match(line, m, line_re)) {
+      close_run();
+      out += line + "\n";
+      continue;
+    }
+    const int size = std::stoi(m[1]);
+    if (first >= 0 && m[2] == verdict && size == last + 1) {
+      last = size;
+      continue;
+    }
+    close_run();
+    first = last = size;
+    verdict = m[2];
+  }
+  close_run();
+  return out;
+}
+
+// A shell loop of iputils pings of every size from 1400 to 1500 to `dst`
+// (`mode` is ping's -M: "do" sets DF, "dont" never does), one "SIZE
+// VERDICT" line per size: a reply, "frag-needed from ADDRESS mtu = N" (an
+// ICMP error came back), a local error (the sender's own MTU refused it),
+// or lost. -i: after an error ping waits an interval before it gives up on
+// its one packet (1 s by default, 80 s for a sweep).
+std::string iputils_sweep(const std::string& mode, const std::string& dst) {
+  return "for s in $(seq 1400 1500); do out=$(ping -n -M " + mode + " -c 1 -i 0.01 -W 5 -s $s " + dst +
+         " 2>&1); case \"$out\" in "
+         "*' 0% packet loss'*) echo \"$s reply\" ;; "
+         "*'Frag needed'*) echo \"$s frag-needed $(echo \"$out\" | grep -o 'From [0-9.]*' | head -1 | tr F f)"
+         " $(echo \"$out\" | grep -o 'mtu = [0-9]*' | head -1)\" ;; "
+         "*'message too long'*) echo \"$s local-error $(echo \"$out\" | grep -o 'mtu=[0-9]*' | head -1)\" ;; "
+         "*) echo \"$s lost\" ;; esac; done";
+}
+
+// The same from the guest, whose busybox ping has no -M: the guest's kernel
+// decides (DF on every packet its route's MTU lets through whole, as Linux
+// does by default; larger ones fragmented, without DF).
+std::string busybox_sweep(const std::string& dst) {
+  return "for s in $(seq 1400 1500); do if ping -c 1 -W 5 -s $s " + dst +
+         " >/dev/null 2>&1; then echo \"$s reply\"; else echo \"$s lost\"; fi; done";
+}
+
+// A guest with offloads on an rVM of topology.sh (one rVM, the Figure 4
+// gateway itself, so that the floating IP is translated there and leaves by
+// the underlay): 20 MB of TCP from the guest reach a host behind a Linux
+// kernel VXLAN endpoint and, through the guest's floating IP, a server on the
+// internet, intact, the guest's super-frames cut by the switch on both
+// paths. Pings of every size from 1400 to 1500 bytes, with and without DF,
+// show what the switch does at the overlay MTU (1450): a DF packet too big
+// for the tunnel is dropped and answered with ICMP "fragmentation needed"
+// carrying 1450 (dataplane/vxlan/icmp_error.cpp), from which the guest's
+// kernel learns the path MTU; smaller or fragmented packets cross.
+TEST(NestedGuests, TcpAcrossVxlanToALinuxVtepAndThroughAFloatingIpAndPingsAroundTheOverlayMtu) {
+  ASSERT_TRUE(std::filesystem::exists(guest_image_dir() + "/vmlinuz"))
+      << "no guest image in '" << guest_image_dir() << "': run scripts/build-guest.sh";
+  TempDir dir("guest-paths");
+  // QEMU first: the guest boots (one core) while topology.sh builds the rVM.
+  // It keeps the virtio-net default MTU, 1500, above the overlay's.
+  Guest g1(dir, "g1", dir.file("g1.sock"), "52:54:00:00:00:50", "192.0.2.50/24");
+  Topology topo(dir, 1, "mesh", /*ivms=*/true, /*nat=*/true);
+  ASSERT_TRUE(topo.up()) << topo.output();
+  auto must = [](const CommandResult& r) { ASSERT_EQ(r.exit_code, 0) << r.out << r.err; };
+
+  // Figure 4 on one rVM: the reality cloud maps 203.0.113.10 to the
+  // gateway's 10.0.0.101; the guest's floating IP is that public address.
+  must(run({binary("TOPOLOGY"), "map", dir.file("topology"), "203.0.113.10", "10.0.0.101"}));
+  must(topo.ctl(1, {"gateway", "add", "10.0.0.101", "--public", "203.0.113.10"}));
+  must(topo.ctl(1, {"port", "add", "g1", "--type", "vhost-user", "--socket", dir.file("g1.sock"), "--network",
+                    "private", "--queues", "1"}));
+  must(topo.ctl(1, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.50", "--network", "private"}));
+
+  // A host (192.0.2.20, MTU 1450) behind a Linux VXLAN endpoint (10.0.0.20)
+  // on the management network, as in vxlan_test. Checksum offload off on the
+  // veths: the switch's packet socket would see partial checksums.
+  Netns vtep(ns_prefix() + "-gvtep"), host(ns_prefix() + "-ghost");
+  const std::string kv = ns_prefix() + "-gv", kh = ns_prefix() + "-gh";
+  must(sh("ip link add " + kv + " netns " + vtep.name() + " type veth peer name gvtep netns " + topo.ns("mgmt")));
+  must(sh("ip -n " + topo.ns("mgmt") + " link set gvtep master br0 up"));
+  must(vtep.exec("ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv +
+                 " tx off >/dev/null"));
+  must(
+      vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
+                "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
+                "ip link set vx1001 master br1"));
+  must(sh("ip link add " + kh + " netns " + host.name() + " type veth peer name gh netns " + vtep.name()));
+  must(vtep.exec("ip link set gh master br1 up"));
+  must(host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
+                 " tx off >/dev/null"));
+  must(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}));
+
+  ASSERT_TRUE(g1.wait_ready()) << "g1 did not boot";
+  ASSERT_TRUE(eventually(
+      [&] {
+        return named(topo.ctl_json(1, {"port", "list"}), "g1")["link"] == "up";
+      },
+      60s))
+      << topo.log(1);
+  const auto offloads = named(topo.ctl_json(1, {"port", "list"}), "g1")["negotiated_offloads"];
+  for (const char* feature : {"csum", "host_tso4"})
+    EXPECT_NE(std::find(offloads.begin(), offloads.end(), feature), offloads.end()) << feature << " in " << offloads;
+  must(g1.run("ip route add default via 192.0.2.254"));
+  // Neighbors resolve on first use (the guest's, the switch's for the VTEP
+  // and the reality router): a few tries warm every path.
+  ASSERT_TRUE(eventually([&] { return g1.run("ping -c 1 -W 2 192.0.2.20").exit_code == 0; }, 60s))
+      << "guest to the host behind the kernel VTEP\n"
+      << topo.ctl(1, {"stats"}).out;
+  ASSERT_TRUE(eventually([&] { return g1.run("ping -c 1 -W 2 203.0.113.200").exit_code == 0; }, 60s))
+      << "guest to the internet\n"
+      << topo.ctl(1, {"stats"}).out;
+
+  // Pings from the guest over VXLAN, at MTU 1500, before anything taught its
+  // kernel the overlay MTU: up to 1422 bytes of payload (1450 of IPv4) they
+  // fit. At 1423 the DF packet is too big for the tunnel: the switch drops
+  // it and sends "fragmentation needed" (MTU 1450) back as if from the host,
+  // the guest's kernel lowers its path MTU to 192.0.2.20, and from 1424 on
+  // fragments without DF that fit. One ping lost, and only that one: a switch
+  // that sent no error (or a wrong MTU) would lose every size from 1423 up.
+  const auto g1_drops_before = named(topo.ctl_json(1, {"stats"})["ports"], "g1")["drops"];
+  const int64_t unreach_before = snmp_counter(g1.run("grep ^Icmp: /proc/net/snmp").out, "InDestUnreachs");
+  CommandResult r = g1.run(busybox_sweep("192.0.2.20"), 300s);
+  EXPECT_EQ(verdict_runs(r.out), "1400-1422 reply\n1423-1423 lost\n1424-1500 reply\n") << r.err;
+  const auto g1_drops = named(topo.ctl_json(1, {"stats"})["ports"], "g1")["drops"];
+  EXPECT_EQ(g1_drops["too_big"].get<uint64_t>() - g1_drops_before["too_big"].get<uint64_t>(), 1u) << g1_drops;
+  EXPECT_EQ(snmp_counter(g1.run("grep ^Icmp: /proc/net/snmp").out, "InDestUnreachs") - unreach_before, 1)
+      << "the guest received the switch's error";
+
+  // The same from a Linux iVM of the rVM (a kernel port with iputils, at MTU
+  // 1500) with DF: each packet over 1450 bytes gets the switch's error, from
+  // the destination's address. The iVM's route to the host has its MTU
+  // locked, so that its kernel sends every size instead of refusing them
+  // from the path MTU the first error taught it (this ping has no -M probe).
+  const std::string ivm = topo.ivm_ns(1, "private");
+  must(topo.in(ivm, "ip link set ivm1pri mtu 1500 && ip route add 192.0.2.20/32 dev ivm1pri mtu lock 1500"));
+  r = topo.in(ivm, iputils_sweep("do", "192.0.2.20"), 300s);
+  EXPECT_EQ(verdict_runs(r.out),
+            "1400-1422 reply\n1423-1472 frag-needed from 192.0.2.20 mtu = 1450\n1473-1500 local-error mtu=1500\n")
+      << r.err;
+  // To the guest on the same rVM no tunnel is crossed: DF packets up to the
+  // iVM's MTU reach it and are answered; without DF the iVM fragments the
+  // larger ones and the guest reassembles them.
+  r = topo.in(ivm, iputils_sweep("do", "192.0.2.50"), 300s);
+  EXPECT_EQ(verdict_runs(r.out), "1400-1472 reply\n1473-1500 local-error mtu=1500\n") << r.err;
+  r = topo.in(ivm, iputils_sweep("dont", "192.0.2.50"), 300s);
+  EXPECT_EQ(verdict_runs(r.out), "1400-1500 reply\n") << r.err;
+  // From the internet to the guest's floating IP, with DF: translated both
+  // ways on the gateway and never tunnelled, every size up to 1500 bytes.
+  // (Without DF the larger ones would be fragments, which do not cross a
+  // floating IP: docs/nat.md, known limits.)
+  r = topo.in(topo.ns("client"), iputils_sweep("do", "203.0.113.10"), 300s);
+  EXPECT_EQ(verdict_runs(r.out), "1400-1472 reply\n1473-1500 local-error mtu=1500\n") << r.err;
+
+  // 20 MB of TCP from the guest, compared by md5 where they land.
+  r = g1.run("dd if=/dev/urandom of=/tmp/tx bs=1M count=20 2>/dev/null && md5sum /tmp/tx", 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string sum = first_line(r).substr(0, 32);
+  std::string received;
+
+  // Across VXLAN to the host behind the kernel VTEP. Its MSS (1410) keeps
+  // the segments within the overlay; the guest's TSO super-frames are cut by
+  // the switch before encapsulation, and the host's stack finds every
+  // checksum right.
+  nlohmann::json stats = topo.ctl_json(1, {"stats"});
+  uint64_t segmented = worker_total(stats, "offload_segmented");
+  const TcpStackCounters host_before = tcp_counters(host.name());
+  must(host.exec("(timeout 300 socat -u TCP-LISTEN:5003,reuseaddr OPEN:" + dir.file("vxlan-rx") +
+                 ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 5003)));
+  r = g1.run("nc -w 5 192.0.2.20 5003 < /tmp/tx", 300s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        received = first_line(sh("md5sum " + dir.file("vxlan-rx"))).substr(0, 32);
+        return received == sum;
+      },
+      60s, 1s))
+      << "across VXLAN: md5 " << received << ", sent " << sum << "; received "
+      << first_line(sh("wc -c < " + dir.file("vxlan-rx"))) << " bytes\n"
+      << topo.ctl(1, {"stats"}).out;
+  const TcpStackCounters host_after = tcp_counters(host.name());
+  EXPECT_GT(host_after.in_segs - host_before.in_segs, 20u * 1024 * 1024 / 1410);
+  EXPECT_EQ(host_after.in_csum_errors, host_before.in_csum_errors);
+  EXPECT_EQ(host_after.in_errs, host_before.in_errs);
+  stats = topo.ctl_json(1, {"stats"});
+  const nlohmann::json g1_after = named(stats["ports"], "g1");
+  const uint64_t cut_for_vxlan = worker_total(stats, "offload_segmented") - segmented;
+  EXPECT_GT(cut_for_vxlan, 0u) << "the guest's super-frames were cut by the switch for the tunnel";
+  EXPECT_EQ(g1_after["drops"]["too_big"], g1_drops["too_big"]) << "none was refused as too big";
+
+  // Through the floating IP to the internet server, which sees the floating
+  // IP as the source. Its MSS (1460) is the underlay's: the segments the
+  // switch cuts leave the gateway as full 1500-byte packets.
+  segmented = worker_total(stats, "offload_segmented");
+  const TcpStackCounters server_before = tcp_counters(topo.ns("server"));
+  must(topo.in(topo.ns("server"), "(timeout 300 socat -u TCP-LISTEN:5004,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR > " +
+                                      dir.file("fip-peer") + "; cat > " + dir.file("fip-rx") +
+                                      "' >/dev/null 2>&1 &); " + wait_for_listener("tcp", 5004)));
+  r = g1.run("nc -w 5 203.0.113.200 5004 < /tmp/tx", 300s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        received = first_line(sh("md5sum " + dir.file("fip-rx"))).substr(0, 32);
+        return received == sum;
+      },
+      60s, 1s))
+      << "through the floating IP: md5 " << received << ", sent " << sum << "; received "
+      << first_line(sh("wc -c < " + dir.file("fip-rx"))) << " bytes\n"
+      << topo.ctl(1, {"stats"}).out;
+  EXPECT_EQ(first_line(sh("cat " + dir.file("fip-peer"))), "203.0.113.10");
+  const TcpStackCounters server_after = tcp_counters(topo.ns("server"));
+  EXPECT_GT(server_after.in_segs - server_before.in_segs, 20u * 1024 * 1024 / 1460);
+  EXPECT_EQ(server_after.in_csum_errors, server_before.in_csum_errors);
+  EXPECT_EQ(server_after.in_errs, server_before.in_errs);
+  stats = topo.ctl_json(1, {"stats"});
+  const uint64_t cut_for_fip = worker_total(stats, "offload_segmented") - segmented;
+  EXPECT_GT(cut_for_fip, 0u) << "the guest's super-frames were cut by the switch for the underlay";
+  std::cout << "guest super-frames cut by the switch: " << cut_for_vxlan << " toward the VXLAN endpoint, "
+            << cut_for_fip << " through the floating IP\n";
+
+  // Without DF from the guest: at the overlay MTU (as a cloud would give
+  // it, e.g. QEMU's host_mtu=1450) the guest fragments everything above
+  // 1422 bytes itself, and every size crosses the tunnel.
+  must(g1.run("ip link set eth0 mtu 1450"));
+  r = g1.run(busybox_sweep("192.0.2.20"), 300s);
+  EXPECT_EQ(verdict_runs(r.out), "1400-1500 reply\n") << r.err;
 }
 
 }  // namespace
