@@ -119,6 +119,7 @@ struct PortConfig {
   bool server = false;   // vhost-user only: true = the switch creates the socket
   uint16_t queues = 4;   // vhost-user only: queue pairs a guest may enable
   bool offloads = true;  // vhost-user only: offer checksum offload and TSO (dataplane/offload/)
+  bool coalesce = true;  // vhost-user only: join TCP segments into super-frames for a guest that takes TSO
   // Port security (docs/security.md): the MAC addresses and IPv4 prefixes
   // the port's guest may use. On by default once a MAC is given.
   std::vector<MacAddress> macs;

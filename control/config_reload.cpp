@@ -90,6 +90,7 @@ std::string port_add_command(const PortConfig& p) {
   if (p.type == PortType::kVhostUser) {
     out += " --socket " + p.socket + (p.server ? " --server" : "") + fmt::format(" --queues {}", p.queues);
     if (!p.offloads) out += " --offloads off";
+    if (!p.coalesce) out += " --coalesce off";
   }
   for (const MacAddress& mac : p.macs) out += " --mac " + mac.to_string();
   for (const Ipv4Prefix& ip : p.ips) out += " --ip " + ip.to_string();

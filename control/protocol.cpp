@@ -50,6 +50,7 @@ void to_json(nlohmann::json& j, const PortConfig& p) {
     j["mode"] = p.server ? "server" : "client";
     j["queues"] = p.queues;
     j["offloads"] = p.offloads;
+    j["coalesce"] = p.coalesce;
   }
   nlohmann::json macs = nlohmann::json::array();
   for (const MacAddress& mac : p.macs) macs.push_back(mac.to_string());
@@ -78,6 +79,7 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   }
   if (auto v = r.integer("queues", kVhostQueuesRange)) p.queues = static_cast<uint16_t>(*v);
   if (auto v = r.boolean("offloads")) p.offloads = *v;
+  if (auto v = r.boolean("coalesce")) p.coalesce = *v;
   if (auto v = r.strings("macs")) {
     for (const std::string& text : *v) {
       const auto mac = MacAddress::parse(text);
@@ -98,7 +100,8 @@ void from_json(const nlohmann::json& j, PortConfig& p) {
   if (auto v = r.boolean("port_security"); v && *v != !p.macs.empty()) p.port_security = *v;
   if (auto v = r.integer("mac_limit", kMacLimitRange)) p.mac_limit = static_cast<uint32_t>(*v);
   try {
-    validate_port_keys(p, r.has("socket") || r.has("mode") || r.has("queues") || r.has("offloads"));
+    validate_port_keys(p,
+                       r.has("socket") || r.has("mode") || r.has("queues") || r.has("offloads") || r.has("coalesce"));
   } catch (const ConfigError& e) {
     throw RequestError(e.what());
   }

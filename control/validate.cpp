@@ -195,7 +195,7 @@ Ipv4Address parse_peer_address(const std::string& network, const std::string& te
 void validate_port_keys(const PortConfig& port, bool vhost_keys_given) {
   if (port.type == PortType::kKernel && vhost_keys_given)
     throw ConfigError(
-        fmt::format("port {}: socket, mode, queues and offloads apply to vhost-user ports only", port.name));
+        fmt::format("port {}: socket, mode, queues, offloads and coalesce apply to vhost-user ports only", port.name));
 }
 
 void validate_static_mac_address(std::string_view as_written, const MacAddress& mac) {

@@ -93,6 +93,7 @@ struct PortView {
   bool resolved = false;                // kVxlanPeer: next-hop MAC known, template complete
   uint16_t ethdev_id = 0;               // kEthdev; kVxlanPeer: the underlay's ethdev
   vhost::VhostDevice* vhost = nullptr;  // kVhost
+  bool coalesce = false;                // kVhost: join TCP segments for a guest that takes TSO
   NetworkIndex network = kInvalidNetwork;
   PortSecurityView security;  // local ports
   VxlanTemplate tunnel;       // kVxlanPeer

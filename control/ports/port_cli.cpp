@@ -19,6 +19,7 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
     PortConfig pc;
     std::string type;
     std::string offloads = "on";
+    std::string coalesce = "on";
     std::vector<std::string> macs, ips;
     bool no_port_security = false;
     std::string name;
@@ -44,6 +45,12 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
                        "vhost-user: offer the guest checksum offload and TSO (on), or ask for complete frames (off)")
           ->check(CLI::IsMember({"on", "off"}))
           ->capture_default_str();
+  auto* coalesce_opt = port_add
+                           ->add_option("--coalesce", o->coalesce,
+                                        "vhost-user with offloads: join a flow's TCP segments into super-frames for "
+                                        "the guest (on), or hand them over one by one (off)")
+                           ->check(CLI::IsMember({"on", "off"}))
+                           ->capture_default_str();
   port_add->add_option("--mac", o->macs, "the guest's MAC address; turns port security on (repeatable)")
       ->transform(mac_validator());
   port_add->add_option("--ip", o->ips, "an IPv4 address or prefix the guest may use (repeatable)");
@@ -58,15 +65,18 @@ void add_port_verbs(CLI::App& app, CtlVerbs& verbs) {
   auto* port_list = port->add_subcommand("list", "list ports");
 
   verbs.push_back(
-      {port_add, [o, socket_opt, offloads_opt] {
+      {port_add, [o, socket_opt, offloads_opt, coalesce_opt] {
          PortConfig pc = o->pc;
          pc.type = *parse_port_type(o->type);
          pc.offloads = o->offloads == "on";
+         pc.coalesce = o->coalesce == "on";
          if (pc.type == PortType::kVhostUser && socket_opt->count() == 0)
            return CtlRequest{.usage_error = "port add: a vhost-user port needs --socket PATH\n"};
-         if (pc.type == PortType::kKernel && (socket_opt->count() > 0 || pc.server || offloads_opt->count() > 0))
-           return CtlRequest{.usage_error =
-                                 "port add: --socket, --server and --offloads apply to vhost-user ports only\n"};
+         if (pc.type == PortType::kKernel &&
+             (socket_opt->count() > 0 || pc.server || offloads_opt->count() > 0 || coalesce_opt->count() > 0))
+           return CtlRequest{
+               .usage_error =
+                   "port add: --socket, --server, --offloads and --coalesce apply to vhost-user ports only\n"};
          for (const std::string& text : o->macs) pc.macs.push_back(*MacAddress::parse(text));
          for (const std::string& text : o->ips) {
            const auto prefix = Ipv4Prefix::parse_address_or_prefix(text);

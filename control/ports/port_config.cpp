@@ -21,6 +21,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   }
   if (auto v = r.integer("queues", kVhostQueuesRange.min, kVhostQueuesRange.max)) p.queues = static_cast<uint16_t>(*v);
   if (auto v = r.boolean("offloads")) p.offloads = *v;
+  if (auto v = r.boolean("coalesce")) p.coalesce = *v;
   if (auto v = r.strings("macs")) {
     for (const std::string& text : *v) {
       const auto mac = MacAddress::parse(text);
@@ -42,7 +43,7 @@ PortConfig parse_port(const toml::table& table, const std::string& file, size_t 
   r.finish();
   try {
     validate_port_keys(p, table.contains("socket") || table.contains("mode") || table.contains("queues") ||
-                              table.contains("offloads"));
+                              table.contains("offloads") || table.contains("coalesce"));
   } catch (const ConfigError& e) {
     r.fail(e.what());
   }
@@ -60,6 +61,7 @@ void ports_to_toml(const Config& c, toml::table& root) {
       t.insert("mode", p.server ? "server" : "client");
       t.insert("queues", static_cast<int64_t>(p.queues));
       if (!p.offloads) t.insert("offloads", false);
+      if (!p.coalesce) t.insert("coalesce", false);
     }
     if (!p.macs.empty()) {
       toml::array macs;

@@ -35,6 +35,7 @@ void Controller::publish_ports(Snapshot& snapshot) const {
     if (port->vhost) {
       view.kind = PortKind::kVhost;
       view.vhost = &port->vhost->device();
+      view.coalesce = port->config.coalesce;
       // Spread queue pairs over workers, starting at a different worker for
       // each port so that single-queue guests spread too.
       for (uint16_t q = 0; q < port->config.queues; ++q)

@@ -91,7 +91,8 @@ void flush_tx(WorkerContext& ctx, const Snapshot& snapshot) noexcept {
     // are, a flow's segments joined; every other egress gets them finished
     // (dataplane/offload/).
     if (port.kind == PortKind::kVhost && port_takes_offloads(port)) {
-      transmit(ctx, snapshot, out, queue.pkts, coalesce_tcp_segments(*ctx.counters, queue.pkts, queue.count));
+      const uint16_t n = port.coalesce ? coalesce_tcp_segments(*ctx.counters, queue.pkts, queue.count) : queue.count;
+      transmit(ctx, snapshot, out, queue.pkts, n);
     } else {
       emit_with_offloads_done(ctx, ctx.counters->ports[out], segment_limit(snapshot, port, out), queue.pkts,
                               queue.count, [&](rte_mbuf** pkts, uint16_t n) { transmit(ctx, snapshot, out, pkts, n); });

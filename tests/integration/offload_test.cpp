@@ -177,6 +177,38 @@ TEST_F(GuestOffloads, SegmentsFromAGuestWithoutTsoReachAGuestThatTakesTsoJoined)
   EXPECT_EQ(coalesced_segments, kSegments - (got.size() - joined));
 }
 
+// `port add --coalesce off`: a guest that takes TSO gets the same window
+// segment by segment, each with its own checksum.
+TEST_F(GuestOffloads, AGuestWhosePortDoesNotCoalesceGetsTheSegmentsOneByOne) {
+  constexpr const char* kOneByOneMac = "02:00:00:00:0a:04";
+  ASSERT_EQ(daemon
+                ->ctl({"port", "add", "one-by-one", "--type", "vhost-user", "--socket", dir->file("one.sock"),
+                       "--server", "--network", "private", "--coalesce", "off"})
+                .exit_code,
+            0)
+      << daemon->log();
+  VportPeer peer(*dir, dir->file("one.sock"), "one-by-one", false, true);
+  ASSERT_TRUE(peer.wait_ready()) << daemon->log();
+  const auto port = named(daemon->ctl_json({"port", "list"}), "one-by-one");
+  EXPECT_EQ(port["coalesce"], false);
+  EXPECT_EQ(port["offloads"], true);
+  ASSERT_EQ(peer.send(kSenderMac, kOneByOneMac, "hello"), 1u);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return daemon->ctl_json({"fdb", "show", "private"}).size() >= 3;
+      },
+      10s))
+      << daemon->log();
+  constexpr unsigned kSegments = (kPayload + kMss - 1) / kMss;
+  ASSERT_EQ(peers["no-offloads"]->send_tcp(kOneByOneMac, kNoOffloadsMac, "198.18.0.3", "198.18.0.4", kPayload, kMss),
+            kSegments);
+  ASSERT_TRUE(eventually([&] { return peer.tcp_segments().size() >= kSegments; }, 10s))
+      << peer.tcp_segments().size() << " frames\n"
+      << daemon->log();
+  expect_stream(peer.tcp_segments(300ms), kPayload, kMss);
+  EXPECT_TRUE(named(daemon->ctl_json({"port", "list"}), "takes-tso")["coalesce"].get<bool>()) << "the default";
+}
+
 TEST_F(GuestOffloads, AFrameWithItsChecksumLeftToTheSwitchArrivesComplete) {
   ASSERT_EQ(peers["sender"]->send_tcp(kNoOffloadsMac, kSenderMac, "198.18.0.1", "198.18.0.3", 1000, 0), 1u);
   ASSERT_TRUE(eventually([&] { return !peers["no-offloads"]->tcp_segments().empty(); }, 10s)) << daemon->log();

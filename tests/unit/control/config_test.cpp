@@ -64,6 +64,7 @@ socket = "/tmp/ivm1.sock"
 mode = "server"
 queues = 2
 offloads = false
+coalesce = false
 network = "private"
 [[port]]
 name = "eth1"
@@ -91,6 +92,8 @@ port = "ivm1"
   EXPECT_FALSE(c.ports[0].offloads);
   EXPECT_EQ(c.ports[1].type, PortType::kKernel);
   EXPECT_TRUE(c.ports[1].offloads) << "on unless a port says otherwise";
+  EXPECT_FALSE(c.ports[0].coalesce);
+  EXPECT_TRUE(c.ports[1].coalesce) << "on unless a port says otherwise";
   ASSERT_EQ(c.static_macs.size(), 1u);
   EXPECT_EQ(c.static_macs[0].mac.to_string(), "02:00:00:00:00:01");
 }
@@ -104,6 +107,7 @@ TEST(Config, RoundTripsThroughToToml) {
   p.server = true;
   p.queues = 3;
   p.offloads = false;
+  p.coalesce = false;
   c.ports.push_back(p);
   c.static_macs.push_back({"private", *MacAddress::parse("02:00:00:00:00:01"), "ivm1"});
   c.sw.mac_aging_s = 42;
@@ -113,6 +117,7 @@ TEST(Config, RoundTripsThroughToToml) {
   ASSERT_EQ(again.ports.size(), 1u);
   EXPECT_EQ(again.ports[0].queues, 3);
   EXPECT_FALSE(again.ports[0].offloads);
+  EXPECT_FALSE(again.ports[0].coalesce);
   EXPECT_TRUE(again.ports[0].server);
   EXPECT_EQ(again.static_macs.size(), 1u);
 }
@@ -152,8 +157,9 @@ TEST(Config, RejectsBrokenReferencesAndDuplicates) {
             "test.toml: port p: network zz is not defined");
   EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"vhost-user\"\nnetwork = \"a\"\n"),
             "test.toml:4:1: port p: a vhost-user port needs a socket path");
-  EXPECT_EQ(error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"a\"\nsocket = \"/x\"\n"),
-            "test.toml:4:1: [[port]] #1: port p: socket, mode, queues and offloads apply to vhost-user ports only");
+  EXPECT_EQ(
+      error_of(net + "[[port]]\nname = \"p\"\ntype = \"kernel\"\nnetwork = \"a\"\nsocket = \"/x\"\n"),
+      "test.toml:4:1: [[port]] #1: port p: socket, mode, queues, offloads and coalesce apply to vhost-user ports only");
   EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:0g\"\nport = \"p\"\n"),
             "test.toml:6:7: '02:00:00:00:00:0g' is not a MAC address (aa:bb:cc:dd:ee:ff)");
   EXPECT_EQ(error_of(net + "[[fdb]]\nnetwork = \"a\"\nmac = \"02:00:00:00:00:01\"\nport = \"p\"\n"),

@@ -66,11 +66,19 @@ TEST(CtlCli, PortAddVhostUserAndKernel) {
   EXPECT_EQ(a["queues"], 2);
   EXPECT_EQ(a["network"], "private");
   EXPECT_EQ(a["offloads"], true) << "offloads are on by default";
+  EXPECT_EQ(a["coalesce"], true) << "and so is joining segments";
 
   p = parse({"port", "add", "ivm2", "--type", "vhost-user", "--socket", "/run/ivm2.sock", "--network", "private",
              "--offloads", "off"});
   ASSERT_TRUE(p.ok) << p.output;
   EXPECT_EQ(p.invocation.request["args"]["offloads"], false);
+  p = parse({"port", "add", "ivm2", "--type", "vhost-user", "--socket", "/run/ivm2.sock", "--network", "private",
+             "--coalesce", "off"});
+  ASSERT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.invocation.request["args"]["coalesce"], false);
+  EXPECT_EQ(p.invocation.request["args"]["offloads"], true);
+  p = parse({"port", "add", "eth2", "--type", "kernel", "--network", "public", "--coalesce", "on"});
+  EXPECT_FALSE(p.ok);
   p = parse({"port", "add", "ivm2", "--type", "vhost-user", "--socket", "/run/ivm2.sock", "--network", "private",
              "--offloads", "maybe"});
   EXPECT_FALSE(p.ok);
@@ -142,7 +150,7 @@ TEST(CtlCli, RefusesBadArgumentsWithAReason) {
 
   p = parse({"port", "add", "x", "--type", "kernel", "--network", "n", "--server"});
   EXPECT_FALSE(p.ok);
-  EXPECT_EQ(p.output, "port add: --socket, --server and --offloads apply to vhost-user ports only\n");
+  EXPECT_EQ(p.output, "port add: --socket, --server, --offloads and --coalesce apply to vhost-user ports only\n");
 
   p = parse({"frobnicate"});
   EXPECT_FALSE(p.ok);

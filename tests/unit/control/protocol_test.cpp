@@ -163,7 +163,8 @@ TEST(ProtocolFromJson, UnknownFieldsAndVhostOnlyFieldsOnKernelPortsAreRefused) {
   EXPECT_EQ(port_error(kernel), "");
   json with_queues = kernel;
   with_queues["queues"] = 2;
-  EXPECT_EQ(port_error(with_queues), "port eth1: socket, mode, queues and offloads apply to vhost-user ports only");
+  EXPECT_EQ(port_error(with_queues),
+            "port eth1: socket, mode, queues, offloads and coalesce apply to vhost-user ports only");
   json misspelt = kernel;
   misspelt["mac"] = "52:54:00:00:00:01";
   EXPECT_EQ(port_error(misspelt), "port eth1: unknown field 'mac'");
