@@ -30,6 +30,7 @@ segments for everyone. Any corrupt frame fails the run (exit status 3).
   perf/bench.py                       # the README's set of scenarios
   perf/bench.py --scenarios l2-64,vxlan-encap --rounds 5 --duration 10
   perf/bench.py --scenarios tcp-l2-1,tcp-l2-8,tcp-encap-1,tcp-fip-out-1 --rounds 5
+  perf/bench.py --scenarios tcp-fip-in-1 --switches inceptiond,inceptiond-nogro   # what GRO costs and gives
   perf/bench.py --list
   perf/bench.py --baseline /tmp/old/build-release   # before/after: another build in the same rounds
 
@@ -107,6 +108,10 @@ SWITCHES = ["inceptiond", "ovs", "testpmd"]
 # TCP goodput: inceptiond with its ports' offloads on (the default) and off,
 # and OVS with userspace TSO; testpmd io-forward is no ceiling for TSO.
 TCP_SWITCHES = ["inceptiond", "inceptiond-nooff", "ovs"]
+# Asked for by name only (--switches ...,inceptiond-nogro): inceptiond with
+# `coalesce = false`, to see what joining segments for the guest (GRO) costs
+# and gives on the paths toward a guest (tcp-fip-in).
+TCP_EXTRA_SWITCHES = ["inceptiond-nogro"]
 # Paths where OVS 3.1 offers TSO to the guest but drops TSO frames (it can
 # not segment into a VXLAN tunnel): there the guest sends MSS-sized segments.
 OVS_NO_TSO = {"encap"}
@@ -175,9 +180,10 @@ def cpu_jiffies(pids):
 class Inceptiond:
     name = "inceptiond"
 
-    def __init__(self, build, run_dir, name="inceptiond", offloads=True):
+    def __init__(self, build, run_dir, name="inceptiond", offloads=True, coalesce=True):
         self.name = name  # "baseline": another build of inceptiond, for before/after in one run
         self.offloads = offloads  # False: every vhost-user port with `offloads = false`
+        self.coalesce = coalesce  # False: every vhost-user port with `coalesce = false` (no GRO)
         self.daemon = os.path.join(build, "control", "inceptiond")
         self.ctl = os.path.join(build, "control", "inceptionctl")
         self.dir = os.path.join(run_dir, name)
@@ -190,7 +196,8 @@ class Inceptiond:
         s = self.sockets()
         vhost = lambda name, network: (
             f'[[port]]\nname = "{name}"\ntype = "vhost-user"\nsocket = "{s[name]}"\nmode = "server"\n'
-            f'network = "{network}"\n' + ("" if self.offloads else "offloads = false\n"))
+            f'network = "{network}"\n' + ("" if self.offloads else "offloads = false\n") +
+            ("" if self.coalesce else "coalesce = false\n"))
         base = (f'[dpdk]\nmain_core = 0\nworker_cores = [1]\nmemory_mb = 1024\nhugepages = true\n'
                 f'file_prefix = "inc-bench-sw"\nmbufs = 65535\n'
                 f'[switch]\nidle_policy = "{idle_policy}"\nlog_level = "warning"\n'
@@ -609,7 +616,7 @@ def summarize_tcp(sc, rounds):
     guest sent (TSO or MSS segments) and corrupt frames, per switch."""
     row = {"scenario": sc["name"], "size": sc["size"], "what": sc["what"], "streams": sc["tcp"]}
     ok = lambda r, sw: r.get(sw) and "goodput_gbps" in r[sw]
-    for sw in TCP_SWITCHES + ["baseline"]:
+    for sw in TCP_SWITCHES + TCP_EXTRA_SWITCHES + ["baseline"]:
         runs = [r[sw] for r in rounds if ok(r, sw)]
         row[f"{sw}_gbps"] = median([r["goodput_gbps"] for r in runs])
         row[f"{sw}_cyc64k"] = median([r.get("cycles_per_64k") for r in runs])
@@ -625,6 +632,7 @@ def summarize_tcp(sc, rounds):
     row["vs_ovs"] = ratio("inceptiond", "ovs")
     row["on_vs_off"] = ratio("inceptiond", "inceptiond-nooff")
     row["vs_baseline"] = ratio("inceptiond", "baseline")
+    row["vs_nogro"] = ratio("inceptiond", "inceptiond-nogro")
     row["max_steal_cpu"] = max((r[sw].get("steal_cpu", 0) for r in rounds for sw in r if ok(r, sw)), default=None)
     row["max_other_cpu"] = max((r[sw].get("other_cpu", 0) for r in rounds for sw in r if ok(r, sw)), default=None)
     return row
@@ -680,7 +688,11 @@ def print_tcp_table(rows, markdown=False):
                       fmt(r["inceptiond-nooff_cyc64k"], 0), fmt(r["ovs_cyc64k"], 0),
                       "/".join(fmt(r[f"{sw}_busy"]) for sw in TCP_SWITCHES),
                       "/".join(r[f"{sw}_sent_as"] for sw in TCP_SWITCHES),
-                      sum(r[f"{sw}_corrupt"] for sw in TCP_SWITCHES + ["baseline"])])
+                      sum(r[f"{sw}_corrupt"] for sw in TCP_SWITCHES + TCP_EXTRA_SWITCHES + ["baseline"])])
+    if any(r["inceptiond-nogro_gbps"] is not None for r in rows):
+        lines[0] += ["inc no GRO", "inc/noGRO", "noGRO cyc/64KB"]
+        for line, r in zip(lines[1:], rows):
+            line += [fmt(r["inceptiond-nogro_gbps"]), fmt(r["vs_nogro"]), fmt(r["inceptiond-nogro_cyc64k"], 0)]
     if any(r["baseline_gbps"] is not None for r in rows):
         lines[0] += ["baseline", "inc/base", "base cyc/64KB", "base sent as"]
         for line, r in zip(lines[1:], rows):
@@ -818,9 +830,10 @@ def main():
     fresh_netns()
     run_dir = tempfile.mkdtemp(prefix="inception-bench-")
     makers = {"inceptiond": Inceptiond, "ovs": Ovs, "testpmd": Testpmd,
-              "inceptiond-nooff": lambda build, run_dir: Inceptiond(build, run_dir, "inceptiond-nooff", offloads=False)}
+              "inceptiond-nooff": lambda build, run_dir: Inceptiond(build, run_dir, "inceptiond-nooff", offloads=False),
+              "inceptiond-nogro": lambda build, run_dir: Inceptiond(build, run_dir, "inceptiond-nogro", coalesce=False)}
     switches = [makers[s](args.build, run_dir) for s in SWITCHES if s in switches_wanted]
-    tcp_switches = [makers[s](args.build, run_dir) for s in TCP_SWITCHES if s in switches_wanted]
+    tcp_switches = [makers[s](args.build, run_dir) for s in TCP_SWITCHES + TCP_EXTRA_SWITCHES if s in switches_wanted]
     if any(by_name[w].get("tcp") for w in wanted) and tcp_switches and \
             not tcp_switches[0].supports_offloads_key():
         log("this inceptiond has no per-port `offloads` key: inceptiond-nooff runs the default (no offloads)")
