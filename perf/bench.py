@@ -793,9 +793,24 @@ def fresh_netns():
     sh(["ip", "-n", NETNS, "link", "set", "lo", "up"])
 
 
+def report(directory, markdown):
+    """The tables of a saved run, summarized again from its rounds."""
+    with open(os.path.join(directory, "results.json")) as f:
+        results = json.load(f)
+    rows = [summarize(s["scenario"], s["rounds"]) for s in results["scenarios"]]
+    m = results["machine"]
+    print(f'machine: {m["cpu"]}, {m["cpus"]} CPUs, load {" ".join(m["loadavg"])}; '
+          f'{results["settings"]["rounds"]} rounds of {results["settings"]["duration"]} s')
+    print_table(rows, results.get("idle"), markdown)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenarios", default=DEFAULT, help="comma-separated, or 'all' (default: %(default)s)")
+    ap.add_argument("--report", metavar="DIR",
+                    help="print the tables of a saved run (DIR/results.json) again, measuring nothing; "
+                         "with --markdown, as the README has them")
     ap.add_argument("--switches", default=",".join(SWITCHES + TCP_SWITCHES[1:]),
                     help="(default: %(default)s; TCP scenarios run inceptiond, inceptiond-nooff and ovs)")
     ap.add_argument("--rounds", type=int, default=3)
@@ -810,6 +825,8 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--markdown", action="store_true", help="print the tables in Markdown (the README's)")
     args = ap.parse_args()
+    if args.report:
+        return report(args.report, args.markdown)
     if args.list:
         for sc in SCENARIOS:
             print(f'{sc["name"]:18} {sc["what"]}')
