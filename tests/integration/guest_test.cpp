@@ -318,22 +318,10 @@ TEST(NestedGuests, TcpAcrossVxlanToALinuxVtepAndThroughAFloatingIpAndPingsAround
   must(topo.ctl(1, {"fip", "add", "203.0.113.10", "--fixed", "192.0.2.50", "--network", "private"}));
 
   // A host (192.0.2.20, MTU 1450) behind a Linux VXLAN endpoint (10.0.0.20)
-  // on the management network, as in vxlan_test. Checksum offload off on the
-  // veths: the switch's packet socket would see partial checksums.
+  // on the management network.
   Netns vtep(ns_prefix() + "-gvtep"), host(ns_prefix() + "-ghost");
-  const std::string kv = ns_prefix() + "-gv", kh = ns_prefix() + "-gh";
-  must(sh("ip link add " + kv + " netns " + vtep.name() + " type veth peer name gvtep netns " + topo.ns("mgmt")));
-  must(sh("ip -n " + topo.ns("mgmt") + " link set gvtep master br0 up"));
-  must(vtep.exec("ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv +
-                 " tx off >/dev/null"));
-  must(
-      vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
-                "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
-                "ip link set vx1001 master br1"));
-  must(sh("ip link add " + kh + " netns " + host.name() + " type veth peer name gh netns " + vtep.name()));
-  must(vtep.exec("ip link set gh master br1 up"));
-  must(host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
-                 " tx off >/dev/null"));
+  const std::string vtep_error = add_kernel_vtep(topo, vtep, host, "g");
+  ASSERT_EQ(vtep_error, "");
   must(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}));
 
   ASSERT_TRUE(g1.wait_ready()) << "g1 did not boot";

@@ -876,4 +876,30 @@ CommandResult Netns::exec(const std::string& command, std::chrono::milliseconds 
   return run({"ip", "netns", "exec", name_, "/bin/sh", "-c", command}, timeout);
 }
 
+std::string add_kernel_vtep(const Topology& topology, const Netns& vtep, const Netns& host, const std::string& tag) {
+  const std::string kv = ns_prefix() + "-" + tag + "v", kh = ns_prefix() + "-" + tag + "h";
+  const std::string bridge_side = tag + "vtep", vtep_side = tag + "h";
+  const std::vector<std::pair<const Netns*, std::string>> steps = {
+      {nullptr, "ip link add " + kv + " netns " + vtep.name() + " type veth peer name " + bridge_side + " netns " +
+                    topology.ns("mgmt")},
+      {nullptr, "ip -n " + topology.ns("mgmt") + " link set " + bridge_side + " master br0 up"},
+      {&vtep, "ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv +
+                  " tx off >/dev/null"},
+      {&vtep,
+       "ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
+       "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
+       "ip link set vx1001 master br1"},
+      {nullptr,
+       "ip link add " + kh + " netns " + host.name() + " type veth peer name " + vtep_side + " netns " + vtep.name()},
+      {&vtep, "ip link set " + vtep_side + " master br1 up"},
+      {&host, "ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
+                  " tx off >/dev/null"},
+  };
+  for (const auto& [ns, command] : steps) {
+    const CommandResult r = ns != nullptr ? ns->exec(command) : sh(command);
+    if (r.exit_code != 0) return command + ": " + r.out + r.err;
+  }
+  return "";
+}
+
 }  // namespace inception::test

@@ -350,4 +350,13 @@ class Netns {
   std::string name_;
 };
 
+// A Linux VXLAN endpoint (10.0.0.20, VNI 1001, toward the rVM 10.0.0.11) in
+// `vtep`, on the topology's management bridge, with a host (192.0.2.20, MTU
+// 1450) in `host` behind it through a Linux bridge. TX checksum offload is
+// off on the veths: the switch's packet socket would see partial checksums.
+// `tag` (a letter) keeps the interface names of two such sets apart; the
+// host's interface is NS_PREFIX-TAGh.
+// Returns what failed, "" if nothing did.
+std::string add_kernel_vtep(const Topology& topology, const Netns& vtep, const Netns& host, const std::string& tag);
+
 }  // namespace inception::test

@@ -240,7 +240,9 @@ TEST_F(MultiqueueTest, QueuesSpreadOverWorkersAndFollowTheGuest) {
     EXPECT_EQ(counters["tx_packets"].get<uint64_t>() + full, sent + 1)  // + the learning frame
         << port << ": " << counters.dump();
     for (const auto& [reason, count] : counters["drops"].items())
-      if (reason != "tx_full") EXPECT_EQ(count, 0) << port << " " << reason;
+      if (reason != "tx_full") {
+        EXPECT_EQ(count, 0) << port << " " << reason;
+      }
   }
   EXPECT_LE(tx_full, lost_total);
 

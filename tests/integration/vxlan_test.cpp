@@ -296,20 +296,9 @@ TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
   // A kernel VTEP on the management network: VXLAN device (VNI 1001, port
   // 4789) in a Linux bridge with a host behind it.
   Netns vtep(ns_prefix() + "-kvtep"), host(ns_prefix() + "-khost");
-  const std::string kv = ns_prefix() + "-kv", kh = ns_prefix() + "-kh";
-  auto must = [](const CommandResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err; };
-  must(sh("ip link add " + kv + " netns " + vtep.name() + " type veth peer name kvtep netns " + topo.ns("mgmt")));
-  must(sh("ip -n " + topo.ns("mgmt") + " link set kvtep master br0 up"));
-  must(vtep.exec("ip link set " + kv + " up && ip addr add 10.0.0.20/24 dev " + kv + " && ethtool -K " + kv +
-                 " tx off >/dev/null"));
-  must(
-      vtep.exec("ip link add vx1001 type vxlan id 1001 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
-                "ip link set vx1001 mtu 1450 up && ip link add br1 type bridge && ip link set br1 up && "
-                "ip link set vx1001 master br1"));
-  must(sh("ip link add " + kh + " netns " + host.name() + " type veth peer name kh netns " + vtep.name()));
-  must(vtep.exec("ip link set kh master br1 up"));
-  must(host.exec("ip link set " + kh + " mtu 1450 up && ip addr add 192.0.2.20/24 dev " + kh + " && ethtool -K " + kh +
-                 " tx off >/dev/null"));
+  const std::string vtep_error = add_kernel_vtep(topo, vtep, host, "k");
+  ASSERT_EQ(vtep_error, "");
+  const std::string kh = ns_prefix() + "-kh";
   ASSERT_EQ(topo.ctl(1, {"peer", "add", "private", "10.0.0.20"}).exit_code, 0);
 
   CommandResult r = host.exec("ping -c 3 -W 3 192.0.2.1");
@@ -336,9 +325,10 @@ TEST(Vxlan, InteroperatesWithTheLinuxKernelVtep) {
       << "TCP toward the kernel VTEP incomplete or corrupted";
 
   // The kernel VTEP on a VNI we do not serve: dropped, counted, never delivered.
-  must(
-      vtep.exec("ip link add vx9 type vxlan id 9 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
-                "ip link set vx9 up && ip addr add 203.0.113.20/24 dev vx9"));
+  r = vtep.exec(
+      "ip link add vx9 type vxlan id 9 local 10.0.0.20 remote 10.0.0.11 dstport 4789 && "
+      "ip link set vx9 up && ip addr add 203.0.113.20/24 dev vx9");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   vtep.exec("ping -c 2 -W 1 203.0.113.1");
   const auto stats = topo.ctl_json(1, {"stats"});
   EXPECT_GE(stats["underlay"]["nic"]["drops"]["unknown_vni"].get<int>(), 1) << stats.dump(2);
