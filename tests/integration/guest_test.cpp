@@ -389,7 +389,20 @@ TEST(NestedGuests, TcpAcrossVxlanToALinuxVtepAndThroughAFloatingIpAndPingsAround
   r = g1.run("dd if=/dev/urandom of=/tmp/tx bs=1M count=20 2>/dev/null && md5sum /tmp/tx", 120s);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const std::string sum = first_line(r).substr(0, 32);
-  std::string received;
+  // Whether `file` (written by a receiver outside the guest) came to hold
+  // the 20 MB; says what arrived otherwise.
+  auto expect_arrived_intact = [&](const std::string& file, const std::string& path) {
+    std::string received;
+    EXPECT_TRUE(eventually(
+        [&] {
+          received = first_line(sh("md5sum " + file)).substr(0, 32);
+          return received == sum;
+        },
+        60s, 1s))
+        << path << ": md5 " << received << ", sent " << sum << "; received " << first_line(sh("wc -c < " + file))
+        << " bytes\n"
+        << topo.ctl(1, {"stats"}).out;
+  };
 
   // Across VXLAN to the host behind the kernel VTEP. Its MSS (1410) keeps
   // the segments within the overlay; the guest's TSO super-frames are cut by
@@ -402,15 +415,7 @@ TEST(NestedGuests, TcpAcrossVxlanToALinuxVtepAndThroughAFloatingIpAndPingsAround
                  ",creat,trunc >/dev/null 2>&1 &); " + wait_for_listener("tcp", 5003)));
   r = g1.run("nc -w 5 192.0.2.20 5003 < /tmp/tx", 300s);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(eventually(
-      [&] {
-        received = first_line(sh("md5sum " + dir.file("vxlan-rx"))).substr(0, 32);
-        return received == sum;
-      },
-      60s, 1s))
-      << "across VXLAN: md5 " << received << ", sent " << sum << "; received "
-      << first_line(sh("wc -c < " + dir.file("vxlan-rx"))) << " bytes\n"
-      << topo.ctl(1, {"stats"}).out;
+  expect_arrived_intact(dir.file("vxlan-rx"), "across VXLAN");
   const TcpStackCounters host_after = tcp_counters(host.name());
   EXPECT_GT(host_after.in_segs - host_before.in_segs, 20u * 1024 * 1024 / 1410);
   EXPECT_EQ(host_after.in_csum_errors, host_before.in_csum_errors);
@@ -431,15 +436,7 @@ TEST(NestedGuests, TcpAcrossVxlanToALinuxVtepAndThroughAFloatingIpAndPingsAround
                                       "' >/dev/null 2>&1 &); " + wait_for_listener("tcp", 5004)));
   r = g1.run("nc -w 5 203.0.113.200 5004 < /tmp/tx", 300s);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(eventually(
-      [&] {
-        received = first_line(sh("md5sum " + dir.file("fip-rx"))).substr(0, 32);
-        return received == sum;
-      },
-      60s, 1s))
-      << "through the floating IP: md5 " << received << ", sent " << sum << "; received "
-      << first_line(sh("wc -c < " + dir.file("fip-rx"))) << " bytes\n"
-      << topo.ctl(1, {"stats"}).out;
+  expect_arrived_intact(dir.file("fip-rx"), "through the floating IP");
   EXPECT_EQ(first_line(sh("cat " + dir.file("fip-peer"))), "203.0.113.10");
   const TcpStackCounters server_after = tcp_counters(topo.ns("server"));
   EXPECT_GT(server_after.in_segs - server_before.in_segs, 20u * 1024 * 1024 / 1460);
