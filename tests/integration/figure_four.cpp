@@ -66,8 +66,7 @@ std::string FigureFour::seen_by_server(const std::string& ns) const {
 }
 
 std::string FigureFour::udp_seen_by_server(const std::string& ns, int source_port) const {
-  return topo->in(ns, "echo q | timeout 6 socat -T3 - UDP:203.0.113.200:5353,sourceport=" + std::to_string(source_port))
-      .out;
+  return topo->in(ns, udp_exchange("203.0.113.200", 5353, "q", source_port, 2)).out;
 }
 
 }  // namespace inception::test

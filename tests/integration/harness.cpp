@@ -155,6 +155,28 @@ std::string wait_for_listener(const std::string& protocol, int port) {
          " | grep -q . && break; sleep 0.1; done";
 }
 
+std::string udp_exchange(const std::string& host, int port, const std::string& payload, int source_port,
+                         int wait_seconds) {
+  static const char* const kClient = R"(
+import socket, sys
+host, port, payload, source_port, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", source_port))
+s.settimeout(wait)
+s.connect((host, port))
+s.send((payload + "\n").encode())
+try:
+    sys.stdout.write(s.recv(65535).decode(errors="replace"))
+except socket.timeout:
+    sys.exit("no answer within %ds" % wait)
+except OSError as e:
+    sys.exit(e.strerror)
+)";
+  return "python3 -c '" + std::string(kClient) + "' " + host + " " + std::to_string(port) + " '" + payload + "' " +
+         std::to_string(source_port) + " " + std::to_string(wait_seconds);
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds period) {
   const auto deadline = Clock::now() + timeout;

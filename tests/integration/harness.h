@@ -48,6 +48,15 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 // the background must be bound before a client tries them.
 std::string wait_for_listener(const std::string& protocol, int port);
 
+// A shell command that sends `payload` (and a newline) in one UDP datagram
+// to host:port, from `source_port` (0: any), and prints the first answer,
+// or fails with the reason on stderr ("Connection refused" for an ICMP port
+// unreachable, "no answer within Ns"). It ends at the first answer: socat
+// as a UDP client gives up 0.5 s after its input ends, which a loaded host
+// can miss.
+std::string udp_exchange(const std::string& host, int port, const std::string& payload, int source_port = 0,
+                         int wait_seconds = 5);
+
 class TempDir {
  public:
   explicit TempDir(const std::string& tag);

@@ -55,7 +55,7 @@ TEST_F(NatFigureFour, InternetReachesTheFloatingIpByPingHttpAndUdp) {
            "setsid socat UDP-RECVFROM:7000,fork SYSTEM:'echo udp-pong-ivm2' </dev/null "
            ">/dev/null 2>&1 &");
   topo->in(topo->ivm_ns(2, "private"), wait_for_listener("udp", 7000));
-  r = topo->in(topo->ns("client"), "echo ping | timeout 10 socat -T3 - UDP:203.0.113.10:7000");
+  r = topo->in(topo->ns("client"), udp_exchange("203.0.113.10", 7000, "ping"));
   EXPECT_EQ(r.out, "udp-pong-ivm2\n") << r.err;
 }
 
@@ -65,7 +65,7 @@ TEST_F(NatFigureFour, IvmsReachTheInternetAsTheirFloatingIpOrThroughSnat) {
   EXPECT_EQ(seen_by_server(topo->ivm_ns(2, "private")), "203.0.113.10\n");
   EXPECT_EQ(seen_by_server(topo->ivm_ns(3, "private")), "203.0.113.1\n");
   EXPECT_EQ(seen_by_server(topo->ivm_ns(1, "private")), "203.0.113.1\n");
-  CommandResult r = topo->in(topo->ivm_ns(3, "private"), "echo hi | timeout 10 socat -T3 - UDP:203.0.113.200:5353");
+  CommandResult r = topo->in(topo->ivm_ns(3, "private"), udp_exchange("203.0.113.200", 5353, "hi"));
   EXPECT_EQ(r.out, "203.0.113.1\n") << r.err;
   r = topo->in(topo->ivm_ns(3, "private"), "ping -c 3 -W 2 203.0.113.200");
   EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -115,7 +115,7 @@ TEST_F(NatFigureFour, IcmpErrorsThroughTheFloatingIpAreTranslated) {
       topo->in(topo->ivm_ns(2, "private"), "timeout 30 busybox traceroute -n -w 2 -q 1 -m 4 203.0.113.200");
   EXPECT_NE(r.out.find(" 1  10.0.0.1 "), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find(" 2  203.0.113.200 "), std::string::npos) << r.out << r.err;
-  r = topo->in(topo->ns("client"), "echo probe | timeout 10 socat -T3 - UDP:203.0.113.10:9");
+  r = topo->in(topo->ns("client"), udp_exchange("203.0.113.10", 9, "probe"));
   EXPECT_NE(r.err.find("Connection refused"), std::string::npos) << r.err;
 }
 
