@@ -5,6 +5,8 @@
 # its fuzzers. (No QEMU guest tests here: the gcc build runs those.)
 #
 #   scripts/sanitize-build.sh [ninja targets...]
+#   scripts/sanitize-build.sh --setup-only   configure build-sanitize/, build nothing
+#                                            (`meson test` then builds what its tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-sanitize
@@ -19,4 +21,4 @@ if [ ! -d "$build" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all \
     -Dfuzzing=true -Dguest_tests=false
 fi
-ninja -C "$build" "$@"
+[ "${1:-}" = --setup-only ] || ninja -C "$build" "$@"
