@@ -177,6 +177,7 @@ struct NatStatus {
   uint32_t sessions_active = 0;
   uint32_t sessions_limit = 0;  // max_sessions: the table is full there
   uint64_t sessions_created = 0, sessions_expired = 0, translations = 0;
+  uint64_t mss_clamped = 0;  // routed TCP SYNs whose MSS was lowered to fit the overlay
 };
 
 // Counters of the underlay NIC and of the host interface.

@@ -187,6 +187,51 @@ bool flow_key(const rte_mbuf* m, FlowKey* out) noexcept {
   }
 }
 
+bool clamp_tcp_mss(rte_mbuf* m, uint16_t max_mss) noexcept {
+  constexpr uint8_t kSyn = 0x02, kOptionEnd = 0, kOptionNop = 1, kOptionMss = 2;
+  constexpr size_t kTcpHeader = 20;
+  if (m->data_len < kEth ||
+      rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+    return false;
+  const auto packet = parse(rte_pktmbuf_mtod_offset(m, uint8_t*, kEth), m->data_len - kEth);
+  if (!packet || packet->ip->next_proto_id != IPPROTO_TCP || !first_fragment(packet->ip)) return false;
+  uint8_t* tcp = packet->l4;
+  if (packet->l4_available < kTcpHeader || !(tcp[13] & kSyn)) return false;
+  // The header must lie within the frame's first segment and within the
+  // datagram: bytes past the IP total length are padding, outside the
+  // checksum.
+  const size_t header = size_t{static_cast<uint8_t>(tcp[12] >> 4)} * 4;
+  const size_t datagram = rte_be_to_cpu_16(packet->ip->total_length);
+  const size_t ihl = rte_ipv4_hdr_len(packet->ip);
+  if (header < kTcpHeader || header > packet->l4_available || datagram < ihl + header) return false;
+  for (size_t at = kTcpHeader; at < header;) {
+    const uint8_t kind = tcp[at];
+    if (kind == kOptionEnd) return false;
+    if (kind == kOptionNop) {
+      ++at;
+      continue;
+    }
+    if (at + 1 >= header || tcp[at + 1] < 2 || at + tcp[at + 1] > header) return false;
+    if (kind == kOptionMss && tcp[at + 1] == 4) {
+      const uint16_t from = load16(tcp + at + 2);
+      if (rte_be_to_cpu_16(from) <= max_mss) return false;
+      const uint16_t to = rte_cpu_to_be_16(max_mss);
+      store16(tcp + at + 2, to);
+      // After a single NOP the option sits at an odd offset, its two bytes
+      // in two checksum words: there it adds to the sum byte-swapped.
+      const bool partial = (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)) != 0;
+      if (!partial) {
+        const bool odd = at % 2 != 0;
+        store16(tcp + 16,
+                checksum_replace16(load16(tcp + 16), odd ? rte_bswap16(from) : from, odd ? rte_bswap16(to) : to));
+      }
+      return true;
+    }
+    at += tcp[at + 1];
+  }
+  return false;
+}
+
 bool translate_source(rte_mbuf* m, uint32_t ip) noexcept {
   return translate(m, true, ip, false, 0);
 }

@@ -51,4 +51,14 @@ bool translate_source(rte_mbuf* m, uint32_t ip, uint16_t port) noexcept;
 bool translate_destination(rte_mbuf* m, uint32_t ip) noexcept;
 bool translate_destination(rte_mbuf* m, uint32_t ip, uint16_t port) noexcept;
 
+// Lowers the MSS option of a TCP SYN (or SYN-ACK) to `max_mss` if it
+// announces more, with the TCP checksum kept (a partial checksum, left to
+// the NIC, covers no option and is left alone). The router clamps every SYN
+// it routes to what fits the overlay: a connection through a floating IP may
+// cross the `public` tunnel in either direction, now or after its iVM
+// migrates, and a too-big routed packet gets no ICMP error its sender would
+// recognize (docs/nat.md). True if it changed the packet; options are read
+// within the first segment and the TCP header's length, malformed ones left.
+bool clamp_tcp_mss(rte_mbuf* m, uint16_t max_mss) noexcept;
+
 }  // namespace inception::nat

@@ -136,7 +136,8 @@ void add_router_handlers(HandlerMap& handlers) {
                      {"sessions_limit", s.sessions_limit},
                      {"sessions_created", s.sessions_created},
                      {"sessions_expired", s.sessions_expired},
-                     {"translations", s.translations}};
+                     {"translations", s.translations},
+                     {"mss_clamped", s.mss_clamped}};
        }},
   });
 }

@@ -413,8 +413,10 @@ NatStatus Controller::nat_status() const {
     s.sessions_created = routing_.snat->created();
     s.sessions_expired = routing_.snat->expired();
   }
-  for (unsigned w = 0; w < dataplane_.worker_count(); ++w)
+  for (unsigned w = 0; w < dataplane_.worker_count(); ++w) {
     s.translations += counter_read(dataplane_.counters(w).nat_translations);
+    s.mss_clamped += counter_read(dataplane_.counters(w).nat_mss_clamped);
+  }
   return s;
 }
 

@@ -21,6 +21,10 @@ void add_router_metrics(const Stats& stats, MetricFamilies& out) {
   auto translations = metric_family("inception_nat_translations_total", "Packets whose addresses a NAT rule rewrote.",
                                     MetricType::Counter);
   add_sample(translations, {}, static_cast<double>(stats.nat.translations));
+  auto mss_clamped =
+      metric_family("inception_nat_mss_clamped_total",
+                    "Routed TCP SYNs whose MSS option was lowered to fit the overlay.", MetricType::Counter);
+  add_sample(mss_clamped, {}, static_cast<double>(stats.nat.mss_clamped));
   auto sessions = metric_family("inception_snat_sessions", "SNAT sessions now.", MetricType::Gauge);
   auto sessions_created =
       metric_family("inception_snat_sessions_created_total", "SNAT sessions created.", MetricType::Counter);
@@ -33,7 +37,8 @@ void add_router_metrics(const Stats& stats, MetricFamilies& out) {
   add_sample(limit, {}, stats.nat.sessions_limit);
   add_sample(sessions_created, {}, static_cast<double>(stats.nat.sessions_created));
   add_sample(sessions_expired, {}, static_cast<double>(stats.nat.sessions_expired));
-  out.insert(out.end(), {fip_packets, fip_bytes, translations, sessions, limit, sessions_created, sessions_expired});
+  out.insert(out.end(),
+             {fip_packets, fip_bytes, translations, mss_clamped, sessions, limit, sessions_created, sessions_expired});
 }
 
 }  // namespace inception

@@ -453,6 +453,27 @@ void emit_burst(WorkerContext& ctx, const Snapshot& snapshot, PortIndex in_port,
   }
 }
 
+// Lowers the MSS that the burst's routed TCP SYNs announce to what fits the
+// overlay (its MTU less 40 bytes of IPv4 and TCP header). A routed flow may
+// cross the `public` tunnel, and a guest can migrate onto a path that does,
+// while a too-big routed packet gets no ICMP error its sender would
+// recognize: so every SYN the router forwards is clamped, in both
+// directions (docs/nat.md).
+void clamp_syns(WorkerContext& ctx, const Snapshot& snapshot, rte_mbuf** pkts, const Route* routes,
+                const nat::FlowKey* keys, uint16_t n) noexcept {
+  constexpr uint8_t kTcpSyn = 0x02;
+  constexpr uint16_t kIpAndTcpHeaders = 40;
+  const uint16_t overlay_mtu = snapshot.underlay.overlay_mtu;
+  if (overlay_mtu <= kIpAndTcpHeaders) return;
+  for (uint16_t i = 0; i < n; ++i) {
+    const nat::FlowKey& key = keys[i];
+    if (routes[i].kind == Route::kConsumed || key.protocol != IPPROTO_TCP || key.icmp_error ||
+        !(key.tcp_flags & kTcpSyn))
+      continue;
+    if (nat::clamp_tcp_mss(pkts[i], overlay_mtu - kIpAndTcpHeaders)) counter_add(ctx.counters->nat_mss_clamped, 1);
+  }
+}
+
 }  // namespace
 
 void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex network, PortIndex in_port,
@@ -463,6 +484,7 @@ void router_burst(WorkerContext& ctx, const Snapshot& snapshot, NetworkIndex net
   for (uint16_t i = 0; i < n; ++i)
     routes[i] = route_from_network(ctx, snapshot, network, in_port, pkts[i], i, keys[i], snat);
   if (snat.n != 0) finish_snat_outbound(ctx, snapshot, network, in_port, pkts, routes, snat);
+  clamp_syns(ctx, snapshot, pkts, routes, keys, n);
   emit_burst(ctx, snapshot, in_port, pkts, routes, n);
 }
 
@@ -473,6 +495,7 @@ void router_underlay_burst(WorkerContext& ctx, const Snapshot& snapshot, PortInd
   SnatInbound snat;
   for (uint16_t i = 0; i < n; ++i) routes[i] = route_from_underlay(ctx, snapshot, underlay, pkts[i], i, keys[i], snat);
   if (snat.n != 0) finish_snat_inbound(ctx, snapshot, underlay, pkts, routes, snat);
+  clamp_syns(ctx, snapshot, pkts, routes, keys, n);
   emit_burst(ctx, snapshot, underlay, pkts, routes, n);
 }
 

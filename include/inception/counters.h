@@ -93,6 +93,7 @@ struct alignas(64) WorkerCounters {
   uint64_t learn_requests;
   uint64_t learn_ring_full;   // learn requests lost because control lagged
   uint64_t nat_translations;  // packets whose addresses a NAT rule rewrote
+  uint64_t nat_mss_clamped;   // routed TCP SYNs whose MSS was lowered to fit the overlay
   // Guest offloads finished in software (dataplane/offload/).
   uint64_t offload_segmented;           // TSO super-frames cut into segments
   uint64_t offload_segments;            // the segments they became

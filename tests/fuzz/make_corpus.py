@@ -86,9 +86,9 @@ def udp(src, dst, sport, dport, payload, zero_checksum=False):
     return header[:6] + struct.pack("!H", c) + payload
 
 
-def tcp(src, dst, sport, dport, flags=0x02, payload=b"", seq=1000, ack=0):
-    header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 64240, 0, 0)
-    c = checksum(pseudo(src, dst, TCP, 20 + len(payload)) + header + payload)
+def tcp(src, dst, sport, dport, flags=0x02, payload=b"", seq=1000, ack=0, options=b""):
+    header = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (20 + len(options)) // 4 << 4, flags, 64240, 0, 0) + options
+    c = checksum(pseudo(src, dst, TCP, len(header) + len(payload)) + header + payload)
     return header[:16] + struct.pack("!H", c) + header[18:] + payload
 
 
@@ -422,7 +422,7 @@ def arp_seeds():
 
 
 def translate_seeds():
-    # op bit 0: destination; bit 1: with a port.
+    # op bit 0: destination; bit 1: with a port; bit 2: clamp the MSS to the port first.
     header = lambda op, new_ip="203.0.113.10", port=20001: bytes([op]) + ip(new_ip) + struct.pack("!H", port)
     a, b = "192.0.2.8", "198.18.0.1"
     s = {}
@@ -439,6 +439,12 @@ def translate_seeds():
     s["options-and-first-fragment"] = header(2) + rest_record(eth(ROUTER_MAC, "02:00:00:00:00:01", ETH_IPV4, ipv4(a, b, UDP, udp(a, b, 5000, 53, b"y" * 16), mf=True, df=False, options=b"\x94\x04\0\0")))
     s["later-fragment"] = header(2) + rest_record(eth(ROUTER_MAC, "02:00:00:00:00:01", ETH_IPV4, ipv4(a, b, UDP, b"z" * 24, df=False, offset=3)))
     s["split-header"] = header(2) + rest_record(guest_tcp("02:00:00:00:00:01", ROUTER_MAC, a, b), cuts=[40])
+    syn = lambda flags, options: rest_record(eth(ROUTER_MAC, "02:00:00:00:00:01", ETH_IPV4, ipv4(a, b, TCP, tcp(a, b, 40000, 80, flags, options=options))))
+    s["mss-clamp-syn"] = header(6, port=1410) + syn(0x02, b"\x02\x04\x05\xb4")
+    s["mss-clamp-syn-ack-odd"] = header(7, a, 1410) + syn(0x12, b"\x01\x02\x04\x05\xb4\x01\x01\x00")
+    s["mss-clamp-after-sack-wscale"] = header(4, port=1360) + syn(0x02, b"\x01\x01\x04\x02\x01\x03\x03\x07\x02\x04\x23\x28")
+    s["mss-clamp-small-already"] = header(6, port=1410) + syn(0x02, b"\x02\x04\x02\x18")
+    s["mss-clamp-header-past-datagram"] = header(6, port=1410) + rest_record(eth(ROUTER_MAC, "02:00:00:00:00:01", ETH_IPV4, ipv4(a, b, TCP, tcp(a, b, 40000, 80, 0x02, options=b"\x01\x01\x02\x04\x05\xb4\x00\x00"), total=20 + 27)))
     return s
 
 

@@ -1,15 +1,18 @@
 // Fuzz target: stateless address translation (nat::flow_key,
-// translate_source, translate_destination) with a property oracle.
+// translate_source, translate_destination) and the router's MSS clamp
+// (nat::clamp_tcp_mss), with a property oracle.
 //
 // Input: op:u8  ip:u32  port:u16  rest record (fuzz_input.h)
 // op bit 0: translate the destination instead of the source; bit 1: the
-// port (or ICMP echo identifier) too.
+// port (or ICMP echo identifier) too; bit 2: clamp the MSS to `port` first.
 // Oracle, for a translation that reports success:
 //  * every checksum of the packet that verified before still verifies: the
 //    IPv4 header, TCP/UDP over the pseudo-header (a zero UDP checksum stays
 //    zero), ICMP, and the IPv4 header an ICMP error quotes;
 //  * flow_key reads the new address (and port) back, on the side that was
-//    translated (for an ICMP error: of the flow the error is about).
+//    translated (for an ICMP error: of the flow the error is about);
+//  * a clamp changes only a TCP SYN, and keeps its checksum verifying unless
+//    the checksum was left to the NIC.
 #include <netinet/in.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -104,6 +107,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool ipv4 = m->data_len >= 14 && get16(rte_pktmbuf_mtod(m, const uint8_t*) + 12) == RTE_ETHER_TYPE_IPV4;
   const uint8_t* l3 = rte_pktmbuf_mtod_offset(m, const uint8_t*, 14);
   const size_t available = m->data_len < 14 ? 0 : m->data_len - 14u;
+  if (op & 4) {
+    const Checksums unclamped = ipv4 ? checksums_of(l3, available) : Checksums{};
+    const bool partial = (m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG)) != 0;
+    if (nat::clamp_tcp_mss(m, port)) {
+      const size_t ihl = size_t{l3[0] & 0xfu} * 4;
+      if (!ipv4 || l3[9] != IPPROTO_TCP || available < ihl + 14 || !(l3[ihl + 13] & 0x02))
+        fail("%s: the MSS clamp changed a packet that is no TCP SYN", kName);
+      if (unclamped.l4 && !partial && !checksums_of(l3, available).l4)
+        fail("%s: the TCP checksum no longer verifies after the MSS clamp", kName);
+    }
+  }
   const Checksums before = ipv4 ? checksums_of(l3, available) : Checksums{};
   nat::FlowKey key_before, key_after;
   const bool parsed_before = nat::flow_key(m, &key_before);

@@ -229,6 +229,88 @@ TEST(Translate, RefusesWhatItCannotParse) {
   rte_pktmbuf_free(bad_ihl);
 }
 
+// A TCP segment with `flags` and these option bytes (a multiple of 4).
+rte_mbuf* tcp_with_options(const std::vector<uint8_t>& options, uint8_t flags = 0x02) {
+  rte_mbuf* m = packet(IPPROTO_TCP, ip(192, 0, 2, 2), ip(203, 0, 113, 200), be16(40000), be16(80), options.size());
+  uint8_t* tcp = l3_of(m) + 20;
+  tcp[12] = static_cast<uint8_t>((20 + options.size()) / 4 << 4);
+  tcp[13] = flags;
+  std::memcpy(tcp + 20, options.data(), options.size());
+  finish_checksums(l3_of(m));
+  return m;
+}
+
+TEST(ClampMss, LowersALargerMssOfASynOrSynAckAndKeepsTheChecksum) {
+  // At an even offset, and after one NOP at an odd one (its bytes then
+  // straddle two checksum words).
+  const std::vector<std::pair<std::vector<uint8_t>, size_t>> layouts = {
+      {{2, 4, 0x05, 0xb4}, 0}, {{1, 2, 4, 0x05, 0xb4, 1, 1, 0}, 1}, {{1, 1, 4, 2, 2, 4, 0x23, 0x28}, 4}};
+  for (const auto& [options, at] : layouts) {
+    for (uint8_t flags : {0x02, 0x12}) {
+      rte_mbuf* m = tcp_with_options(options, flags);
+      ASSERT_TRUE(nat::clamp_tcp_mss(m, 1410));
+      const uint8_t* tcp = l3_of(m) + 20;
+      EXPECT_EQ(get16(tcp + 20 + at + 2), 1410) << "option at offset " << at;
+      expect_checksums_valid(l3_of(m));
+      rte_pktmbuf_free(m);
+    }
+  }
+}
+
+TEST(ClampMss, LeavesWhatItMustNotTouch) {
+  struct Case {
+    const char* what;
+    std::vector<uint8_t> options;
+    uint8_t flags;
+  };
+  const std::vector<Case> cases = {
+      {"an MSS already small enough", {2, 4, 0x05, 0x82}, 0x02},
+      {"a segment without SYN", {2, 4, 0x05, 0xb4}, 0x10},
+      {"a SYN without MSS", {1, 3, 3, 7}, 0x02},
+      {"an MSS after the end of options", {0, 2, 4, 0x05, 0xb4, 0, 0, 0}, 0x02},
+      {"an option of length 0 before it", {3, 0, 2, 4, 0x05, 0xb4, 0, 0}, 0x02},
+      {"an MSS option running past the header", {1, 1, 2, 4}, 0x02},
+      {"an MSS option of the wrong length", {2, 3, 0x05, 0xb4}, 0x02},
+  };
+  for (const Case& c : cases) {
+    rte_mbuf* m = tcp_with_options(c.options, c.flags);
+    const std::vector<uint8_t> before(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_mtod(m, uint8_t*) + m->data_len);
+    EXPECT_FALSE(nat::clamp_tcp_mss(m, 1410)) << c.what;
+    EXPECT_EQ(std::vector<uint8_t>(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_mtod(m, uint8_t*) + m->data_len), before)
+        << c.what;
+    rte_pktmbuf_free(m);
+  }
+  // A header longer than the frame: the options are not read past it.
+  rte_mbuf* m = tcp_with_options({2, 4, 0x05, 0xb4});
+  l3_of(m)[20 + 12] = 0xf0;
+  EXPECT_FALSE(nat::clamp_tcp_mss(m, 1410));
+  rte_pktmbuf_free(m);
+  // A header longer than the datagram (the MSS in the frame's padding).
+  m = tcp_with_options({2, 4, 0x05, 0xb4});
+  put16(l3_of(m) + 2, 20 + 22);
+  EXPECT_FALSE(nat::clamp_tcp_mss(m, 1410));
+  rte_pktmbuf_free(m);
+  // Not TCP; not IPv4 (the same bytes under another EtherType).
+  m = packet(IPPROTO_UDP, ip(192, 0, 2, 2), ip(203, 0, 113, 200), be16(1), be16(2));
+  EXPECT_FALSE(nat::clamp_tcp_mss(m, 1));
+  rte_pktmbuf_free(m);
+  m = tcp_with_options({2, 4, 0x05, 0xb4});
+  put16(rte_pktmbuf_mtod(m, uint8_t*) + 12, 0x86dd);
+  EXPECT_FALSE(nat::clamp_tcp_mss(m, 1410));
+  rte_pktmbuf_free(m);
+}
+
+TEST(ClampMss, APartialChecksumLeftToTheNicIsLeftAlone) {
+  rte_mbuf* m = tcp_with_options({2, 4, 0x05, 0xb4});
+  m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+  uint8_t* tcp = l3_of(m) + 20;
+  put16(tcp + 16, 0x1234);  // stands for the pseudo-header sum the guest left
+  ASSERT_TRUE(nat::clamp_tcp_mss(m, 1410));
+  EXPECT_EQ(get16(tcp + 22), 1410);
+  EXPECT_EQ(get16(tcp + 16), 0x1234) << "the options are not in the pseudo-header";
+  rte_pktmbuf_free(m);
+}
+
 class Snat : public ::testing::Test {
  protected:
   nat::SnatConfig config(uint32_t sessions, uint16_t port_min = 20000, uint16_t port_max = 59999) {
