@@ -10,6 +10,7 @@
 #include "control/cluster/keys.h"
 #include "control/cluster/operator_write.h"
 #include "control/protocol.h"
+#include "control/wall_clock.h"
 #include "inception/errors.h"
 #include "inception/log.h"
 
@@ -26,11 +27,6 @@ std::optional<Ipv4Address> public_router_address(const Config& config) {
   for (const RouterConfig& r : config.routers)
     if (r.network == config.nat.public_network) return r.address.address;
   return std::nullopt;
-}
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace

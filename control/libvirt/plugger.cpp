@@ -7,6 +7,7 @@
 #include <set>
 
 #include "control/libvirt/domain.h"
+#include "control/wall_clock.h"
 #include "inception/log.h"
 
 namespace inception::libvirt {
@@ -19,11 +20,6 @@ bool same_port(const PortConfig& a, const PortConfig& b) {
          std::equal(a.ips.begin(), a.ips.end(), b.ips.begin(), [](const Ipv4Prefix& x, const Ipv4Prefix& y) {
            return x.address == y.address && x.length == y.length;
          });
-}
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace

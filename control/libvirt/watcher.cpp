@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "control/metrics.h"
+#include "control/wall_clock.h"
 #include "inception/log.h"
 
 namespace inception::libvirt {
@@ -27,11 +28,6 @@ constexpr unsigned kKeepAliveCount = 3;
 // and sends no event while QEMU waits: a periodic resync finds it (and
 // refuses it, with the reason) all the same.
 constexpr unsigned kTicksPerResync = 20;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string last_libvirt_error() {
   const char* message = virGetLastErrorMessage();
