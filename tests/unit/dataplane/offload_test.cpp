@@ -24,7 +24,7 @@
 namespace inception::test {
 namespace {
 
-constexpr PortIndex kPeer = 4;
+constexpr PortIndex kVxlanPeer = 4;
 constexpr PortIndex kKernel = 5;
 constexpr uint16_t kOverlayMtu = 1450;
 constexpr uint16_t kHeaders = 14 + 20 + 20;
@@ -111,7 +111,7 @@ class OffloadTest : public RingNicTest {
     RingNicTest::SetUp();
     snapshot.underlay.mtu = kOverlayMtu + 50;
     snapshot.underlay.overlay_mtu = kOverlayMtu;
-    add_peer(kPeer, 0);
+    add_peer(kVxlanPeer, 0);
     PortView& kernel = snapshot.ports[kKernel];
     kernel.present = true;
     kernel.kind = PortKind::kEthdev;
@@ -135,7 +135,7 @@ TEST_F(OffloadTest, ATsoFrameToAVxlanPeerLeavesAsEncapsulatedSegmentsThatFitTheO
   constexpr uint32_t kPayload = 65000;
   rte_mbuf* super_frame = guest_tcp_frame(kPayload, 1460);
   EXPECT_GT(super_frame->nb_segs, 30) << "a chain, as rte_vhost makes of 64 KB";
-  ctx->tx.push(kPeer, super_frame);
+  ctx->tx.push(kVxlanPeer, super_frame);
   flush_tx(*ctx, snapshot);
   const auto sent = drain();
 
@@ -158,7 +158,7 @@ TEST_F(OffloadTest, ATsoFrameToAVxlanPeerLeavesAsEncapsulatedSegmentsThatFitTheO
     EXPECT_EQ((tcp->tcp_flags & RTE_TCP_PSH_FLAG) != 0, i + 1 == sent.size()) << "PSH on the last segment only";
   }
   expect_stream(stream, kPayload);
-  EXPECT_EQ(counters->ports[kPeer].tx_packets, sent.size());
+  EXPECT_EQ(counters->ports[kVxlanPeer].tx_packets, sent.size());
   EXPECT_EQ(counters->offload_segmented, 1u);
   EXPECT_EQ(counters->offload_segments, sent.size());
   free_and_expect_no_leak(sent);
@@ -246,7 +246,7 @@ TEST_F(OffloadTest, AJumboMssMakesChainedSegments) {
 
 TEST_F(OffloadTest, AFrameWithOnlyAChecksumRequestLeavesWholeWithItsChecksumDone) {
   ctx->tx.push(kKernel, guest_tcp_frame(1000, 0));
-  ctx->tx.push(kPeer, guest_tcp_frame(1400, 0, 700));
+  ctx->tx.push(kVxlanPeer, guest_tcp_frame(1400, 0, 700));
   flush_tx(*ctx, snapshot);
   const auto sent = drain();
   ASSERT_EQ(sent.size(), 2u);
@@ -287,7 +287,7 @@ TEST_F(OffloadTest, AFloodSharedTsoFrameIsCutFromACopyAndTheOtherTargetsFrameIsU
   rte_pktmbuf_refcnt_update(m, 1);  // the flood's other target still holds it
   const uint64_t flags = m->ol_flags;
   const uint16_t checksum = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, 34)->cksum;
-  ctx->tx.push(kPeer, m);
+  ctx->tx.push(kVxlanPeer, m);
   flush_tx(*ctx, snapshot);
   const auto sent = drain();
   EXPECT_EQ(sent.size(), (20000u + 1409) / 1410);
