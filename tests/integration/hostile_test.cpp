@@ -23,11 +23,11 @@
 #include <functional>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include "figure_four.h"
 #include "harness.h"
 #include "hostile_frames.h"
+#include "packet_buffers.h"
 
 namespace inception::test {
 namespace {
@@ -113,38 +113,6 @@ std::string show(const Drops& d) {
   std::string out = "{";
   for (const auto& [reason, n] : d) out += (out.size() > 1 ? ", " : "") + reason + ": " + std::to_string(n);
   return out + "}";
-}
-
-uint64_t buffers_in_use(const json& stats) {
-  const json& pools = field(stats, "mempools");
-  if (!pools.is_array() || pools.empty() || !field(pools[0], "in_use").is_number()) {
-    ADD_FAILURE() << "stats shows no packet buffer pool";
-    return 0;
-  }
-  return pools[0]["in_use"].get<uint64_t>();
-}
-
-// The buffers a test may end with: the count once it has held still for a
-// moment. A frame still on its way (a flood, a frame handed to the rVM's
-// stack) holds a buffer for a while, so a count read at once can sit above
-// what the switch keeps; the check at the end is that it never ends higher.
-uint64_t settled_buffers_in_use(const std::function<json()>& stats) {
-  uint64_t last = buffers_in_use(stats());
-  for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(150ms);
-    const uint64_t now = buffers_in_use(stats());
-    if (now == last) return now;
-    last = now;
-  }
-  return last;
-}
-
-// Passes when the switch ends a test holding no more packet buffers than
-// before it: anything above the baseline is a buffer a hostile frame leaked.
-::testing::AssertionResult no_buffer_leaked(const std::function<json()>& stats, uint64_t baseline) {
-  if (eventually([&] { return buffers_in_use(stats()) <= baseline; }, 5s)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "packet buffers in use: " << buffers_in_use(stats()) << ", baseline "
-                                       << baseline;
 }
 
 std::string mac_in(const std::string& ns, const std::string& iface) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "packet_buffers.h"
 
 namespace inception::test {
 namespace {
@@ -327,18 +328,17 @@ TEST_F(SwitchingTest, AGuestSprayingMacsUsesUpOnlyItsPortsQuota) {
 }
 
 TEST_F(SwitchingTest, PacketBuffersReturnToTheirBaselineWhenTrafficStops) {
-  const auto in_use = [&] { return daemon->ctl_json({"stats"})["mempools"][0]["in_use"].get<uint64_t>(); };
   const auto pool = daemon->ctl_json({"stats"})["mempools"][0];
   EXPECT_EQ(pool["name"], "inception_mbufs");
   EXPECT_EQ(pool["size"].get<uint64_t>(), pool["in_use"].get<uint64_t>() + pool["available"].get<uint64_t>());
-  const uint64_t baseline = in_use();
+  const uint64_t baseline = settled_buffers_in_use([&] { return daemon->ctl_json({"stats"}); });
   // Floods, unicast, frames dropped for every reason a guest can cause.
   ASSERT_EQ(peer("p1").send(kBroadcast, kMac1, "flood", 200, "88b5", 1514), 200u);
   ASSERT_EQ(peer("p2").send(kMac1, kMac2, "uni", 200, "88b5", 1000), 200u);
   ASSERT_EQ(peer("p2").send(kBroadcast, "03:00:00:00:00:01", "bad", 50), 50u);
   ASSERT_EQ(peer("p3").send("01:80:c2:00:00:00", kMac3, "pause", 50), 50u);
   ASSERT_TRUE(peer("p3").wait_for("flood", 200));
-  EXPECT_TRUE(eventually([&] { return in_use() == baseline; }, 5s)) << "baseline " << baseline << ", now " << in_use();
+  EXPECT_TRUE(no_buffer_leaked([&] { return daemon->ctl_json({"stats"}); }, baseline));
   const std::string body = http_get(daemon->metrics_port(), "/metrics");
   EXPECT_NE(body.find("inception_mempool_mbufs{pool=\"inception_mbufs\",state=\"in_use\"}"), std::string::npos);
 }
