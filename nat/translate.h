@@ -57,8 +57,9 @@ bool translate_destination(rte_mbuf* m, uint32_t ip, uint16_t port) noexcept;
 // it routes to what fits the overlay: a connection through a floating IP may
 // cross the `public` tunnel in either direction, now or after its iVM
 // migrates, and a too-big routed packet gets no ICMP error its sender would
-// recognize (docs/nat.md). True if it changed the packet; options are read
-// within the first segment and the TCP header's length, malformed ones left.
+// recognize (docs/nat.md). True if it changed the packet. Options are read
+// only within the first segment, the TCP header and the IPv4 datagram; a
+// malformed option list is left as it is.
 bool clamp_tcp_mss(rte_mbuf* m, uint16_t max_mss) noexcept;
 
 }  // namespace inception::nat

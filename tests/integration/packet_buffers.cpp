@@ -7,13 +7,12 @@
 namespace inception::test {
 
 uint64_t buffers_in_use(const nlohmann::json& stats) {
-  const auto pools = stats.is_object() ? stats.find("mempools") : stats.end();
-  if (!stats.is_object() || pools == stats.end() || !pools->is_array() || pools->empty() || !(*pools)[0].is_object() ||
-      !(*pools)[0].contains("in_use") || !(*pools)[0]["in_use"].is_number()) {
+  static const nlohmann::json::json_pointer kInUse("/mempools/0/in_use");
+  if (!stats.contains(kInUse) || !stats.at(kInUse).is_number()) {
     ADD_FAILURE() << "stats shows no packet buffer pool";
     return 0;
   }
-  return (*pools)[0]["in_use"].get<uint64_t>();
+  return stats.at(kInUse).get<uint64_t>();
 }
 
 uint64_t settled_buffers_in_use(const std::function<nlohmann::json()>& stats) {
